@@ -1,0 +1,35 @@
+import type { RotationInput, RotationPlan } from './types';
+
+/**
+ * The activities of a rotation, as the workflow sees them. Every argument is
+ * a plan (ids, versions, login names) — never a secret; the activity reads
+ * secrets from the store itself. Every activity is idempotent.
+ */
+export interface RotationActivities {
+  /** Loads the credential, checks admin rights, detects the server and picks the strategy. */
+  preflight(input: RotationInput): Promise<RotationPlan>;
+  /** Generates the new password inside the worker and stores it as PENDING. */
+  createPending(plan: RotationPlan): Promise<void>;
+  /** Undo of createPending. */
+  discardPending(plan: RotationPlan): Promise<void>;
+  /** Makes the pending credential valid on the server next to the current one. */
+  applyPending(plan: RotationPlan): Promise<void>;
+  /** Undo of applyPending: the server accepts only the old credential again. */
+  undoApply(plan: RotationPlan): Promise<void>;
+  /** Logs in with the pending credential, runs checks and verifies privilege parity. */
+  verifyPending(plan: RotationPlan): Promise<void>;
+  /** PENDING becomes CURRENT, CURRENT becomes PREVIOUS. */
+  promote(plan: RotationPlan): Promise<void>;
+  /** Undo of promote: the old version is CURRENT again. */
+  demote(plan: RotationPlan): Promise<void>;
+  /**
+   * Open server sessions of the login that is about to lose access
+   * (`which`: the old one at revoke, the new one at rollback); -1 when the
+   * strategy cannot tell them apart (one account, two passwords).
+   */
+  countSessions(plan: RotationPlan, which: 'from' | 'to'): Promise<number>;
+  /** Ends what is left of the old credential and marks it revoked. */
+  revokeOld(plan: RotationPlan): Promise<void>;
+  /** Appends an audit record (no secret) for workflow-level events. */
+  recordAudit(credentialId: string, action: string, details: Record<string, unknown>): Promise<void>;
+}

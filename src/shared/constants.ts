@@ -1,0 +1,24 @@
+export const TASK_QUEUE = 'db-rotation';
+
+/** One rotation per credential at a time: the workflow id is derived from the credential id. */
+export function rotationWorkflowId(credentialId: string): string {
+  return `rotate/${credentialId}`;
+}
+
+export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5 * 60 * 1000;
+
+/** Error types that retrying cannot fix; activities raise them as non-retryable failures. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'ConfigError',
+  'UnknownCredentialError',
+  'AdminPrivilegeError',
+  'UnsupportedServerError',
+  'UnsupportedStrategyError',
+  'PrivilegeParityError',
+  'VerificationError',
+  'StoreStateError',
+  'UnsafeIdentifierError',
+] as const;
+export type NonRetryableErrorType = (typeof NON_RETRYABLE_ERROR_TYPES)[number];

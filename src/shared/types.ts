@@ -1,0 +1,110 @@
+// Types shared by workflows, activities, client and tests.
+// Nothing here may hold a secret: these values travel through Temporal history.
+
+export const ENGINE_KINDS = ['postgres', 'mysql', 'redis', 'mongodb'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+export const STRATEGIES = ['auto', 'dual-password', 'dual-user', 'single'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+export type ResolvedStrategy = Exclude<StrategyName, 'auto'>;
+
+/** How dual-user picks the next login name: two fixed slots, or one name per version. */
+export const LOGIN_NAMINGS = ['alternate', 'versioned'] as const;
+export type LoginNaming = (typeof LOGIN_NAMINGS)[number];
+
+export const VERSION_LABELS = ['CURRENT', 'PENDING', 'PREVIOUS'] as const;
+export type VersionLabel = (typeof VERSION_LABELS)[number];
+
+/** Life cycle of one stored version of a credential. */
+export type VersionState = 'pending' | 'current' | 'previous' | 'revoked' | 'discarded';
+
+/** A reference to a stored version; never the secret itself. */
+export interface VersionRef {
+  credentialId: string;
+  version: number;
+}
+
+export type Phase =
+  | 'preflight'
+  | 'create-pending'
+  | 'apply'
+  | 'verify'
+  | 'promote'
+  | 'migrate'
+  | 'grace'
+  | 'revoke'
+  | 'rollback'
+  | 'compensate'
+  | 'done';
+
+export type Outcome = 'rotated' | 'aborted' | 'rolled-back' | 'failed';
+
+export interface RotationInput {
+  credentialId: string;
+  /** Overrides of the credential's policy for this run (milliseconds). */
+  graceMs?: number;
+  migrationTimeoutMs?: number;
+  drainTimeoutMs?: number;
+  /** Who asked for it (operator name, "schedule", "fleet"); goes to audit records. */
+  requestedBy?: string;
+  reason?: string;
+}
+
+/** What preflight learned; everything later phases need, and no secret. */
+export interface RotationPlan {
+  credentialId: string;
+  engine: EngineKind;
+  serverVersion: string;
+  strategy: ResolvedStrategy;
+  strategyReason: string;
+  fromVersion: number;
+  fromUsername: string;
+  toVersion: number;
+  toUsername: string;
+  graceMs: number;
+  migrationTimeoutMs: number;
+  drainTimeoutMs: number;
+  warnings: string[];
+}
+
+export interface ConsumerHeartbeat {
+  consumerId: string;
+  version: number;
+}
+
+export interface ConsumerStatus {
+  consumerId: string;
+  version: number;
+  lastSeen: string; // ISO time
+}
+
+export interface PhaseTiming {
+  phase: Phase;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export interface RotationStatus {
+  credentialId: string;
+  phase: Phase;
+  plan?: RotationPlan;
+  consumers: ConsumerStatus[];
+  /** Consumers that reported a version other than the one they should use now. */
+  consumersBehind: string[];
+  migrationDeadline?: string;
+  graceDeadline?: string;
+  abortRequested?: string;
+  rollbackRequested?: string;
+  lastError?: string;
+  phases: PhaseTiming[];
+  outcome?: Outcome;
+}
+
+export interface RotationResult {
+  credentialId: string;
+  outcome: Outcome;
+  strategy?: ResolvedStrategy;
+  fromVersion?: number;
+  toVersion?: number;
+  error?: string;
+}

@@ -1,0 +1,3 @@
+// Everything the worker registers as workflows.
+export { rotateCredential } from './rotate-credential';
+export { hello } from './hello';

@@ -1,0 +1,201 @@
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  type RetryPolicy,
+} from '@temporalio/workflow';
+import type { RotationActivities } from '../shared/activities';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
+import {
+  abortSignal,
+  consumerHeartbeatSignal,
+  extendGraceSignal,
+  finishGraceSignal,
+  rollbackSignal,
+  statusQuery,
+} from '../shared/messages';
+import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
+import { AbortRequested, RotationTracker } from './tracker';
+
+const retry: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+};
+
+// A cancelled step is allowed to finish first, so its undo never races it.
+const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+
+// Short, bounded steps: a failing database gives up after a few minutes instead of retrying forever.
+const act = proxyActivities<RotationActivities>({
+  startToCloseTimeout: '2m',
+  cancellationType,
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+// Undo and revoke steps must get through transient trouble; they are what keeps the database consistent.
+const undo = proxyActivities<RotationActivities>({
+  startToCloseTimeout: '2m',
+  cancellationType,
+  retry: { ...retry, maximumAttempts: 20, maximumInterval: '1m' },
+});
+
+/** How often the drain loop looks at the server's session list. */
+const DRAIN_POLL_MS = 5_000;
+
+/**
+ * Rotates one credential with zero downtime. Reads as the runbook:
+ * preflight → create pending → apply → verify → promote → migrate → grace →
+ * revoke. Until promote, any failure or abort undoes the completed steps in
+ * reverse; after promote, rollback (or abort) during migrate/grace points
+ * consumers back to the old version and removes the new one.
+ */
+export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
+  const t = new RotationTracker(input.credentialId);
+  setHandler(statusQuery, () => t.status());
+  setHandler(consumerHeartbeatSignal, (hb) => t.heartbeat(hb));
+  setHandler(abortSignal, (req) => t.requestAbort(req?.reason ?? 'no reason given', req?.by));
+  setHandler(rollbackSignal, (req) => t.requestRollback(req?.reason ?? 'no reason given', req?.by));
+  setHandler(extendGraceSignal, (req) => t.extendGrace(req.byMs));
+  setHandler(finishGraceSignal, () => t.finishGrace());
+
+  // 1. preflight: nothing changed yet, so a failure here simply fails the run.
+  const plan = await t.phase('preflight', () => act.preflight(input));
+  t.setPlan(plan);
+  upsertSearchAttributes({ RotationEngine: [plan.engine], RotationStrategy: [plan.strategy] });
+  await act.recordAudit(plan.credentialId, 'rotation-started', auditDetails(plan, input));
+
+  // 2–5. Every step registers its undo before it runs, so a retried or
+  // half-done step is undone too.
+  const undoSteps: Array<() => Promise<void>> = [];
+  try {
+    await t.phase('create-pending', async () => {
+      undoSteps.unshift(() => undo.discardPending(plan));
+      await act.createPending(plan);
+    });
+    await t.phase('apply', async () => {
+      undoSteps.unshift(() => undo.undoApply(plan));
+      await act.applyPending(plan);
+    });
+    await t.phase('verify', () => act.verifyPending(plan));
+    await t.phase('promote', async () => {
+      undoSteps.unshift(() => undo.demote(plan));
+      await act.promote(plan);
+    });
+  } catch (err) {
+    const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
+    t.recordError(err);
+    await CancellationScope.nonCancellable(() => t.phase('compensate', () => runInOrder(undoSteps)));
+    return finish(t, plan, outcome, input);
+  }
+
+  // 6–7. The new credential is CURRENT; the old one stays valid until revoke.
+  try {
+    await t.phase('migrate', () => waitForConsumers(t, plan.toVersion, plan.migrationTimeoutMs));
+    if (!t.rollbackWanted()) await t.phase('grace', () => waitForGrace(t, plan.graceMs));
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    t.requestRollback('workflow cancelled', undefined);
+  }
+
+  if (t.rollbackWanted()) {
+    // Consumers go back to the old version first; the new login goes only after they left it.
+    await CancellationScope.nonCancellable(() =>
+      t.phase('rollback', async () => {
+        await undo.demote(plan);
+        await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
+        await drainSessions(plan, 'to', plan.drainTimeoutMs);
+        await runInOrder(undoSteps.slice(1)); // demote is done; then undo apply and discard pending
+      }),
+    );
+    return finish(t, plan, 'rolled-back', input);
+  }
+
+  // 8. revoke: drain by the server's own session data, then end the rest.
+  await CancellationScope.nonCancellable(() =>
+    t.phase('revoke', async () => {
+      await drainSessions(plan, 'from', plan.drainTimeoutMs);
+      await undo.revokeOld(plan);
+    }),
+  );
+  return finish(t, plan, 'rotated', input);
+}
+
+async function runInOrder(steps: Array<() => Promise<void>>): Promise<void> {
+  for (const step of steps) await step();
+}
+
+/** Waits until every known consumer reports `version`, or the timeout, or a rollback request. */
+async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: number): Promise<void> {
+  t.setMigrationDeadline(Date.now() + timeoutMs);
+  const migrated = await condition(
+    () => t.consumersBehind(version).length === 0 || (version !== t.plan?.fromVersion && t.rollbackWanted()),
+    timeoutMs,
+  );
+  if (!migrated) log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
+}
+
+/** The durable grace timer; extend/finish/rollback signals interrupt it. */
+async function waitForGrace(t: RotationTracker, graceMs: number): Promise<void> {
+  t.setGraceDeadline(Date.now() + graceMs);
+  for (;;) {
+    const remaining = t.graceDeadlineMs() - Date.now();
+    if (remaining <= 0 || t.graceFinished() || t.rollbackWanted()) return;
+    const seen = t.graceChanges();
+    await condition(() => t.graceFinished() || t.rollbackWanted() || t.graceChanges() !== seen, remaining);
+  }
+}
+
+/** Waits for the server's sessions of the retiring login to end by themselves, up to the drain timeout. */
+async function drainSessions(plan: RotationPlan, which: 'from' | 'to', drainTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + drainTimeoutMs;
+  for (;;) {
+    const open = await undo.countSessions(plan, which);
+    // -1: one account with two passwords, sessions cannot be told apart; heartbeats decided already.
+    if (open <= 0 || Date.now() >= deadline) return;
+    await sleep(Math.min(DRAIN_POLL_MS, deadline - Date.now()));
+  }
+}
+
+async function finish(
+  t: RotationTracker,
+  plan: RotationPlan,
+  outcome: Outcome,
+  input: RotationInput,
+): Promise<RotationResult> {
+  t.setOutcome(outcome);
+  await CancellationScope.nonCancellable(() =>
+    undo.recordAudit(plan.credentialId, `rotation-${outcome}`, {
+      ...auditDetails(plan, input),
+      error: t.status().lastError,
+      workflowId: workflowInfo().workflowId,
+    }),
+  );
+  return {
+    credentialId: plan.credentialId,
+    outcome,
+    strategy: plan.strategy,
+    fromVersion: plan.fromVersion,
+    toVersion: plan.toVersion,
+    error: t.status().lastError,
+  };
+}
+
+function auditDetails(plan: RotationPlan, input: RotationInput): Record<string, unknown> {
+  return {
+    by: input.requestedBy ?? 'unknown',
+    reason: input.reason,
+    strategy: plan.strategy,
+    fromVersion: plan.fromVersion,
+    toVersion: plan.toVersion,
+    runId: workflowInfo().runId,
+  };
+}

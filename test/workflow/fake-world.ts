@@ -1,0 +1,139 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { RotationActivities } from '../../src/shared/activities';
+import type { RotationInput, RotationPlan } from '../../src/shared/types';
+
+/**
+ * An in-memory database + store for workflow-logic tests on the
+ * time-skipping server. The real activities are tested against real servers
+ * elsewhere; here we only check what the workflow asks for, and in what order.
+ */
+export interface FakeWorld {
+  logins: Record<string, string>; // login -> password
+  versions: Array<{ version: number; username: string; state: string; label?: string }>;
+  sessions: Record<string, number>;
+  audit: string[];
+  calls: string[];
+}
+
+export function newWorld(): FakeWorld {
+  return {
+    logins: { app: 'pw1' },
+    versions: [{ version: 1, username: 'app', state: 'current', label: 'CURRENT' }],
+    sessions: {},
+    audit: [],
+    calls: [],
+  };
+}
+
+/** Snapshot of the parts a compensation must restore exactly. */
+export function snapshot(w: FakeWorld) {
+  return JSON.parse(
+    JSON.stringify({ logins: w.logins, versions: w.versions.filter((v) => v.state !== 'discarded') }),
+  ) as unknown;
+}
+
+export interface FakeOptions {
+  /** Activity that fails permanently (after its side effect if `failAfterEffect`). */
+  failAt?: keyof RotationActivities;
+  failAfterEffect?: boolean;
+  /** Resolved by the test to let a blocked activity continue. */
+  blockAt?: keyof RotationActivities;
+  unblock?: Promise<void>;
+  strategy?: RotationPlan['strategy'];
+}
+
+export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationActivities {
+  const strategy = opts.strategy ?? 'dual-user';
+  const version = (n: number) => w.versions.find((v) => v.version === n);
+
+  async function step(name: keyof RotationActivities, effect: () => void): Promise<void> {
+    w.calls.push(name);
+    if (opts.blockAt === name && opts.unblock) await opts.unblock;
+    if (opts.failAt === name && !opts.failAfterEffect) {
+      throw ApplicationFailure.nonRetryable(`injected failure in ${name}`, 'VerificationError');
+    }
+    effect();
+    if (opts.failAt === name && opts.failAfterEffect) {
+      throw ApplicationFailure.nonRetryable(`injected failure after ${name}`, 'VerificationError');
+    }
+  }
+
+  return {
+    async preflight(input: RotationInput): Promise<RotationPlan> {
+      w.calls.push('preflight');
+      if (opts.failAt === 'preflight') throw ApplicationFailure.nonRetryable('unknown credential', 'UnknownCredentialError');
+      const cur = w.versions.find((v) => v.label === 'CURRENT')!;
+      return {
+        credentialId: input.credentialId,
+        engine: 'postgres',
+        serverVersion: 'fake 1',
+        strategy,
+        strategyReason: 'test',
+        fromVersion: cur.version,
+        fromUsername: cur.username,
+        toVersion: cur.version + 1,
+        toUsername: strategy === 'dual-user' ? (cur.username === 'app' ? 'app_b' : 'app') : cur.username,
+        graceMs: input.graceMs ?? 24 * 3600 * 1000,
+        migrationTimeoutMs: input.migrationTimeoutMs ?? 3600 * 1000,
+        drainTimeoutMs: input.drainTimeoutMs ?? 60_000,
+        warnings: [],
+      };
+    },
+    createPending: (plan) =>
+      step('createPending', () => {
+        if (!version(plan.toVersion)) {
+          w.versions.push({ version: plan.toVersion, username: plan.toUsername, state: 'pending', label: 'PENDING' });
+        }
+      }),
+    discardPending: (plan) =>
+      step('discardPending', () => {
+        const v = version(plan.toVersion);
+        if (v) {
+          v.state = 'discarded';
+          delete v.label;
+        }
+      }),
+    applyPending: (plan) =>
+      step('applyPending', () => {
+        w.logins[plan.toUsername] = `pw${plan.toVersion}`;
+      }),
+    undoApply: (plan) =>
+      step('undoApply', () => {
+        if (plan.strategy === 'dual-user') delete w.logins[plan.toUsername];
+        else w.logins[plan.fromUsername] = `pw${plan.fromVersion}`;
+      }),
+    verifyPending: () => step('verifyPending', () => undefined),
+    promote: (plan) =>
+      step('promote', () => {
+        const from = version(plan.fromVersion)!;
+        const to = version(plan.toVersion)!;
+        Object.assign(from, { state: 'previous', label: 'PREVIOUS' });
+        Object.assign(to, { state: 'current', label: 'CURRENT' });
+      }),
+    demote: (plan) =>
+      step('demote', () => {
+        const from = version(plan.fromVersion)!;
+        const to = version(plan.toVersion)!;
+        Object.assign(from, { state: 'current', label: 'CURRENT' });
+        if (to.state === 'current') Object.assign(to, { state: 'pending', label: 'PENDING' });
+      }),
+    async countSessions(plan, which) {
+      w.calls.push(`countSessions:${which}`);
+      const login = which === 'from' ? plan.fromUsername : plan.toUsername;
+      const n = w.sessions[login] ?? 0;
+      // Sessions end by themselves one poll later: models a draining pool.
+      if (n > 0) w.sessions[login] = n - 1;
+      return n;
+    },
+    revokeOld: (plan) =>
+      step('revokeOld', () => {
+        if (plan.strategy === 'dual-user') delete w.logins[plan.fromUsername];
+        const from = version(plan.fromVersion)!;
+        from.state = 'revoked';
+        delete from.label;
+      }),
+    async recordAudit(_id, action) {
+      w.audit.push(action);
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { rotationWorkflowId } from '../../src/shared/constants';
+import {
+  abortSignal,
+  consumerHeartbeatSignal,
+  extendGraceSignal,
+  finishGraceSignal,
+  rollbackSignal,
+  statusQuery,
+} from '../../src/shared/messages';
+import type { Phase, RotationInput, RotationResult } from '../../src/shared/types';
+import { createTestWorker, timeSkippingEnv, uniqueTaskQueue } from '../helpers/temporal';
+import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Runs one rotation with fake activities; `drive` may signal/query while it runs. */
+async function rotate(
+  world: FakeWorld,
+  opts: FakeOptions,
+  input: Partial<RotationInput> = {},
+  drive?: (h: WorkflowHandle) => Promise<void>,
+): Promise<RotationResult> {
+  const taskQueue = uniqueTaskQueue('rot');
+  const worker = await createTestWorker(env, {
+    taskQueue,
+    activities: fakeActivities(world, opts),
+  });
+  const credentialId = `cred-${taskQueue}`;
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('rotateCredential', {
+      args: [{ credentialId, ...input }],
+      taskQueue,
+      workflowId: rotationWorkflowId(credentialId),
+    });
+    if (drive) await drive(handle);
+    return (await handle.result()) as RotationResult;
+  });
+}
+
+/** Polls the status query until the workflow is in `phase` (time does not skip while we query). */
+async function waitForPhase(h: WorkflowHandle, phase: Phase): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const s = await h.query(statusQuery);
+    if (s.phase === phase) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`workflow never reached phase ${phase}`);
+}
+
+describe('rotateCredential (workflow logic, time-skipping server)', () => {
+  it('happy path: the default 24 h grace elapses durably, then the old login is revoked', async () => {
+    const world = newWorld();
+    world.sessions.app = 2; // two sessions that drain on their own
+    const started = Date.now();
+    const result = await rotate(world, {});
+    expect(result).toMatchObject({ outcome: 'rotated', fromVersion: 1, toVersion: 2, strategy: 'dual-user' });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(world.logins).toEqual({ app_b: 'pw2' });
+    expect(world.versions).toEqual([
+      { version: 1, username: 'app', state: 'revoked' },
+      { version: 2, username: 'app_b', state: 'current', label: 'CURRENT' },
+    ]);
+    expect(world.calls).toEqual([
+      'preflight',
+      'createPending',
+      'applyPending',
+      'verifyPending',
+      'promote',
+      'countSessions:from',
+      'countSessions:from',
+      'countSessions:from',
+      'revokeOld',
+    ]);
+    expect(world.audit).toEqual(['rotation-started', 'rotation-rotated']);
+  });
+
+  for (const failAt of ['createPending', 'applyPending', 'verifyPending', 'promote'] as const) {
+    for (const failAfterEffect of [false, true]) {
+      it(`failure in ${failAt} (${failAfterEffect ? 'after' : 'before'} its effect) leaves everything as before`, async () => {
+        const world = newWorld();
+        const before = snapshot(world);
+        const result = await rotate(world, { failAt, failAfterEffect });
+        expect(result.outcome).toBe('failed');
+        expect(result.error).toContain(`injected failure`);
+        expect(snapshot(world)).toEqual(before);
+        expect(world.audit).toEqual(['rotation-started', 'rotation-failed']);
+      });
+    }
+  }
+
+  it('a failing preflight fails the run without touching anything', async () => {
+    const world = newWorld();
+    const before = snapshot(world);
+    await expect(rotate(world, { failAt: 'preflight' })).rejects.toThrow();
+    expect(snapshot(world)).toEqual(before);
+    expect(world.calls).toEqual(['preflight']);
+  });
+
+  it('abort before promote compensates at the next step boundary', async () => {
+    const world = newWorld();
+    const before = snapshot(world);
+    let release!: () => void;
+    const unblock = new Promise<void>((r) => (release = r));
+    const result = await rotate(world, { blockAt: 'applyPending', unblock }, {}, async (h) => {
+      await waitForPhase(h, 'apply');
+      await h.signal(abortSignal, { reason: 'operator changed mind', by: 'alice' });
+      release();
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(result.error).toContain('operator changed mind');
+    expect(snapshot(world)).toEqual(before);
+    expect(world.calls).not.toContain('verifyPending');
+  });
+
+  for (const [name, signal] of [
+    ['rollback', rollbackSignal],
+    ['abort', abortSignal],
+  ] as const) {
+    it(`${name} during grace points back to the old version and removes the new login`, async () => {
+      const world = newWorld();
+      const before = snapshot(world);
+      const result = await rotate(world, {}, {}, async (h) => {
+        await waitForPhase(h, 'grace');
+        await h.signal(signal, { reason: 'bad deploy' });
+      });
+      expect(result.outcome).toBe('rolled-back');
+      expect(snapshot(world)).toEqual(before);
+      expect(world.calls.slice(-4)).toEqual(['demote', 'countSessions:to', 'undoApply', 'discardPending']);
+    });
+  }
+
+  it('migrate waits until every known consumer reports the new version', async () => {
+    const world = newWorld();
+    const result = await rotate(world, {}, { graceMs: 1000, migrationTimeoutMs: DAY_MS }, async (h) => {
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-2', version: 1 });
+      await waitForPhase(h, 'migrate');
+      const s = await h.query(statusQuery);
+      expect(s.consumersBehind.sort()).toEqual(['api-1', 'api-2']);
+      expect(s.migrationDeadline).toBeDefined();
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 2 });
+      expect((await h.query(statusQuery)).consumersBehind).toEqual(['api-2']);
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-2', version: 2 });
+      await waitForPhase(h, 'grace');
+    });
+    expect(result.outcome).toBe('rotated');
+  });
+
+  it('extend-grace moves the deadline; finish-grace revokes early', async () => {
+    const world = newWorld();
+    const result = await rotate(world, {}, {}, async (h) => {
+      await waitForPhase(h, 'grace');
+      const first = (await h.query(statusQuery)).graceDeadline!;
+      await h.signal(extendGraceSignal, { byMs: DAY_MS });
+      const second = (await h.query(statusQuery)).graceDeadline!;
+      expect(Date.parse(second) - Date.parse(first)).toBe(DAY_MS);
+      await h.signal(finishGraceSignal, {});
+    });
+    expect(result.outcome).toBe('rotated');
+    expect(world.logins).toEqual({ app_b: 'pw2' });
+  });
+
+  it('status reports phases, plan and deadlines', async () => {
+    const world = newWorld();
+    await rotate(world, {}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      const s = await h.query(statusQuery);
+      expect(s.plan).toMatchObject({ strategy: 'dual-user', fromVersion: 1, toVersion: 2, toUsername: 'app_b' });
+      expect(s.phases.map((p) => p.phase)).toEqual([
+        'preflight',
+        'create-pending',
+        'apply',
+        'verify',
+        'promote',
+        'migrate',
+        'grace',
+      ]);
+      expect(Date.parse(s.graceDeadline!)).toBeGreaterThan(Date.now());
+      await h.signal(finishGraceSignal, {});
+    });
+  });
+
+  it('a second rotation of the same credential cannot start while one runs', async () => {
+    const world = newWorld();
+    const taskQueue = uniqueTaskQueue('dup');
+    const worker = await createTestWorker(env, { taskQueue, activities: fakeActivities(world) });
+    const workflowId = rotationWorkflowId('dup-cred');
+    await worker.runUntil(async () => {
+      const h = await env.client.workflow.start('rotateCredential', {
+        args: [{ credentialId: 'dup-cred' }],
+        taskQueue,
+        workflowId,
+      });
+      await expect(
+        env.client.workflow.start('rotateCredential', { args: [{ credentialId: 'dup-cred' }], taskQueue, workflowId }),
+      ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+      await h.signal(finishGraceSignal, {});
+      await h.result();
+    });
+  });
+});
