@@ -1,0 +1,580 @@
+/**
+ * The credential-store contract, written once and run against every backend:
+ * this file runs it for the file backend; test/integration/store-pg.test.ts
+ * imports `defineStoreSuite` and runs it against real PostgreSQL.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, StoreStateError, UnknownCredentialError } from '../../src/errors';
+import { nextVersion, openStore, type ManagedCredentialStore } from '../../src/store';
+import { SecretCipher, SecretDecryptError } from '../../src/store/crypto';
+import type { CredentialDefinition, CredentialStore, VersionMeta } from '../../src/store/types';
+
+export const K1 = randomBytes(32);
+export const K2 = randomBytes(32);
+export const cipherK1 = new SecretCipher({ activeKeyId: 'k1', keys: { k1: K1 } });
+
+/** One isolated backing storage (a temp file, a fresh database) per test. */
+export interface StoreHarness {
+  /** Opens another store instance on the same storage (default cipher: k1). */
+  open(cipher?: SecretCipher): Promise<ManagedCredentialStore>;
+  /** Everything the backend holds, as text (to look for plaintext secrets). */
+  raw(): Promise<string>;
+  /** Swaps the stored ciphertexts of two versions behind the store's back. */
+  swapCiphertexts(id: string, a: number, b: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const ID = 'orders-pg/app';
+const def = (over: Partial<CredentialDefinition> = {}) =>
+  ({
+    id: ID,
+    engine: 'postgres',
+    host: '127.0.0.1',
+    port: 5432,
+    baseUsername: 'app',
+    ...over,
+  }) as CredentialDefinition;
+
+/** A password nobody could guess, different each call. */
+const pw = (tag: string) => `pw-${tag}-${randomBytes(12).toString('hex')}`;
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+type Labels = Record<number, string>;
+async function labels(store: CredentialStore, id = ID): Promise<Labels> {
+  const out: Labels = {};
+  for (const v of await store.listVersions(id)) out[v.version] = v.label ? `${v.state}/${v.label}` : v.state;
+  return out;
+}
+
+/** State + audit, for "calling twice changes nothing". */
+async function fingerprint(store: CredentialStore) {
+  return { versions: await store.listVersions(ID), audit: await store.listAudit() };
+}
+
+export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreHarness>): void {
+  describe(`credential store contract (${name})`, () => {
+    let h: StoreHarness;
+    let store: ManagedCredentialStore;
+
+    beforeEach(async () => {
+      h = await makeHarness();
+      store = await h.open();
+    });
+    afterEach(async () => {
+      await h?.cleanup();
+    });
+
+    /** Definition + imported v1; returns v1's password. */
+    async function seeded(): Promise<string> {
+      await store.putDefinition(def(), 'alice');
+      const p1 = pw('v1');
+      await store.importCurrent(ID, { username: 'app', password: p1 }, 'alice');
+      return p1;
+    }
+
+    describe('definitions', () => {
+      it('put, get, list, delete; defaults applied; idempotent put audits once', async () => {
+        await store.putDefinition(def(), 'alice');
+        const got = await store.getDefinition(ID);
+        expect(got.strategy).toBe('auto');
+        expect(got.policy.rotateEveryDays).toBe(90);
+        await store.putDefinition(def(), 'alice'); // same: no-op
+        await store.putDefinition(def({ id: 'a/first' }), 'alice');
+        expect((await store.listDefinitions()).map((d) => d.id)).toEqual(['a/first', ID]);
+        await store.putDefinition(def({ port: 6543 }), 'bob');
+        expect((await store.getDefinition(ID)).port).toBe(6543);
+        const audit = await store.listAudit(ID);
+        expect(audit.map((a) => [a.action, a.actor])).toEqual([
+          ['put-definition', 'alice'],
+          ['put-definition', 'bob'],
+        ]);
+        expect(audit[0]!.details).toMatchObject({ created: true });
+        expect(audit[1]!.details).toMatchObject({ created: false, changedKeys: ['port'] });
+
+        await store.deleteDefinition(ID, 'carol');
+        await store.deleteDefinition(ID, 'carol'); // idempotent
+        await expect(store.getDefinition(ID)).rejects.toBeInstanceOf(UnknownCredentialError);
+        expect((await store.listAudit(ID)).map((a) => a.action)).toEqual([
+          'put-definition',
+          'put-definition',
+          'delete-definition',
+        ]);
+      });
+
+      it('validates definitions with ConfigError naming the key path', async () => {
+        const e = await rejection(store.putDefinition({ ...def(), port: 'x' as unknown as number }, 'alice'));
+        expect(e).toBeInstanceOf(ConfigError);
+        expect(e.message).toBe(`credential "${ID}": port: expected number, received string`);
+        expect(await store.listDefinitions()).toEqual([]);
+      });
+
+      it('unknown credentials raise UnknownCredentialError', async () => {
+        for (const p of [
+          () => store.getDefinition('nope'),
+          () => store.listVersions('nope'),
+          () => store.getSecret('nope', 'CURRENT'),
+          () => store.getVersion('nope', 1),
+          () => store.importCurrent('nope', { username: 'u', password: 'p' }, 'a'),
+          () => store.createPending('nope', 2, 'u', () => 'p', 'a'),
+          () => store.promote('nope', 2, 'a'),
+          () => store.demote('nope', 1, 'a'),
+          () => store.markRevoked('nope', 1, 'a'),
+        ]) {
+          expect(await rejection(p()), p.toString()).toBeInstanceOf(UnknownCredentialError);
+        }
+        await store.discardPending('nope', 1, 'a'); // saga undo: tolerant
+      });
+
+      it('deleting a definition removes its versions', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await store.deleteDefinition(ID, 'alice');
+        await store.putDefinition(def(), 'alice');
+        expect(await store.listVersions(ID)).toEqual([]);
+        expect((await store.listAudit(ID)).find((a) => a.action === 'delete-definition')!.details).toEqual({
+          versionsDeleted: [1, 2],
+        });
+      });
+
+      it('requires an actor', async () => {
+        await expect(store.putDefinition(def(), '')).rejects.toBeInstanceOf(StoreStateError);
+      });
+    });
+
+    describe('life cycle', () => {
+      it('import -> createPending -> promote -> markRevoked, with labels, secrets and audit', async () => {
+        await store.putDefinition(def(), 'operator');
+        const p1 = pw('v1');
+        const v1 = await store.importCurrent(ID, { username: 'app', password: p1 }, 'operator');
+        expect(v1).toMatchObject({
+          credentialId: ID,
+          version: 1,
+          username: 'app',
+          state: 'current',
+          label: 'CURRENT',
+        });
+        expect(await store.getSecret(ID, 'CURRENT')).toEqual({ version: 1, username: 'app', password: p1 });
+
+        const p2 = pw('v2');
+        const v2 = await store.createPending(ID, 2, 'app_b', () => p2, 'rotate/orders-pg/app');
+        expect(v2).toMatchObject({ version: 2, username: 'app_b', state: 'pending', label: 'PENDING' });
+        expect(await store.getSecret(ID, 'PENDING')).toEqual({ version: 2, username: 'app_b', password: p2 });
+        expect(await store.getSecret(ID, 'CURRENT')).toMatchObject({ version: 1, password: p1 });
+        expect(await labels(store)).toEqual({ 1: 'current/CURRENT', 2: 'pending/PENDING' });
+
+        await store.promote(ID, 2, 'rotate/orders-pg/app');
+        expect(await labels(store)).toEqual({ 1: 'previous/PREVIOUS', 2: 'current/CURRENT' });
+        expect(await store.getSecret(ID, 'CURRENT')).toEqual({ version: 2, username: 'app_b', password: p2 });
+        expect(await store.getSecret(ID, 'PREVIOUS')).toEqual({ version: 1, username: 'app', password: p1 });
+        expect(await store.getSecret(ID, 1)).toMatchObject({ password: p1 });
+        await expect(store.getSecret(ID, 'PENDING')).rejects.toThrow(StoreStateError);
+        expect(await store.getVersion(ID, 'PENDING')).toBeUndefined();
+        expect(await store.getVersion(ID, 'CURRENT')).toMatchObject({ version: 2 });
+
+        await store.markRevoked(ID, 1, 'rotate/orders-pg/app');
+        expect(await labels(store)).toEqual({ 1: 'revoked', 2: 'current/CURRENT' });
+        await expect(store.getSecret(ID, 'PREVIOUS')).rejects.toThrow(/has no PREVIOUS version/);
+        // a revoked version's secret stays readable by number (an idempotent revoke retry may need it)
+        expect(await store.getSecret(ID, 1)).toMatchObject({ password: p1 });
+
+        const audit = await store.listAudit(ID);
+        expect(audit.map((a) => [a.action, a.version, a.actor])).toEqual([
+          ['put-definition', undefined, 'operator'],
+          ['import-current', 1, 'operator'],
+          ['create-pending', 2, 'rotate/orders-pg/app'],
+          ['promote', 2, 'rotate/orders-pg/app'],
+          ['mark-revoked', 1, 'rotate/orders-pg/app'],
+        ]);
+        expect(audit[3]!.details).toEqual({ previous: 1 });
+        for (const a of audit) {
+          expect(a.credentialId).toBe(ID);
+          expect(Number.isNaN(Date.parse(a.at))).toBe(false);
+        }
+        const text = JSON.stringify(await store.listAudit());
+        expect(text).not.toContain(p1);
+        expect(text).not.toContain(p2);
+      });
+
+      it('a second promote moves the PREVIOUS label to the newest previous version', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await store.promote(ID, 2, 'w');
+        await store.createPending(ID, 3, 'app', () => pw('v3'), 'w');
+        await store.promote(ID, 3, 'w');
+        expect(await labels(store)).toEqual({ 1: 'previous', 2: 'previous/PREVIOUS', 3: 'current/CURRENT' });
+        expect((await store.listAudit(ID)).at(-1)!.details).toEqual({ previous: 2, unlabelled: 1 });
+        expect((await store.listVersions(ID)).map((v) => v.version)).toEqual([1, 2, 3]);
+        expect(nextVersion(await store.listVersions(ID))).toBe(4);
+      });
+
+      it('saga undo before promote: discardPending deletes the pending version only', async () => {
+        const p1 = await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await store.discardPending(ID, 2, 'w');
+        expect(await labels(store)).toEqual({ 1: 'current/CURRENT' });
+        await store.discardPending(ID, 2, 'w'); // absent: no error
+        await store.discardPending(ID, 9, 'w');
+        const e = await rejection(store.discardPending(ID, 1, 'w'));
+        expect(e).toBeInstanceOf(StoreStateError);
+        expect(e.message).toMatch(/version 1 is current, not pending; refusing to discard/);
+        expect(await store.getSecret(ID, 'CURRENT')).toMatchObject({ version: 1, password: p1 });
+        // the number is free again
+        await store.createPending(ID, 2, 'app_b', () => pw('v2again'), 'w');
+        expect(await labels(store)).toEqual({ 1: 'current/CURRENT', 2: 'pending/PENDING' });
+        expect((await store.listAudit(ID)).map((a) => a.action)).toEqual([
+          'put-definition',
+          'import-current',
+          'create-pending',
+          'discard-pending',
+          'create-pending',
+        ]);
+      });
+
+      it('rollback after promote: demote, then discard the demoted version', async () => {
+        const p1 = await seeded();
+        const p2 = pw('v2');
+        await store.createPending(ID, 2, 'app_b', () => p2, 'w');
+        await store.promote(ID, 2, 'w');
+        await store.demote(ID, 1, 'rollback');
+        expect(await labels(store)).toEqual({ 1: 'current/CURRENT', 2: 'pending/PENDING' });
+        expect(await store.getSecret(ID, 'CURRENT')).toEqual({ version: 1, username: 'app', password: p1 });
+        expect(await store.getSecret(ID, 'PENDING')).toEqual({ version: 2, username: 'app_b', password: p2 });
+        await store.discardPending(ID, 2, 'rollback');
+        expect(await labels(store)).toEqual({ 1: 'current/CURRENT' });
+        const audit = await store.listAudit(ID);
+        expect(audit.find((a) => a.action === 'demote')).toMatchObject({
+          version: 1,
+          details: { demoted: 2 },
+        });
+      });
+
+      it('rejects illegal transitions with StoreStateError', async () => {
+        await seeded();
+        const cases: Array<[() => Promise<unknown>, RegExp]> = [
+          [
+            () => store.importCurrent(ID, { username: 'app', password: 'other' }, 'a'),
+            /already has a CURRENT version \(1\)/,
+          ],
+          [() => store.createPending(ID, 1, 'app', () => 'x', 'a'), /version 1 exists already as current/],
+          [() => store.createPending(ID, 0, 'app', () => 'x', 'a'), /positive integer/],
+          [() => store.createPending(ID, 2, '', () => 'x', 'a'), /username/],
+          [() => store.createPending(ID, 2, 'app_b', () => '', 'a'), /password must be a non-empty string/],
+          [() => store.promote(ID, 5, 'a'), /cannot promote version 5: no such version/],
+          [() => store.demote(ID, 5, 'a'), /cannot demote to version 5: no such version/],
+          [() => store.markRevoked(ID, 1, 'a'), /refusing to revoke version 1: it is CURRENT/],
+          [() => store.markRevoked(ID, 7, 'a'), /cannot revoke version 7: no such version/],
+          [() => store.getSecret(ID, 'PENDING'), /has no PENDING version/],
+          [() => store.getSecret(ID, 4), /has no version 4/],
+        ];
+        for (const [p, re] of cases) {
+          const e = await rejection(p());
+          expect(e, String(re)).toBeInstanceOf(StoreStateError);
+          expect(e.message).toMatch(re);
+        }
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        const more: Array<[() => Promise<unknown>, RegExp]> = [
+          [() => store.createPending(ID, 3, 'app', () => 'x', 'a'), /already has a PENDING version \(2\)/],
+          [
+            () => store.createPending(ID, 2, 'other', () => 'x', 'a'),
+            /pending with username "app_b", not "other"/,
+          ],
+          [() => store.importCurrent(ID, { username: 'x', password: 'y' }, 'a'), /CURRENT/],
+          [() => store.demote(ID, 2, 'a'), /cannot demote to version 2: it is pending/],
+        ];
+        for (const [p, re] of more) expect((await rejection(p())).message, String(re)).toMatch(re);
+        await store.promote(ID, 2, 'w');
+        await store.createPending(ID, 3, 'app', () => pw('v3'), 'w');
+        // demoting while a new rotation is pending would make two PENDING versions
+        expect((await rejection(store.demote(ID, 1, 'a'))).message).toMatch(/while version 3 is PENDING/);
+        await store.discardPending(ID, 3, 'w');
+        expect((await rejection(store.createPending(ID, 1, 'x', () => 'x', 'a'))).message).toMatch(
+          /exists already as previous/,
+        );
+        await store.markRevoked(ID, 1, 'w');
+        expect((await rejection(store.promote(ID, 1, 'a'))).message).toMatch(/it is revoked, not pending/);
+        expect((await rejection(store.demote(ID, 1, 'a'))).message).toMatch(/it is revoked/);
+        await expect(store.listVersions(ID)).resolves.toHaveLength(2);
+      });
+
+      it('imports into a credential whose versions are all revoked as the next number', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await store.promote(ID, 2, 'w');
+        await store.markRevoked(ID, 1, 'w');
+        // operator re-imports after the login was changed out of band: refused while v2 is CURRENT
+        await expect(store.importCurrent(ID, { username: 'app', password: 'x' }, 'op')).rejects.toThrow(
+          StoreStateError,
+        );
+      });
+    });
+
+    describe('idempotency (a repeated call changes nothing and records nothing)', () => {
+      it('createPending does not regenerate the password', async () => {
+        await seeded();
+        let calls = 0;
+        const gen = () => {
+          calls++;
+          return pw(`gen${calls}`);
+        };
+        const a = await store.createPending(ID, 2, 'app_b', gen, 'w');
+        const before = await fingerprint(store);
+        const secret = await store.getSecret(ID, 2);
+        const b = await store.createPending(ID, 2, 'app_b', gen, 'w');
+        expect(calls).toBe(1);
+        expect(b).toEqual(a);
+        expect(await store.getSecret(ID, 2)).toEqual(secret);
+        expect(await fingerprint(store)).toEqual(before);
+      });
+
+      it('a failing generate() persists nothing', async () => {
+        await seeded();
+        const before = await fingerprint(store);
+        await expect(
+          store.createPending(
+            ID,
+            2,
+            'app_b',
+            () => {
+              throw new Error('no entropy');
+            },
+            'w',
+          ),
+        ).rejects.toThrow('no entropy');
+        expect(await fingerprint(store)).toEqual(before);
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w'); // and the store is not left locked
+      });
+
+      it('every mutation', async () => {
+        const p1 = await seeded();
+        const steps: Array<[string, () => Promise<unknown>]> = [
+          ['putDefinition', () => store.putDefinition(def(), 'alice')],
+          ['importCurrent', () => store.importCurrent(ID, { username: 'app', password: p1 }, 'alice')],
+          ['createPending', () => store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w')],
+          ['promote', () => store.promote(ID, 2, 'w')],
+          ['demote', () => store.demote(ID, 1, 'w')],
+          ['promote again', () => store.promote(ID, 2, 'w')],
+          ['markRevoked', () => store.markRevoked(ID, 1, 'w')],
+          ['createPending 3', () => store.createPending(ID, 3, 'app', () => pw('v3'), 'w')],
+          ['discardPending', () => store.discardPending(ID, 3, 'w')],
+        ];
+        for (const [what, step] of steps) {
+          await step();
+          const once = await fingerprint(store);
+          await step();
+          expect(await fingerprint(store), what).toEqual(once);
+        }
+        expect(await labels(store)).toEqual({ 1: 'revoked', 2: 'current/CURRENT' });
+        // importCurrent with the same secret after a rotation is an error, not a no-op
+        await expect(store.importCurrent(ID, { username: 'app', password: p1 }, 'alice')).rejects.toThrow(
+          StoreStateError,
+        );
+        await store.deleteDefinition(ID, 'alice');
+        const once = await store.listAudit();
+        await store.deleteDefinition(ID, 'alice');
+        expect(await store.listAudit()).toEqual(once);
+      });
+    });
+
+    describe('audit', () => {
+      it('appends free records and redacts secret-looking detail keys', async () => {
+        await seeded();
+        await store.audit({
+          actor: 'rotate/x',
+          credentialId: ID,
+          action: 'rotation-started',
+          details: { reason: 'schedule', password: 'hunter2', nested: { apiToken: 'tok' }, list: [1, 'a'] },
+        });
+        await store.audit({ actor: 'fleet', credentialId: 'gone/already', action: 'skipped', version: 4 });
+        const mine = await store.listAudit(ID);
+        expect(mine.at(-1)).toMatchObject({
+          actor: 'rotate/x',
+          action: 'rotation-started',
+          details: {
+            reason: 'schedule',
+            password: '[redacted]',
+            nested: { apiToken: '[redacted]' },
+            list: [1, 'a'],
+          },
+        });
+        expect(await store.listAudit('gone/already')).toMatchObject([{ action: 'skipped', version: 4 }]);
+        expect((await store.listAudit()).length).toBe(mine.length + 1);
+        expect(JSON.stringify(await store.listAudit())).not.toMatch(/hunter2|"tok"/);
+        await expect(store.audit({ actor: '', credentialId: ID, action: 'x' })).rejects.toThrow(
+          StoreStateError,
+        );
+      });
+    });
+
+    describe('encryption at rest', () => {
+      it('never stores a password in plaintext', async () => {
+        const p1 = await seeded();
+        const p2 = pw('v2');
+        await store.createPending(ID, 2, 'app_b', () => p2, 'w');
+        await store.promote(ID, 2, 'w');
+        const raw = await h.raw();
+        expect(raw).toContain('app_b'); // the dump does hold the data...
+        expect(raw).toContain('enc1:k1:');
+        expect(raw).not.toContain(p1); // ...but not the passwords
+        expect(raw).not.toContain(p2);
+        expect(raw).not.toContain(Buffer.from(p2).toString('base64'));
+      });
+
+      it('a store opened with the wrong key fails clearly', async () => {
+        await seeded();
+        const wrongSameId = await h.open(new SecretCipher({ activeKeyId: 'k1', keys: { k1: K2 } }));
+        const e = await rejection(wrongSameId.getSecret(ID, 'CURRENT'));
+        expect(e).toBeInstanceOf(SecretDecryptError);
+        expect(e.message).toMatch(
+          /cannot decrypt secret of credential "orders-pg\/app" version 1 with key id "k1": authentication failed/,
+        );
+        const otherId = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k2: K2 } }));
+        expect((await rejection(otherId.getSecret(ID, 1))).message).toMatch(
+          /key id "k1", which is not in the keyring \(known: k2\)/,
+        );
+        // metadata is still readable without the key
+        expect(await otherId.listVersions(ID)).toHaveLength(1);
+      });
+
+      it('key rotation: old key still decrypts, new writes use the active key, re-encryption retires the old key', async () => {
+        const p1 = await seeded();
+        const both = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k1: K1, k2: K2 } }));
+        expect(await both.getSecret(ID, 'CURRENT')).toMatchObject({ password: p1 });
+        const p2 = pw('v2');
+        await both.createPending(ID, 2, 'app_b', () => p2, 'w');
+        const raw = await h.raw();
+        expect(raw).toMatch(/enc1:k1:/);
+        expect(raw).toMatch(/enc1:k2:/);
+        // the k1-only store cannot read v2, can still read v1
+        await expect(store.getSecret(ID, 2)).rejects.toThrow(/key id "k2", which is not in the keyring/);
+        expect(await store.getSecret(ID, 1)).toMatchObject({ password: p1 });
+
+        expect(await both.reencryptSecrets('ops')).toBe(1);
+        expect(await both.reencryptSecrets('ops')).toBe(0); // idempotent
+        expect(await h.raw()).not.toMatch(/enc1:k1:/);
+        const k2only = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k2: K2 } }));
+        expect(await k2only.getSecret(ID, 1)).toMatchObject({ password: p1 });
+        expect(await k2only.getSecret(ID, 2)).toMatchObject({ password: p2 });
+        const re = (await store.listAudit(ID)).filter((a) => a.action === 'reencrypt-secrets');
+        expect(re).toEqual([
+          expect.objectContaining({
+            actor: 'ops',
+            details: { versions: [1], fromKeyIds: ['k1'], toKeyId: 'k2' },
+          }),
+        ]);
+      });
+
+      it('a ciphertext swapped between versions fails to decrypt', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await h.swapCiphertexts(ID, 1, 2);
+        for (const v of [1, 2]) {
+          const e = await rejection(store.getSecret(ID, v));
+          expect(e).toBeInstanceOf(SecretDecryptError);
+          expect(e.message).toContain(`version ${v}`);
+        }
+      });
+    });
+
+    describe('concurrency', () => {
+      it('two store instances: concurrent createPending of different versions leaves exactly one pending', async () => {
+        await seeded();
+        const other = await h.open();
+        const attempts = [2, 3, 4, 5, 6, 7].map((v, i) =>
+          (i % 2 ? other : store).createPending(ID, v, `app_${v}`, () => pw(`v${v}`), `w${v}`),
+        );
+        const results = await Promise.allSettled(attempts);
+        const ok = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<VersionMeta>[];
+        const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+        expect(ok).toHaveLength(1);
+        for (const f of failed) expect(f.reason).toBeInstanceOf(StoreStateError);
+        const pending = (await store.listVersions(ID)).filter((v) => v.state === 'pending');
+        expect(pending).toEqual([ok[0]!.value]);
+        expect((await other.listAudit(ID)).filter((a) => a.action === 'create-pending')).toHaveLength(1);
+        // the winner's secret is readable from both instances
+        const s = await other.getSecret(ID, 'PENDING');
+        expect(await store.getSecret(ID, 'PENDING')).toEqual(s);
+      });
+
+      it('two store instances: concurrent promote of the same version is applied once', async () => {
+        await seeded();
+        const other = await h.open();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await Promise.all([
+          store.promote(ID, 2, 'w1'),
+          other.promote(ID, 2, 'w2'),
+          store.promote(ID, 2, 'w3'),
+        ]);
+        expect(await labels(other)).toEqual({ 1: 'previous/PREVIOUS', 2: 'current/CURRENT' });
+        expect((await store.listAudit(ID)).filter((a) => a.action === 'promote')).toHaveLength(1);
+      });
+
+      it('many concurrent audit appends lose nothing', async () => {
+        await seeded();
+        const other = await h.open();
+        const before = (await store.listAudit()).length;
+        await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            (i % 2 ? other : store).audit({ actor: `a${i}`, credentialId: ID, action: 'ping', version: i }),
+          ),
+        );
+        const audit = await store.listAudit();
+        expect(audit.length).toBe(before + 30);
+        expect(new Set(audit.filter((a) => a.action === 'ping').map((a) => a.version)).size).toBe(30);
+      });
+    });
+
+    it('rejects use after close', async () => {
+      const s = await h.open();
+      await s.close();
+      await s.close(); // idempotent
+      await expect(s.listDefinitions()).rejects.toThrow(/closed/);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// file backend
+
+export async function fileHarness(): Promise<StoreHarness> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'rotator-store-'));
+  const path = join(dir, 'sub', 'store.json');
+  const opened: ManagedCredentialStore[] = [];
+  return {
+    async open(cipher = cipherK1) {
+      const s = await openStore({ backend: 'file', path }, cipher);
+      opened.push(s);
+      return s;
+    },
+    raw: () => fs.readFile(path, 'utf8'),
+    async swapCiphertexts(id, a, b) {
+      const data = JSON.parse(await fs.readFile(path, 'utf8'));
+      const cred = data.credentials.find((c: { id: string }) => c.id === id);
+      const va = cred.versions.find((v: { version: number }) => v.version === a);
+      const vb = cred.versions.find((v: { version: number }) => v.version === b);
+      [va.secret, vb.secret] = [vb.secret, va.secret];
+      await fs.writeFile(path, JSON.stringify(data));
+    },
+    async cleanup() {
+      await Promise.all(opened.map((s) => s.close()));
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Run for the file backend only when this file is the test entry, not when
+// the integration test imports defineStoreSuite from it.
+if (expect.getState().testPath?.endsWith('store-lifecycle.test.ts') ?? true) {
+  defineStoreSuite('file', fileHarness);
+}
