@@ -67,6 +67,8 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   setHandler(extendGraceSignal, (req) => t.extendGrace(req.byMs));
   setHandler(finishGraceSignal, () => t.finishGrace());
 
+  upsertSearchAttributes({ RotationCredentialId: [input.credentialId] });
+
   // 1. preflight: nothing changed yet, so a failure here simply fails the run.
   const plan = await t.phase('preflight', () => act.preflight(input));
   t.setPlan(plan);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client } from '@temporalio/client';
 import { Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
@@ -10,16 +11,42 @@ import { REPO_ROOT, services, uniqueSuffix } from './services';
 
 export const WORKFLOW_BUNDLE_PATH = join(REPO_ROOT, '.cache', 'workflow-bundle.js');
 
+/** Every log line the SDK, workers, workflows and activities wrote in this test process (for secret scans). */
+export const capturedLogs: string[] = [];
+
 let runtimeInstalled = false;
-/** Keeps the SDK's own logging to warnings so test output stays readable. */
+/** Captures all SDK/worker logs; prints only errors so test output stays readable. */
 function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    Runtime.install({
+      logger: new DefaultLogger('DEBUG', (entry) => {
+        const line = `${entry.level} ${entry.message} ${safeJson(entry.meta)}`;
+        capturedLogs.push(line);
+        if (entry.level === 'ERROR') console.error(line);
+      }),
+    });
   } catch {
     // already installed by another helper in this process
   }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, val: unknown) => (val instanceof Error ? `${val.name}: ${val.message}` : val)) ?? '';
+  } catch {
+    return String(v);
+  }
+}
+
+/** A client on the environment's connection that encrypts payloads like production clients. */
+export function encryptedClient(env: TestWorkflowEnvironment, keyring: CodecKeyring): Client {
+  return new Client({
+    connection: env.connection,
+    namespace: env.namespace ?? 'default',
+    dataConverter: encryptedDataConverter(keyring),
+  });
 }
 
 /** A fresh codec keyring per test file: payloads in history are encrypted like in production. */

@@ -1,0 +1,2 @@
+export { createRotationActivities, chooseStrategy, type RotationDeps } from './rotation';
+export { helloActivities } from './hello';

@@ -1,0 +1,311 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { loadConfig, type RotatorConfig } from './config';
+import { RotatorError } from './errors';
+import { connectClient, openConfiguredStore } from './runtime';
+import { parseCredentialDefinition } from './store';
+import { rotationWorkflowId } from './shared/constants';
+import {
+  abortSignal,
+  extendGraceSignal,
+  finishGraceSignal,
+  rollbackSignal,
+  statusQuery,
+} from './shared/messages';
+import type { RotationInput, RotationResult, RotationStatus } from './shared/types';
+
+/** Exit codes a script can rely on. */
+export const EXIT = { ok: 0, error: 1, usage: 2, notRotated: 3, conflict: 4, notFound: 5 } as const;
+
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+function duration(value: string): number {
+  try {
+    const ms = /^\d+$/.test(value) ? Number(value) : msToNumber(value as never);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error();
+    return ms;
+  } catch {
+    throw new InvalidArgumentError(`not a duration: "${value}" (examples: 90s, 15m, 24h, 7d)`);
+  }
+}
+
+/** Starts the rotation of one credential; the fixed workflow id makes a second start fail. */
+export async function startRotation(client: Client, cfg: RotatorConfig, input: RotationInput) {
+  try {
+    return await client.workflow.start('rotateCredential', {
+      args: [input],
+      taskQueue: cfg.temporal.taskQueue,
+      workflowId: rotationWorkflowId(input.credentialId),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new CliError(`a rotation of "${input.credentialId}" is already running`, EXIT.conflict);
+    }
+    throw err;
+  }
+}
+
+export function formatStatus(s: RotationStatus): string {
+  const lines = [
+    `credential   ${s.credentialId}`,
+    `phase        ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}`,
+  ];
+  if (s.plan) {
+    lines.push(
+      `engine       ${s.plan.engine} (${s.plan.serverVersion})`,
+      `strategy     ${s.plan.strategy} — ${s.plan.strategyReason}`,
+      `versions     ${s.plan.fromVersion} (${s.plan.fromUsername}) → ${s.plan.toVersion} (${s.plan.toUsername})`,
+    );
+    for (const w of s.plan.warnings) lines.push(`warning      ${w}`);
+  }
+  if (s.migrationDeadline) lines.push(`migrate by   ${s.migrationDeadline}`);
+  if (s.graceDeadline) lines.push(`grace until  ${s.graceDeadline}`);
+  if (s.abortRequested) lines.push(`abort        ${s.abortRequested}`);
+  if (s.rollbackRequested) lines.push(`rollback     ${s.rollbackRequested}`);
+  if (s.lastError) lines.push(`last error   ${s.lastError}`);
+  lines.push(`consumers    ${s.consumers.length} known, ${s.consumersBehind.length} behind`);
+  for (const c of s.consumers) {
+    lines.push(`  ${s.consumersBehind.includes(c.consumerId) ? '✗' : '✓'} ${c.consumerId} v${c.version} (seen ${c.lastSeen})`);
+  }
+  lines.push('phases');
+  for (const p of s.phases) {
+    const ms = p.endedAt ? `${Date.parse(p.endedAt) - Date.parse(p.startedAt)} ms` : 'running';
+    lines.push(`  ${p.phase.padEnd(15)} ${ms}`);
+  }
+  return lines.join('\n');
+}
+
+function readSecretInput(opts: { passwordStdin?: boolean; passwordFile?: string }): string {
+  // Never from argv: process arguments are visible to every user of the machine.
+  const raw = opts.passwordFile
+    ? readFileSync(opts.passwordFile, 'utf8')
+    : opts.passwordStdin
+      ? readFileSync(0, 'utf8')
+      : undefined;
+  if (raw === undefined) throw new CliError('give the password with --password-stdin or --password-file', EXIT.usage);
+  const password = raw.replace(/\r?\n$/, '');
+  if (!password) throw new CliError('empty password', EXIT.usage);
+  return password;
+}
+
+export function buildCli(): Command {
+  const program = new Command('db-rotator')
+    .description('Zero-downtime database credential rotation on Temporal')
+    .exitOverride()
+    .showHelpAfterError();
+
+  const withClient = async <T>(fn: (client: Client, cfg: RotatorConfig) => Promise<T>): Promise<T> => {
+    const cfg = loadConfig();
+    const client = await connectClient(cfg);
+    try {
+      return await fn(client, cfg);
+    } finally {
+      await client.connection.close();
+    }
+  };
+  const handleFor = (client: Client, credentialId: string) => client.workflow.getHandle(rotationWorkflowId(credentialId));
+
+  program
+    .command('rotate <credential>')
+    .description('start a rotation (one at a time per credential)')
+    .option('--grace <duration>', 'grace period before the old credential is revoked', duration)
+    .option('--migration-timeout <duration>', 'how long to wait for consumers to move', duration)
+    .option('--drain-timeout <duration>', 'how long sessions may drain before they are ended', duration)
+    .option('--reason <text>', 'why (goes to the audit log)')
+    .option('--wait', 'wait for the outcome, showing progress')
+    .action(async (credentialId: string, opts) => {
+      await withClient(async (client, cfg) => {
+        const handle = await startRotation(client, cfg, {
+          credentialId,
+          graceMs: opts.grace,
+          migrationTimeoutMs: opts.migrationTimeout,
+          drainTimeoutMs: opts.drainTimeout,
+          reason: opts.reason,
+          requestedBy: cfg.actor,
+        });
+        console.log(`started ${handle.workflowId}`);
+        if (!opts.wait) return;
+        let last = '';
+        const timer = setInterval(() => {
+          handle
+            .query(statusQuery)
+            .then((s) => {
+              const line = `${s.phase} — ${s.consumersBehind.length}/${s.consumers.length} consumers behind`;
+              if (line !== last) console.log(line);
+              last = line;
+            })
+            .catch(() => undefined);
+        }, 1000);
+        try {
+          const result = (await handle.result()) as RotationResult;
+          console.log(`outcome: ${result.outcome}${result.error ? ` — ${result.error}` : ''}`);
+          if (result.outcome !== 'rotated') process.exitCode = EXIT.notRotated;
+        } finally {
+          clearInterval(timer);
+        }
+      });
+    });
+
+  program
+    .command('status <credential>')
+    .description('phase, versions, consumers and deadlines of the latest rotation')
+    .option('--json', 'machine-readable output')
+    .action(async (credentialId: string, opts) => {
+      await withClient(async (client) => {
+        const status = await handleFor(client, credentialId).query(statusQuery);
+        console.log(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      });
+    });
+
+  const signalCommand = (name: string, description: string, send: (credentialId: string, opts: Record<string, string>, client: Client, cfg: RotatorConfig) => Promise<void>) =>
+    program
+      .command(`${name} <credential>`)
+      .description(description)
+      .option('--reason <text>', 'why (recorded in status and audit)')
+      .action(async (credentialId: string, opts) => {
+        await withClient(async (client, cfg) => {
+          await send(credentialId, opts, client, cfg);
+          console.log(`${name}: sent to ${rotationWorkflowId(credentialId)}`);
+        });
+      });
+
+  signalCommand('abort', 'before promote: undo everything; after promote: roll back', (id, o, c, cfg) =>
+    handleFor(c, id).signal(abortSignal, { reason: o.reason, by: cfg.actor }),
+  );
+  signalCommand('rollback', 'during migrate/grace: go back to the old credential', (id, o, c, cfg) =>
+    handleFor(c, id).signal(rollbackSignal, { reason: o.reason, by: cfg.actor }),
+  );
+  signalCommand('finish-grace', 'end the grace period now and revoke the old credential', (id, _o, c, cfg) =>
+    handleFor(c, id).signal(finishGraceSignal, { by: cfg.actor }),
+  );
+  program
+    .command('extend-grace <credential> <duration>')
+    .description('move the grace deadline later')
+    .action(async (credentialId: string, by: string) => {
+      const byMs = duration(by);
+      await withClient(async (client, cfg) => {
+        await handleFor(client, credentialId).signal(extendGraceSignal, { byMs, by: cfg.actor });
+        console.log(`extend-grace: +${byMs} ms sent to ${rotationWorkflowId(credentialId)}`);
+      });
+    });
+
+  const credentials = program.command('credentials').description('manage credential definitions (never prints a secret)');
+  credentials
+    .command('add <file>')
+    .description('add or replace a credential definition from a JSON file')
+    .action(async (file: string) => {
+      const cfg = loadConfig();
+      const def = parseCredentialDefinition(JSON.parse(readFileSync(file, 'utf8')));
+      const store = await openConfiguredStore(cfg);
+      try {
+        await store.putDefinition(def, cfg.actor);
+        console.log(`credential ${def.id} saved`);
+      } finally {
+        await store.close();
+      }
+    });
+  credentials
+    .command('import <credential>')
+    .description('store the existing login of a credential as its CURRENT version')
+    .requiredOption('--username <name>', 'login name on the server')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--password-file <path>', 'read the password from a file')
+    .action(async (credentialId: string, opts) => {
+      const cfg = loadConfig();
+      const password = readSecretInput(opts);
+      const store = await openConfiguredStore(cfg);
+      try {
+        const v = await store.importCurrent(credentialId, { username: opts.username, password }, cfg.actor);
+        console.log(`credential ${credentialId}: version ${v.version} is CURRENT`);
+      } finally {
+        await store.close();
+      }
+    });
+  credentials
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (opts) => {
+      const cfg = loadConfig();
+      const store = await openConfiguredStore(cfg);
+      try {
+        const defs = await store.listDefinitions();
+        if (opts.json) console.log(JSON.stringify(defs, null, 2));
+        else for (const d of defs) console.log(`${d.id}\t${d.engine}\t${d.host}:${d.port}\t${d.strategy}`);
+      } finally {
+        await store.close();
+      }
+    });
+  credentials
+    .command('show <credential>')
+    .option('--json', 'machine-readable output')
+    .action(async (credentialId: string, opts) => {
+      const cfg = loadConfig();
+      const store = await openConfiguredStore(cfg);
+      try {
+        const definition = await store.getDefinition(credentialId);
+        const versions = await store.listVersions(credentialId);
+        if (opts.json) console.log(JSON.stringify({ definition, versions }, null, 2));
+        else {
+          console.log(JSON.stringify(definition, null, 2));
+          for (const v of versions) console.log(`v${v.version}\t${v.username}\t${v.state}\t${v.label ?? ''}`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+  program
+    .command('history <credential>')
+    .description('audit records of a credential (who, what, when; never a secret)')
+    .option('--json', 'machine-readable output')
+    .action(async (credentialId: string, opts) => {
+      const cfg = loadConfig();
+      const store = await openConfiguredStore(cfg);
+      try {
+        const records = await store.listAudit(credentialId);
+        if (opts.json) console.log(JSON.stringify(records, null, 2));
+        else for (const r of records) console.log(`${r.at}\t${r.actor}\t${r.action}\t${r.version ?? ''}`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI and maps every failure to a message and a stable exit code. */
+export async function main(argv = process.argv): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof CliError) {
+      console.error(`error: ${err.message}`);
+      return err.exitCode;
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      console.error('error: no rotation found for that credential');
+      return EXIT.notFound;
+    }
+    if (err instanceof RotatorError) {
+      console.error(`error: ${err.message}`);
+      return err.code === 'UnknownCredentialError' ? EXIT.notFound : EXIT.error;
+    }
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.error;
+  }
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code));
+}

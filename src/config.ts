@@ -1,0 +1,120 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { TASK_QUEUE } from './shared/constants';
+import { parseKeyring, type Keyring } from './store/crypto';
+import type { StoreConfig } from './store';
+
+/**
+ * One typed configuration for worker, CLI and tools: a JSON file
+ * (ROTATOR_CONFIG) overlaid by environment variables. Keys are given as
+ * keyrings "kid:base64,kid2:base64" (first is active) so they can rotate.
+ * Errors name the offending key and never echo a value.
+ */
+const configSchema = z
+  .object({
+    temporal: z
+      .object({
+        address: z.string().min(1).default('127.0.0.1:7233'),
+        namespace: z.string().min(1).default('default'),
+        taskQueue: z.string().min(1).default(TASK_QUEUE),
+      })
+      .strict()
+      .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: TASK_QUEUE }),
+    store: z
+      .discriminatedUnion('backend', [
+        z.object({ backend: z.literal('file'), path: z.string().min(1) }).strict(),
+        z
+          .object({
+            backend: z.literal('postgres'),
+            connectionString: z.string().min(1),
+            schema: z.string().min(1).default('rotator'),
+          })
+          .strict(),
+      ])
+      .optional(),
+    /** Keyring for secrets at rest in the store. */
+    storeKeys: z.string().min(1, 'required'),
+    /** Keyring for Temporal payloads (codec). */
+    codecKeys: z.string().min(1, 'required'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Prometheus endpoint of the worker; 0 disables it. */
+    metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
+    /** Who the CLI records as actor in audit records. */
+    actor: z.string().min(1).default(process.env.USER ?? 'operator'),
+  })
+  .strict();
+
+export type RotatorConfig = Omit<z.infer<typeof configSchema>, 'store'> & {
+  store: StoreConfig;
+  storeKeyring: Keyring;
+  codecKeyring: Keyring;
+};
+
+export function defaultStateDir(): string {
+  return process.env.ROTATOR_STATE_DIR ?? join(homedir(), '.local', 'share', 'db-rotator');
+}
+
+/** Environment variables and the config keys they set. */
+const ENV_KEYS: Array<[string, string[]]> = [
+  ['TEMPORAL_ADDRESS', ['temporal', 'address']],
+  ['TEMPORAL_NAMESPACE', ['temporal', 'namespace']],
+  ['ROTATOR_TASK_QUEUE', ['temporal', 'taskQueue']],
+  ['ROTATOR_STORE_BACKEND', ['store', 'backend']],
+  ['ROTATOR_STORE_PATH', ['store', 'path']],
+  ['ROTATOR_STORE_URL', ['store', 'connectionString']],
+  ['ROTATOR_STORE_SCHEMA', ['store', 'schema']],
+  ['ROTATOR_STORE_KEYS', ['storeKeys']],
+  ['ROTATOR_CODEC_KEYS', ['codecKeys']],
+  ['ROTATOR_LOG_LEVEL', ['logLevel']],
+  ['ROTATOR_METRICS_PORT', ['metricsPort']],
+  ['ROTATOR_ACTOR', ['actor']],
+];
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RotatorConfig {
+  let raw: Record<string, unknown> = {};
+  const file = env.ROTATOR_CONFIG;
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError(`ROTATOR_CONFIG: file not found: ${file}`);
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      throw new ConfigError(`ROTATOR_CONFIG: ${file} is not valid JSON`);
+    }
+  }
+  for (const [name, path] of ENV_KEYS) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, value);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`configuration: ${problems.join('; ')}`);
+  }
+  const cfg = parsed.data;
+  return {
+    ...cfg,
+    store: cfg.store ?? { backend: 'file', path: join(defaultStateDir(), 'store.json') },
+    storeKeyring: keyring('storeKeys', cfg.storeKeys),
+    codecKeyring: keyring('codecKeys', cfg.codecKeys),
+  };
+}
+
+function keyring(key: string, spec: string): Keyring {
+  try {
+    return parseKeyring(spec);
+  } catch (err) {
+    throw new ConfigError(`configuration: ${key}: ${(err as Error).message}`);
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = obj;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}

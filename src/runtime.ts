@@ -1,0 +1,31 @@
+import { NativeConnection } from '@temporalio/worker';
+import { Connection, Client } from '@temporalio/client';
+import { createRotationActivities } from './activities/rotation';
+import { encryptedDataConverter } from './codec';
+import type { RotatorConfig } from './config';
+import { createEngine } from './engines';
+import { openStore, SecretCipher, type ManagedCredentialStore } from './store';
+
+/** Opens the configured store with its keyring. */
+export function openConfiguredStore(cfg: RotatorConfig): Promise<ManagedCredentialStore> {
+  return openStore(cfg.store, new SecretCipher(cfg.storeKeyring));
+}
+
+/** The activities with their real dependencies. */
+export function productionActivities(store: ManagedCredentialStore, actor = 'worker') {
+  return createRotationActivities({ store, createEngine, actor });
+}
+
+/** A Temporal client with the encrypting data converter. */
+export async function connectClient(cfg: RotatorConfig): Promise<Client> {
+  const connection = await Connection.connect({ address: cfg.temporal.address });
+  return new Client({
+    connection,
+    namespace: cfg.temporal.namespace,
+    dataConverter: encryptedDataConverter(cfg.codecKeyring),
+  });
+}
+
+export function connectWorkerConnection(cfg: RotatorConfig): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: cfg.temporal.address });
+}

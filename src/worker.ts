@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { helloActivities } from './activities/hello';
+import { encryptedDataConverter } from './codec';
+import { loadConfig } from './config';
+import { createLogger } from './logger';
+import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
+
+/** Starts a worker for the rotation task queue; resolves when it shuts down (SIGINT/SIGTERM). */
+export async function runWorker(): Promise<void> {
+  const cfg = loadConfig();
+  const log = createLogger(cfg.logLevel);
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => log.warn({ sdk: entry.meta }, entry.message)),
+  });
+  const store = await openConfiguredStore(cfg);
+  const connection = await connectWorkerConnection(cfg);
+  const worker = await Worker.create({
+    connection,
+    namespace: cfg.temporal.namespace,
+    taskQueue: cfg.temporal.taskQueue,
+    workflowsPath: join(__dirname, 'workflows'),
+    activities: { ...productionActivities(store), ...helloActivities },
+    dataConverter: encryptedDataConverter(cfg.codecKeyring),
+  });
+  log.info({ taskQueue: cfg.temporal.taskQueue, address: cfg.temporal.address }, 'worker started');
+  try {
+    await worker.run();
+  } finally {
+    await store.close();
+    await connection.close();
+    log.info('worker stopped');
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((err: unknown) => {
+    console.error(`worker failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { productionActivities } from '../../src/runtime';
+import { openStore, SecretCipher, type ManagedCredentialStore } from '../../src/store';
+import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
+import { rotationWorkflowId } from '../../src/shared/constants';
+import type { EngineKind, RotationInput, RotationResult } from '../../src/shared/types';
+import type { CredentialDefinition } from '../../src/store/types';
+import { parseCredentialDefinition } from '../../src/store/schema';
+import { createTestWorker, encryptedClient, testKeyring, uniqueTaskQueue } from './temporal';
+import { uniqueSuffix } from './services';
+
+/**
+ * A real rotation setup for integration tests: a file store in a temp dir,
+ * a worker with the production activities on the given Temporal environment,
+ * and a client that encrypts payloads like production.
+ */
+export interface RotationRig {
+  store: ManagedCredentialStore;
+  client: Client;
+  worker: Worker;
+  taskQueue: string;
+  /** Every password the store handed out or was given, for leak scans. */
+  knownSecrets(): Promise<string[]>;
+  addCredential(def: Partial<CredentialDefinition> & { id: string; engine: EngineKind }, current: { username: string; password: string }): Promise<void>;
+  start(input: RotationInput): Promise<WorkflowHandle>;
+  rotate(input: RotationInput): Promise<RotationResult>;
+  close(): Promise<void>;
+}
+
+export async function createRotationRig(env: TestWorkflowEnvironment): Promise<RotationRig> {
+  const dir = mkdtempSync(join(tmpdir(), 'rotator-store-'));
+  const store = await openStore(
+    { backend: 'file', path: join(dir, 'store.json') },
+    new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`)),
+  );
+  const keyring = testKeyring();
+  const taskQueue = uniqueTaskQueue('it');
+  const worker = await createTestWorker(env, { taskQueue, activities: productionActivities(store, 'test-worker'), keyring });
+  const running = worker.run();
+  const client = encryptedClient(env, keyring);
+  const ids: string[] = [];
+
+  const rig: RotationRig = {
+    store,
+    client,
+    worker,
+    taskQueue,
+    async knownSecrets() {
+      const out: string[] = [];
+      for (const id of ids) {
+        for (const v of await store.listVersions(id)) {
+          const s = await store.getSecret(id, v.version).catch(() => undefined);
+          if (s) out.push(s.password);
+        }
+      }
+      return out;
+    },
+    async addCredential(partial, current) {
+      const def = parseCredentialDefinition({ baseUsername: current.username, ...partial });
+      await store.putDefinition(def, 'test');
+      await store.importCurrent(def.id, current, 'test');
+      ids.push(def.id);
+    },
+    start(input) {
+      return client.workflow.start('rotateCredential', {
+        args: [input],
+        taskQueue,
+        workflowId: rotationWorkflowId(input.credentialId),
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+    },
+    async rotate(input) {
+      const h = await rig.start(input);
+      return (await h.result()) as RotationResult;
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return rig;
+}
+
+export function uniqueCredentialId(prefix: string): string {
+  return `${prefix}/${uniqueSuffix()}`;
+}
