@@ -1,0 +1,137 @@
+/**
+ * What the admin lacks to rotate a login. A superuser lacks nothing (except
+ * for dual-password, which PostgreSQL does not have); a CREATEROLE admin must
+ * be able to grant everything the login holds, manage its default
+ * privileges, revoke its grants and end its sessions at drop time.
+ */
+import type { ResolvedStrategy } from '../shared/types';
+import {
+  describeObjectPrivilege,
+  readDefaultPrivileges,
+  readObjectPrivileges,
+  readSharedPrivileges,
+  SELF,
+  type ObjectPrivilege,
+  type Query,
+} from './postgres-privileges';
+import { readMemberships, type RoleInfo } from './postgres-roles';
+import { scopeDatabases, type PgConnector, type ServerVersion } from './postgres-sql';
+
+export async function preflightGaps(
+  db: PgConnector,
+  target: RoleInfo,
+  admin: RoleInfo,
+  version: ServerVersion,
+  strategy: ResolvedStrategy,
+): Promise<string[]> {
+  const missing: string[] = [];
+  if (target.superuser && !admin.superuser) missing.push(`SUPERUSER (login "${target.name}" is a superuser)`);
+  if (!admin.superuser && !admin.createRole) missing.push('CREATEROLE (or SUPERUSER)');
+  if (admin.superuser || missing.length > 0) return missing;
+  const home: Query = (sql, params) => db.query(db.homeDatabase, sql, params, 'checking admin privileges');
+  if (
+    strategy === 'single' &&
+    version.num >= 160000 &&
+    !(await hasRole(home, target.name, 'MEMBER WITH ADMIN OPTION'))
+  ) {
+    missing.push(`ADMIN OPTION on role "${target.name}"`);
+  }
+  if (strategy === 'dual-user') missing.push(...(await dualUserGaps(db, home, target, admin, version)));
+  return missing;
+}
+
+async function hasRole(query: Query, role: string, privilege: string): Promise<boolean> {
+  const [row] = await query('SELECT pg_has_role(current_user, $1, $2) AS ok', [role, privilege]);
+  return Boolean(row?.ok);
+}
+
+async function dualUserGaps(
+  db: PgConnector,
+  home: Query,
+  template: RoleInfo,
+  admin: RoleInfo,
+  version: ServerVersion,
+): Promise<string[]> {
+  const gaps: string[] = [];
+  const pg16 = version.num >= 160000;
+  // PostgreSQL < 16: a CREATEROLE role may give CREATEDB/CREATEROLE, not REPLICATION/BYPASSRLS.
+  // 16+: it may give an attribute only if it has it itself.
+  for (const [attr, has, adminHas] of [
+    ['REPLICATION', template.replication, admin.replication],
+    ['BYPASSRLS', template.bypassRls, admin.bypassRls],
+    ['CREATEDB', template.createDb, admin.createDb],
+    ['CREATEROLE', template.createRole, admin.createRole],
+  ] as const) {
+    const allowed = pg16 ? adminHas : attr === 'CREATEDB' || attr === 'CREATEROLE';
+    if (has && !allowed) gaps.push(`${pg16 ? attr : 'SUPERUSER'} (to give the new login ${attr})`);
+  }
+  const memberOfTemplate = await hasRole(home, template.name, 'MEMBER');
+  if (!memberOfTemplate) {
+    gaps.push(`membership in "${template.name}" (to manage its default privileges and objects)`);
+  }
+  if (!memberOfTemplate && !(await hasRole(home, 'pg_signal_backend', 'MEMBER'))) {
+    gaps.push("membership in pg_signal_backend (to end the old login's sessions)");
+  }
+  for (const m of await readMemberships(home, template.oid, version.num)) {
+    const [row] = await home(
+      'SELECT rolsuper, pg_has_role(current_user, oid, $2) AS admin FROM pg_roles WHERE oid = $1::oid',
+      [m.groupOid, 'MEMBER WITH ADMIN OPTION'],
+    );
+    if (pg16 ? !row?.admin : row?.rolsuper) gaps.push(`ADMIN OPTION on role ${m.group}`);
+  }
+  const shared = await readSharedPrivileges(home, version.num, [template.oid], admin.oid);
+  gaps.push(
+    ...grantGaps(shared.reference, db.homeDatabase),
+    ...revokeGaps(shared.reference, db.homeDatabase),
+  );
+
+  for (const database of await scopeDatabases(db, [template.oid])) {
+    if (!database.connectable) continue;
+    const [row] = await home('SELECT has_database_privilege(current_user, $1, $2) AS ok', [
+      database.name,
+      'CONNECT',
+    ]);
+    if (!row?.ok) {
+      gaps.push(`CONNECT on database ${database.name}`);
+      continue;
+    }
+    const q: Query = (sql, params) =>
+      db.query(database.name, sql, params, `reading privileges in ${database.name}`);
+    const objects = await readObjectPrivileges(q, database.name, [template.oid], admin.oid);
+    gaps.push(
+      ...grantGaps(objects.reference, db.homeDatabase),
+      ...revokeGaps(objects.reference, db.homeDatabase),
+    );
+    const defaults = await readDefaultPrivileges(q, database.name, [template.oid]);
+    for (const creator of new Set(defaults.reference.map((f) => f.creator).filter((c) => c !== SELF))) {
+      if (!(await hasRole(q, unquoteIdent(creator), 'MEMBER'))) {
+        gaps.push(`membership in ${creator} (its default privileges include "${template.name}")`);
+      }
+    }
+  }
+  return [...new Set(gaps)];
+}
+
+/** "table app.orders: SELECT", without the grant option / owner decorations. */
+export function describePrivilege(f: ObjectPrivilege, home: string): string {
+  return describeObjectPrivilege({ fact: { ...f, grantable: false, owned: false }, optionOnly: false }, home);
+}
+
+/** Privileges the admin cannot pass on (it lacks them WITH GRANT OPTION). */
+export function grantGaps(facts: ObjectPrivilege[], home: string): string[] {
+  return facts.filter((f) => !f.adminCanGrant).map((f) => `${describePrivilege(f, home)} WITH GRANT OPTION`);
+}
+
+/** Grants the admin could not revoke when the login is dropped (it lacks the grantor's privileges). */
+function revokeGaps(facts: ObjectPrivilege[], home: string): string[] {
+  return facts
+    .filter((f) => !f.adminCanRevoke)
+    .map(
+      (f) => `privileges of ${f.grantor} (to revoke ${describePrivilege(f, home)} when the login is dropped)`,
+    );
+}
+
+/** Turns a quote_ident() result back into the role name, for parameters. */
+function unquoteIdent(ident: string): string {
+  return ident.startsWith('"') ? ident.slice(1, -1).replace(/""/g, '"') : ident;
+}

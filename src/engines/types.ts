@@ -1,0 +1,140 @@
+import type { EngineKind, ResolvedStrategy } from '../shared/types';
+
+/**
+ * The one interface every database engine implements. The rotation logic
+ * (src/activities) composes these calls per strategy and never asks which
+ * engine it talks to. Modelled on Vault's dbplugin v5: small, each method's
+ * contract written here, idempotency included.
+ *
+ * Rules for every implementation:
+ * - Identifiers are quoted with the driver's/server's own escaping; passwords
+ *   are sent as hashes/verifiers where the server allows it, and never appear
+ *   in an error message or a log line.
+ * - Every method may be called again after a partial or complete success
+ *   (activity retries) and must converge to the same end state.
+ * - Errors: throw the classes of src/errors.ts (AdminPrivilegeError,
+ *   UnsupportedServerError, VerificationError, PrivilegeParityError,
+ *   UnsafeIdentifierError...) for permanent problems; anything else is
+ *   treated as transient and retried.
+ */
+export interface Secret {
+  username: string;
+  password: string;
+}
+
+/** Where and how to reach the server, with the admin credential to use. */
+export interface EngineConnection {
+  host: string;
+  port: number;
+  /** Database to connect to (PostgreSQL/MySQL db name, Mongo auth database, Redis db index as string). */
+  database?: string;
+  admin: Secret;
+  /** Engine-specific options from the credential definition (TLS, authSource...). */
+  options?: Record<string, unknown>;
+  /** Connect timeout for admin and verification connections. */
+  connectTimeoutMs?: number;
+}
+
+export interface ServerInfo {
+  engine: EngineKind;
+  /** e.g. "15.18", "10.11.6-MariaDB", "7.0.15", "7.0.77 (FerretDB 1.24.0)". */
+  version: string;
+  /** "postgresql", "mysql", "mariadb", "redis", "mongodb", "ferretdb". */
+  variant: string;
+  /** Strategies this live server supports, each with why / why not. */
+  strategies: Record<ResolvedStrategy, { supported: boolean; reason: string }>;
+}
+
+export interface SessionInfo {
+  /** Server-side id (pid, processlist id, client id, opid). */
+  id: string;
+  username: string;
+  clientAddress?: string;
+  /** Seconds since the session started / last query, where the server tells. */
+  ageSeconds?: number;
+  state?: string;
+}
+
+export interface PrivilegeDiff {
+  /** Privileges the reference login has and the other lacks, human readable. */
+  missing: string[];
+  /** Privileges the other login has beyond the reference (reported, not fatal). */
+  extra: string[];
+}
+
+export interface VerifyOptions {
+  /** Extra read-only statements/commands that must succeed (engine syntax). */
+  checks?: string[];
+}
+
+export interface Engine {
+  readonly kind: EngineKind;
+
+  /** Version, variant and supported strategies of the live server. Read-only. */
+  describe(): Promise<ServerInfo>;
+
+  /**
+   * Checks that the admin credential can perform `strategy` on `login` (e.g.
+   * CREATEROLE on PostgreSQL, CREATE USER on MySQL) and that `login` exists.
+   * Throws AdminPrivilegeError / UnknownCredentialError-like ConfigError.
+   * Read-only.
+   */
+  preflight(login: string, strategy: ResolvedStrategy): Promise<void>;
+
+  /** True if the login exists on the server. Read-only. */
+  loginExists(login: string): Promise<boolean>;
+
+  /**
+   * dual-user: creates `newLogin` with `password` and every privilege,
+   * membership, attribute and setting of `template`. If `newLogin` already
+   * exists (retry), resets its password and re-syncs privileges instead of
+   * failing. Changes to `template` are limited to what makes the grace window
+   * work both ways (PostgreSQL: default privileges FOR ROLE template TO
+   * newLogin), and dropLogin(newLogin) removes them again.
+   */
+  createLoginLike(template: string, newLogin: string, password: string): Promise<void>;
+
+  /**
+   * Drops `login`: ends its sessions, moves objects it owns to `heir` (if
+   * given; PostgreSQL REASSIGN OWNED / DROP OWNED in every database), then
+   * drops it. Does not error if the login does not exist.
+   */
+  dropLogin(login: string, heir?: string): Promise<void>;
+
+  /**
+   * dual-password: `login` accepts `newPassword` in addition to
+   * `currentPassword`. Running it twice leaves exactly those two passwords.
+   * Throws UnsupportedStrategyError if the server has no dual passwords.
+   */
+  addPassword(login: string, newPassword: string, currentPassword: string): Promise<void>;
+
+  /**
+   * dual-password: `login` accepts only `keepPassword` afterwards (the other
+   * one is discarded). Idempotent. Preserves the account's other attributes.
+   */
+  keepOnlyPassword(login: string, keepPassword: string): Promise<void>;
+
+  /** single: replaces the password of `login` in place. Idempotent. */
+  setPassword(login: string, password: string): Promise<void>;
+
+  /**
+   * Logs in as `secret` on a fresh connection (not the admin one) and runs a
+   * trivial query plus `options.checks`. Throws VerificationError naming the
+   * failing check (never the password).
+   */
+  verifyLogin(secret: Secret, options?: VerifyOptions): Promise<void>;
+
+  /** Differences between the effective privileges of `reference` and `other`. Read-only. */
+  comparePrivileges(reference: string, other: string): Promise<PrivilegeDiff>;
+
+  /** The server's own view of open sessions of `login`. Read-only. */
+  listSessions(login: string): Promise<SessionInfo[]>;
+
+  /** Ends every session of `login`; returns how many it ended. Idempotent. */
+  endSessions(login: string): Promise<number>;
+
+  /** Closes the admin connection(s). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export type EngineFactory = (kind: EngineKind, connection: EngineConnection) => Engine;
