@@ -54,10 +54,18 @@ async function main(): Promise<void> {
     await db.query(`GRANT USAGE ON SEQUENCE orders_id_seq TO ${escapeIdentifier(DEMO_LOGIN)}`);
     await db.end();
     const base = { engine: 'postgres', host, port, database: DEMO_DB };
-    await store.putDefinition(parseCredentialDefinition({ ...base, id: ADMIN_ID, baseUsername: pgAdmin.user }), 'demo');
+    await store.putDefinition(
+      parseCredentialDefinition({ ...base, id: ADMIN_ID, baseUsername: pgAdmin.user }),
+      'demo',
+    );
     await store.importCurrent(ADMIN_ID, { username: pgAdmin.user, password: pgAdmin.password }, 'demo');
     await store.putDefinition(
-      parseCredentialDefinition({ ...base, id: APP_ID, baseUsername: DEMO_LOGIN, adminCredentialId: ADMIN_ID }),
+      parseCredentialDefinition({
+        ...base,
+        id: APP_ID,
+        baseUsername: DEMO_LOGIN,
+        adminCredentialId: ADMIN_ID,
+      }),
       'demo',
     );
     await store.importCurrent(APP_ID, { username: DEMO_LOGIN, password }, 'demo');
@@ -100,14 +108,22 @@ async function main(): Promise<void> {
   clearInterval(poll);
 
   // 4. Report.
-  const status = await client.workflow.getHandle(rotationWorkflowId(APP_ID), handle.firstExecutionRunId).query(statusQuery);
+  const status = await client.workflow
+    .getHandle(rotationWorkflowId(APP_ID), handle.firstExecutionRunId)
+    .query(statusQuery);
   const history = await handle.fetchHistory();
   console.log('\n' + formatStatus(status));
   console.log(`\noutcome        ${result.outcome}${result.error ? ` — ${result.error}` : ''}`);
   console.log(`total          ${Date.now() - started} ms`);
   console.log(`history        ${history.events?.length ?? 0} events`);
   const after = await store.getSecret(APP_ID, 'CURRENT');
-  const check = new PgClient({ host, port, database: DEMO_DB, user: after.username, password: after.password });
+  const check = new PgClient({
+    host,
+    port,
+    database: DEMO_DB,
+    user: after.username,
+    password: after.password,
+  });
   await check.connect();
   await check.query(`INSERT INTO orders (item) VALUES ('after rotation')`);
   await check.end();

@@ -10,7 +10,9 @@ if (!existsSync(file)) {
 const r = JSON.parse(readFileSync(file, 'utf8'));
 const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
 // A file that failed to load has no tests but counts as a failure.
-const brokenSuites = (r.testResults ?? []).filter((t) => t.status === 'failed' && (t.assertionResults ?? []).length === 0).length;
+const brokenSuites = (r.testResults ?? []).filter(
+  (t) => t.status === 'failed' && (t.assertionResults ?? []).length === 0,
+).length;
 const failed = (r.numFailedTests ?? 0) + brokenSuites;
 console.log(`${r.numPassedTests ?? 0} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || (r.numPassedTests ?? 0) === 0 ? 1 : 0);

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type ScheduleHandle,
+} from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { createCodecServer } from './codec/server';
 import { loadConfig, type RotatorConfig } from './config';
 import { RotatorError } from './errors';
 import { connectClient, openConfiguredStore } from './runtime';
@@ -14,7 +20,13 @@ import {
   rollbackSignal,
   statusQuery,
 } from './shared/messages';
-import type { RotationInput, RotationResult, RotationStatus } from './shared/types';
+import type { FleetInput, FleetSummary, RotationInput, RotationResult, RotationStatus } from './shared/types';
+import {
+  createExpirySweepSchedule,
+  createRotationSchedule,
+  describeScheduleLine,
+  rotationScheduleId,
+} from './schedules';
 
 /** Exit codes a script can rely on. */
 export const EXIT = { ok: 0, error: 1, usage: 2, notRotated: 3, conflict: 4, notFound: 5 } as const;
@@ -74,7 +86,9 @@ export function formatStatus(s: RotationStatus): string {
   if (s.lastError) lines.push(`last error   ${s.lastError}`);
   lines.push(`consumers    ${s.consumers.length} known, ${s.consumersBehind.length} behind`);
   for (const c of s.consumers) {
-    lines.push(`  ${s.consumersBehind.includes(c.consumerId) ? '✗' : '✓'} ${c.consumerId} v${c.version} (seen ${c.lastSeen})`);
+    lines.push(
+      `  ${s.consumersBehind.includes(c.consumerId) ? '✗' : '✓'} ${c.consumerId} v${c.version} (seen ${c.lastSeen})`,
+    );
   }
   lines.push('phases');
   for (const p of s.phases) {
@@ -91,7 +105,8 @@ function readSecretInput(opts: { passwordStdin?: boolean; passwordFile?: string 
     : opts.passwordStdin
       ? readFileSync(0, 'utf8')
       : undefined;
-  if (raw === undefined) throw new CliError('give the password with --password-stdin or --password-file', EXIT.usage);
+  if (raw === undefined)
+    throw new CliError('give the password with --password-stdin or --password-file', EXIT.usage);
   const password = raw.replace(/\r?\n$/, '');
   if (!password) throw new CliError('empty password', EXIT.usage);
   return password;
@@ -112,7 +127,8 @@ export function buildCli(): Command {
       await client.connection.close();
     }
   };
-  const handleFor = (client: Client, credentialId: string) => client.workflow.getHandle(rotationWorkflowId(credentialId));
+  const handleFor = (client: Client, credentialId: string) =>
+    client.workflow.getHandle(rotationWorkflowId(credentialId));
 
   program
     .command('rotate <credential>')
@@ -166,7 +182,16 @@ export function buildCli(): Command {
       });
     });
 
-  const signalCommand = (name: string, description: string, send: (credentialId: string, opts: Record<string, string>, client: Client, cfg: RotatorConfig) => Promise<void>) =>
+  const signalCommand = (
+    name: string,
+    description: string,
+    send: (
+      credentialId: string,
+      opts: Record<string, string>,
+      client: Client,
+      cfg: RotatorConfig,
+    ) => Promise<void>,
+  ) =>
     program
       .command(`${name} <credential>`)
       .description(description)
@@ -198,7 +223,9 @@ export function buildCli(): Command {
       });
     });
 
-  const credentials = program.command('credentials').description('manage credential definitions (never prints a secret)');
+  const credentials = program
+    .command('credentials')
+    .description('manage credential definitions (never prints a secret)');
   credentials
     .command('add <file>')
     .description('add or replace a credential definition from a JSON file')
@@ -279,7 +306,132 @@ export function buildCli(): Command {
       }
     });
 
+  const schedule = program.command('schedule').description('periodic rotation through Temporal Schedules');
+  schedule
+    .command('create <credential>')
+    .option('--every-days <n>', 'rotation period in days', (v) => positiveInt(v), 90)
+    .option('--jitter <duration>', 'random delay per run', duration)
+    .option('--grace <duration>', 'grace period of each rotation', duration)
+    .option('--paused', 'create it paused')
+    .action(async (credentialId: string, opts) => {
+      await withClient(async (client, cfg) => {
+        const handle = await createRotationSchedule(client, cfg, credentialId, {
+          everyDays: opts.everyDays,
+          jitterMs: opts.jitter,
+          rotation: opts.grace === undefined ? undefined : { graceMs: opts.grace },
+          paused: opts.paused,
+        });
+        console.log(`schedule ${handle.scheduleId} created`);
+      });
+    });
+  schedule
+    .command('create-expiry-sweep')
+    .description('daily: rotate every credential whose expiresAt is within N days')
+    .option('--within-days <n>', 'days before expiry', (v) => positiveInt(v), 14)
+    .action(async (opts) => {
+      await withClient(async (client, cfg) => {
+        const handle = await createExpirySweepSchedule(client, cfg, opts.withinDays);
+        console.log(`schedule ${handle.scheduleId} created`);
+      });
+    });
+  schedule.command('list').action(async () => {
+    await withClient(async (client) => {
+      for await (const s of client.schedule.list()) {
+        if (!s.scheduleId.startsWith('rotation-schedule/')) continue;
+        console.log(
+          describeScheduleLine(s.scheduleId, await client.schedule.getHandle(s.scheduleId).describe()),
+        );
+      }
+    });
+  });
+  for (const [name, act] of [
+    ['pause', (h: ScheduleHandle) => h.pause('paused from CLI')],
+    ['unpause', (h: ScheduleHandle) => h.unpause('unpaused from CLI')],
+    ['trigger', (h: ScheduleHandle) => h.trigger()],
+    ['delete', (h: ScheduleHandle) => h.delete()],
+  ] as const) {
+    schedule.command(`${name} <credential>`).action(async (credentialId: string) => {
+      await withClient(async (client) => {
+        await act(client.schedule.getHandle(rotationScheduleId(credentialId)));
+        console.log(`schedule ${rotationScheduleId(credentialId)}: ${name}`);
+      });
+    });
+  }
+
+  program
+    .command('fleet')
+    .description('rotate many credentials with bounded concurrency')
+    .command('rotate')
+    .option('--ids <ids>', 'comma-separated credential ids')
+    .option('--engine <engine>', 'only this engine')
+    .option('--label <k=v...>', 'label selector (repeatable)', (v, acc: string[] = []) => [...acc, v])
+    .option('--expiring-within-days <n>', 'only credentials expiring soon', (v) => positiveInt(v))
+    .option('--concurrency <n>', 'rotations at once', (v) => positiveInt(v), 5)
+    .option('--grace <duration>', 'grace period of each rotation', duration)
+    .option('--wait', 'wait for the summary')
+    .action(async (opts) => {
+      const labels = Object.fromEntries(
+        ((opts.label as string[] | undefined) ?? []).map((kv) => {
+          const i = kv.indexOf('=');
+          if (i <= 0) throw new CliError(`--label expects key=value, got "${kv}"`, EXIT.usage);
+          return [kv.slice(0, i), kv.slice(i + 1)];
+        }),
+      );
+      const input: FleetInput = {
+        selector: {
+          ids: opts.ids ? String(opts.ids).split(',').filter(Boolean) : undefined,
+          engine: opts.engine,
+          labels: Object.keys(labels).length ? labels : undefined,
+          expiringWithinDays: opts.expiringWithinDays,
+        },
+        concurrency: opts.concurrency,
+        rotation: opts.grace === undefined ? undefined : { graceMs: opts.grace },
+      };
+      await withClient(async (client, cfg) => {
+        const handle = await client.workflow.start('rotateFleet', {
+          args: [input],
+          taskQueue: cfg.temporal.taskQueue,
+          workflowId: `fleet/${new Date().toISOString()}`,
+        });
+        console.log(`started ${handle.workflowId}`);
+        if (!opts.wait) return;
+        const summary = (await handle.result()) as FleetSummary;
+        console.log(JSON.stringify(summary, null, 2));
+        if (summary.failed.length > 0) process.exitCode = EXIT.notRotated;
+      });
+    });
+
+  program
+    .command('codec-server')
+    .description('serve /encode and /decode for the Temporal UI/CLI (needs ROTATOR_CODEC_SERVER_TOKEN)')
+    .action(async () => {
+      const cfg = loadConfig();
+      if (!cfg.codecServerToken)
+        throw new CliError(
+          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
+          EXIT.usage,
+        );
+      const server = createCodecServer({
+        keyring: cfg.codecKeyring,
+        token: cfg.codecServerToken,
+        corsOrigin: cfg.codecServerCorsOrigin,
+      });
+      await new Promise<void>((resolve) => server.listen(cfg.codecServerPort, '127.0.0.1', resolve));
+      console.log(
+        `codec server on http://127.0.0.1:${cfg.codecServerPort} (CORS origin ${cfg.codecServerCorsOrigin})`,
+      );
+      await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+      server.close();
+    });
+
   return program;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive whole number, got "${v}"`);
+  return n;
 }
 
 /** Runs the CLI and maps every failure to a message and a stable exit code. */

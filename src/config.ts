@@ -42,8 +42,17 @@ const configSchema = z
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /** Prometheus endpoint of the worker; 0 disables it. */
     metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
+    metricsHost: z.string().min(1).default('127.0.0.1'),
+    /** Bearer token operators present to the codec server; without it the server refuses to start. */
+    codecServerToken: z.string().min(16, 'at least 16 characters').optional(),
+    codecServerPort: z.coerce.number().int().min(1).max(65535).default(8888),
+    /** Origin allowed to call the codec server from a browser (the Temporal UI). */
+    codecServerCorsOrigin: z.string().default('http://127.0.0.1:8233'),
     /** Who the CLI records as actor in audit records. */
-    actor: z.string().min(1).default(process.env.USER ?? 'operator'),
+    actor: z
+      .string()
+      .min(1)
+      .default(process.env.USER ?? 'operator'),
   })
   .strict();
 
@@ -71,6 +80,10 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['ROTATOR_LOG_LEVEL', ['logLevel']],
   ['ROTATOR_METRICS_PORT', ['metricsPort']],
   ['ROTATOR_ACTOR', ['actor']],
+  ['ROTATOR_METRICS_HOST', ['metricsHost']],
+  ['ROTATOR_CODEC_SERVER_TOKEN', ['codecServerToken']],
+  ['ROTATOR_CODEC_SERVER_PORT', ['codecServerPort']],
+  ['ROTATOR_CODEC_SERVER_CORS_ORIGIN', ['codecServerCorsOrigin']],
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RotatorConfig {

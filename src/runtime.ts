@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { Connection, Client } from '@temporalio/client';
+import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
 import { encryptedDataConverter } from './codec';
 import type { RotatorConfig } from './config';
@@ -13,7 +14,7 @@ export function openConfiguredStore(cfg: RotatorConfig): Promise<ManagedCredenti
 
 /** The activities with their real dependencies. */
 export function productionActivities(store: ManagedCredentialStore, actor = 'worker') {
-  return createRotationActivities({ store, createEngine, actor });
+  return { ...createRotationActivities({ store, createEngine, actor }), ...createFleetActivities(store) };
 }
 
 /** A Temporal client with the encrypting data converter. */

@@ -12,6 +12,11 @@ export async function runWorker(): Promise<void> {
   const log = createLogger(cfg.logLevel);
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => log.warn({ sdk: entry.meta }, entry.message)),
+    // SDK metrics and the workflows' own (rotator_*) on one Prometheus endpoint.
+    telemetryOptions:
+      cfg.metricsPort > 0
+        ? { metrics: { prometheus: { bindAddress: `${cfg.metricsHost}:${cfg.metricsPort}` } } }
+        : undefined,
   });
   const store = await openConfiguredStore(cfg);
   const connection = await connectWorkerConnection(cfg);
@@ -23,7 +28,10 @@ export async function runWorker(): Promise<void> {
     activities: { ...productionActivities(store), ...helloActivities },
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
   });
-  log.info({ taskQueue: cfg.temporal.taskQueue, address: cfg.temporal.address }, 'worker started');
+  log.info(
+    { taskQueue: cfg.temporal.taskQueue, address: cfg.temporal.address, metricsPort: cfg.metricsPort },
+    'worker started',
+  );
   try {
     await worker.run();
   } finally {

@@ -19,7 +19,8 @@ export interface CodecKeyring {
  */
 export class AesGcmPayloadCodec implements PayloadCodec {
   constructor(private readonly keyring: CodecKeyring) {
-    if (!keyring.keys[keyring.activeKeyId]) throw new Error(`codec: active key id "${keyring.activeKeyId}" not in keyring`);
+    if (!keyring.keys[keyring.activeKeyId])
+      throw new Error(`codec: active key id "${keyring.activeKeyId}" not in keyring`);
     for (const [id, key] of Object.entries(keyring.keys)) {
       if (key.length !== 32) throw new Error(`codec: key "${id}" must be 32 bytes, got ${key.length}`);
     }

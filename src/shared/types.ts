@@ -108,3 +108,36 @@ export interface RotationResult {
   toVersion?: number;
   error?: string;
 }
+
+/** Which credentials a fleet rotation covers; all given conditions must hold. */
+export interface FleetSelector {
+  ids?: string[];
+  engine?: EngineKind;
+  /** Every label must match exactly. */
+  labels?: Record<string, string>;
+  /** Only credentials whose expiresAt is within this many days (rotate before expiry). */
+  expiringWithinDays?: number;
+}
+
+export interface FleetInput {
+  selector: FleetSelector;
+  /** Rotations running at once (default 5). */
+  concurrency?: number;
+  /** Overrides applied to every rotation (grace, timeouts, reason). */
+  rotation?: Omit<RotationInput, 'credentialId'>;
+  /** Carried across continue-as-new; not for callers. */
+  remaining?: string[];
+  summary?: FleetSummary;
+}
+
+export interface FleetSummary {
+  total: number;
+  rotated: string[];
+  rolledBack: string[];
+  aborted: string[];
+  failed: Array<{ credentialId: string; error: string }>;
+  skipped: Array<{ credentialId: string; reason: string }>;
+}
+
+/** Result of the scheduled launcher: the rotation's result, or why none ran. */
+export type LaunchResult = RotationResult | { credentialId: string; outcome: 'skipped'; reason: string };

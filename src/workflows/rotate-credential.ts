@@ -142,7 +142,8 @@ async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: 
     () => t.consumersBehind(version).length === 0 || (version !== t.plan?.fromVersion && t.rollbackWanted()),
     timeoutMs,
   );
-  if (!migrated) log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
+  if (!migrated)
+    log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
 }
 
 /** The durable grace timer; extend/finish/rollback signals interrupt it. */
@@ -157,7 +158,11 @@ async function waitForGrace(t: RotationTracker, graceMs: number): Promise<void> 
 }
 
 /** Waits for the server's sessions of the retiring login to end by themselves, up to the drain timeout. */
-async function drainSessions(plan: RotationPlan, which: 'from' | 'to', drainTimeoutMs: number): Promise<void> {
+async function drainSessions(
+  plan: RotationPlan,
+  which: 'from' | 'to',
+  drainTimeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + drainTimeoutMs;
   for (;;) {
     const open = await undo.countSessions(plan, which);

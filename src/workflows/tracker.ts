@@ -8,6 +8,7 @@ import type {
   RotationPlan,
   RotationStatus,
 } from '../shared/types';
+import { rotationMetrics } from './metrics';
 
 /** Thrown at a step boundary before promote when an operator asked to abort. */
 export class AbortRequested extends Error {
@@ -44,7 +45,8 @@ export class RotationTracker {
 
   /** Runs one phase: records timings, publishes the phase, and honours an abort at the boundary. */
   async phase<T>(name: Phase, step: () => Promise<T>): Promise<T> {
-    if (this.abortReason !== undefined && BEFORE_PROMOTE.has(name)) throw new AbortRequested(this.abortReason);
+    if (this.abortReason !== undefined && BEFORE_PROMOTE.has(name))
+      throw new AbortRequested(this.abortReason);
     this.current = name;
     const timing: PhaseTiming = { phase: name, startedAt: new Date().toISOString() };
     this.timings.push(timing);
@@ -55,6 +57,12 @@ export class RotationTracker {
       return result;
     } finally {
       timing.endedAt = new Date().toISOString();
+      rotationMetrics.phaseEnded(
+        this.plan,
+        this.credentialId,
+        name,
+        Date.parse(timing.endedAt) - Date.parse(timing.startedAt),
+      );
     }
   }
 
@@ -69,6 +77,9 @@ export class RotationTracker {
       version: hb.version,
       lastSeen: new Date().toISOString(),
     });
+    const target = this.targetVersion();
+    if (target !== undefined)
+      rotationMetrics.consumersBehind(this.plan, this.credentialId, this.consumersBehind(target).length);
   }
 
   requestAbort(reason: string, by?: string): void {
@@ -93,7 +104,7 @@ export class RotationTracker {
     if (!Number.isFinite(byMs) || byMs <= 0) {
       throw ApplicationFailure.nonRetryable(`extendGrace: byMs must be a positive number, got ${byMs}`);
     }
-    if (this.graceDeadline !== undefined) this.graceDeadline += byMs;
+    if (this.graceDeadline !== undefined) this.setGraceDeadline(this.graceDeadline + byMs);
     this.graceChangeCount++;
   }
 
@@ -111,6 +122,7 @@ export class RotationTracker {
 
   setGraceDeadline(ms: number): void {
     this.graceDeadline = ms;
+    rotationMetrics.graceDeadline(this.plan, this.credentialId, ms);
   }
 
   graceDeadlineMs(): number {
@@ -132,12 +144,18 @@ export class RotationTracker {
 
   setOutcome(outcome: Outcome): void {
     this.outcome = outcome;
+    rotationMetrics.finished(this.plan, this.credentialId, outcome);
     this.current = 'done';
     upsertSearchAttributes({ RotationPhase: ['done'] });
   }
 
+  /** The version consumers should use now: the new one after promote, the old one during rollback. */
+  private targetVersion(): number | undefined {
+    return this.rollbackWanted() ? this.plan?.fromVersion : this.promoted ? this.plan?.toVersion : undefined;
+  }
+
   status(): RotationStatus {
-    const target = this.rollbackWanted() ? this.plan?.fromVersion : this.promoted ? this.plan?.toVersion : undefined;
+    const target = this.targetVersion();
     return {
       credentialId: this.credentialId,
       phase: this.current,
@@ -162,7 +180,8 @@ function iso(ms: number | undefined): string | undefined {
 /** The innermost cause's message: activity failures wrap the error the activity raised. */
 function describeError(err: unknown): string {
   let e: unknown = err;
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error) e = (e as { cause?: unknown }).cause;
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
+    e = (e as { cause?: unknown }).cause;
   if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }

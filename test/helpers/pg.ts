@@ -15,8 +15,18 @@ export interface PgNamespace {
   cleanup(): Promise<void>;
 }
 
-export async function pgConnect(database: string, user = services.postgres.user, password = services.postgres.password) {
-  const c = new Client({ host: services.postgres.host, port: services.postgres.port, user, password, database });
+export async function pgConnect(
+  database: string,
+  user = services.postgres.user,
+  password = services.postgres.password,
+) {
+  const c = new Client({
+    host: services.postgres.host,
+    port: services.postgres.port,
+    user,
+    password,
+    database,
+  });
   await c.connect();
   return c;
 }
@@ -41,7 +51,9 @@ export async function freshPg(): Promise<PgNamespace> {
     },
     async createLogin(name: string, password: string, attrs = '') {
       const role = prefix + name;
-      await admin.query(`CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD ${escapeLiteral(password)} ${attrs}`);
+      await admin.query(
+        `CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD ${escapeLiteral(password)} ${attrs}`,
+      );
       return role;
     },
     async cleanup() {
@@ -54,10 +66,9 @@ export async function freshPg(): Promise<PgNamespace> {
         );
         await root.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`);
         for (const { rolname } of rows) {
-          await root.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`,
-            [rolname],
-          );
+          await root.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [
+            rolname,
+          ]);
           // Owned objects elsewhere (e.g. in postgres db) would block DROP ROLE.
           await root.query(`DROP OWNED BY ${escapeIdentifier(rolname)} CASCADE`).catch(() => undefined);
           await root.query(`DROP ROLE IF EXISTS ${escapeIdentifier(rolname)}`);

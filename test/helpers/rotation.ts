@@ -11,8 +11,8 @@ import { rotationWorkflowId } from '../../src/shared/constants';
 import type { EngineKind, RotationInput, RotationResult } from '../../src/shared/types';
 import type { CredentialDefinition } from '../../src/store/types';
 import { parseCredentialDefinition } from '../../src/store/schema';
-import { createTestWorker, encryptedClient, testKeyring, uniqueTaskQueue } from './temporal';
-import { uniqueSuffix } from './services';
+import { createTestWorker, encryptedClient, uniqueTaskQueue } from './temporal';
+import { services, uniqueSuffix } from './services';
 
 /**
  * A real rotation setup for integration tests: a file store in a temp dir,
@@ -20,13 +20,18 @@ import { uniqueSuffix } from './services';
  * and a client that encrypts payloads like production.
  */
 export interface RotationRig {
+  /** Environment that points the CLI/config at this rig's store, keys and task queue. */
+  env: Record<string, string>;
   store: ManagedCredentialStore;
   client: Client;
   worker: Worker;
   taskQueue: string;
   /** Every password the store handed out or was given, for leak scans. */
   knownSecrets(): Promise<string[]>;
-  addCredential(def: Partial<CredentialDefinition> & { id: string; engine: EngineKind }, current: { username: string; password: string }): Promise<void>;
+  addCredential(
+    def: Partial<CredentialDefinition> & { id: string; engine: EngineKind },
+    current: { username: string; password: string },
+  ): Promise<void>;
   start(input: RotationInput): Promise<WorkflowHandle>;
   rotate(input: RotationInput): Promise<RotationResult>;
   close(): Promise<void>;
@@ -34,18 +39,33 @@ export interface RotationRig {
 
 export async function createRotationRig(env: TestWorkflowEnvironment): Promise<RotationRig> {
   const dir = mkdtempSync(join(tmpdir(), 'rotator-store-'));
+  const storePath = join(dir, 'store.json');
+  const storeKeys = `k1:${generateKeyBase64()}`;
+  const codecKeys = `c1:${generateKeyBase64()}`;
   const store = await openStore(
-    { backend: 'file', path: join(dir, 'store.json') },
-    new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`)),
+    { backend: 'file', path: storePath },
+    new SecretCipher(parseKeyring(storeKeys)),
   );
-  const keyring = testKeyring();
+  const keyring = parseKeyring(codecKeys);
   const taskQueue = uniqueTaskQueue('it');
-  const worker = await createTestWorker(env, { taskQueue, activities: productionActivities(store, 'test-worker'), keyring });
+  const worker = await createTestWorker(env, {
+    taskQueue,
+    activities: productionActivities(store, 'test-worker'),
+    keyring,
+  });
   const running = worker.run();
   const client = encryptedClient(env, keyring);
   const ids: string[] = [];
 
   const rig: RotationRig = {
+    env: {
+      ROTATOR_STORE_BACKEND: 'file',
+      ROTATOR_STORE_PATH: storePath,
+      ROTATOR_STORE_KEYS: storeKeys,
+      ROTATOR_CODEC_KEYS: codecKeys,
+      ROTATOR_TASK_QUEUE: taskQueue,
+      TEMPORAL_ADDRESS: services.temporalAddress,
+    },
     store,
     client,
     worker,

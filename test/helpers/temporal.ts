@@ -34,7 +34,10 @@ function quietRuntime(): void {
 
 function safeJson(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, val: unknown) => (val instanceof Error ? `${val.name}: ${val.message}` : val)) ?? '';
+    return (
+      JSON.stringify(v, (_k, val: unknown) => (val instanceof Error ? `${val.name}: ${val.message}` : val)) ??
+      ''
+    );
   } catch {
     return String(v);
   }
@@ -92,7 +95,9 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 /** A worker on the prebuilt workflow bundle (built once by global-setup). */
 export async function createTestWorker(
   env: TestWorkflowEnvironment,
-  options: Omit<WorkerOptions, 'connection' | 'workflowBundle' | 'workflowsPath'> & { keyring?: CodecKeyring },
+  options: Omit<WorkerOptions, 'connection' | 'workflowBundle' | 'workflowsPath'> & {
+    keyring?: CodecKeyring;
+  },
 ): Promise<Worker> {
   const { keyring, ...rest } = options;
   return Worker.create({

@@ -64,7 +64,13 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     adminId = uniqueCredentialId('admin');
     credentialId = uniqueCredentialId('pg-app');
     await rig.addCredential(
-      { id: adminId, engine: 'postgres', host: services.postgres.host, port: services.postgres.port, database: pg.database },
+      {
+        id: adminId,
+        engine: 'postgres',
+        host: services.postgres.host,
+        port: services.postgres.port,
+        database: pg.database,
+      },
       { username: services.postgres.user, password: services.postgres.password },
     );
     await rig.addCredential(
@@ -88,7 +94,12 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
   });
 
   it('rotates to a new login with the same privileges; afterwards only the new login works', async () => {
-    const result = await rig.rotate({ credentialId, graceMs: 1000, drainTimeoutMs: 1000, requestedBy: 'test' });
+    const result = await rig.rotate({
+      credentialId,
+      graceMs: 1000,
+      drainTimeoutMs: 1000,
+      requestedBy: 'test',
+    });
     expect(result).toMatchObject({ outcome: 'rotated', strategy: 'dual-user', fromVersion: 1, toVersion: 2 });
 
     const current = await rig.store.getSecret(credentialId, 'CURRENT');
@@ -114,7 +125,9 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
       `SELECT tableowner FROM pg_tables WHERE schemaname = 'shop' AND tablename = 'app_owned'`,
     );
     expect(owner.rows[0].tableowner).toBe(current.username);
-    const limit = await pg.admin.query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, [current.username]);
+    const limit = await pg.admin.query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, [
+      current.username,
+    ]);
     expect(limit.rows[0].rolconnlimit).toBe(7);
 
     const versions = await rig.store.listVersions(credentialId);
@@ -137,7 +150,10 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
       seen.push(cur.username);
     }
     expect(seen).toEqual([`${app}_b`, app, `${app}_b`]);
-    const logins = await pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2)`, [app, `${app}_b`]);
+    const logins = await pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2)`, [
+      app,
+      `${app}_b`,
+    ]);
     expect(logins.rows.map((r) => r.rolname)).toEqual([`${app}_b`]);
   });
 
@@ -191,7 +207,9 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
       expect(audit.includes(s), 'secret in audit records').toBe(false);
     }
     // Belt and braces: every payload in history is encrypted by the codec.
-    const encodings = [...history.matchAll(/"encoding":"([^"]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString());
+    const encodings = [...history.matchAll(/"encoding":"([^"]+)"/g)].map((m) =>
+      Buffer.from(m[1]!, 'base64').toString(),
+    );
     expect(encodings.filter((e) => e !== 'binary/encrypted' && e !== 'json/plain')).toEqual([]);
     expect(encodings).toContain('binary/encrypted');
   });
@@ -200,7 +218,13 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     const weak = await pg.createLogin('weak_admin', 'weak-Pw-1');
     const weakId = uniqueCredentialId('weak-admin');
     await rig.addCredential(
-      { id: weakId, engine: 'postgres', host: services.postgres.host, port: services.postgres.port, database: pg.database },
+      {
+        id: weakId,
+        engine: 'postgres',
+        host: services.postgres.host,
+        port: services.postgres.port,
+        database: pg.database,
+      },
       { username: weak, password: 'weak-Pw-1' },
     );
     const versionsBefore = JSON.stringify(await rig.store.listVersions(credentialId));
@@ -208,7 +232,9 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     const rolesBefore = await roles();
     const failureOf = async (credential: string) => {
       const h = await rig.start({ credentialId: credential });
-      const err = (await h.result().catch((e: unknown) => e)) as Error & { cause?: Error & { cause?: Error } };
+      const err = (await h.result().catch((e: unknown) => e)) as Error & {
+        cause?: Error & { cause?: Error };
+      };
       expect(err).toBeInstanceOf(Error);
       return `${err.cause?.cause?.name ?? ''}: ${err.cause?.cause?.message ?? err.message}`;
     };

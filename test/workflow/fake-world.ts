@@ -61,7 +61,8 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
   return {
     async preflight(input: RotationInput): Promise<RotationPlan> {
       w.calls.push('preflight');
-      if (opts.failAt === 'preflight') throw ApplicationFailure.nonRetryable('unknown credential', 'UnknownCredentialError');
+      if (opts.failAt === 'preflight')
+        throw ApplicationFailure.nonRetryable('unknown credential', 'UnknownCredentialError');
       const cur = w.versions.find((v) => v.label === 'CURRENT')!;
       return {
         credentialId: input.credentialId,
@@ -82,7 +83,12 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
     createPending: (plan) =>
       step('createPending', () => {
         if (!version(plan.toVersion)) {
-          w.versions.push({ version: plan.toVersion, username: plan.toUsername, state: 'pending', label: 'PENDING' });
+          w.versions.push({
+            version: plan.toVersion,
+            username: plan.toUsername,
+            state: 'pending',
+            label: 'PENDING',
+          });
         }
       }),
     discardPending: (plan) =>

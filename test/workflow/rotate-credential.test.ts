@@ -177,7 +177,12 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     await rotate(world, {}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
       const s = await h.query(statusQuery);
-      expect(s.plan).toMatchObject({ strategy: 'dual-user', fromVersion: 1, toVersion: 2, toUsername: 'app_b' });
+      expect(s.plan).toMatchObject({
+        strategy: 'dual-user',
+        fromVersion: 1,
+        toVersion: 2,
+        toUsername: 'app_b',
+      });
       expect(s.phases.map((p) => p.phase)).toEqual([
         'preflight',
         'create-pending',
@@ -204,7 +209,11 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
         workflowId,
       });
       await expect(
-        env.client.workflow.start('rotateCredential', { args: [{ credentialId: 'dup-cred' }], taskQueue, workflowId }),
+        env.client.workflow.start('rotateCredential', {
+          args: [{ credentialId: 'dup-cred' }],
+          taskQueue,
+          workflowId,
+        }),
       ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
       await h.signal(finishGraceSignal, {});
       await h.result();

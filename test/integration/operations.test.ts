@@ -1,0 +1,192 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { escapeIdentifier } from 'pg';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { main, EXIT } from '../../src/client';
+import { rotationWorkflowId } from '../../src/shared/constants';
+import { statusQuery } from '../../src/shared/messages';
+import type { FleetSummary, LaunchResult, RotationStatus } from '../../src/shared/types';
+import { loadConfig } from '../../src/config';
+import { createRotationSchedule, rotationScheduleId } from '../../src/schedules';
+import { freshPg, type PgNamespace } from '../helpers/pg';
+import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
+import { createRotationRig, type RotationRig } from '../helpers/rotation';
+import { REPO_ROOT } from '../helpers/services';
+import { devServerEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await devServerEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+describe('operations on the dev server with real PostgreSQL', () => {
+  let pg: PgNamespace;
+  let rig: RotationRig;
+  let adminId: string;
+  const savedEnv = { ...process.env };
+
+  beforeEach(async () => {
+    pg = await freshPg();
+    rig = await createRotationRig(env);
+    adminId = await addPgAdmin(rig, pg);
+    Object.assign(process.env, rig.env, { ROTATOR_ACTOR: 'cli-test' });
+  });
+  afterEach(async () => {
+    process.env = { ...savedEnv };
+    vi.restoreAllMocks();
+    await rig?.close();
+    await pg?.cleanup();
+  });
+
+  /** Runs the CLI in-process and returns its exit code and output. */
+  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const error = vi
+      .spyOn(console, 'error')
+      .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+    process.exitCode = undefined;
+    try {
+      const code = await main(['node', 'db-rotator', ...args]);
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    } finally {
+      process.exitCode = undefined;
+      log.mockRestore();
+      error.mockRestore();
+    }
+  }
+
+  it('CLI: rotate, status --json, rollback, abort, exit codes', async () => {
+    const app = await addPgApp(rig, pg, adminId, 'cli');
+    expect((await cli('rotate', app.id, '--grace', '10m', '--drain-timeout', '0s')).code).toBe(EXIT.ok);
+    // A second start while one runs is refused with its own exit code.
+    const dup = await cli('rotate', app.id);
+    expect(dup.code).toBe(EXIT.conflict);
+    expect(dup.err).toMatch(/already running/);
+
+    const status = await eventually(async () => {
+      const r = await cli('status', app.id, '--json');
+      const s = JSON.parse(r.out) as RotationStatus;
+      return s.phase === 'grace' ? s : undefined;
+    });
+    expect(status.plan).toMatchObject({
+      engine: 'postgres',
+      strategy: 'dual-user',
+      fromVersion: 1,
+      toVersion: 2,
+    });
+    const human = await cli('status', app.id);
+    expect(human.out).toMatch(/phase\s+grace/);
+    expect(human.out).not.toContain(app.password);
+
+    expect((await cli('rollback', app.id, '--reason', 'cli test')).code).toBe(EXIT.ok);
+    const h = rig.client.workflow.getHandle(rotationWorkflowId(app.id));
+    expect(((await h.result()) as { outcome: string }).outcome).toBe('rolled-back');
+
+    // abort before promote: the next rotation is aborted at a step boundary.
+    const started = await cli('rotate', app.id, '--grace', '10m');
+    expect(started.code).toBe(EXIT.ok);
+    expect((await cli('abort', app.id, '--reason', 'changed my mind')).code).toBe(EXIT.ok);
+    const r2 = (await rig.client.workflow.getHandle(rotationWorkflowId(app.id)).result()) as {
+      outcome: string;
+    };
+    expect(['aborted', 'rolled-back']).toContain(r2.outcome);
+    expect((await rig.store.getSecret(app.id, 'CURRENT')).username).toBe(app.login);
+
+    expect((await cli('status', 'no/such')).code).toBe(EXIT.notFound);
+    expect((await cli('rotate')).code).toBe(EXIT.usage);
+    const shown = await cli('credentials', 'show', app.id, '--json');
+    expect(shown.out).toContain(app.login);
+    expect(shown.out).not.toContain(app.password);
+    const history = await cli('history', app.id, '--json');
+    expect(history.out).toContain('rotation-rolled-back');
+  });
+
+  it('the bin entry point runs', () => {
+    const out = execFileSync(join(REPO_ROOT, 'bin', 'db-rotator'), ['--help'], { encoding: 'utf8' });
+    expect(out).toMatch(/rotate \[options\] <credential>/);
+    expect(out).toMatch(/schedule/);
+  });
+
+  it('a scheduled run and a manual rotation of one credential never overlap', async () => {
+    const app = await addPgApp(rig, pg, adminId, 'sched');
+    const cfg = loadConfig();
+    const manual = await rig.start({ credentialId: app.id, graceMs: 600_000, drainTimeoutMs: 0 });
+    await eventually(async () => (await manual.query(statusQuery)).phase === 'grace');
+
+    const schedule = await createRotationSchedule(rig.client, cfg, app.id, {
+      paused: true,
+      rotation: { graceMs: 0, drainTimeoutMs: 0 },
+    });
+    try {
+      expect(schedule.scheduleId).toBe(rotationScheduleId(app.id));
+      await schedule.trigger();
+      const skipped = await eventually(async () => launcherResult(schedule.scheduleId, 0));
+      expect(skipped).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/already running/) });
+      // The manual rotation is untouched and still the only one.
+      expect((await manual.query(statusQuery)).phase).toBe('grace');
+
+      await manual.signal('finishGrace', {});
+      expect(((await manual.result()) as { outcome: string }).outcome).toBe('rotated');
+
+      await schedule.trigger();
+      const ran = await eventually(async () => launcherResult(schedule.scheduleId, 1), 60_000);
+      expect(ran).toMatchObject({ outcome: 'rotated', fromVersion: 2, toVersion: 3 });
+      const d = await schedule.describe();
+      expect(d.policies.overlap).toBe('SKIP');
+      expect(d.policies.pauseOnFailure).toBe(true);
+    } finally {
+      await schedule.delete();
+    }
+
+    async function launcherResult(scheduleId: string, index: number): Promise<LaunchResult | undefined> {
+      const d = await rig.client.schedule.getHandle(scheduleId).describe();
+      const action = d.info.recentActions[index];
+      if (!action) return undefined;
+      const h = rig.client.workflow.getHandle(
+        action.action.workflow.workflowId,
+        action.action.workflow.firstExecutionRunId,
+      );
+      const desc = await h.describe();
+      if (desc.status.name === 'RUNNING') return undefined;
+      return (await h.result()) as LaunchResult;
+    }
+  });
+
+  it('fleet: 20 credentials, one broken — the rest rotate and the summary names the broken one', async () => {
+    const apps = [];
+    for (let i = 0; i < 20; i++)
+      apps.push(await addPgApp(rig, pg, adminId, `f${i}`, { labels: { team: 'orders' } }));
+    // Broken: its login does not exist on the server.
+    const broken = apps[7]!;
+    await pg.admin.query(`DROP OWNED BY ${escapeIdentifier(broken.login)}`);
+    await pg.admin.query(`DROP ROLE ${escapeIdentifier(broken.login)}`);
+    const started = Date.now();
+    const handle = await rig.client.workflow.start('rotateFleet', {
+      args: [
+        {
+          selector: { labels: { team: 'orders' } },
+          concurrency: 5,
+          rotation: { graceMs: 0, drainTimeoutMs: 0 },
+        },
+      ],
+      taskQueue: rig.taskQueue,
+      workflowId: `fleet/test-${Date.now()}`,
+    });
+    const summary = (await handle.result()) as FleetSummary;
+    console.log(`fleet of 20 rotated in ${Date.now() - started} ms`);
+    expect(summary.total).toBe(20);
+    expect(summary.rotated).toHaveLength(19);
+    expect(summary.failed).toEqual([
+      { credentialId: broken.id, error: expect.stringMatching(/does not exist|ConfigError/) },
+    ]);
+    for (const a of apps.filter((x) => x !== broken)) {
+      expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(2);
+    }
+  });
+});
