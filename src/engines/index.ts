@@ -1,13 +1,25 @@
 import type { EngineKind } from '../shared/types';
 import { ConfigError } from '../errors';
 import type { Engine, EngineConnection } from './types';
+import { createMongoEngine } from './mongodb';
 import { createPostgresEngine } from './postgres';
+import { createRedisEngine } from './redis';
 
-export type { Engine, EngineConnection, EngineFactory, Secret, ServerInfo, SessionInfo, PrivilegeDiff } from './types';
+export type {
+  Engine,
+  EngineConnection,
+  EngineFactory,
+  Secret,
+  ServerInfo,
+  SessionInfo,
+  PrivilegeDiff,
+} from './types';
 export { generatePassword } from './password';
 
 const factories: Partial<Record<EngineKind, (conn: EngineConnection) => Engine>> = {
   postgres: createPostgresEngine,
+  redis: createRedisEngine,
+  mongodb: createMongoEngine,
 };
 
 /** The one place that maps an engine kind to its adapter. */
