@@ -20,7 +20,21 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'crypto', 'pg', 'mysql2*', 'mongodb', 'ioredis', '../activities/*', '../engines/*', '../store/*'], message: 'workflows are deterministic: import only @temporalio/workflow and src/shared' },
+            {
+              group: [
+                'node:*',
+                'fs',
+                'crypto',
+                'pg',
+                'mysql2*',
+                'mongodb',
+                'ioredis',
+                '../activities/*',
+                '../engines/*',
+                '../store/*',
+              ],
+              message: 'workflows are deterministic: import only @temporalio/workflow and src/shared',
+            },
           ],
         },
       ],

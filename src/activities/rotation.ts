@@ -68,7 +68,9 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
         await engine.preflight(current.username, strategy);
         const warnings: string[] = [];
         if (strategy === 'single') {
-          warnings.push('strategy "single" changes the password in place: clients using the old one fail until they reload');
+          warnings.push(
+            'strategy "single" changes the password in place: clients using the old one fail until they reload',
+          );
         }
         return {
           credentialId: def.id,
@@ -89,7 +91,13 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     },
 
     async createPending(plan) {
-      await store.createPending(plan.credentialId, plan.toVersion, plan.toUsername, () => generatePassword(), actor);
+      await store.createPending(
+        plan.credentialId,
+        plan.toVersion,
+        plan.toUsername,
+        () => generatePassword(),
+        actor,
+      );
     },
 
     async discardPending(plan) {
@@ -209,7 +217,9 @@ export function chooseStrategy(
   }
   const s = supported[def.strategy];
   if (!s.supported) {
-    throw new UnsupportedStrategyError(`credential "${def.id}": strategy "${def.strategy}" not supported: ${s.reason}`);
+    throw new UnsupportedStrategyError(
+      `credential "${def.id}": strategy "${def.strategy}" not supported: ${s.reason}`,
+    );
   }
   return { strategy: def.strategy, reason: `configured: ${s.reason}` };
 }
@@ -259,7 +269,11 @@ function toFailure(err: unknown, activity: string): unknown {
   const attempt = safeAttempt();
   // Unknown errors are retried; keep only the message (driver errors may echo connection strings).
   const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.create({ message: `${activity}: ${message}`, type: 'TransientError', details: [{ attempt }] });
+  return ApplicationFailure.create({
+    message: `${activity}: ${message}`,
+    type: 'TransientError',
+    details: [{ attempt }],
+  });
 }
 
 function safeAttempt(): number | undefined {
