@@ -2,6 +2,7 @@ import type { EngineKind } from '../shared/types';
 import { ConfigError } from '../errors';
 import type { Engine, EngineConnection } from './types';
 import { createMongoEngine } from './mongodb';
+import { createMysqlEngine } from './mysql';
 import { createPostgresEngine } from './postgres';
 import { createRedisEngine } from './redis';
 
@@ -18,6 +19,7 @@ export { generatePassword } from './password';
 
 const factories: Partial<Record<EngineKind, (conn: EngineConnection) => Engine>> = {
   postgres: createPostgresEngine,
+  mysql: createMysqlEngine,
   redis: createRedisEngine,
   mongodb: createMongoEngine,
 };
