@@ -77,6 +77,7 @@ export function formatStatus(s: RotationStatus): string {
       `strategy     ${s.plan.strategy} — ${s.plan.strategyReason}`,
       `versions     ${s.plan.fromVersion} (${s.plan.fromUsername}) → ${s.plan.toVersion} (${s.plan.toUsername})`,
     );
+    if (s.plan.emergency) lines.push(`EMERGENCY    ${s.plan.emergency.reason}`);
     for (const w of s.plan.warnings) lines.push(`warning      ${w}`);
   }
   if (s.migrationDeadline) lines.push(`migrate by   ${s.migrationDeadline}`);
@@ -137,8 +138,13 @@ export function buildCli(): Command {
     .option('--migration-timeout <duration>', 'how long to wait for consumers to move', duration)
     .option('--drain-timeout <duration>', 'how long sessions may drain before they are ended', duration)
     .option('--reason <text>', 'why (goes to the audit log)')
+    .option(
+      '--emergency',
+      'leaked credential: short grace (default 5m), then end the old sessions regardless',
+    )
     .option('--wait', 'wait for the outcome, showing progress')
     .action(async (credentialId: string, opts) => {
+      if (opts.emergency && !opts.reason) throw new CliError('--emergency needs --reason', EXIT.usage);
       await withClient(async (client, cfg) => {
         const handle = await startRotation(client, cfg, {
           credentialId,
@@ -146,6 +152,7 @@ export function buildCli(): Command {
           migrationTimeoutMs: opts.migrationTimeout,
           drainTimeoutMs: opts.drainTimeout,
           reason: opts.reason,
+          emergency: opts.emergency,
           requestedBy: cfg.actor,
         });
         console.log(`started ${handle.workflowId}`);

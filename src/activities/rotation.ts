@@ -6,6 +6,7 @@ import type { CredentialDefinition, CredentialStore } from '../store/types';
 import type { RotationActivities } from '../shared/activities';
 import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
 import { nextVersion } from '../store/transitions';
+import { DEFAULT_EMERGENCY_GRACE_MS } from '../shared/constants';
 import { nextLoginName } from './login-names';
 
 export interface RotationDeps {
@@ -82,9 +83,8 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
           fromUsername: current.username,
           toVersion,
           toUsername,
-          graceMs: input.graceMs ?? def.policy.graceMs,
-          migrationTimeoutMs: input.migrationTimeoutMs ?? def.policy.migrationTimeoutMs,
-          drainTimeoutMs: input.drainTimeoutMs ?? def.policy.drainTimeoutMs,
+          ...timings(def, input),
+          emergency: input.emergency ? { reason: input.reason ?? 'no reason given' } : undefined,
           warnings,
         };
       });
@@ -196,6 +196,26 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
   });
 }
 
+/**
+ * Grace, migration and drain timeouts of this run. An emergency bounds every
+ * wait by a short grace and forces the revoke (drain 0: sessions are ended).
+ */
+function timings(def: CredentialDefinition, input: RotationInput) {
+  if (input.emergency) {
+    const graceMs = input.graceMs ?? DEFAULT_EMERGENCY_GRACE_MS;
+    return {
+      graceMs,
+      migrationTimeoutMs: Math.min(input.migrationTimeoutMs ?? graceMs, graceMs),
+      drainTimeoutMs: 0,
+    };
+  }
+  return {
+    graceMs: input.graceMs ?? def.policy.graceMs,
+    migrationTimeoutMs: input.migrationTimeoutMs ?? def.policy.migrationTimeoutMs,
+    drainTimeoutMs: input.drainTimeoutMs ?? def.policy.drainTimeoutMs,
+  };
+}
+
 /** Picks the strategy from the live server's capabilities; "auto" prefers native dual passwords. */
 export function chooseStrategy(
   def: CredentialDefinition,
@@ -224,11 +244,15 @@ export function chooseStrategy(
   return { strategy: def.strategy, reason: `configured: ${s.reason}` };
 }
 
+/**
+ * The admin connection for a credential. Always the admin's CURRENT version,
+ * read per activity: when the admin credential itself is rotated, in-flight
+ * rotations that depend on it move to the new admin login after its promote
+ * (both work during its grace). A credential without adminCredentialId is an
+ * admin and manages itself.
+ */
 async function connectionFor(store: CredentialStore, def: CredentialDefinition): Promise<EngineConnection> {
-  if (!def.adminCredentialId) {
-    throw new StoreStateError(`credential "${def.id}" has no adminCredentialId; cannot manage its logins`);
-  }
-  const admin = await store.getSecret(def.adminCredentialId, 'CURRENT');
+  const admin = await store.getSecret(def.adminCredentialId ?? def.id, 'CURRENT');
   return {
     host: def.host,
     port: def.port,

@@ -8,6 +8,8 @@ export function rotationWorkflowId(credentialId: string): string {
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5 * 60 * 1000;
+/** Grace of an emergency rotation unless the operator gives one. */
+export const DEFAULT_EMERGENCY_GRACE_MS = 5 * 60 * 1000;
 
 /** Error types that retrying cannot fix; activities raise them as non-retryable failures. */
 export const NON_RETRYABLE_ERROR_TYPES = [

@@ -48,6 +48,12 @@ export interface RotationInput {
   /** Who asked for it (operator name, "schedule", "fleet"); goes to audit records. */
   requestedBy?: string;
   reason?: string;
+  /**
+   * A leaked credential: short grace (default 5 min), migration wait bounded
+   * by it, and a forced revoke that ends the old login's sessions at the
+   * deadline whether or not every consumer reported.
+   */
+  emergency?: boolean;
 }
 
 /** What preflight learned; everything later phases need, and no secret. */
@@ -64,6 +70,8 @@ export interface RotationPlan {
   graceMs: number;
   migrationTimeoutMs: number;
   drainTimeoutMs: number;
+  /** Set for an emergency rotation, with the operator's reason. */
+  emergency?: { reason: string };
   warnings: string[];
 }
 

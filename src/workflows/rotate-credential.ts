@@ -200,6 +200,7 @@ function auditDetails(plan: RotationPlan, input: RotationInput): Record<string, 
   return {
     by: input.requestedBy ?? 'unknown',
     reason: input.reason,
+    emergency: plan.emergency !== undefined,
     strategy: plan.strategy,
     fromVersion: plan.fromVersion,
     toVersion: plan.toVersion,

@@ -7,6 +7,7 @@ import { createRotationRig, uniqueCredentialId, type RotationRig } from '../help
 import { services } from '../helpers/services';
 import { devServerEnv } from '../helpers/temporal';
 import { freshRedis, redisConnect, type RedisNamespace } from '../helpers/redis';
+import { freshMysql, mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
 import { freshMongo, mongoConnect, type MongoNamespace } from '../helpers/mongo';
 
 /**
@@ -101,6 +102,46 @@ function mongoFixture(): EngineFixture {
   };
 }
 
+function mysqlFixture(): EngineFixture {
+  let ns: MysqlNamespace;
+  return {
+    engine: 'mysql',
+    strategies: ['dual-password', 'dual-user', 'single'],
+    host: services.mysql.host,
+    port: services.mysql.port,
+    admin: { username: services.mysql.user, password: services.mysql.password },
+    async setup(password) {
+      ns = await freshMysql();
+      const login = await ns.createLogin('app', password);
+      await ns.admin.query(
+        `CREATE TABLE ${ns.database}.orders (id int auto_increment primary key, item text)`,
+      );
+      await ns.admin.query(`CREATE TABLE ${ns.database}.secrets (v text)`);
+      await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
+      return { login, database: ns.database };
+    },
+    async work(user, password) {
+      const c = await mysqlConnect(user, password, ns.database);
+      try {
+        await c.query(`INSERT INTO orders (item) VALUES ('x')`);
+        const [rows] = await c.query(`SELECT count(*) AS n FROM orders`);
+        expect((rows as Array<{ n: number }>)[0]!.n).toBeGreaterThan(0);
+      } finally {
+        await c.end();
+      }
+    },
+    async forbidden(user, password) {
+      const c = await mysqlConnect(user, password, ns.database);
+      try {
+        await expect(c.query(`SELECT * FROM secrets`)).rejects.toThrow(/denied/);
+      } finally {
+        await c.end();
+      }
+    },
+    cleanup: () => ns?.cleanup(),
+  };
+}
+
 async function canLogin(f: EngineFixture, user: string, password: string): Promise<boolean> {
   try {
     await f.work(user, password);
@@ -118,7 +159,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-for (const makeFixture of [redisFixture, mongoFixture]) {
+for (const makeFixture of [mysqlFixture, redisFixture, mongoFixture]) {
   const probe = makeFixture();
   for (const strategy of probe.strategies) {
     describe(`${probe.engine} / ${strategy}: full rotation through the workflow`, () => {
