@@ -5,6 +5,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -48,6 +49,17 @@ const undo = proxyActivities<RotationActivities>({
   retry: { ...retry, maximumAttempts: 20, maximumInterval: '1m' },
 });
 
+// Store-only steps run as local activities: no server round trip per step
+// (the active phase is ~2× faster) and a marker instead of three history events.
+const store = proxyLocalActivities<RotationActivities>({
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+const storeUndo = proxyLocalActivities<RotationActivities>({
+  startToCloseTimeout: '30s',
+  retry: { ...retry, maximumAttempts: 20, maximumInterval: '1m' },
+});
+
 /** How often the drain loop looks at the server's session list. */
 const DRAIN_POLL_MS = 5_000;
 
@@ -73,15 +85,15 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   const plan = await t.phase('preflight', () => act.preflight(input));
   t.setPlan(plan);
   upsertSearchAttributes({ RotationEngine: [plan.engine], RotationStrategy: [plan.strategy] });
-  await act.recordAudit(plan.credentialId, 'rotation-started', auditDetails(plan, input));
+  await store.recordAudit(plan.credentialId, 'rotation-started', auditDetails(plan, input));
 
   // 2–5. Every step registers its undo before it runs, so a retried or
   // half-done step is undone too.
   const undoSteps: Array<() => Promise<void>> = [];
   try {
     await t.phase('create-pending', async () => {
-      undoSteps.unshift(() => undo.discardPending(plan));
-      await act.createPending(plan);
+      undoSteps.unshift(() => storeUndo.discardPending(plan));
+      await store.createPending(plan);
     });
     await t.phase('apply', async () => {
       undoSteps.unshift(() => undo.undoApply(plan));
@@ -89,8 +101,8 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     });
     await t.phase('verify', () => act.verifyPending(plan));
     await t.phase('promote', async () => {
-      undoSteps.unshift(() => undo.demote(plan));
-      await act.promote(plan);
+      undoSteps.unshift(() => storeUndo.demote(plan));
+      await store.promote(plan);
     });
   } catch (err) {
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
@@ -112,7 +124,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     // Consumers go back to the old version first; the new login goes only after they left it.
     await CancellationScope.nonCancellable(() =>
       t.phase('rollback', async () => {
-        await undo.demote(plan);
+        await storeUndo.demote(plan);
         await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
         await drainSessions(plan, 'to', plan.drainTimeoutMs);
         await runInOrder(undoSteps.slice(1)); // demote is done; then undo apply and discard pending
@@ -180,7 +192,7 @@ async function finish(
 ): Promise<RotationResult> {
   t.setOutcome(outcome);
   await CancellationScope.nonCancellable(() =>
-    undo.recordAudit(plan.credentialId, `rotation-${outcome}`, {
+    storeUndo.recordAudit(plan.credentialId, `rotation-${outcome}`, {
       ...auditDetails(plan, input),
       error: t.status().lastError,
       workflowId: workflowInfo().workflowId,

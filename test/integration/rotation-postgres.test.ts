@@ -228,7 +228,13 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
       { username: weak, password: 'weak-Pw-1' },
     );
     const versionsBefore = JSON.stringify(await rig.store.listVersions(credentialId));
-    const roles = async () => (await pg.admin.query(`SELECT rolname FROM pg_roles ORDER BY 1`)).rows;
+    // This test's roles only: other test files run in parallel on the same cluster.
+    const roles = async () =>
+      (
+        await pg.admin.query(`SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1`, [
+          pg.prefix,
+        ])
+      ).rows;
     const rolesBefore = await roles();
     const failureOf = async (credential: string) => {
       const h = await rig.start({ credentialId: credential });

@@ -1,0 +1,120 @@
+/**
+ * Active-phase benchmark: start → promoted (grace 0) over N rotations of one
+ * PostgreSQL credential through Temporal, and the same activity sequence
+ * called directly in-process (no Temporal) in the same run, as a ratio.
+ * Also: history events and bytes per rotation, and the whole rotation time.
+ * Writes reports/bench-active-phase.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRotationActivities } from '../src/activities/rotation';
+import { createEngine } from '../src/engines';
+import { statusQuery } from '../src/shared/messages';
+import type { RotationInput, RotationResult } from '../src/shared/types';
+import { createBenchRig } from './lib/rotation-rig';
+import { createPgFixture } from './lib/pg-fixture';
+
+const N = Number(process.env.BENCH_ROTATIONS ?? 20);
+const env = process.env;
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { n: s.length, min: s[0]!, median: at(0.5), p95: at(0.95), max: s[s.length - 1]! };
+}
+
+async function main(): Promise<void> {
+  const admin = {
+    host: env.PGHOST ?? '127.0.0.1',
+    port: Number(env.PGPORT ?? 5432),
+    user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
+    password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
+  };
+  const fx = await createPgFixture(admin, 'bench_active');
+  const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233');
+  try {
+    const where = { engine: 'postgres' as const, host: admin.host, port: admin.port, database: fx.database };
+    await rig.addCredential(
+      { id: 'bench/admin', ...where },
+      { username: admin.user, password: admin.password },
+    );
+    await rig.addCredential(
+      { id: 'bench/app', ...where, adminCredentialId: 'bench/admin', baseUsername: fx.login },
+      { username: fx.login, password: fx.password },
+    );
+    const input: RotationInput = {
+      credentialId: 'bench/app',
+      graceMs: 0,
+      drainTimeoutMs: 0,
+      migrationTimeoutMs: 0,
+    };
+
+    // Warm-up: the first rotation pays for workflow bundle caches and connections.
+    await (await rig.start(input)).result();
+
+    const temporalMs: number[] = [];
+    const totalMs: number[] = [];
+    const events: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t0 = Date.now();
+      const h = await rig.start(input);
+      const result = (await h.result()) as RotationResult;
+      totalMs.push(Date.now() - t0);
+      if (result.outcome !== 'rotated')
+        throw new Error(`rotation ${i} ended ${result.outcome}: ${result.error}`);
+      const status = await h.query(statusQuery);
+      const promote = status.phases.find((p) => p.phase === 'promote');
+      temporalMs.push(Date.parse(promote!.endedAt!) - t0);
+      const history = await h.fetchHistory();
+      events.push(history.events?.length ?? 0);
+      bytes.push(JSON.stringify(history).length);
+    }
+
+    // The same activities, called directly: preflight → create pending → apply → verify → promote.
+    const acts = createRotationActivities({ store: rig.store, createEngine, actor: 'bench-direct' });
+    const directMs: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t0 = Date.now();
+      const plan = await acts.preflight(input);
+      await acts.createPending(plan);
+      await acts.applyPending(plan);
+      await acts.verifyPending(plan);
+      await acts.promote(plan);
+      directMs.push(Date.now() - t0);
+      await acts.revokeOld(plan); // not timed: brings the credential back to one login
+    }
+
+    const temporal = stats(temporalMs);
+    const direct = stats(directMs);
+    const report = {
+      engine: 'postgres',
+      rotations: N,
+      activePhaseMs: { temporal, direct, ratioMedian: +(temporal.median / direct.median).toFixed(2) },
+      wholeRotationMs: stats(totalMs),
+      historyPerRotation: { events: stats(events), bytes: stats(bytes) },
+    };
+    mkdirSync('reports', { recursive: true });
+    writeFileSync(join('reports', 'bench-active-phase.json'), JSON.stringify(report, null, 2));
+    console.log(`active phase (start → promoted), PostgreSQL, ${N} rotations, grace 0`);
+    console.log(
+      `  through Temporal  min ${temporal.min}  median ${temporal.median}  p95 ${temporal.p95}  max ${temporal.max} ms`,
+    );
+    console.log(
+      `  direct calls      min ${direct.min}  median ${direct.median}  p95 ${direct.p95}  max ${direct.max} ms`,
+    );
+    console.log(`  ratio (median)    ${report.activePhaseMs.ratioMedian}×`);
+    console.log(`  whole rotation    median ${report.wholeRotationMs.median} ms`);
+    console.log(
+      `  history           ${report.historyPerRotation.events.median} events, ${report.historyPerRotation.bytes.median} bytes (JSON) per rotation`,
+    );
+  } finally {
+    await rig.close();
+    await fx.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});
