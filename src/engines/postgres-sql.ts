@@ -6,7 +6,11 @@ import {
   TransientError,
   UnsafeIdentifierError,
 } from '../errors';
-import type { EngineConnection } from './types';
+import { REDACTED } from './dry-run';
+import type { DryRunRecorder, EngineConnection } from './types';
+
+/** Advisory lock key (per database) taken by every privilege-changing transaction: "rotator" in ASCII. */
+const ACL_CHANGE_LOCK = 0x726f7461746f72;
 
 /** NAMEDATALEN - 1: PostgreSQL silently truncates longer identifiers, so we refuse them. */
 export const PG_MAX_IDENTIFIER_BYTES = 63;
@@ -22,6 +26,14 @@ export function quoteName(name: string, what = 'login name'): string {
     );
   }
   return escapeIdentifier(name);
+}
+
+/**
+ * A statement as dry-run mode records it: the password literal of CREATE /
+ * ALTER ROLE (a SCRAM verifier here) replaced by REDACTED.
+ */
+export function redactPgStatement(sql: string): string {
+  return sql.replace(/\bPASSWORD\s+E?'(?:[^']|'')*'/gi, `PASSWORD '${REDACTED}'`);
 }
 
 /** A configuration parameter name for SET / GRANT ON PARAMETER: each dotted part quoted. */
@@ -89,11 +101,36 @@ export function hasSqlState(err: unknown, ...codes: string[]): boolean {
 export class PgConnector {
   readonly homeDatabase: string;
   readonly ownPids = new Set<number>();
+  /** Set in dry-run mode: changes are recorded here instead of run (see DryRunRecorder). */
+  readonly dryRun?: DryRunRecorder;
   private readonly pools = new Map<string, Pool>();
   private closed = false;
+  private recordedDatabase: string;
 
   constructor(private readonly conn: EngineConnection) {
     this.homeDatabase = conn.database ?? 'postgres';
+    this.dryRun = conn.dryRun;
+    this.recordedDatabase = this.homeDatabase;
+  }
+
+  /**
+   * The one way statements that change the server are run: on `client` (a
+   * transaction on `database`) or one by one on `database`; in dry-run mode
+   * they are recorded instead, secrets redacted, with a `\connect` line when
+   * the database changes.
+   */
+  async execute(database: string, statements: string[], context: string, client?: PoolClient): Promise<void> {
+    if (this.dryRun) {
+      if (statements.length === 0) return;
+      if (database !== this.recordedDatabase) {
+        this.dryRun.record(`\\connect ${escapeIdentifier(database)}`);
+        this.recordedDatabase = database;
+      }
+      for (const sql of statements) this.dryRun.record(redactPgStatement(sql));
+      return;
+    }
+    if (client) return runStatements(client, statements);
+    for (const sql of statements) await this.query(database, sql, [], context);
   }
 
   /** Connection options shared by admin and verification clients. */
@@ -148,7 +185,7 @@ export class PgConnector {
     }
   }
 
-  /** Runs `work` inside one transaction on one connection to `database`. */
+  /** Runs `work` inside one transaction on one connection to `database`, one such transaction per database at a time. */
   async transaction<T>(
     database: string,
     context: string,
@@ -162,6 +199,9 @@ export class PgConnector {
     }
     try {
       await client.query('BEGIN');
+      // Concurrent GRANT/REVOKE on one object fail with "tuple concurrently
+      // updated"; rotations of many logins in one database take turns here.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [ACL_CHANGE_LOCK]);
       const result = await work(client);
       await client.query('COMMIT');
       return result;
