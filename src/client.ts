@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
+  ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type Client,
@@ -8,11 +9,12 @@ import {
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { createCodecServer } from './codec/server';
+import { formatHistory, rotationHistory } from './history';
 import { loadConfig, type RotatorConfig } from './config';
 import { RotatorError } from './errors';
 import { connectClient, openConfiguredStore } from './runtime';
 import { parseCredentialDefinition } from './store';
-import { rotationWorkflowId } from './shared/constants';
+import { planWorkflowId, rotationWorkflowId } from './shared/constants';
 import {
   abortSignal,
   extendGraceSignal,
@@ -20,7 +22,15 @@ import {
   rollbackSignal,
   statusQuery,
 } from './shared/messages';
-import type { FleetInput, FleetSummary, RotationInput, RotationResult, RotationStatus } from './shared/types';
+import type {
+  ConsumerStatus,
+  FleetInput,
+  FleetSummary,
+  RotationDryRun,
+  RotationInput,
+  RotationResult,
+  RotationStatus,
+} from './shared/types';
 import {
   createExpirySweepSchedule,
   createRotationSchedule,
@@ -29,7 +39,16 @@ import {
 } from './schedules';
 
 /** Exit codes a script can rely on. */
-export const EXIT = { ok: 0, error: 1, usage: 2, notRotated: 3, conflict: 4, notFound: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notRotated: 3,
+  conflict: 4,
+  notFound: 5,
+  /** A dry run found blockers: the rotation would not go through. */
+  blocked: 6,
+} as const;
 
 class CliError extends Error {
   constructor(
@@ -64,6 +83,115 @@ export async function startRotation(client: Client, cfg: RotatorConfig, input: R
     }
     throw err;
   }
+}
+
+/** A dry run with the consumers the credential's latest rotation knows (if any). */
+export type DryRunReport = RotationDryRun & { knownConsumers: ConsumerStatus[] };
+
+/**
+ * Runs the rotation workflow in dry-run mode under its own id (a rotation of
+ * the credential may be running) and returns the plan.
+ */
+export async function planRotation(
+  client: Client,
+  cfg: RotatorConfig,
+  input: RotationInput,
+): Promise<DryRunReport> {
+  const handle = await client.workflow.start('rotateCredential', {
+    args: [{ ...input, dryRun: true }],
+    taskQueue: cfg.temporal.taskQueue,
+    workflowId: planWorkflowId(input.credentialId),
+  });
+  let result: RotationResult;
+  try {
+    result = (await handle.result()) as RotationResult;
+  } catch (err) {
+    const cause = rootFailure(err);
+    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    if (type === 'UnknownCredentialError') throw new CliError(message, EXIT.notFound);
+    throw new CliError(`dry run failed: ${type ? `${type}: ` : ''}${message}`, EXIT.error);
+  }
+  if (!result.dryRun)
+    throw new CliError('the worker returned no plan (is it older than this CLI?)', EXIT.error);
+  return { ...result.dryRun, knownConsumers: await knownConsumers(client, input.credentialId) };
+}
+
+function rootFailure(err: unknown): unknown {
+  let e = err;
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
+    e = (e as { cause?: unknown }).cause;
+  return e;
+}
+
+/** Consumers the running or last rotation of the credential heard from; none if there is none. */
+async function knownConsumers(client: Client, credentialId: string): Promise<ConsumerStatus[]> {
+  const query = client.workflow
+    .getHandle(rotationWorkflowId(credentialId))
+    .query(statusQuery)
+    .then((s) => s.consumers)
+    .catch(() => []);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ConsumerStatus[]>((resolve) => {
+    timer = setTimeout(() => resolve([]), 5_000);
+  });
+  try {
+    return await Promise.race([query, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function formatDryRun(d: DryRunReport): string {
+  const lines = [`dry run      ${d.credentialId} (nothing was changed)`];
+  lines.push(`engine       ${d.engine}${d.serverVersion ? ` (${d.serverVersion})` : ''}`);
+  if (d.strategy) lines.push(`strategy     ${d.strategy} — ${d.strategyReason ?? ''}`);
+  if (d.plan) {
+    const p = d.plan;
+    lines.push(`versions     ${p.fromVersion} (${p.fromUsername}) → ${p.toVersion} (${p.toUsername})`);
+    lines.push(
+      `timings      grace ${ms(p.graceMs)}, migration timeout ${ms(p.migrationTimeoutMs)}, drain timeout ${ms(p.drainTimeoutMs)}`,
+    );
+    if (p.emergency) lines.push(`EMERGENCY    ${p.emergency.reason}`);
+  }
+  const l = d.loginToCreateOrAlter;
+  if (l) {
+    const what =
+      l.action === 'create'
+        ? `${l.exists ? 're-sync existing' : 'create'} "${l.login}" like "${l.like ?? ''}"`
+        : `${l.action === 'add-password' ? 'add a second password to' : 'replace the password of'} "${l.login}"`;
+    lines.push(`login        ${what}`);
+  }
+  lines.push(d.blockers.length === 0 ? 'blockers     none' : `blockers     ${d.blockers.length}`);
+  for (const b of d.blockers) lines.push(`  ✗ ${b}`);
+  const list = (title: string, items: string[]) => {
+    lines.push(`${title} (${items.length})`);
+    for (const item of items) lines.push(`  ${item}`);
+  };
+  list('apply statements', d.statements.apply);
+  list('revoke statements, after grace', d.statements.revoke);
+  if (d.strategy === 'dual-user') list('privileges to clone', d.privilegesToClone);
+  list(
+    `open sessions of "${d.plan?.fromUsername ?? 'the login'}"`,
+    d.openSessions.map(
+      (s) =>
+        `${s.id} ${s.username}${s.clientAddress ? ` from ${s.clientAddress}` : ''}${s.state ? `, ${s.state}` : ''}${s.ageSeconds !== undefined ? `, ${s.ageSeconds} s` : ''}`,
+    ),
+  );
+  list(
+    'consumers known from the last rotation',
+    d.knownConsumers.map((c) => `${c.consumerId} v${c.version} (seen ${c.lastSeen})`),
+  );
+  list('notes', d.notes);
+  lines.push(d.blockers.length === 0 ? 'result       the rotation can run' : 'result       BLOCKED');
+  return lines.join('\n');
+}
+
+function ms(value: number): string {
+  if (value % 3_600_000 === 0) return `${value / 3_600_000}h`;
+  if (value % 60_000 === 0) return `${value / 60_000}m`;
+  if (value % 1000 === 0) return `${value / 1000}s`;
+  return `${value}ms`;
 }
 
 export function formatStatus(s: RotationStatus): string {
@@ -143,10 +271,16 @@ export function buildCli(): Command {
       'leaked credential: short grace (default 5m), then end the old sessions regardless',
     )
     .option('--wait', 'wait for the outcome, showing progress')
+    .option(
+      '--dry-run',
+      `show the plan (strategy, statements, blockers, sessions) and change nothing; exit ${EXIT.blocked} if blocked`,
+    )
+    .option('--json', 'with --dry-run: machine-readable plan')
     .action(async (credentialId: string, opts) => {
       if (opts.emergency && !opts.reason) throw new CliError('--emergency needs --reason', EXIT.usage);
+      if (opts.json && !opts.dryRun) throw new CliError('--json goes with --dry-run', EXIT.usage);
       await withClient(async (client, cfg) => {
-        const handle = await startRotation(client, cfg, {
+        const input: RotationInput = {
           credentialId,
           graceMs: opts.grace,
           migrationTimeoutMs: opts.migrationTimeout,
@@ -154,7 +288,14 @@ export function buildCli(): Command {
           reason: opts.reason,
           emergency: opts.emergency,
           requestedBy: cfg.actor,
-        });
+        };
+        if (opts.dryRun) {
+          const report = await planRotation(client, cfg, input);
+          console.log(opts.json ? JSON.stringify(report, null, 2) : formatDryRun(report));
+          if (report.blockers.length > 0) process.exitCode = EXIT.blocked;
+          return;
+        }
+        const handle = await startRotation(client, cfg, input);
         console.log(`started ${handle.workflowId}`);
         if (!opts.wait) return;
         let last = '';
@@ -299,15 +440,17 @@ export function buildCli(): Command {
 
   program
     .command('history <credential>')
-    .description('audit records of a credential (who, what, when; never a secret)')
+    .description(
+      'past rotations of a credential: outcome, strategy, versions, duration, who (from the audit log)',
+    )
     .option('--json', 'machine-readable output')
     .action(async (credentialId: string, opts) => {
       const cfg = loadConfig();
       const store = await openConfiguredStore(cfg);
       try {
-        const records = await store.listAudit(credentialId);
-        if (opts.json) console.log(JSON.stringify(records, null, 2));
-        else for (const r of records) console.log(`${r.at}\t${r.actor}\t${r.action}\t${r.version ?? ''}`);
+        await store.getDefinition(credentialId); // unknown credential → clear error and exit code
+        const entries = rotationHistory(await store.listAudit(credentialId));
+        console.log(opts.json ? JSON.stringify(entries, null, 2) : formatHistory(entries));
       } finally {
         await store.close();
       }

@@ -103,8 +103,18 @@ describe('operations on the dev server with real PostgreSQL', () => {
     const shown = await cli('credentials', 'show', app.id, '--json');
     expect(shown.out).toContain(app.login);
     expect(shown.out).not.toContain(app.password);
-    const history = await cli('history', app.id, '--json');
-    expect(history.out).toContain('rotation-rolled-back');
+    const history = JSON.parse((await cli('history', app.id, '--json')).out) as Array<
+      Record<string, unknown>
+    >;
+    expect(history.map((h) => h.outcome)).toEqual(['rolled-back', r2.outcome]);
+    expect(history[0]).toMatchObject({
+      strategy: 'dual-user',
+      fromVersion: 1,
+      toVersion: 2,
+      requestedBy: 'cli-test',
+    });
+    expect(typeof history[0]!.durationMs).toBe('number');
+    expect((await cli('history', 'no/such')).code).toBe(EXIT.notFound);
   });
 
   it('the bin entry point runs', () => {

@@ -1,0 +1,74 @@
+import type { AuditRecord } from './store/types';
+
+/** One past rotation, assembled from its audit records (no secrets there to begin with). */
+export interface RotationHistoryEntry {
+  runId: string;
+  startedAt: string;
+  endedAt?: string;
+  durationMs?: number;
+  outcome: string;
+  strategy?: string;
+  fromVersion?: number;
+  toVersion?: number;
+  requestedBy?: string;
+  reason?: string;
+  emergency?: boolean;
+  error?: string;
+}
+
+/**
+ * Groups a credential's audit records into rotations: a "rotation-started"
+ * record opens one (keyed by workflow run id), "rotation-<outcome>" closes it.
+ * A rotation without a closing record is still running (or its worker died).
+ */
+export function rotationHistory(records: AuditRecord[]): RotationHistoryEntry[] {
+  const byRun = new Map<string, RotationHistoryEntry>();
+  for (const r of records) {
+    const d = r.details ?? {};
+    const runId = typeof d.runId === 'string' ? d.runId : undefined;
+    if (!runId || !r.action.startsWith('rotation-')) continue;
+    if (r.action === 'rotation-started') {
+      byRun.set(runId, {
+        runId,
+        startedAt: r.at,
+        outcome: 'running',
+        strategy: str(d.strategy),
+        fromVersion: num(d.fromVersion),
+        toVersion: num(d.toVersion),
+        requestedBy: str(d.by),
+        reason: str(d.reason),
+        emergency: d.emergency === true,
+      });
+      continue;
+    }
+    const entry = byRun.get(runId);
+    if (!entry || r.action === 'rotation-planned') continue;
+    entry.outcome = r.action.slice('rotation-'.length);
+    entry.endedAt = r.at;
+    entry.durationMs = Date.parse(r.at) - Date.parse(entry.startedAt);
+    entry.error = str(d.error);
+  }
+  return [...byRun.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+export function formatHistory(entries: RotationHistoryEntry[]): string {
+  const rows = entries.map((e) =>
+    [
+      e.startedAt,
+      e.outcome + (e.emergency ? ' (EMERGENCY)' : ''),
+      e.strategy ?? '-',
+      `v${e.fromVersion ?? '?'}→v${e.toVersion ?? '?'}`,
+      e.durationMs === undefined ? '-' : `${Math.round(e.durationMs / 1000)}s`,
+      e.requestedBy ?? '-',
+      e.error ?? e.reason ?? '',
+    ].join('\t'),
+  );
+  return ['started\toutcome\tstrategy\tversions\tduration\tby\treason/error', ...rows].join('\n');
+}
