@@ -48,9 +48,9 @@ export function mongoAdmin(): Promise<MongoClient> {
   return mongoConnect(services.mongo.user, services.mongo.password, 'admin');
 }
 
-/** Another engineer starts the services; wait for FerretDB (up to 15 minutes) instead of starting it. */
+/** Another engineer starts the services; wait for FerretDB (up to 30 s; scripts/services.sh up waits for readiness already) instead of starting it. */
 export async function waitForMongo(): Promise<void> {
-  const deadline = Date.now() + 15 * 60_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       const c = await mongoAdmin();
@@ -58,7 +58,7 @@ export async function waitForMongo(): Promise<void> {
       return;
     } catch (err) {
       if (Date.now() > deadline)
-        throw new Error(`MongoDB/FerretDB did not become ready within 15 minutes: ${String(err)}`);
+        throw new Error(`MongoDB/FerretDB did not become ready within 30 s (run: bash scripts/services.sh up): ${String(err)}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

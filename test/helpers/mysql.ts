@@ -36,8 +36,8 @@ export async function mysqlConnect(
   return c;
 }
 
-/** Another engineer starts the services; wait for MySQL/MariaDB (up to 15 minutes) instead of starting it. */
-export async function waitForMysql(timeoutMs = 15 * 60_000): Promise<void> {
+/** Another engineer starts the services; wait for MySQL/MariaDB (up to 30 s; scripts/services.sh up waits for readiness already) instead of starting it. */
+export async function waitForMysql(timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -44,9 +44,9 @@ export function redisAdmin(): Promise<Redis> {
   return redisConnect(services.redis.user, services.redis.password);
 }
 
-/** Another engineer starts the services; wait for Redis (up to 15 minutes) instead of starting it. */
+/** Another engineer starts the services; wait for Redis (up to 30 s; scripts/services.sh up waits for readiness already) instead of starting it. */
 export async function waitForRedis(): Promise<void> {
-  const deadline = Date.now() + 15 * 60_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       const c = await redisAdmin();
@@ -55,7 +55,7 @@ export async function waitForRedis(): Promise<void> {
       return;
     } catch (err) {
       if (Date.now() > deadline)
-        throw new Error(`Redis did not become ready within 15 minutes: ${String(err)}`);
+        throw new Error(`Redis did not become ready within 30 s (run: bash scripts/services.sh up): ${String(err)}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

@@ -14,7 +14,7 @@ import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
 import { services } from '../helpers/services';
 
 async function waitForPostgres(): Promise<void> {
-  const deadline = Date.now() + 15 * 60_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       execFileSync('pg_isready', ['-h', services.postgres.host, '-p', String(services.postgres.port)], {
@@ -22,7 +22,7 @@ async function waitForPostgres(): Promise<void> {
       });
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error('PostgreSQL did not become ready within 15 minutes');
+      if (Date.now() > deadline) throw new Error('PostgreSQL did not become ready within 30 s (run: bash scripts/services.sh up)');
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { HeartbeatReporter, estimateHeartbeatHistory } from '../../src/consumer/heartbeat';
+import type { ConsumerHeartbeat, RotationStatus } from '../../src/shared/types';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A stand-in for the Temporal client: one workflow that records heartbeats like the tracker does. */
+function fakeTemporal() {
+  const state = {
+    running: true,
+    exists: true,
+    signals: [] as Array<{ workflowId: string; hb: ConsumerHeartbeat }>,
+    queries: 0,
+    recorded: new Map<string, number>(),
+    gate: undefined as Promise<void> | undefined,
+  };
+  const notFound = (id: string) => new WorkflowNotFoundError('workflow not found', id, undefined);
+  const client = {
+    workflow: {
+      getHandle(workflowId: string) {
+        return {
+          async signal(_def: unknown, hb: ConsumerHeartbeat) {
+            const gate = state.gate;
+            state.gate = undefined;
+            if (gate) await gate;
+            if (!state.exists || !state.running) throw notFound(workflowId);
+            state.signals.push({ workflowId, hb });
+            state.recorded.set(hb.consumerId, hb.version);
+          },
+          async describe() {
+            if (!state.exists) throw notFound(workflowId);
+            return { status: { name: state.running ? 'RUNNING' : 'COMPLETED' } };
+          },
+          async query(): Promise<Partial<RotationStatus>> {
+            state.queries++;
+            return {
+              phase: 'grace',
+              consumers: [...state.recorded].map(([consumerId, version]) => ({
+                consumerId,
+                version,
+                lastSeen: '',
+              })),
+            };
+          },
+        };
+      },
+    },
+  } as unknown as Pick<Client, 'workflow'>;
+  return { client, state };
+}
+
+/** A rotating client stand-in with swap notifications. */
+function fakeRotating(version: number) {
+  const listeners = new Set<(e: { version: number }) => void>();
+  return {
+    version,
+    onSwap(l: (e: { version: number }) => void) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    swap(v: number) {
+      this.version = v;
+      for (const l of listeners) l({ version: v });
+    },
+  };
+}
+
+describe('HeartbeatReporter', () => {
+  it('signals the rotation workflow of the credential at once, and again at once on a version change', async () => {
+    const { client, state } = fakeTemporal();
+    const pool = fakeRotating(1);
+    const r = new HeartbeatReporter({
+      client,
+      credentialId: 'orders/app',
+      consumerId: 'i-1',
+      periodMs: 60_000,
+    }).attach(pool);
+    await r.flush();
+    pool.swap(2);
+    await r.flush();
+    expect(state.signals).toEqual([
+      { workflowId: 'rotate/orders/app', hb: { consumerId: 'i-1', version: 1 } },
+      { workflowId: 'rotate/orders/app', hb: { consumerId: 'i-1', version: 2 } },
+    ]);
+    await r.stop();
+  });
+
+  it('periodic reports: none within a period of the last signal; then only if the workflow does not record us', async () => {
+    const { client, state } = fakeTemporal();
+    const pool = fakeRotating(1);
+    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
+      pool,
+    );
+    await r.flush();
+    await sleep(220);
+    await r.flush();
+    expect(state.signals).toHaveLength(1); // recorded by the workflow: periodic ticks only query
+    expect(r.stats.skippedRecorded).toBeGreaterThanOrEqual(2);
+    // A new rotation run knows nobody: the next tick announces us.
+    state.recorded.clear();
+    await sleep(100);
+    await r.flush();
+    expect(state.signals).toHaveLength(2);
+    await r.stop();
+  });
+
+  it('without confirmByQuery it signals once per period (bounded only by the period)', async () => {
+    const { client, state } = fakeTemporal();
+    const r = new HeartbeatReporter({
+      client,
+      credentialId: 'c',
+      consumerId: 'i-1',
+      periodMs: 40,
+      confirmByQuery: false,
+    });
+    r.setVersion(3);
+    r.start();
+    await sleep(230);
+    await r.stop();
+    expect(state.queries).toBe(0);
+    expect(state.signals.length).toBeGreaterThanOrEqual(3);
+    expect(state.signals.length).toBeLessThanOrEqual(7);
+  });
+
+  it('a change already reported by a periodic tick is not signalled twice', async () => {
+    const { client, state } = fakeTemporal();
+    let open!: () => void;
+    state.gate = new Promise<void>((resolve) => (open = resolve)); // the first signal hangs for a while
+    const pool = fakeRotating(1);
+    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 30 }).attach(pool);
+    await sleep(45); // periodic ticks queue up behind the hanging signal...
+    pool.swap(2); // ...and the change is queued after them
+    open();
+    await sleep(20);
+    await r.flush();
+    // The first tick already reports version 2; the queued change finds it sent.
+    expect(state.signals.map((s) => s.hb.version)).toEqual([1, 2]);
+    await r.stop();
+  });
+
+  it('no rotation running (not found, or finished) is normal: quiet, no error, no signal', async () => {
+    const { client, state } = fakeTemporal();
+    state.exists = false;
+    const warnings: unknown[] = [];
+    const r = new HeartbeatReporter({
+      client,
+      credentialId: 'c',
+      periodMs: 30,
+      logger: { warn: (o) => warnings.push(o) },
+    });
+    r.setVersion(1);
+    r.start();
+    await sleep(100);
+    state.exists = true;
+    state.running = false;
+    await sleep(100);
+    await r.stop();
+    expect(state.signals).toHaveLength(0);
+    expect(r.stats.errors).toBe(0);
+    expect(r.stats.noRotation).toBeGreaterThanOrEqual(3);
+    expect(warnings).toEqual([]);
+    expect(r.consumerId).toMatch(/-\d+-[0-9a-f]{6}$/);
+  });
+
+  it('other failures are counted and logged at most once per period, never thrown', async () => {
+    const client = {
+      workflow: {
+        getHandle: () => ({
+          signal: async () => {
+            throw new Error('UNAVAILABLE: connection refused');
+          },
+        }),
+      },
+    } as unknown as Pick<Client, 'workflow'>;
+    const warnings: unknown[] = [];
+    const r = new HeartbeatReporter({
+      client,
+      credentialId: 'c',
+      periodMs: 10_000,
+      logger: { warn: (o) => warnings.push(o) },
+    });
+    r.setVersion(1);
+    r.setVersion(2);
+    r.setVersion(3);
+    await r.flush();
+    expect(r.stats.errors).toBe(3);
+    expect(warnings).toHaveLength(1);
+    await r.stop();
+  });
+
+  it('estimates the history a grace period costs', () => {
+    const day = 24 * 60 * 60 * 1000;
+    // Default period (60 s), 24 h grace, 10 consumers, signalling every period: 14,410 signals, beyond Temporal's limits.
+    expect(estimateHeartbeatHistory({ consumers: 10, graceMs: day, confirmByQuery: false })).toEqual({
+      signals: 14_410,
+      events: 57_640,
+    });
+    // Confirming by query first: about two signals per consumer per rotation, whatever the grace.
+    expect(estimateHeartbeatHistory({ consumers: 10, graceMs: day, confirmByQuery: true })).toEqual({
+      signals: 20,
+      events: 80,
+    });
+  });
+});
