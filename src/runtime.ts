@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { Connection, Client } from '@temporalio/client';
+import { createPlanningActivities } from './activities/dry-run';
 import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
 import { encryptedDataConverter } from './codec';
@@ -14,7 +15,12 @@ export function openConfiguredStore(cfg: RotatorConfig): Promise<ManagedCredenti
 
 /** The activities with their real dependencies. */
 export function productionActivities(store: ManagedCredentialStore, actor = 'worker') {
-  return { ...createRotationActivities({ store, createEngine, actor }), ...createFleetActivities(store) };
+  const deps = { store, createEngine, actor };
+  return {
+    ...createRotationActivities(deps),
+    ...createPlanningActivities(deps),
+    ...createFleetActivities(store),
+  };
 }
 
 /** A Temporal client with the encrypting data converter. */

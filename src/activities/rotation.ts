@@ -1,13 +1,13 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { RotatorError, UnsupportedStrategyError, StoreStateError, PrivilegeParityError } from '../errors';
-import type { Engine, EngineConnection, EngineFactory } from '../engines/types';
+import { RotatorError, PrivilegeParityError } from '../errors';
+import type { Engine, EngineFactory, Secret } from '../engines/types';
 import { generatePassword } from '../engines/password';
 import type { CredentialDefinition, CredentialStore } from '../store/types';
 import type { RotationActivities } from '../shared/activities';
-import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
-import { nextVersion } from '../store/transitions';
-import { DEFAULT_EMERGENCY_GRACE_MS } from '../shared/constants';
-import { nextLoginName } from './login-names';
+import type { RotationInput, RotationPlan } from '../shared/types';
+import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
+
+export { chooseStrategy } from './plan';
 
 export interface RotationDeps {
   store: CredentialStore;
@@ -45,48 +45,11 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
   return classified({
     async preflight(input: RotationInput): Promise<RotationPlan> {
       const def = await store.getDefinition(input.credentialId);
-      const current = await store.getVersion(def.id, 'CURRENT');
-      if (!current) throw new StoreStateError(`credential "${def.id}" has no CURRENT version to rotate`);
-      const pending = await store.getVersion(def.id, 'PENDING');
-      if (pending) {
-        throw new StoreStateError(
-          `credential "${def.id}" has a PENDING version ${pending.version} from an unfinished rotation; discard it first`,
-        );
-      }
+      const enforce = new Blockers(false); // throws at the first problem
+      const current = (await currentToRotate(store, def, enforce))!;
       return withEngine(def, async (engine) => {
-        const server = await engine.describe();
-        const { strategy, reason } = chooseStrategy(def, server.strategies);
-        // Above every version ever stored, not CURRENT + 1: a rolled-back version may still exist.
-        const toVersion = nextVersion(await store.listVersions(def.id));
-        const toUsername =
-          strategy === 'dual-user' ? nextLoginName(def, current.username, toVersion) : current.username;
-        const previous = await store.getVersion(def.id, 'PREVIOUS');
-        if (previous && previous.username === toUsername && strategy === 'dual-user') {
-          throw new StoreStateError(
-            `credential "${def.id}": previous version ${previous.version} (login "${toUsername}") is not revoked yet`,
-          );
-        }
-        await engine.preflight(current.username, strategy);
-        const warnings: string[] = [];
-        if (strategy === 'single') {
-          warnings.push(
-            'strategy "single" changes the password in place: clients using the old one fail until they reload',
-          );
-        }
-        return {
-          credentialId: def.id,
-          engine: def.engine,
-          serverVersion: `${server.variant} ${server.version}`,
-          strategy,
-          strategyReason: reason,
-          fromVersion: current.version,
-          fromUsername: current.username,
-          toVersion,
-          toUsername,
-          ...timings(def, input),
-          emergency: input.emergency ? { reason: input.reason ?? 'no reason given' } : undefined,
-          warnings,
-        };
+        const { plan } = await planOnServer(store, def, input, current, engine, enforce);
+        return plan!;
       });
     },
 
@@ -107,16 +70,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     async applyPending(plan) {
       const def = await store.getDefinition(plan.credentialId);
       const { from, to } = await secretsOf(plan);
-      await withEngine(def, async (engine) => {
-        switch (plan.strategy) {
-          case 'dual-user':
-            return engine.createLoginLike(from.username, to.username, to.password);
-          case 'dual-password':
-            return engine.addPassword(from.username, to.password, from.password);
-          case 'single':
-            return engine.setPassword(from.username, to.password);
-        }
-      });
+      await withEngine(def, (engine) => applyStep(engine, plan, from, to));
     },
 
     async undoApply(plan) {
@@ -177,16 +131,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const old = await store.getVersion(plan.credentialId, plan.fromVersion);
       if (old?.state === 'revoked') return;
       const to = await store.getSecret(plan.credentialId, plan.toVersion);
-      await withEngine(def, async (engine) => {
-        switch (plan.strategy) {
-          case 'dual-user':
-            return engine.dropLogin(plan.fromUsername, to.username);
-          case 'dual-password':
-            return engine.keepOnlyPassword(to.username, to.password);
-          case 'single':
-            return; // the old password stopped working at apply
-        }
-      });
+      await withEngine(def, (engine) => revokeStep(engine, plan, to));
       await store.markRevoked(plan.credentialId, plan.fromVersion, actor);
     },
 
@@ -196,77 +141,35 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
   });
 }
 
-/**
- * Grace, migration and drain timeouts of this run. An emergency bounds every
- * wait by a short grace and forces the revoke (drain 0: sessions are ended).
- */
-function timings(def: CredentialDefinition, input: RotationInput) {
-  if (input.emergency) {
-    const graceMs = input.graceMs ?? DEFAULT_EMERGENCY_GRACE_MS;
-    return {
-      graceMs,
-      migrationTimeoutMs: Math.min(input.migrationTimeoutMs ?? graceMs, graceMs),
-      drainTimeoutMs: 0,
-    };
+/** The apply step of a strategy: what applyPending runs (and a dry run records). */
+export async function applyStep(engine: Engine, plan: RotationPlan, from: Secret, to: Secret): Promise<void> {
+  switch (plan.strategy) {
+    case 'dual-user':
+      return engine.createLoginLike(from.username, to.username, to.password);
+    case 'dual-password':
+      return engine.addPassword(from.username, to.password, from.password);
+    case 'single':
+      return engine.setPassword(from.username, to.password);
   }
-  return {
-    graceMs: input.graceMs ?? def.policy.graceMs,
-    migrationTimeoutMs: input.migrationTimeoutMs ?? def.policy.migrationTimeoutMs,
-    drainTimeoutMs: input.drainTimeoutMs ?? def.policy.drainTimeoutMs,
-  };
 }
 
-/** Picks the strategy from the live server's capabilities; "auto" prefers native dual passwords. */
-export function chooseStrategy(
-  def: CredentialDefinition,
-  supported: Record<ResolvedStrategy, { supported: boolean; reason: string }>,
-): { strategy: ResolvedStrategy; reason: string } {
-  if (def.strategy === 'auto') {
-    if (supported['dual-password'].supported) {
-      return { strategy: 'dual-password', reason: `auto: ${supported['dual-password'].reason}` };
-    }
-    if (supported['dual-user'].supported) {
-      return {
-        strategy: 'dual-user',
-        reason: `auto: no dual passwords (${supported['dual-password'].reason}); ${supported['dual-user'].reason}`,
-      };
-    }
-    throw new UnsupportedStrategyError(
-      `credential "${def.id}": server supports neither dual-password nor dual-user; choose "single" explicitly`,
-    );
+/** The revoke step of a strategy on the server: what revokeOld runs (and a dry run records). */
+export async function revokeStep(engine: Engine, plan: RotationPlan, to: Secret): Promise<void> {
+  switch (plan.strategy) {
+    case 'dual-user':
+      return engine.dropLogin(plan.fromUsername, to.username);
+    case 'dual-password':
+      return engine.keepOnlyPassword(to.username, to.password);
+    case 'single':
+      return; // the old password stopped working at apply
   }
-  const s = supported[def.strategy];
-  if (!s.supported) {
-    throw new UnsupportedStrategyError(
-      `credential "${def.id}": strategy "${def.strategy}" not supported: ${s.reason}`,
-    );
-  }
-  return { strategy: def.strategy, reason: `configured: ${s.reason}` };
-}
-
-/**
- * The admin connection for a credential. Always the admin's CURRENT version,
- * read per activity: when the admin credential itself is rotated, in-flight
- * rotations that depend on it move to the new admin login after its promote
- * (both work during its grace). A credential without adminCredentialId is an
- * admin and manages itself.
- */
-async function connectionFor(store: CredentialStore, def: CredentialDefinition): Promise<EngineConnection> {
-  const admin = await store.getSecret(def.adminCredentialId ?? def.id, 'CURRENT');
-  return {
-    host: def.host,
-    port: def.port,
-    database: def.database,
-    admin: { username: admin.username, password: admin.password },
-    options: def.options,
-  };
 }
 
 /**
  * Maps our errors to Temporal failures in one place: permanent classes become
  * non-retryable with their code as the type; the message never holds a secret.
  */
-function classified<T extends object>(activities: T): T {
+export function classified<T extends object>(activities: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: unknown[]) => {

@@ -7,6 +7,7 @@ import { createPostgresEngine } from './postgres';
 import { createRedisEngine } from './redis';
 
 export type {
+  DryRunRecorder,
   Engine,
   EngineConnection,
   EngineFactory,

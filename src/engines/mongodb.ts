@@ -47,6 +47,7 @@ import {
   VerificationError,
 } from '../errors';
 import type { ResolvedStrategy } from '../shared/types';
+import { REDACTED } from './dry-run';
 import type {
   Engine,
   EngineConnection,
@@ -214,6 +215,18 @@ class MongoEngine implements Engine {
     }
   }
 
+  /**
+   * The one way commands that change the server are sent; in dry-run mode
+   * they are recorded instead (pwd redacted) and answer { ok: 1 }.
+   */
+  private async mutate(db: string, command: Document, context: string): Promise<Document> {
+    const recorder = this.conn.dryRun;
+    if (!recorder) return this.run(db, command, context);
+    const shown = 'pwd' in command ? { ...command, pwd: REDACTED } : command;
+    recorder.record(`db.getSiblingDB(${JSON.stringify(db)}).runCommand(${JSON.stringify(shown)})`);
+    return { ok: 1 };
+  }
+
   private async facts(): Promise<MongoServerFacts> {
     this.factsCache ??= parseBuildInfo(await this.run('admin', { buildInfo: 1 }, 'read buildInfo'));
     return this.factsCache;
@@ -329,7 +342,11 @@ class MongoEngine implements Engine {
     let existing = await this.getUser(newLogin);
     if (!existing) {
       try {
-        await this.run(this.authDb, createUserCommand(newLogin, password, spec), `create user "${newLogin}"`);
+        await this.mutate(
+          this.authDb,
+          createUserCommand(newLogin, password, spec),
+          `create user "${newLogin}"`,
+        );
         return;
       } catch (err) {
         // Created concurrently (or by an attempt whose reply was lost): re-sync it below.
@@ -338,7 +355,7 @@ class MongoEngine implements Engine {
         existing = await this.requireUser(newLogin, 'new login');
       }
     }
-    await this.run(
+    await this.mutate(
       this.authDb,
       updateUserCommand(newLogin, password, spec, existing),
       `update user "${newLogin}"`,
@@ -351,6 +368,16 @@ class MongoEngine implements Engine {
     this.checkAuthDb();
     const ref = await this.requireUser(reference, 'login', { showPrivileges: true });
     const oth = await this.getUser(other, { showPrivileges: true });
+    if (!oth && this.conn.dryRun) {
+      // Dry run: a login the recorded createUser would make stands as one with no roles.
+      return compareUsers(ref, {
+        user: other,
+        db: this.authDb,
+        roles: [],
+        mechanisms: [],
+        ...(ref.inheritedPrivileges ? { inheritedPrivileges: [] } : {}),
+      });
+    }
     if (!oth) return { missing: [`login "${other}" does not exist in database "${this.authDb}"`], extra: [] };
     return compareUsers(ref, oth);
   }
@@ -365,7 +392,7 @@ class MongoEngine implements Engine {
     if (await this.getUser(login)) {
       try {
         // Dropped first, so nothing can log in again between killing and dropping.
-        await this.run(
+        await this.mutate(
           this.authDb,
           { dropUser: login, writeConcern: { w: 'majority' } },
           `drop user "${login}"`,
@@ -398,7 +425,7 @@ class MongoEngine implements Engine {
     // Keep the user's mechanisms (a SCRAM-SHA-1-only client must keep working).
     if (user.mechanisms && user.mechanisms.length > 0) cmd.mechanisms = user.mechanisms;
     cmd.writeConcern = { w: 'majority' };
-    await this.run(this.authDb, cmd, `set the password of "${login}"`);
+    await this.mutate(this.authDb, cmd, `set the password of "${login}"`);
   }
 
   // ------------------------------------------------------------ verification
@@ -490,7 +517,7 @@ class MongoEngine implements Engine {
   async endSessions(login: string): Promise<number> {
     const ops = await this.currentOps(login);
     if (ops === null) return 0; // FerretDB 1.x: no killOp / killAllSessionsByPattern either
-    await this.run(
+    await this.mutate(
       'admin',
       { killAllSessionsByPattern: [{ users: [{ user: login, db: this.authDb }] }] },
       `kill the sessions of "${login}"`,
@@ -498,7 +525,7 @@ class MongoEngine implements Engine {
     for (const op of ops) {
       if (!op.active || op.opid === undefined) continue;
       try {
-        await this.run(
+        await this.mutate(
           'admin',
           { killOp: 1, op: op.opid },
           `kill operation ${String(op.opid)} of "${login}"`,

@@ -18,7 +18,8 @@ import {
   type RowDataPacket,
 } from 'mysql2/promise';
 import { AdminPrivilegeError, ConfigError, RotatorError, TransientError } from '../errors';
-import type { EngineConnection } from './types';
+import { REDACTED } from './dry-run';
+import type { DryRunRecorder, EngineConnection } from './types';
 
 export interface MysqlErrorLike {
   code?: string;
@@ -96,11 +97,29 @@ export function hasErrno(err: unknown, ...errnos: number[]): boolean {
 
 export type Row = Record<string, unknown>;
 
+/**
+ * A statement that carries a credential, as dry-run mode records it: every
+ * literal after BY / AS / USING [PASSWORD] (plaintext, native hash, hex auth
+ * string) replaced by REDACTED. Attribute clauses (COMMENT, ATTRIBUTE,
+ * REQUIRE ...) are left as they are.
+ */
+export function redactMysqlStatement(sql: string): string {
+  return sql.replace(
+    /\b(BY|AS|USING)(\s+PASSWORD)?(\s*\(\s*|\s+)(?:'(?:[^'\\]|\\.|'')*'|0x[0-9A-Fa-f]+)(\s*\))?/gi,
+    (_m, kw: string, pw: string | undefined, open: string, close: string | undefined) =>
+      `${kw}${pw ?? ''}${open}'${REDACTED}'${close ?? ''}`,
+  );
+}
+
 export class MysqlConnector {
   private connection?: Promise<Connection>;
   private closed = false;
+  /** Set in dry-run mode: run() records instead of executing (see DryRunRecorder). */
+  readonly dryRun?: DryRunRecorder;
 
-  constructor(private readonly conn: EngineConnection) {}
+  constructor(private readonly conn: EngineConnection) {
+    this.dryRun = conn.dryRun;
+  }
 
   /** Options shared by admin and verification connections. */
   options(user: string, password: string, database = this.conn.database): ConnectionOptions {
@@ -201,8 +220,16 @@ export class MysqlConnector {
     }
   }
 
-  /** Runs statements built here (no parameters) one by one. */
+  /**
+   * Runs statements built here (no parameters) one by one: the one way
+   * statements that change the server are sent. In dry-run mode they are
+   * recorded instead, credentials redacted.
+   */
   async run(statements: string[], context: string, opts: { secret?: boolean } = {}): Promise<void> {
+    if (this.dryRun) {
+      for (const sql of statements) this.dryRun.record(opts.secret ? redactMysqlStatement(sql) : sql);
+      return;
+    }
     for (const sql of statements) await this.query(sql, undefined, context, opts);
   }
 

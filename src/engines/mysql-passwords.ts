@@ -101,10 +101,13 @@ export async function keepOnlyPassword(x: AccountAccess, account: Account, keepP
     return setMariadbHashes(x, account, [nativePasswordHash(keepPassword)], 'dual-password');
   }
   const c = await mysqlCredentials(x, account, 'dual-password');
-  const steps = planMysqlKeepOnly(
-    classifyStored(c.plugin, c.primary, { current: keepPassword }),
-    c.secondary === undefined ? 'none' : 'unknown',
-  );
+  // Dry run: this runs after addPassword, whose effect is not on the server; take the full path.
+  const steps = x.db.dryRun
+    ? planMysqlKeepOnly('unknown', 'unknown')
+    : planMysqlKeepOnly(
+        classifyStored(c.plugin, c.primary, { current: keepPassword }),
+        c.secondary === undefined ? 'none' : 'unknown',
+      );
   const statements = steps.map((step) =>
     step === 'discard' ? mysqlDiscardStatement(account) : mysqlSetStatement(account, c.plugin, keepPassword),
   );

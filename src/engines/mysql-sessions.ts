@@ -29,12 +29,13 @@ export async function listUserSessions(db: MysqlConnector, user: string): Promis
 
 /** KILL CONNECTION for each session of `user`; waits (up to 5 s) until they are gone. */
 export async function endUserSessions(db: MysqlConnector, user: string): Promise<number> {
+  if (db.dryRun) return recordEndSessions(db, user);
   let ended = 0;
   for (const s of await listUserSessions(db, user)) {
     const id = Number(s.id);
     if (!Number.isSafeInteger(id)) continue;
     try {
-      await db.query(`KILL CONNECTION ${id}`, undefined, `ending session ${id} of ${escape(user)}`);
+      await db.run([`KILL CONNECTION ${id}`], `ending session ${id} of ${escape(user)}`);
       ended++;
     } catch (err) {
       if (!hasErrno(err, ER_NO_SUCH_THREAD)) throw err; // already gone
@@ -50,6 +51,10 @@ export async function endUserSessions(db: MysqlConnector, user: string): Promise
 
 /** Ends sessions until none remain; TransientError if some keep coming back. */
 export async function drainUser(db: MysqlConnector, user: string): Promise<void> {
+  if (db.dryRun) {
+    await recordEndSessions(db, user);
+    return;
+  }
   for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
     if ((await listUserSessions(db, user)).length === 0) return;
     await endUserSessions(db, user);
@@ -60,4 +65,19 @@ export async function drainUser(db: MysqlConnector, user: string): Promise<void>
       `${left} sessions of ${escape(user)} remain after ${DRAIN_ATTEMPTS} attempts to end them`,
     );
   }
+}
+
+/**
+ * Dry run: the sessions open now and the KILL each would get. Which sessions
+ * exist when the step really runs is only known then; the note says so.
+ */
+async function recordEndSessions(db: MysqlConnector, user: string): Promise<number> {
+  const sessions = await listUserSessions(db, user);
+  db.dryRun?.record(`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`);
+  if (sessions.length > 0) {
+    db.dryRun?.note(
+      `${sessions.length} session(s) of ${escape(user)} are open now (${sessions.map((s) => s.id).join(', ')}); they would be ended`,
+    );
+  }
+  return sessions.length;
 }

@@ -36,9 +36,11 @@ import { escape, escapeId } from 'mysql2/promise';
 import {
   AdminPrivilegeError,
   ConfigError,
+  RotatorError,
   UnsupportedServerError,
   UnsupportedStrategyError,
 } from '../errors';
+import { blockerMessages, throwFirstBlocker } from './dry-run';
 import type { ResolvedStrategy } from '../shared/types';
 import type {
   Engine,
@@ -208,27 +210,53 @@ class MysqlEngine implements Engine {
   // ------------------------------------------------------------ preflight
 
   async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
+    await throwFirstBlocker((found) => this.findBlockers(login, strategy, found));
+  }
+
+  async blockers(login: string, strategy: ResolvedStrategy): Promise<string[]> {
+    return blockerMessages((found) => this.findBlockers(login, strategy, found));
+  }
+
+  /** preflight's checks, in order (see BlockerSearch). */
+  private async findBlockers(
+    login: string,
+    strategy: ResolvedStrategy,
+    found: RotatorError[],
+  ): Promise<void> {
     const v = await this.version();
     const support = strategiesFor(v.variant, v.num)[strategy];
     if (!support.supported) {
-      throw new UnsupportedStrategyError(`strategy "${strategy}" is not supported: ${support.reason}`);
+      found.push(new UnsupportedStrategyError(`strategy "${strategy}" is not supported: ${support.reason}`));
+      return;
     }
     const account = await this.requireAccount(login);
     const def = await this.definition(account);
-    passwordPlugin(def, account, v.variant, strategy);
+    try {
+      passwordPlugin(def, account, v.variant, strategy);
+    } catch (err) {
+      if (!(err instanceof RotatorError)) throw err;
+      found.push(err);
+    }
     const admin = await this.adminAccount();
     if (strategy === 'dual-user' && sameAccount(admin, account)) {
-      throw new ConfigError(`refusing dual-user for the admin's own account ${describeAccount(account)}`);
+      found.push(
+        new ConfigError(`refusing dual-user for the admin's own account ${describeAccount(account)}`),
+      );
     }
     const template = strategy === 'dual-user' ? await this.grants(account, def) : [];
     const gaps = adminGaps(await this.grants(admin), template, strategy, v.variant);
     if (gaps.length > 0) {
       const more = gaps.length > 20 ? `; and ${gaps.length - 20} more` : '';
-      throw new AdminPrivilegeError(
-        `admin ${describeAccount(admin)} cannot rotate ${describeAccount(account)} with ${strategy}: missing ${gaps.slice(0, 20).join('; ')}${more}`,
+      found.push(
+        new AdminPrivilegeError(
+          `admin ${describeAccount(admin)} cannot rotate ${describeAccount(account)} with ${strategy}: missing ${gaps.slice(0, 20).join('; ')}${more}`,
+        ),
       );
     }
-    if (strategy === 'dual-user') await this.refuseDefiner(account, 'dual-user would drop it after grace');
+    if (strategy === 'dual-user') {
+      const definer = await this.definerProblem(account, 'dual-user would drop it after grace');
+      if (definer) found.push(definer);
+    }
   }
 
   /** Views/routines with SQL SECURITY DEFINER, triggers and events that run as `account` (at most 50). */
@@ -251,11 +279,16 @@ class MysqlEngine implements Engine {
   }
 
   private async refuseDefiner(account: Account, why: string): Promise<void> {
+    const problem = await this.definerProblem(account, why);
+    if (problem) throw problem;
+  }
+
+  private async definerProblem(account: Account, why: string): Promise<ConfigError | undefined> {
     const objects = await this.definerObjects(account);
-    if (objects.length === 0) return;
+    if (objects.length === 0) return undefined;
     const count = objects.length >= 50 ? '50 or more' : String(objects.length);
     const shown = `${objects.slice(0, 10).join(', ')}${objects.length > 10 ? ', ...' : ''}`;
-    throw new ConfigError(
+    return new ConfigError(
       `${describeAccount(account)} is the DEFINER of ${count} object(s) that stop working when it is dropped (${shown}); ${why}. Use dual-password, or give these objects another DEFINER first`,
     );
   }
@@ -290,12 +323,15 @@ class MysqlEngine implements Engine {
       }
     }
     const templateFacts = await this.grants(source, def);
-    let facts = await this.grants(target);
+    // Dry run: an account the recorded CREATE USER would make has no grants yet.
+    const created = !this.db.dryRun || (await this.accountExists(target));
+    let facts = created ? await this.grants(target) : [];
     const { extra } = diffGrants(templateFacts, facts);
     if (extra.length > 0) {
       const revokes = revokeStatements(extra, target, v.variant);
       await this.db.run(revokes, `revoking extra privileges of ${describeAccount(target)}`);
-      facts = await this.grants(target);
+      if (!this.db.dryRun) facts = await this.grants(target);
+      else facts = facts.filter((f) => !extra.includes(f));
     }
     const { missing } = diffGrants(templateFacts, facts);
     const grants = grantStatements(templateFacts, missing, target, v.variant);
@@ -304,12 +340,18 @@ class MysqlEngine implements Engine {
 
   async comparePrivileges(reference: string, other: string): Promise<PrivilegeDiff> {
     const ref = await this.requireAccount(reference);
-    const oth = await this.requireAccount(other);
     const refDef = await this.definition(ref);
-    const othDef = await this.definition(oth);
-    const diff = diffGrants(await this.grants(ref, refDef), await this.grants(oth, othDef));
+    const refGrants = await this.grants(ref, refDef);
+    // Dry run: an account a recorded CREATE USER would make stands as one with nothing granted.
+    const resolved = await this.resolve(other);
+    if (!resolved.exists && !this.db.dryRun) {
+      throw new ConfigError(`login ${describeAccount(resolved.account)} does not exist`);
+    }
+    const othDef = resolved.exists ? await this.definition(resolved.account) : undefined;
+    const othGrants = othDef ? await this.grants(resolved.account, othDef) : [];
+    const diff = diffGrants(refGrants, othGrants);
     const refAttrs = attributeFacts(refDef);
-    const othAttrs = attributeFacts(othDef);
+    const othAttrs = othDef ? attributeFacts(othDef) : [];
     return {
       missing: [...diff.missing.map(describeGrant), ...refAttrs.filter((a) => !othAttrs.includes(a))].sort(),
       extra: [...diff.extra.map(describeGrant), ...othAttrs.filter((a) => !refAttrs.includes(a))].sort(),

@@ -31,6 +31,8 @@ import {
   describeMembership,
   describeSetting,
   diffAttributes,
+  emptyRole,
+  NOT_CREATED_OID,
   membershipKey,
   membershipStatements,
   readMemberships,
@@ -40,13 +42,7 @@ import {
   settingStatements,
   type RoleInfo,
 } from './postgres-roles';
-import {
-  quoteName,
-  runStatements,
-  scopeDatabases,
-  type PgConnector,
-  type ServerVersion,
-} from './postgres-sql';
+import { quoteName, scopeDatabases, type PgConnector, type ServerVersion } from './postgres-sql';
 
 export interface CloneRequest {
   source: RoleInfo;
@@ -65,7 +61,8 @@ export async function cloneLogin(db: PgConnector, request: CloneRequest): Promis
   const adminCheck = admin.superuser ? null : admin.oid;
 
   // 1. The role, its attributes, memberships, settings and cluster-wide privileges.
-  const newOid = await db.transaction(db.homeDatabase, `creating login "${newLogin}"`, async (client) => {
+  const home = db.homeDatabase;
+  const newOid = await db.transaction(home, `creating login "${newLogin}"`, async (client) => {
     const q: Query = async (sql, params) => (await client.query(sql, params)).rows;
     const existing = await readRole(q, newLogin);
     const statements: string[] = [];
@@ -78,13 +75,19 @@ export async function cloneLogin(db: PgConnector, request: CloneRequest): Promis
         `ALTER ROLE ${newSql} WITH LOGIN PASSWORD ${escapeLiteral(verifier)} ${alterRoleOptions(source, existing).join(' ')}`,
       );
     }
-    await runStatements(client, statements);
-    const created = (await readRole(q, newLogin))!;
+    await db.execute(home, statements, `creating login "${newLogin}"`, client);
+    // Dry run: the role was not created; it stands as a role with nothing granted.
+    const created = (await readRole(q, newLogin)) ?? (db.dryRun ? emptyRole(newLogin) : undefined);
+    if (!created) throw new Error(`login "${newLogin}" not found after creating it`);
     // A non-superuser admin must be a member of the new login to manage its default
     // privileges now and to REASSIGN OWNED to it at revoke time (CREATEROLE allows it).
     if (!admin.superuser) {
-      const [m] = await q('SELECT pg_has_role(current_user, $1::oid, $2) AS ok', [created.oid, 'MEMBER']);
-      if (!m?.ok) await client.query(`GRANT ${newSql} TO CURRENT_USER`);
+      const [m] =
+        created.oid === NOT_CREATED_OID
+          ? [{ ok: false }]
+          : await q('SELECT pg_has_role(current_user, $1::oid, $2) AS ok', [created.oid, 'MEMBER']);
+      if (!m?.ok)
+        await db.execute(home, [`GRANT ${newSql} TO CURRENT_USER`], 'joining the new login', client);
     }
 
     const memberships = diffFacts(
@@ -98,48 +101,66 @@ export async function cloneLogin(db: PgConnector, request: CloneRequest): Promis
       settingKey,
     );
     const shared = await readSharedPrivileges(q, version.num, [source.oid, created.oid], adminCheck);
-    assertAdminCanGrant(shared.reference, admin, template, db.homeDatabase);
+    assertAdminCanGrant(shared.reference, admin, template, home);
     const sharedDiff = diffFacts(shared.reference, shared.other, objectKey);
-    await runStatements(client, [
-      ...membershipStatements('REVOKE', memberships.extra, newSql),
-      ...membershipStatements('GRANT', memberships.missing, newSql),
-      ...settingStatements(
-        settings.missing.map((d) => d.fact),
-        settings.extra.map((d) => d.fact),
-        newSql,
-      ),
-      ...objectPrivilegeStatements(
-        'REVOKE',
-        sharedDiff.extra.filter((d) => !d.fact.owned),
-        newSql,
-      ),
-      ...objectPrivilegeStatements('GRANT', sharedDiff.missing, newSql),
-    ]);
+    await db.execute(
+      home,
+      [
+        ...membershipStatements('REVOKE', memberships.extra, newSql),
+        ...membershipStatements('GRANT', memberships.missing, newSql),
+        ...settingStatements(
+          settings.missing.map((d) => d.fact),
+          settings.extra.map((d) => d.fact),
+          newSql,
+        ),
+        ...objectPrivilegeStatements(
+          'REVOKE',
+          sharedDiff.extra.filter((d) => !d.fact.owned),
+          newSql,
+        ),
+        ...objectPrivilegeStatements('GRANT', sharedDiff.missing, newSql),
+      ],
+      `granting cluster-wide privileges to "${newLogin}"`,
+      client,
+    );
     return created.oid;
   });
 
   // 2. Per database: grace bridge, object privileges, default privileges.
   const resolve = (token: string) => (token === SELF ? newSql : token === PEER ? templateSql : token);
   for (const database of await scopeDatabases(db, [source.oid, newOid])) {
-    if (!database.connectable) continue;
-    await db.transaction(database.name, `cloning privileges in database ${database.name}`, async (client) => {
+    if (!database.connectable) {
+      if (database.holders.includes(source.oid)) {
+        db.dryRun?.note(
+          `database ${database.name} does not allow connections: what "${template}" has there is not cloned`,
+        );
+      }
+      continue;
+    }
+    const context = `cloning privileges in database ${database.name}`;
+    await db.transaction(database.name, context, async (client) => {
       const q: Query = async (sql, params) => (await client.query(sql, params)).rows;
-      await runStatements(client, bridgeStatements(templateSql, newSql));
+      await db.execute(database.name, bridgeStatements(templateSql, newSql), context, client);
       const objects = await readObjectPrivileges(q, database.name, [source.oid, newOid], adminCheck);
       assertAdminCanGrant(objects.reference, admin, template, db.homeDatabase);
       const defaults = await readDefaultPrivileges(q, database.name, [source.oid, newOid]);
       const objectDiff = diffFacts(objects.reference, objects.other, objectKey);
       const defaultDiff = diffFacts(defaults.reference, defaults.other, defaultKey);
-      await runStatements(client, [
-        ...objectPrivilegeStatements(
-          'REVOKE',
-          objectDiff.extra.filter((d) => !d.fact.owned),
-          newSql,
-        ),
-        ...objectPrivilegeStatements('GRANT', objectDiff.missing, newSql),
-        ...defaultPrivilegeStatements('REVOKE', defaultDiff.extra, resolve),
-        ...defaultPrivilegeStatements('GRANT', defaultDiff.missing, resolve),
-      ]);
+      await db.execute(
+        database.name,
+        [
+          ...objectPrivilegeStatements(
+            'REVOKE',
+            objectDiff.extra.filter((d) => !d.fact.owned),
+            newSql,
+          ),
+          ...objectPrivilegeStatements('GRANT', objectDiff.missing, newSql),
+          ...defaultPrivilegeStatements('REVOKE', defaultDiff.extra, resolve),
+          ...defaultPrivilegeStatements('GRANT', defaultDiff.missing, resolve),
+        ],
+        context,
+        client,
+      );
     });
   }
 }

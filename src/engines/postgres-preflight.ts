@@ -135,3 +135,52 @@ function revokeGaps(facts: ObjectPrivilege[], home: string): string[] {
 function unquoteIdent(ident: string): string {
   return ident.startsWith('"') ? ident.slice(1, -1).replace(/""/g, '"') : ident;
 }
+
+export interface OwnedInDatabase {
+  database: string;
+  connectable: boolean;
+  /** Objects the role owns there (default-privilege entries not counted). */
+  owned: number;
+  /** Privileges, default privileges and policies that name the role there. */
+  other: number;
+}
+
+/** Per database (not shared objects): what `roleOid` owns or is named in, from pg_shdepend. */
+export async function holdingsByDatabase(db: PgConnector, roleOid: string): Promise<OwnedInDatabase[]> {
+  const rows = await db.query(
+    db.homeDatabase,
+    `SELECT d.datname, d.datallowconn,
+            count(*) FILTER (WHERE s.deptype = 'o' AND s.classid <> 'pg_default_acl'::regclass)::int AS owned,
+            count(*) FILTER (WHERE s.deptype <> 'o' OR s.classid = 'pg_default_acl'::regclass)::int AS other
+       FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1::oid
+      GROUP BY d.datname, d.datallowconn ORDER BY d.datname`,
+    [roleOid],
+    'reading what the login holds per database',
+  );
+  return rows.map((r) => ({
+    database: String(r.datname),
+    connectable: Boolean(r.datallowconn),
+    owned: Number(r.owned),
+    other: Number(r.other),
+  }));
+}
+
+/**
+ * dual-user: databases that do not allow connections where the login owns
+ * objects or holds privileges. We cannot connect there, so the clone misses
+ * them and REASSIGN/DROP OWNED cannot run there: DROP ROLE would fail at revoke.
+ */
+export async function unreachableHoldings(db: PgConnector, target: RoleInfo): Promise<string[]> {
+  return (await holdingsByDatabase(db, target.oid))
+    .filter((h) => !h.connectable)
+    .map((h) => {
+      const what = [
+        h.owned > 0 ? `owns ${h.owned} object(s)` : '',
+        h.other > 0 ? `holds ${h.other} privilege/default-privilege entr${h.other === 1 ? 'y' : 'ies'}` : '',
+      ]
+        .filter(Boolean)
+        .join(' and ');
+      return `login "${target.name}" ${what} in database ${h.database}, which does not allow connections: dual-user can neither clone nor move them, and DROP ROLE would fail (allow connections to it for the rotation, or move them first)`;
+    });
+}

@@ -37,6 +37,8 @@ export interface ObjectPrivilege {
   grantor: string;
   /** The admin has the grantor's privileges, so it can revoke this grant (always true for a superuser). */
   adminCanRevoke: boolean;
+  /** Granted by the object's owner (DROP OWNED revokes these; others are revoked as their grantor). */
+  grantedByOwner?: boolean;
 }
 
 export interface DefaultPrivilege {
@@ -159,12 +161,15 @@ WITH o AS (${objects})
 SELECT x.grantee::text AS role, o.cls, o.label, o.target, o.col, x.privilege_type AS privilege,
        x.is_grantable AS grantable, false AS owned, ${check} AS admin_can_grant,
        quote_ident(pg_get_userbyid(x.grantor)) AS grantor,
-       $2::oid IS NULL OR x.grantor = $2::oid OR pg_has_role($2::oid, x.grantor, 'USAGE') AS admin_can_revoke
+       $2::oid IS NULL OR x.grantor = $2::oid OR pg_has_role($2::oid, x.grantor, 'USAGE') AS admin_can_revoke,
+       x.grantor = coalesce(o.owner, CASE o.cls
+         WHEN 'COLUMN' THEN (SELECT r.relowner FROM pg_class r WHERE r.oid = o.objoid)
+         WHEN 'PARAMETER' THEN 10::oid END) AS by_owner
   FROM o CROSS JOIN LATERAL aclexplode(o.acl) x
  WHERE o.acl IS NOT NULL AND x.grantee = ANY($1::oid[]) AND o.owner IS DISTINCT FROM x.grantee
 UNION ALL
 SELECT o.owner::text, o.cls, o.label, o.target, o.col, x.privilege_type, true, true, ${check},
-       quote_ident(pg_get_userbyid(o.owner)), true
+       quote_ident(pg_get_userbyid(o.owner)), true, true
   FROM o CROSS JOIN LATERAL aclexplode(acldefault(o.defkind::"char", o.owner)) x
  WHERE o.owner = ANY($1::oid[]) AND x.grantee = o.owner`;
 }
@@ -210,6 +215,7 @@ function toObjectPrivileges(
       adminCanGrant: Boolean(r.admin_can_grant),
       grantor: String(r.grantor),
       adminCanRevoke: Boolean(r.admin_can_revoke),
+      grantedByOwner: Boolean(r.by_owner),
     }));
 }
 

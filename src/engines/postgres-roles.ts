@@ -45,6 +45,30 @@ export async function readRole(query: Query, name: string): Promise<RoleInfo | u
   };
 }
 
+/**
+ * Oid of a login that only a recorded (dry-run) CREATE ROLE made: the largest
+ * oid, which no role has (0 would be PUBLIC in ACLs). The catalog queries
+ * then see a role with the built-in defaults and nothing granted.
+ */
+export const NOT_CREATED_OID = '4294967295';
+
+/** Dry run: a login a recorded CREATE ROLE would make, with the defaults and nothing granted. */
+export function emptyRole(name: string): RoleInfo {
+  return {
+    oid: NOT_CREATED_OID,
+    name,
+    superuser: false,
+    inherit: true,
+    createRole: false,
+    createDb: false,
+    canLogin: true,
+    replication: false,
+    bypassRls: false,
+    connectionLimit: -1,
+    validUntil: null,
+  };
+}
+
 // ---------------------------------------------------------------- attributes
 
 /** Attribute name → the CREATE/ALTER ROLE option that sets it to the role's value. LOGIN is not compared. */

@@ -1,4 +1,5 @@
 /** Sessions of a login as the server sees them (pg_stat_activity), excluding our own admin backends. */
+import { escapeLiteral } from 'pg';
 import { TransientError } from '../errors';
 import type { SessionInfo } from './types';
 import type { PgConnector } from './postgres-sql';
@@ -29,6 +30,7 @@ export async function listSessions(db: PgConnector, login: string): Promise<Sess
 
 /** Terminates every session of `login` and waits (up to ~5 s) until they are gone; returns how many it ended. */
 export async function endSessions(db: PgConnector, login: string): Promise<number> {
+  if (db.dryRun) return recordEndSessions(db, login);
   const rows = await db.query(
     db.homeDatabase,
     `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS ended FROM pg_stat_activity WHERE ${SESSION_FILTER}`,
@@ -46,6 +48,10 @@ export async function endSessions(db: PgConnector, login: string): Promise<numbe
 
 /** Ends the login's sessions until none remain; TransientError if some keep coming back. */
 export async function drainSessions(db: PgConnector, login: string): Promise<void> {
+  if (db.dryRun) {
+    await recordEndSessions(db, login);
+    return;
+  }
   for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
     if ((await listSessions(db, login)).length === 0) return;
     await endSessions(db, login);
@@ -56,4 +62,16 @@ export async function drainSessions(db: PgConnector, login: string): Promise<voi
       `${left} sessions of "${login}" remain after ${DRAIN_ATTEMPTS} attempts to end them`,
     );
   }
+}
+
+/** Dry run: records the statement that ends the sessions and notes how many are open now. */
+async function recordEndSessions(db: PgConnector, login: string): Promise<number> {
+  const open = (await listSessions(db, login)).length;
+  await db.execute(
+    db.homeDatabase,
+    [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${escapeLiteral(login)}`],
+    `ending sessions of "${login}"`,
+  );
+  if (open > 0) db.dryRun?.note(`${open} session(s) of "${login}" are open now; they would be ended`);
+  return open;
 }

@@ -9,8 +9,8 @@ import {
 import { REDACTED } from './dry-run';
 import type { DryRunRecorder, EngineConnection } from './types';
 
-/** Advisory lock key (per database) taken by every privilege-changing transaction: "rotator" in ASCII. */
-const ACL_CHANGE_LOCK = 0x726f7461746f72;
+/** Advisory lock key (per database) taken by every privilege-changing transaction. */
+const ACL_CHANGE_LOCK = 0x726f7461; // "rota", within the safe-integer range
 
 /** NAMEDATALEN - 1: PostgreSQL silently truncates longer identifiers, so we refuse them. */
 export const PG_MAX_IDENTIFIER_BYTES = 63;

@@ -16,6 +16,7 @@ import { Client, escapeLiteral } from 'pg';
 import {
   AdminPrivilegeError,
   ConfigError,
+  RotatorError,
   TransientError,
   UnsupportedServerError,
   UnsupportedStrategyError,
@@ -32,17 +33,17 @@ import type {
   VerifyOptions,
 } from './types';
 import { readObjectPrivileges, readSharedPrivileges, type Query } from './postgres-privileges';
-import { readRole, type RoleInfo } from './postgres-roles';
+import { emptyRole, readRole, type RoleInfo } from './postgres-roles';
 import { cloneLogin, compareLogins } from './postgres-clone';
 import { leftoverRevokeStatements } from './postgres-grants';
-import { preflightGaps } from './postgres-preflight';
+import { blockerMessages, throwFirstBlocker } from './dry-run';
+import { holdingsByDatabase, preflightGaps, unreachableHoldings } from './postgres-preflight';
 import { drainSessions, endSessions, listSessions } from './postgres-sessions';
 import {
   hasSqlState,
   mapPgError,
   PgConnector,
   quoteName,
-  runStatements,
   scopeDatabases,
   type ServerVersion,
 } from './postgres-sql';
@@ -136,11 +137,25 @@ class PostgresEngine implements Engine {
   // ------------------------------------------------------------ preflight
 
   async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
+    await throwFirstBlocker((found) => this.findBlockers(login, strategy, found));
+  }
+
+  async blockers(login: string, strategy: ResolvedStrategy): Promise<string[]> {
+    return blockerMessages((found) => this.findBlockers(login, strategy, found));
+  }
+
+  /** preflight's checks, in order (see BlockerSearch). */
+  private async findBlockers(
+    login: string,
+    strategy: ResolvedStrategy,
+    found: RotatorError[],
+  ): Promise<void> {
     const version = await this.server();
     if (strategy === 'dual-password') {
-      throw new UnsupportedStrategyError(
-        'dual-password is not supported: PostgreSQL has one password per role',
+      found.push(
+        new UnsupportedStrategyError('dual-password is not supported: PostgreSQL has one password per role'),
       );
+      return;
     }
     const target = await this.requireRole(login, 'login');
     const admin = await this.adminRole();
@@ -148,9 +163,14 @@ class PostgresEngine implements Engine {
     if (missing.length > 0) {
       const shown = missing.slice(0, 20).join('; ');
       const more = missing.length > 20 ? `; and ${missing.length - 20} more` : '';
-      throw new AdminPrivilegeError(
-        `admin "${admin.name}" cannot rotate "${login}" with ${strategy}: missing ${shown}${more}`,
+      found.push(
+        new AdminPrivilegeError(
+          `admin "${admin.name}" cannot rotate "${login}" with ${strategy}: missing ${shown}${more}`,
+        ),
       );
+    }
+    if (strategy === 'dual-user') {
+      found.push(...(await unreachableHoldings(this.db, target)).map((m) => new ConfigError(m)));
     }
   }
 
@@ -176,7 +196,9 @@ class PostgresEngine implements Engine {
   async comparePrivileges(reference: string, other: string): Promise<PrivilegeDiff> {
     const version = await this.server();
     const ref = await this.requireRole(reference, 'login');
-    const oth = await this.requireRole(other, 'login');
+    // Dry run: a login a recorded statement would create stands as one with nothing granted.
+    const ghost = this.db.dryRun && !(await this.loginExists(other)) ? emptyRole(other) : undefined;
+    const oth = ghost ?? (await this.requireRole(other, 'login'));
     return compareLogins(this.db, version, ref, oth);
   }
 
@@ -192,7 +214,8 @@ class PostgresEngine implements Engine {
     if (role.oid === admin.oid) throw new ConfigError(`refusing to drop the admin login "${login}"`);
     if (heir !== undefined) {
       if (heir === login) throw new ConfigError('a login cannot be its own heir');
-      await this.requireRole(heir, 'heir login');
+      // Dry run: the heir may be a login the apply step would create.
+      if (!this.db.dryRun || (await this.loginExists(heir))) await this.requireRole(heir, 'heir login');
     } else {
       const [owned] = await this.query(
         `SELECT count(*)::int AS n FROM pg_shdepend
@@ -209,32 +232,34 @@ class PostgresEngine implements Engine {
     }
 
     // No new sessions from here on, so the drained state cannot change under us.
-    await this.query(`ALTER ROLE ${loginSql} NOLOGIN`, [], `disabling login "${login}"`);
+    await this.db.execute(this.home, [`ALTER ROLE ${loginSql} NOLOGIN`], `disabling login "${login}"`);
     await drainSessions(this.db, login);
+    if (this.db.dryRun) await this.noteHoldings(role, heir);
     for (const database of await scopeDatabases(this.db, [role.oid])) {
       if (!database.connectable) continue;
-      await this.db.transaction(
-        database.name,
-        `moving objects of "${login}" in database ${database.name}`,
-        async (client) => {
-          const q: Query = async (sql, params) => (await client.query(sql, params)).rows;
-          if (heirSql) await client.query(`REASSIGN OWNED BY ${loginSql} TO ${heirSql}`);
-          await client.query(`DROP OWNED BY ${loginSql}`);
-          const leftovers = await readObjectPrivileges(q, database.name, [role.oid], null);
-          const shared =
-            database.name === this.home
-              ? await readSharedPrivileges(q, version.num, [role.oid], null)
-              : undefined;
-          await runStatements(
-            client,
-            leftoverRevokeStatements([...leftovers.reference, ...(shared?.reference ?? [])], loginSql),
-          );
-        },
-      );
+      const context = `moving objects of "${login}" in database ${database.name}`;
+      await this.db.transaction(database.name, context, async (client) => {
+        const q: Query = async (sql, params) => (await client.query(sql, params)).rows;
+        await this.db.execute(
+          database.name,
+          [...(heirSql ? [`REASSIGN OWNED BY ${loginSql} TO ${heirSql}`] : []), `DROP OWNED BY ${loginSql}`],
+          context,
+          client,
+        );
+        const leftovers = await readObjectPrivileges(q, database.name, [role.oid], null);
+        const shared =
+          database.name === this.home
+            ? await readSharedPrivileges(q, version.num, [role.oid], null)
+            : undefined;
+        let facts = [...leftovers.reference, ...(shared?.reference ?? [])];
+        // Dry run: DROP OWNED did not run; what it leaves are the grants not made by the owner.
+        if (this.db.dryRun) facts = facts.filter((f) => !f.grantedByOwner);
+        await this.db.execute(database.name, leftoverRevokeStatements(facts, loginSql), context, client);
+      });
     }
     await drainSessions(this.db, login);
     try {
-      await this.db.query(this.home, `DROP ROLE IF EXISTS ${loginSql}`, [], `dropping login "${login}"`);
+      await this.db.execute(this.home, [`DROP ROLE IF EXISTS ${loginSql}`], `dropping login "${login}"`);
     } catch (err) {
       if (hasSqlState(err, '2BP01')) {
         const detail = (err as { detail?: string }).detail;
@@ -243,6 +268,21 @@ class PostgresEngine implements Engine {
         );
       }
       throw err;
+    }
+  }
+
+  /** Dry run: what dropLogin would move or could not reach, per database. */
+  private async noteHoldings(role: RoleInfo, heir: string | undefined): Promise<void> {
+    for (const h of await holdingsByDatabase(this.db, role.oid)) {
+      if (!h.connectable) {
+        this.db.dryRun?.note(
+          `database ${h.database} does not allow connections: objects and privileges of "${role.name}" there stay, and DROP ROLE would fail`,
+        );
+      } else if (h.owned > 0) {
+        this.db.dryRun?.note(
+          `"${role.name}" owns ${h.owned} object(s) in database ${h.database}; REASSIGN OWNED gives them to ${heir === undefined ? '(no heir: refused)' : `"${heir}"`}`,
+        );
+      }
     }
   }
 
@@ -264,9 +304,9 @@ class PostgresEngine implements Engine {
     const loginSql = quoteName(login);
     await this.server();
     await this.requireRole(login, 'login');
-    await this.query(
-      `ALTER ROLE ${loginSql} PASSWORD ${escapeLiteral(scramSha256Verifier(password))}`,
-      [],
+    await this.db.execute(
+      this.home,
+      [`ALTER ROLE ${loginSql} PASSWORD ${escapeLiteral(scramSha256Verifier(password))}`],
       `setting the password of "${login}"`,
     );
   }

@@ -36,6 +36,7 @@ import {
   VerificationError,
 } from '../errors';
 import type { ResolvedStrategy } from '../shared/types';
+import { REDACTED } from './dry-run';
 import type {
   Engine,
   EngineConnection,
@@ -225,6 +226,17 @@ class RedisEngine implements Engine {
     }
   }
 
+  /**
+   * The one way commands that change the server are sent; in dry-run mode
+   * they are recorded instead (password rules redacted) and answer "OK".
+   */
+  private async mutate(args: (string | number)[], context: string): Promise<unknown> {
+    const recorder = this.conn.dryRun;
+    if (!recorder) return this.cmd(args, context);
+    recorder.record(redactRedisCommand(args));
+    return 'OK';
+  }
+
   private async facts(): Promise<RedisServerFacts> {
     if (!this.factsCache) {
       const server = String(await this.cmd(['INFO', 'server'], 'read INFO server'));
@@ -357,7 +369,7 @@ class RedisEngine implements Engine {
     await this.requireAcl('dual-user');
     const tpl = await this.requireUser(template, 'template login');
     // Everything is reset first: a retry converges to exactly the template's rules and one password.
-    await this.cmd(
+    await this.mutate(
       ['ACL', 'SETUSER', newLogin, ...cloneRules(tpl), passwordHashRule(password)],
       `create ACL user "${newLogin}" like "${template}"`,
     );
@@ -370,6 +382,11 @@ class RedisEngine implements Engine {
     const s = await this.requireAcl('dual-user');
     const ref = await this.requireUser(reference);
     const oth = await this.getUser(other);
+    if (!oth && this.conn.dryRun) {
+      // Dry run: a login the recorded ACL SETUSER would create stands as one with no rules.
+      const none = { ...ref, flags: [], passwords: [], keys: [], channels: [], commands: [], selectors: [] };
+      return compareAclUsers(ref, none);
+    }
     if (!oth) return { missing: [`login "${other}" does not exist`], extra: [] };
     const rules = compareAclUsers(ref, oth);
     if (!hasDryrun(s)) return rules;
@@ -424,7 +441,7 @@ class RedisEngine implements Engine {
     if (!(await this.getUser(login))) return;
     // ACL DELUSER disconnects the user's clients too; killing first keeps the order explicit.
     await this.endSessions(login);
-    await this.cmd(['ACL', 'DELUSER', login], `drop ACL user "${login}"`);
+    await this.mutate(['ACL', 'DELUSER', login], `drop ACL user "${login}"`);
     await this.persist();
   }
 
@@ -435,7 +452,7 @@ class RedisEngine implements Engine {
     await this.requireAcl('dual-password');
     await this.requireUser(login);
     // Exactly {current, new}, atomically: a retry or a leftover from an undone rotation converges.
-    await this.cmd(
+    await this.mutate(
       [
         'ACL',
         'SETUSER',
@@ -454,7 +471,7 @@ class RedisEngine implements Engine {
     await this.requireAcl('dual-password');
     await this.requireUser(login);
     // resetpass touches passwords (and nopass) only; keys, channels, commands and flags stay.
-    await this.cmd(
+    await this.mutate(
       ['ACL', 'SETUSER', login, 'resetpass', passwordHashRule(keepPassword)],
       `keep one password of "${login}"`,
     );
@@ -468,12 +485,12 @@ class RedisEngine implements Engine {
       if (login !== 'default')
         throw new ConfigError(`Redis ${s.version} has no ACL users; cannot set a password of "${login}"`);
       // Redis < 6 has no hashed form: the password travels inside CONFIG SET (use TLS).
-      await this.cmd(['CONFIG', 'SET', 'requirepass', password], 'set requirepass');
+      await this.mutate(['CONFIG', 'SET', 'requirepass', password], 'set requirepass');
       await this.persist();
       return;
     }
     await this.requireUser(login);
-    await this.cmd(
+    await this.mutate(
       ['ACL', 'SETUSER', login, 'resetpass', passwordHashRule(password)],
       `set the password of "${login}"`,
     );
@@ -558,9 +575,16 @@ class RedisEngine implements Engine {
       if (login !== 'default') return 0;
       let n = 0;
       for (const type of ['normal', 'pubsub']) {
-        n += Number(await this.cmd(['CLIENT', 'KILL', 'TYPE', type, 'SKIPME', 'yes'], 'kill clients'));
+        n += Number(await this.mutate(['CLIENT', 'KILL', 'TYPE', type, 'SKIPME', 'yes'], 'kill clients'));
       }
       return n;
+    }
+    if (this.conn.dryRun) {
+      const open = (await this.listSessions(login)).length;
+      await this.mutate(['CLIENT', 'KILL', 'USER', login, 'SKIPME', 'yes'], `kill clients of "${login}"`);
+      if (open > 0)
+        this.conn.dryRun.note(`${open} client(s) of "${login}" are connected now; they would be ended`);
+      return open;
     }
     try {
       return Number(
@@ -609,8 +633,8 @@ class RedisEngine implements Engine {
     if (mode === 'none') return;
     const explicit = this.conn.options?.persist === mode;
     try {
-      if (mode === 'aclfile') await this.cmd(['ACL', 'SAVE'], 'save the ACL file');
-      else await this.cmd(['CONFIG', 'REWRITE'], 'rewrite redis.conf');
+      if (mode === 'aclfile') await this.mutate(['ACL', 'SAVE'], 'save the ACL file');
+      else await this.mutate(['CONFIG', 'REWRITE'], 'rewrite redis.conf');
     } catch (err) {
       if (err instanceof TransientError) throw err;
       if (mode === 'aclfile' || explicit) {
@@ -628,4 +652,19 @@ class RedisEngine implements Engine {
     this.clientPromise = undefined;
     client?.disconnect();
   }
+}
+
+/** A command as dry-run mode records it: password rules and requirepass values redacted. */
+export function redactRedisCommand(args: (string | number)[]): string {
+  const words = args.map(String);
+  const upper = words.map((w) => w.toUpperCase());
+  return words
+    .map((w, i) => {
+      if (upper[0] === 'CONFIG' && upper[1] === 'SET' && i >= 3 && upper[i - 1] === 'REQUIREPASS')
+        return REDACTED;
+      if (upper[0] === 'ACL' && upper[1] === 'SETUSER' && i >= 3 && /^[#>!<]/.test(w))
+        return `${w[0]}${REDACTED}`;
+      return /^[\w:.@*~&%+\-|=]+$/.test(w) ? w : JSON.stringify(w);
+    })
+    .join(' ');
 }

@@ -33,6 +33,40 @@ export interface EngineConnection {
   options?: Record<string, unknown>;
   /** Connect timeout for admin and verification connections. */
   connectTimeoutMs?: number;
+  /** Dry-run mode (see DryRunRecorder): read everything, change nothing, record what would change. */
+  dryRun?: DryRunRecorder;
+}
+
+/**
+ * Dry-run mode. An engine created with `EngineConnection.dryRun` performs
+ * every READ it normally does (catalogs, SHOW GRANTS, describe, sessions,
+ * ACL GETUSER, usersInfo) and takes every decision the same way, but instead
+ * of running a statement/command that changes the server it passes it to
+ * `record`, and carries on as if it had succeeded. Contract:
+ *
+ * - Secrets are never recorded: password literals, SCRAM verifiers, native
+ *   password hashes and ACL hash rules appear as `<redacted>` (REDACTED in
+ *   ./dry-run.ts).
+ * - Recorded text is what the engine would send, in order (PostgreSQL marks a
+ *   change of database with a `\connect <db>` line; Redis records commands
+ *   as words; MongoDB as `db.getSiblingDB(..).runCommand({...})`).
+ * - Ending sessions is a change too: it is recorded, never done. Waits that
+ *   depend on a change having happened (draining until sessions are gone)
+ *   are skipped.
+ * - A login that a recorded statement would have created does not exist:
+ *   the engine treats it as existing with nothing granted (createLoginLike
+ *   diffs against an empty login, dropLogin accepts a missing heir, and
+ *   comparePrivileges(reference, missing) lists everything `reference` has).
+ * - Statements whose choice depends on stored state that an earlier step
+ *   of the rotation would change (MySQL keepOnlyPassword after addPassword)
+ *   take the full, always-correct path.
+ * - `note` reports what the operator should know beyond statements (objects
+ *   that would move, sessions that would be ended, databases skipped).
+ * - Errors are thrown exactly as in a real run (AdminPrivilegeError etc.).
+ */
+export interface DryRunRecorder {
+  record(statement: string): void;
+  note(message: string): void;
 }
 
 export interface ServerInfo {
@@ -80,6 +114,13 @@ export interface Engine {
    * Read-only.
    */
   preflight(login: string, strategy: ResolvedStrategy): Promise<void>;
+
+  /**
+   * Every problem preflight would refuse `strategy` for, as messages (empty:
+   * none). Read-only. Same checks as preflight, which throws the first one;
+   * engines without it fall back to preflight's first error.
+   */
+  blockers?(login: string, strategy: ResolvedStrategy): Promise<string[]>;
 
   /** True if the login exists on the server. Read-only. */
   loginExists(login: string): Promise<boolean>;

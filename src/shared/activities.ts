@@ -1,4 +1,4 @@
-import type { RotationInput, RotationPlan } from './types';
+import type { RotationDryRun, RotationInput, RotationPlan } from './types';
 
 /**
  * The activities of a rotation, as the workflow sees them. Every argument is
@@ -32,4 +32,9 @@ export interface RotationActivities {
   revokeOld(plan: RotationPlan): Promise<void>;
   /** Appends an audit record (no secret) for workflow-level events. */
   recordAudit(credentialId: string, action: string, details: Record<string, unknown>): Promise<void>;
+}
+
+/** The dry-run activity: computes a rotation's plan and changes nothing (one audit record). */
+export interface PlanningActivities {
+  planRotation(input: RotationInput): Promise<RotationDryRun>;
 }

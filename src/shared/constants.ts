@@ -5,6 +5,14 @@ export function rotationWorkflowId(credentialId: string): string {
   return `rotate/${credentialId}`;
 }
 
+/**
+ * Dry runs get their own ids, so a plan can be made while a rotation of the
+ * same credential runs (and two plans never collide with it).
+ */
+export function planWorkflowId(credentialId: string, at: Date = new Date()): string {
+  return `plan/${credentialId}/${at.toISOString()}`;
+}
+
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5 * 60 * 1000;

@@ -37,7 +37,8 @@ export type Phase =
   | 'compensate'
   | 'done';
 
-export type Outcome = 'rotated' | 'aborted' | 'rolled-back' | 'failed';
+/** 'planned': a dry run (RotationInput.dryRun) that only computed the plan and changed nothing. */
+export type Outcome = 'rotated' | 'aborted' | 'rolled-back' | 'failed' | 'planned';
 
 export interface RotationInput {
   credentialId: string;
@@ -54,6 +55,12 @@ export interface RotationInput {
    * deadline whether or not every consumer reported.
    */
   emergency?: boolean;
+  /**
+   * Only plan: run the planRotation activity and return its RotationDryRun
+   * (outcome 'planned'). Nothing changes on the server or in the store
+   * except one "rotation-planned" audit record.
+   */
+  dryRun?: boolean;
 }
 
 /** What preflight learned; everything later phases need, and no secret. */
@@ -115,6 +122,52 @@ export interface RotationResult {
   fromVersion?: number;
   toVersion?: number;
   error?: string;
+  /** The plan of a dry run (outcome 'planned'). */
+  dryRun?: RotationDryRun;
+}
+
+/** A session the server reports for a login (the engines' SessionInfo). */
+export interface OpenSession {
+  id: string;
+  username: string;
+  clientAddress?: string;
+  ageSeconds?: number;
+  state?: string;
+}
+
+/**
+ * What a rotation would do, computed by planRotation without changing
+ * anything. Statements show secrets as "<redacted>". `blockers` empty means
+ * the rotation would pass preflight; each entry is a reason it would not
+ * (or would fail later, e.g. at revoke).
+ */
+export interface RotationDryRun {
+  credentialId: string;
+  engine: EngineKind;
+  /** The plan preflight would hand the rotation; absent when a blocker stops planning early. */
+  plan?: RotationPlan;
+  /** e.g. "postgresql 15.20", "mariadb 10.11.6-MariaDB". */
+  serverVersion?: string;
+  strategy?: ResolvedStrategy;
+  strategyReason?: string;
+  /** The login the apply step creates (dual-user) or whose password it changes. */
+  loginToCreateOrAlter?: {
+    action: 'create' | 'add-password' | 'set-password';
+    login: string;
+    /** dual-user: the login whose privileges are cloned. */
+    like?: string;
+    /** dual-user: the login exists already (left over); apply re-syncs it. */
+    exists?: boolean;
+  };
+  /** apply: what createLoginLike / addPassword / setPassword would run; revoke: the step after grace. */
+  statements: { apply: string[]; revoke: string[] };
+  /** dual-user: what the new login gets from the template (privileges, memberships, attributes). */
+  privilegesToClone: string[];
+  /** Sessions open now for the current login. */
+  openSessions: OpenSession[];
+  blockers: string[];
+  notes: string[];
+  plannedAt: string;
 }
 
 /** Which credentials a fleet rotation covers; all given conditions must hold. */

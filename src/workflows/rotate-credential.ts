@@ -12,7 +12,7 @@ import {
   workflowInfo,
   type RetryPolicy,
 } from '@temporalio/workflow';
-import type { RotationActivities } from '../shared/activities';
+import type { PlanningActivities, RotationActivities } from '../shared/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import {
   abortSignal,
@@ -60,6 +60,12 @@ const storeUndo = proxyLocalActivities<RotationActivities>({
   retry: { ...retry, maximumAttempts: 20, maximumInterval: '1m' },
 });
 
+// A dry run only reads; it may retry like any short step.
+const planning = proxyActivities<PlanningActivities>({
+  startToCloseTimeout: '2m',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
 /** How often the drain loop looks at the server's session list. */
 const DRAIN_POLL_MS = 5_000;
 
@@ -71,6 +77,7 @@ const DRAIN_POLL_MS = 5_000;
  * consumers back to the old version and removes the new one.
  */
 export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
+  if (input.dryRun) return planOnly(input);
   const t = new RotationTracker(input.credentialId);
   setHandler(statusQuery, () => t.status());
   setHandler(consumerHeartbeatSignal, (hb) => t.heartbeat(hb));
@@ -141,6 +148,24 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     }),
   );
   return finish(t, plan, 'rotated', input);
+}
+
+/**
+ * A dry run: the plan with every blocker and statement, and nothing else —
+ * no store change, no login, no grant (the activity writes one
+ * "rotation-planned" audit record).
+ */
+async function planOnly(input: RotationInput): Promise<RotationResult> {
+  upsertSearchAttributes({ RotationCredentialId: [input.credentialId] });
+  const dryRun = await planning.planRotation(input);
+  return {
+    credentialId: input.credentialId,
+    outcome: 'planned',
+    strategy: dryRun.strategy,
+    fromVersion: dryRun.plan?.fromVersion,
+    toVersion: dryRun.plan?.toVersion,
+    dryRun,
+  };
 }
 
 async function runInOrder(steps: Array<() => Promise<void>>): Promise<void> {
