@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     credentialId: APP_ID,
     graceMs: 3_000,
     drainTimeoutMs: 2_000,
+    consumerDiscoveryMs: 2_000,
     requestedBy: 'demo',
     reason: 'demo run',
   });

@@ -144,12 +144,14 @@ function timings(def: CredentialDefinition, input: RotationInput) {
       graceMs,
       migrationTimeoutMs: Math.min(input.migrationTimeoutMs ?? graceMs, graceMs),
       drainTimeoutMs: 0,
+      consumerDiscoveryMs: Math.min(input.consumerDiscoveryMs ?? def.policy.consumerDiscoveryMs, graceMs),
     };
   }
   return {
     graceMs: input.graceMs ?? def.policy.graceMs,
     migrationTimeoutMs: input.migrationTimeoutMs ?? def.policy.migrationTimeoutMs,
     drainTimeoutMs: input.drainTimeoutMs ?? def.policy.drainTimeoutMs,
+    consumerDiscoveryMs: input.consumerDiscoveryMs ?? def.policy.consumerDiscoveryMs,
   };
 }
 

@@ -39,7 +39,8 @@ export function errorCode(err: unknown): string {
   if (typeof e.errno === 'number') return String(e.errno);
   const m = typeof e.message === 'string' ? /^([A-Z][A-Z_]{3,})\b/.exec(e.message) : null;
   if (m) return m[1]!;
-  if (typeof e.message === 'string' && /terminat|ECONNRESET|closed|connection error/i.test(e.message)) return 'connection-terminated';
+  if (typeof e.message === 'string' && /terminat|ECONNRESET|closed|connection error/i.test(e.message))
+    return 'connection-terminated';
   return typeof e.name === 'string' ? e.name : 'Error';
 }
 

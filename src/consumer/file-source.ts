@@ -82,12 +82,18 @@ export class FileSource extends SourceBase {
         this.debounce();
       });
       this.watcher.on('error', (err) => {
-        this.logger.warn({ path: this.opts.path, err: errorMessage(err) }, 'file source: watch failed; polling only');
+        this.logger.warn(
+          { path: this.opts.path, err: errorMessage(err) },
+          'file source: watch failed; polling only',
+        );
         this.watcher?.close();
         this.watcher = undefined;
       });
     } catch (err) {
-      this.logger.warn({ path: this.opts.path, err: errorMessage(err) }, 'file source: cannot watch; polling only');
+      this.logger.warn(
+        { path: this.opts.path, err: errorMessage(err) },
+        'file source: cannot watch; polling only',
+      );
     }
   }
 

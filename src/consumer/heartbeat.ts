@@ -19,14 +19,15 @@ export interface HeartbeatReporterOptions {
   /** Periodic report (default 60 s). A version change is reported at once, whatever the period. */
   periodMs?: number;
   /**
-   * Before a periodic signal, ask the rotation (describe + status query, which
-   * add nothing to its history) whether it already records this consumer at
-   * this version, and signal only if not. History then grows by about two
-   * signals per consumer per rotation (announce, migrated) instead of one per
-   * period for the whole grace period. Default true.
+   * Before a periodic signal, ask Temporal which rotation run is running
+   * (describe; if needed the status query — neither adds history) and signal
+   * only a run that does not have this consumer's report of this version yet.
+   * A new run is signalled at once. History then grows by about two signals
+   * per consumer per rotation (announce, migrated) instead of one per period
+   * for the whole grace period. Default true; false signals every period.
    */
   confirmByQuery?: boolean;
-  /** Time limit for the describe/query round trip before falling back to a signal (default 5 s). */
+  /** Time limit for describe/query before falling back to a signal (default 5 s). */
   queryTimeoutMs?: number;
   logger?: ConsumerLogger;
 }
@@ -36,7 +37,7 @@ export interface HeartbeatStats {
   signals: number;
   /** Periodic reports skipped because a signal went out less than a period ago with the same version. */
   skippedRecent: number;
-  /** Periodic reports skipped because the rotation already records this consumer at this version. */
+  /** Periodic reports skipped because the running rotation already has this consumer's report of this version. */
   skippedRecorded: number;
   /** No rotation running (no workflow, or it has finished): nothing to report to. */
   noRotation: number;
@@ -60,9 +61,17 @@ export interface VersionedClient {
 export class HeartbeatReporter {
   readonly consumerId: string;
   readonly periodMs: number;
-  readonly stats: HeartbeatStats = { signals: 0, skippedRecent: 0, skippedRecorded: 0, noRotation: 0, errors: 0 };
+  readonly stats: HeartbeatStats = {
+    signals: 0,
+    skippedRecent: 0,
+    skippedRecorded: 0,
+    noRotation: 0,
+    errors: 0,
+  };
   private version?: number;
   private lastSent?: { version: number; at: number };
+  /** The run (if known) that has our report of `version`. */
+  private reported?: { runId?: string; version: number };
   private timer?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
   private detach?: () => void;
@@ -74,7 +83,8 @@ export class HeartbeatReporter {
   constructor(private readonly opts: HeartbeatReporterOptions) {
     this.consumerId = opts.consumerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.periodMs = opts.periodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS;
-    if (!(this.periodMs > 0)) throw new Error(`HeartbeatReporter: periodMs must be positive, got ${this.periodMs}`);
+    if (!(this.periodMs > 0))
+      throw new Error(`HeartbeatReporter: periodMs must be positive, got ${this.periodMs}`);
     this.logger = opts.logger ?? silentLogger;
     this.workflowId = rotationWorkflowId(opts.credentialId);
   }
@@ -122,53 +132,85 @@ export class HeartbeatReporter {
   private async tick(): Promise<void> {
     const version = this.version;
     if (version === undefined) return;
-    if (this.lastSent?.version === version && Date.now() - this.lastSent.at < this.periodMs) {
+    const tickAt = Date.now();
+    // A report less than a period ago (less a little slack for timer jitter) makes this one redundant.
+    const slack = Math.min(1_000, this.periodMs / 4);
+    if (this.lastSent?.version === version && tickAt - this.lastSent.at < this.periodMs - slack) {
       this.stats.skippedRecent++;
       return;
     }
-    if (this.opts.confirmByQuery ?? true) {
-      const known = await this.recorded(version);
-      if (known === 'no-rotation') {
-        this.stats.noRotation++;
+    if (!(this.opts.confirmByQuery ?? true)) {
+      await this.send('period');
+      return;
+    }
+    const run = await this.runningRun();
+    if (run === 'no-rotation') {
+      this.stats.noRotation++;
+      return;
+    }
+    if (run !== 'unknown' && this.reported?.version === version) {
+      // This run has our report already (we signalled it, or its status lists us): nothing to add.
+      if (this.reported.runId === run) {
+        this.stats.skippedRecorded++;
         return;
       }
-      if (known === 'recorded') {
+      // A change signal went to whichever run was latest then; ask this one whether it was it.
+      if (this.reported.runId === undefined && (await this.listsUs(version))) {
+        this.reported = { runId: run, version };
         this.stats.skippedRecorded++;
-        this.lastSent = { version, at: Date.now() };
         return;
       }
     }
-    await this.send('period');
+    // A run that has not heard from us (typically a rotation that just started): announce at once.
+    await this.send('period', run === 'unknown' ? undefined : run);
   }
 
-  /** Does the running rotation already know this consumer at `version`? 'unknown' if it cannot tell. */
-  private async recorded(version: number): Promise<'recorded' | 'missing' | 'no-rotation' | 'unknown'> {
-    const handle = this.opts.client.workflow.getHandle(this.workflowId);
+  /** The run id of the running rotation (describe adds nothing to its history). */
+  private async runningRun(): Promise<string | 'no-rotation' | 'unknown'> {
     try {
-      return await withTimeout(this.opts.queryTimeoutMs ?? 5_000, async () => {
-        const d = await handle.describe();
-        if (d.status.name !== 'RUNNING') return 'no-rotation';
-        const status: RotationStatus = await handle.query(statusQuery);
-        if (status.phase === 'done') return 'no-rotation';
-        const me = status.consumers.find((c) => c.consumerId === this.consumerId);
-        return me?.version === version ? 'recorded' : 'missing';
-      });
+      const d = await withTimeout(this.opts.queryTimeoutMs ?? 5_000, () =>
+        this.opts.client.workflow.getHandle(this.workflowId).describe(),
+      );
+      return d.status.name === 'RUNNING' ? d.runId : 'no-rotation';
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'no-rotation';
-      this.logger.debug?.({ consumerId: this.consumerId, err: errorMessage(err) }, 'heartbeat: status query failed');
+      this.logger.debug?.(
+        { consumerId: this.consumerId, err: errorMessage(err) },
+        'heartbeat: describe failed',
+      );
       return 'unknown';
     }
   }
 
-  private async send(why: 'change' | 'period'): Promise<void> {
+  /** Does the running rotation's status list this consumer at `version`? (A query: no history either.) */
+  private async listsUs(version: number): Promise<boolean> {
+    try {
+      const status: RotationStatus = await withTimeout(this.opts.queryTimeoutMs ?? 5_000, () =>
+        this.opts.client.workflow.getHandle(this.workflowId).query(statusQuery),
+      );
+      return status.consumers.some((c) => c.consumerId === this.consumerId && c.version === version);
+    } catch (err) {
+      this.logger.debug?.(
+        { consumerId: this.consumerId, err: errorMessage(err) },
+        'heartbeat: status query failed',
+      );
+      return false;
+    }
+  }
+
+  private async send(why: 'change' | 'period', runId?: string): Promise<void> {
     const version = this.version;
     if (version === undefined) return;
+    // A periodic report that ran between the change and this task may have sent this version already.
+    if (why === 'change' && this.lastSent?.version === version) return;
+    const at = Date.now();
     try {
       await this.opts.client.workflow
         .getHandle(this.workflowId)
         .signal(consumerHeartbeatSignal, { consumerId: this.consumerId, version });
       this.stats.signals++;
-      this.lastSent = { version, at: Date.now() };
+      this.lastSent = { version, at };
+      this.reported = { runId, version };
       this.logger.debug?.({ consumerId: this.consumerId, version, why }, 'heartbeat: reported');
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
@@ -185,7 +227,10 @@ export class HeartbeatReporter {
     const now = Date.now();
     if (now - this.lastErrorLogAt > this.periodMs) {
       this.lastErrorLogAt = now;
-      this.logger.warn({ consumerId: this.consumerId, err: errorMessage(err) }, 'heartbeat: report failed; will retry');
+      this.logger.warn(
+        { consumerId: this.consumerId, err: errorMessage(err) },
+        'heartbeat: report failed; will retry',
+      );
     }
   }
 }

@@ -1,5 +1,11 @@
 // Consumer library: what an application links to follow credential rotations.
-export type { ConsumerCredential, CredentialListener, CredentialSource, ConsumerLogger, ConsumerEngine } from './types';
+export type {
+  ConsumerCredential,
+  CredentialListener,
+  CredentialSource,
+  ConsumerLogger,
+  ConsumerEngine,
+} from './types';
 export { SourceBase, StaticSource, validateCredential, type SourceBaseOptions } from './source-base';
 export { StoreSource, DEFAULT_STORE_TTL_MS, type StoreSourceOptions } from './store-source';
 export { FileSource, type FileSourceOptions } from './file-source';

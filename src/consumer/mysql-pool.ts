@@ -33,7 +33,8 @@ export class RotatingMysqlPool {
   private constructor(opts: RotatingMysqlPoolOptions) {
     const driver: RotatingDriver<Pool> = {
       engine: 'mysql',
-      create: (cred: ConsumerCredential) => createPool({ ...opts.pool, user: cred.username, password: cred.password }),
+      create: (cred: ConsumerCredential) =>
+        createPool({ ...opts.pool, user: cred.username, password: cred.password }),
       async check(pool) {
         const conn = await pool.getConnection();
         try {

@@ -1,4 +1,11 @@
-import { Pool, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
+import {
+  Pool,
+  type PoolClient,
+  type PoolConfig,
+  type QueryConfig,
+  type QueryResult,
+  type QueryResultRow,
+} from 'pg';
 import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
 import { errorMessage } from './source-base';
 import type { ConsumerCredential, CredentialSource } from './types';

@@ -51,7 +51,14 @@ export class RotatingRedis {
     const driver: RotatingDriver<Redis> = {
       engine: 'redis',
       create(cred: ConsumerCredential) {
-        const client = new Redis({ ...opts.redis, username: cred.username, password: cred.password, lazyConnect: true });
+        const client = new Redis({
+          // The ready check runs INFO, which restricted ACL users may not run; check() proves the login instead.
+          enableReadyCheck: false,
+          ...opts.redis,
+          username: cred.username,
+          password: cred.password,
+          lazyConnect: true,
+        });
         // ioredis reports connection trouble as events; commands fail on their own.
         client.on('error', (err) => logger?.debug?.({ err: errorMessage(err) }, 'redis: connection error'));
         return client;
@@ -66,9 +73,12 @@ export class RotatingRedis {
         });
         const expected = client.options.username;
         if (who !== undefined && expected && who !== expected) {
-          throw Object.assign(new Error(`WRONGPASS connection is authenticated as "${String(who)}", not "${expected}"`), {
-            name: 'ReplyError',
-          });
+          throw Object.assign(
+            new Error(`WRONGPASS connection is authenticated as "${String(who)}", not "${expected}"`),
+            {
+              name: 'ReplyError',
+            },
+          );
         }
       },
       async close(client) {

@@ -162,7 +162,11 @@ export class Rotating<T> {
 
   /** Operations in flight per live generation (current first). */
   inFlight(): Array<{ version: number; inFlight: number; state: string }> {
-    return this.generations().map((g) => ({ version: g.credential.version, inFlight: g.inFlight, state: g.state }));
+    return this.generations().map((g) => ({
+      version: g.credential.version,
+      inFlight: g.inFlight,
+      state: g.state,
+    }));
   }
 
   /** Runs one operation on the current client (auth retry, in-flight counting, latency metric). */
@@ -245,7 +249,11 @@ export class Rotating<T> {
     }
   }
 
-  private async attempt<R>(gen: Generation<T>, fn: (gen: Generation<T>) => Promise<R>, keep: boolean): Promise<R> {
+  private async attempt<R>(
+    gen: Generation<T>,
+    fn: (gen: Generation<T>) => Promise<R>,
+    keep: boolean,
+  ): Promise<R> {
     gen.inFlight++;
     let ok = false;
     try {
@@ -280,7 +288,10 @@ export class Rotating<T> {
         cred = await this.source.refresh('auth-failure');
       } catch (err) {
         this.metrics?.refreshes.inc({ ...this.labels(), reason: 'auth-failure', result: 'error' });
-        this.logger.warn({ pool: this.name, err: errorMessage(err) }, 'rotating client: refresh after auth failure failed');
+        this.logger.warn(
+          { pool: this.name, err: errorMessage(err) },
+          'rotating client: refresh after auth failure failed',
+        );
         return undefined;
       }
       const changed = cred.version !== gen.credential.version;
@@ -337,7 +348,13 @@ export class Rotating<T> {
     this.metrics?.swaps.inc({ ...this.labels(), result: 'ok' });
     this.metrics?.version.set(this.labels(), cred.version);
     this.logger.info?.(
-      { pool: this.name, version: cred.version, username: cred.username, previous: old.credential.version, reason },
+      {
+        pool: this.name,
+        version: cred.version,
+        username: cred.username,
+        previous: old.credential.version,
+        reason,
+      },
       'rotating client: swapped to new credential',
     );
     this.startDrain(old);
@@ -423,7 +440,10 @@ export class Rotating<T> {
         }),
       ]);
     } catch (err) {
-      this.logger.warn({ pool: this.name, err: errorMessage(err) }, 'rotating client: closing the old client failed');
+      this.logger.warn(
+        { pool: this.name, err: errorMessage(err) },
+        'rotating client: closing the old client failed',
+      );
     } finally {
       clearTimeout(timer);
     }

@@ -16,6 +16,8 @@ export function planWorkflowId(credentialId: string, at: Date = new Date()): str
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5 * 60 * 1000;
+/** The consumer library's default heartbeat period: every live consumer reports within it. */
+export const DEFAULT_CONSUMER_DISCOVERY_MS = 60 * 1000;
 /** Grace of an emergency rotation unless the operator gives one. */
 export const DEFAULT_EMERGENCY_GRACE_MS = 5 * 60 * 1000;
 

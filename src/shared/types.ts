@@ -46,6 +46,7 @@ export interface RotationInput {
   graceMs?: number;
   migrationTimeoutMs?: number;
   drainTimeoutMs?: number;
+  consumerDiscoveryMs?: number;
   /** Who asked for it (operator name, "schedule", "fleet"); goes to audit records. */
   requestedBy?: string;
   reason?: string;
@@ -77,6 +78,7 @@ export interface RotationPlan {
   graceMs: number;
   migrationTimeoutMs: number;
   drainTimeoutMs: number;
+  consumerDiscoveryMs: number;
   /** Set for an emergency rotation, with the operator's reason. */
   emergency?: { reason: string };
   warnings: string[];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors';
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_CONSUMER_DISCOVERY_MS,
   DEFAULT_GRACE_MS,
   DEFAULT_MIGRATION_TIMEOUT_MS,
 } from '../shared/constants';
@@ -34,6 +35,7 @@ const policySchema = z
     graceMs: nonNegativeMs.default(DEFAULT_GRACE_MS),
     migrationTimeoutMs: nonNegativeMs.default(DEFAULT_MIGRATION_TIMEOUT_MS),
     drainTimeoutMs: nonNegativeMs.default(DEFAULT_DRAIN_TIMEOUT_MS),
+    consumerDiscoveryMs: nonNegativeMs.default(DEFAULT_CONSUMER_DISCOVERY_MS),
     rotateEveryDays: z.number().positive().default(DEFAULT_ROTATE_EVERY_DAYS),
   })
   .prefault({});

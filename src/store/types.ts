@@ -35,6 +35,12 @@ export interface RotationPolicy {
   graceMs: number;
   migrationTimeoutMs: number;
   drainTimeoutMs: number;
+  /**
+   * How long migrate waits at least for consumers to make themselves known
+   * (their heartbeat period): the workflow cannot wait for a consumer it has
+   * never heard from, and promote comes faster than one heartbeat.
+   */
+  consumerDiscoveryMs: number;
   rotateEveryDays: number;
 }
 

@@ -120,7 +120,10 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
 
   // 6–7. The new credential is CURRENT; the old one stays valid until revoke.
   try {
-    await t.phase('migrate', () => waitForConsumers(t, plan.toVersion, plan.migrationTimeoutMs));
+    await t.phase('migrate', async () => {
+      await discoverConsumers(t, Math.min(plan.consumerDiscoveryMs, plan.migrationTimeoutMs));
+      await waitForConsumers(t, plan.toVersion, plan.migrationTimeoutMs);
+    });
     if (!t.rollbackWanted()) await t.phase('grace', () => waitForGrace(t, plan.graceMs));
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -173,6 +176,15 @@ async function runInOrder(steps: Array<() => Promise<void>>): Promise<void> {
 }
 
 /** Waits until every known consumer reports `version`, or the timeout, or a rollback request. */
+/**
+ * Gives every live consumer one heartbeat period to make itself known: the
+ * migrate step can only wait for consumers it has heard from, and promote
+ * comes faster than a heartbeat.
+ */
+async function discoverConsumers(t: RotationTracker, discoveryMs: number): Promise<void> {
+  if (discoveryMs > 0) await condition(() => t.rollbackWanted(), discoveryMs);
+}
+
 async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: number): Promise<void> {
   t.setMigrationDeadline(Date.now() + timeoutMs);
   const migrated = await condition(

@@ -9,7 +9,7 @@ import { openStore, SecretCipher, type ManagedCredentialStore } from '../../src/
 import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import type { EngineKind, RotationInput, RotationResult } from '../../src/shared/types';
-import type { CredentialDefinition } from '../../src/store/types';
+import type { CredentialDefinition, RotationPolicy } from '../../src/store/types';
 import { parseCredentialDefinition } from '../../src/store/schema';
 import { createTestWorker, encryptedClient, uniqueTaskQueue } from './temporal';
 import { services, uniqueSuffix } from './services';
@@ -29,7 +29,11 @@ export interface RotationRig {
   /** Every password the store handed out or was given, for leak scans. */
   knownSecrets(): Promise<string[]>;
   addCredential(
-    def: Partial<CredentialDefinition> & { id: string; engine: EngineKind },
+    def: Omit<Partial<CredentialDefinition>, 'policy'> & {
+      id: string;
+      engine: EngineKind;
+      policy?: Partial<RotationPolicy>;
+    },
     current: { username: string; password: string },
   ): Promise<void>;
   start(input: RotationInput): Promise<WorkflowHandle>;
@@ -81,7 +85,12 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
       return out;
     },
     async addCredential(partial, current) {
-      const def = parseCredentialDefinition({ baseUsername: current.username, ...partial });
+      // No discovery wait by default: most tests have no consumers (tests that do set it).
+      const def = parseCredentialDefinition({
+        baseUsername: current.username,
+        ...partial,
+        policy: { consumerDiscoveryMs: 0, ...partial.policy },
+      });
       await store.putDefinition(def, 'test');
       await store.importCurrent(def.id, current, 'test');
       ids.push(def.id);

@@ -14,6 +14,7 @@ function fakeTemporal() {
     queries: 0,
     recorded: new Map<string, number>(),
     gate: undefined as Promise<void> | undefined,
+    runId: 'run-1',
   };
   const notFound = (id: string) => new WorkflowNotFoundError('workflow not found', id, undefined);
   const client = {
@@ -30,7 +31,7 @@ function fakeTemporal() {
           },
           async describe() {
             if (!state.exists) throw notFound(workflowId);
-            return { status: { name: state.running ? 'RUNNING' : 'COMPLETED' } };
+            return { runId: state.runId, status: { name: state.running ? 'RUNNING' : 'COMPLETED' } };
           },
           async query(): Promise<Partial<RotationStatus>> {
             state.queries++;
@@ -86,7 +87,7 @@ describe('HeartbeatReporter', () => {
     await r.stop();
   });
 
-  it('periodic reports: none within a period of the last signal; then only if the workflow does not record us', async () => {
+  it('periodic reports: none within a period of the last signal, none to a run that has our report, at once to a new run', async () => {
     const { client, state } = fakeTemporal();
     const pool = fakeRotating(1);
     const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
@@ -95,13 +96,34 @@ describe('HeartbeatReporter', () => {
     await r.flush();
     await sleep(220);
     await r.flush();
-    expect(state.signals).toHaveLength(1); // recorded by the workflow: periodic ticks only query
+    // The change signal went to "the latest run"; one query confirms it was run-1, then describe alone suffices.
+    expect(state.signals).toHaveLength(1);
+    expect(state.queries).toBe(1);
     expect(r.stats.skippedRecorded).toBeGreaterThanOrEqual(2);
-    // A new rotation run knows nobody: the next tick announces us.
+    // A new rotation run knows nobody: the next tick announces us, without asking it first.
+    state.runId = 'run-2';
     state.recorded.clear();
     await sleep(100);
     await r.flush();
     expect(state.signals).toHaveLength(2);
+    expect(state.queries).toBe(1);
+    await sleep(100);
+    expect(state.signals).toHaveLength(2);
+    await r.stop();
+  });
+
+  it('a change signal that the running run does not list (it went to an earlier run) is repeated', async () => {
+    const { client, state } = fakeTemporal();
+    const pool = fakeRotating(1);
+    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
+      pool,
+    );
+    await r.flush();
+    state.recorded.clear(); // the run that got it has ended; another one is running now
+    state.runId = 'run-2';
+    await sleep(100);
+    await r.flush();
+    expect(state.signals.map((x) => x.hb.version)).toEqual([1, 1]);
     await r.stop();
   });
 
@@ -128,7 +150,9 @@ describe('HeartbeatReporter', () => {
     let open!: () => void;
     state.gate = new Promise<void>((resolve) => (open = resolve)); // the first signal hangs for a while
     const pool = fakeRotating(1);
-    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 30 }).attach(pool);
+    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 30 }).attach(
+      pool,
+    );
     await sleep(45); // periodic ticks queue up behind the hanging signal...
     pool.swap(2); // ...and the change is queued after them
     open();

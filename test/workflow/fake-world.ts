@@ -77,6 +77,7 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
         graceMs: input.graceMs ?? 24 * 3600 * 1000,
         migrationTimeoutMs: input.migrationTimeoutMs ?? 3600 * 1000,
         drainTimeoutMs: input.drainTimeoutMs ?? 60_000,
+        consumerDiscoveryMs: input.consumerDiscoveryMs ?? 0,
         warnings: [],
       };
     },

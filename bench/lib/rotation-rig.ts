@@ -1,0 +1,94 @@
+/**
+ * Our rotation for the bench and scripts/workload.ts: a file store in a temp
+ * dir, a worker with the production activities on the Temporal dev server
+ * (in this process), and a client with the encrypting data converter.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { encryptedDataConverter, type CodecKeyring } from '../../src/codec';
+import { productionActivities } from '../../src/runtime';
+import { rotationWorkflowId, TASK_QUEUE } from '../../src/shared/constants';
+import type { RotationInput } from '../../src/shared/types';
+import { openStore, SecretCipher, type ManagedCredentialStore } from '../../src/store';
+import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
+import { parseCredentialDefinition } from '../../src/store/schema';
+import type { CredentialDefinition, RotationPolicy } from '../../src/store/types';
+
+export interface BenchRig {
+  store: ManagedCredentialStore;
+  taskQueue: string;
+  client: Client;
+  addCredential(
+    def: Omit<Partial<CredentialDefinition>, 'policy'> &
+      Pick<CredentialDefinition, 'id' | 'engine'> & { policy?: Partial<RotationPolicy> },
+    current: { username: string; password: string },
+  ): Promise<void>;
+  start(input: RotationInput): ReturnType<Client['workflow']['start']>;
+  close(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function createBenchRig(temporalAddress: string): Promise<BenchRig> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      // installed already
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rotator-bench-'));
+  const store = await openStore(
+    { backend: 'file', path: join(dir, 'store.json') },
+    new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`)),
+  );
+  const keyring: CodecKeyring = { activeKeyId: 'bench', keys: { bench: randomBytes(32) } };
+  const taskQueue = `${TASK_QUEUE}-bench-${randomBytes(4).toString('hex')}`;
+  const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowsPath: join(__dirname, '..', '..', 'src', 'workflows', 'index.ts'),
+    activities: productionActivities(store, 'bench-worker'),
+    dataConverter: encryptedDataConverter(keyring),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection, dataConverter: encryptedDataConverter(keyring) });
+  return {
+    store,
+    taskQueue,
+    client,
+    async addCredential(partial, current) {
+      // No discovery wait unless the bench asks for one (the zero-downtime bench does).
+      const def = parseCredentialDefinition({
+        baseUsername: current.username,
+        ...partial,
+        policy: { consumerDiscoveryMs: 0, ...partial.policy },
+      });
+      await store.putDefinition(def, 'bench');
+      await store.importCurrent(def.id, current, 'bench');
+    },
+    start(input) {
+      return client.workflow.start('rotateCredential', {
+        args: [input],
+        taskQueue,
+        workflowId: rotationWorkflowId(input.credentialId),
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await nativeConnection.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

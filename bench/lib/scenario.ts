@@ -1,0 +1,172 @@
+/**
+ * One run of the workload on a fresh PostgreSQL database with a rotation in
+ * the middle: none, the naive seed rotation, or our workflow. Shared by
+ * bench/zero-downtime.ts and scripts/workload.ts.
+ */
+import { rotationWorkflowId } from '../../src/shared/constants';
+import { statusQuery } from '../../src/shared/messages';
+import type { RotationResult, RotationStatus } from '../../src/shared/types';
+import { naiveRotate, type NaiveTimeline } from './naive-rotation';
+import { countSessions, createPgFixture, type PgAdmin } from './pg-fixture';
+import type { BenchRig } from './rotation-rig';
+import { formatReport, runWorkload, type WorkloadReport } from './workload';
+
+export type RotationKind = 'none' | 'naive' | 'workflow';
+
+export interface ScenarioOptions {
+  rotate: RotationKind;
+  /** Label of the run (default: the rotation kind). */
+  label?: string;
+  /** Consumers refresh on auth failure (default true); false: plain polling pools, as most applications have. */
+  authRetry?: boolean;
+  admin: PgAdmin;
+  /** Store, worker and client; the naive rotation only uses its store. */
+  rig: BenchRig;
+  seconds: number;
+  /** When the rotation starts (seconds after the workload started). */
+  rotateAtSeconds: number;
+  instances: number;
+  clientsPerInstance: number;
+  pollMs: number;
+  ratePerClient: number;
+  holdEvery: number;
+  holdMs: number;
+  holdQueries: number;
+  /** Heartbeat period of the instances (0: no heartbeats). */
+  heartbeatMs: number;
+  /** Our rotation's timings. */
+  graceMs: number;
+  drainTimeoutMs: number;
+  migrationTimeoutMs: number;
+  /** The naive rotation's sleep between publish and drop. */
+  naiveSleepMs: number;
+  log?: (line: string) => void;
+}
+
+export interface WorkflowTimeline {
+  outcome: string;
+  phases: Array<{ phase: string; startMs: number; endMs?: number }>;
+  consumers: number;
+  consumersBehind: string[];
+  historyEvents: number;
+  signalEvents: number;
+}
+
+export interface ScenarioResult {
+  rotate: RotationKind;
+  label: string;
+  authRetry: boolean;
+  report: WorkloadReport;
+  naive?: NaiveTimeline & { publishedAtMs: number; droppedAtMs: number };
+  workflow?: WorkflowTimeline;
+  oldLoginSessionsAfter: number;
+}
+
+export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
+  const log = o.log ?? (() => undefined);
+  const fixture = await createPgFixture(o.admin);
+  const suffix = fixture.database;
+  const adminId = `bench/${suffix}/admin`;
+  const credentialId = `bench/${suffix}/app`;
+  const where = {
+    engine: 'postgres' as const,
+    host: o.admin.host,
+    port: o.admin.port,
+    database: fixture.database,
+  };
+  await o.rig.addCredential(
+    { id: adminId, ...where },
+    { username: o.admin.user, password: o.admin.password },
+  );
+  await o.rig.addCredential(
+    { id: credentialId, ...where, adminCredentialId: adminId, strategy: 'dual-user' },
+    { username: fixture.login, password: fixture.password },
+  );
+  let naive: ScenarioResult['naive'];
+  let workflow: WorkflowTimeline | undefined;
+  let startedAt = 0;
+  const rel = (t: number) => t - startedAt;
+  try {
+    const report = await runWorkload({
+      pg: { host: o.admin.host, port: o.admin.port, database: fixture.database },
+      store: o.rig.store,
+      credentialId,
+      instances: o.instances,
+      clientsPerInstance: o.clientsPerInstance,
+      pollMs: o.pollMs,
+      ratePerClient: o.ratePerClient,
+      holdEvery: o.holdEvery,
+      holdMs: o.holdMs,
+      holdQueries: o.holdQueries,
+      table: fixture.table,
+      drainTimeoutMs: 60_000,
+      authRetry: o.authRetry ?? true,
+      heartbeat: o.heartbeatMs > 0 ? { client: o.rig.client, periodMs: o.heartbeatMs } : undefined,
+      consumerPrefix: `${o.rotate}-instance`,
+      registry: false,
+      seconds: o.seconds,
+      warmupMs: o.rotateAtSeconds * 1000,
+      during: async (w) => {
+        startedAt = w.startedAt;
+        if (o.rotate === 'naive') {
+          const t = await naiveRotate(fixture, o.rig.store, credentialId, { sleepMs: o.naiveSleepMs });
+          naive = { ...t, publishedAtMs: rel(t.publishedAt), droppedAtMs: rel(t.droppedAt) };
+          log(
+            `  naive: published v${t.toVersion} at +${naive.publishedAtMs} ms, dropped v${t.fromVersion} at +${naive.droppedAtMs} ms (${t.terminatedSessions} sessions terminated)`,
+          );
+        } else if (o.rotate === 'workflow') {
+          const handle = await o.rig.start({
+            credentialId,
+            graceMs: o.graceMs,
+            drainTimeoutMs: o.drainTimeoutMs,
+            migrationTimeoutMs: o.migrationTimeoutMs,
+            // Every consumer reports within one heartbeat period.
+            consumerDiscoveryMs: o.heartbeatMs,
+            requestedBy: 'bench',
+          });
+          const result = (await handle.result()) as RotationResult;
+          const status: RotationStatus = await handle.query(statusQuery);
+          const history = await o.rig.client.workflow
+            .getHandle(rotationWorkflowId(credentialId))
+            .fetchHistory();
+          workflow = {
+            outcome: result.outcome,
+            phases: status.phases.map((p) => ({
+              phase: p.phase,
+              startMs: rel(Date.parse(p.startedAt)),
+              endMs: p.endedAt ? rel(Date.parse(p.endedAt)) : undefined,
+            })),
+            consumers: status.consumers.length,
+            consumersBehind: status.consumersBehind,
+            historyEvents: history.events?.length ?? 0,
+            signalEvents:
+              history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes).length ?? 0,
+          };
+          log(
+            `  workflow: ${result.outcome}; ` +
+              workflow.phases.map((p) => `${p.phase} +${p.startMs}..${p.endMs ?? '?'}`).join(', ') +
+              `; consumers=${workflow.consumers} behind=${workflow.consumersBehind.length} history=${workflow.historyEvents} events (${workflow.signalEvents} signals)`,
+          );
+        }
+      },
+      // Keep going until every instance has polled at least once after the change.
+      cooldownMs: o.rotate === 'none' ? 0 : o.pollMs + 2_000,
+    });
+    const label = o.label ?? o.rotate;
+    log(`  ${formatReport(label, report)}`);
+    const oldLoginSessionsAfter = await countSessions(fixture.admin, fixture.login);
+    return {
+      rotate: o.rotate,
+      label,
+      authRetry: o.authRetry ?? true,
+      report,
+      naive,
+      workflow,
+      oldLoginSessionsAfter,
+    };
+  } finally {
+    await o.rig.store.deleteDefinition(credentialId, 'bench').catch(() => undefined);
+    await o.rig.store.deleteDefinition(adminId, 'bench').catch(() => undefined);
+    await fixture.cleanup();
+  }
+}
