@@ -1,8 +1,10 @@
 /**
- * The main job, end to end on this machine: a real PostgreSQL login is
- * rotated by a real worker on the Temporal dev server, with a short grace
- * period, and a report of what happened is printed. Run via `npm run demo`
- * (scripts/demo.sh starts the services first).
+ * The main job, end to end on this machine: 4 application instances × 2
+ * clients query PostgreSQL through the consumer library (own pools, own
+ * credential polling, heartbeats) while a real worker on the Temporal dev
+ * server rotates their login with a short grace period. Prints phases with
+ * timings, consumers migrated, ops, failed ops and p50/p99 latency before,
+ * during and after. Run via `npm run demo` (scripts/demo.sh starts the services).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +19,15 @@ import { statusQuery } from '../src/shared/messages';
 import { rotationWorkflowId } from '../src/shared/constants';
 import { formatStatus, startRotation } from '../src/client';
 import type { RotationResult } from '../src/shared/types';
+import { startWorkload } from '../bench/lib/workload';
 
 const DEMO_DB = 'rotator_demo';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+function pct(xs: number[], q: number): string {
+  if (xs.length === 0) return '-';
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(2);
+}
 const DEMO_LOGIN = 'demo_app';
 const ADMIN_ID = 'demo/pg-admin';
 const APP_ID = 'demo/pg-app';
@@ -52,6 +61,12 @@ async function main(): Promise<void> {
     await db.query(`CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, item text)`);
     await db.query(`GRANT SELECT, INSERT ON orders TO ${escapeIdentifier(DEMO_LOGIN)}`);
     await db.query(`GRANT USAGE ON SEQUENCE orders_id_seq TO ${escapeIdentifier(DEMO_LOGIN)}`);
+    // What the workload reads: SELECT ... WHERE id = $1 with ids 1..100.
+    await db.query(`CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, payload text NOT NULL)`);
+    await db.query(
+      `INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 100) g ON CONFLICT DO NOTHING`,
+    );
+    await db.query(`GRANT SELECT ON items TO ${escapeIdentifier(DEMO_LOGIN)}`);
     await db.end();
     const base = { engine: 'postgres', host, port, database: DEMO_DB };
     await store.putDefinition(
@@ -83,14 +98,47 @@ async function main(): Promise<void> {
   const running = worker.run();
   const client = await connectClient(cfg);
 
-  // 3. Rotate with a short grace period, printing phases as they change.
+  // 3. The application: 4 instances × 2 clients through the consumer library,
+  //    each instance polling the store every 2 s with its own phase, heartbeats on.
+  const windows: Record<'before' | 'during' | 'after', { lat: number[]; failed: number }> = {
+    before: { lat: [], failed: 0 },
+    during: { lat: [], failed: 0 },
+    after: { lat: [], failed: 0 },
+  };
+  let rotationStart = Infinity;
+  let rotationEnd = Infinity;
+  const workload = await startWorkload({
+    pg: { host, port, database: DEMO_DB },
+    store,
+    credentialId: APP_ID,
+    instances: 4,
+    clientsPerInstance: 2,
+    pollMs: 2_000,
+    ratePerClient: 50,
+    holdEvery: 20,
+    holdMs: 500,
+    holdQueries: 3,
+    table: 'items',
+    heartbeat: { client, periodMs: 1_000 },
+    consumerPrefix: 'demo-app',
+    registry: false,
+    onOp: (at, ms, failed) => {
+      const w = windows[at < rotationStart ? 'before' : at <= rotationEnd ? 'during' : 'after'];
+      w.lat.push(ms);
+      if (failed) w.failed++;
+    },
+  });
+  await sleep(3_000);
+
+  // 4. Rotate with a short grace period, printing phases as they change.
   const before = await store.getVersion(APP_ID, 'CURRENT');
-  console.log(`demo: rotating ${APP_ID} (current v${before?.version} login ${before?.username})`);
-  const started = Date.now();
+  console.log(`demo: rotating ${APP_ID} (current v${before?.version} login ${before?.username}) under load`);
+  rotationStart = Date.now();
+  const started = rotationStart;
   const handle = await startRotation(client, cfg, {
     credentialId: APP_ID,
     graceMs: 3_000,
-    drainTimeoutMs: 2_000,
+    drainTimeoutMs: 5_000,
     consumerDiscoveryMs: 2_000,
     requestedBy: 'demo',
     reason: 'demo run',
@@ -107,16 +155,28 @@ async function main(): Promise<void> {
   }, 200);
   const result = (await handle.result()) as RotationResult;
   clearInterval(poll);
+  rotationEnd = Date.now();
+  await sleep(3_000);
+  const load = await workload.stop();
 
-  // 4. Report.
+  // 5. Report.
   const status = await client.workflow
     .getHandle(rotationWorkflowId(APP_ID), handle.firstExecutionRunId)
     .query(statusQuery);
   const history = await handle.fetchHistory();
   console.log('\n' + formatStatus(status));
   console.log(`\noutcome        ${result.outcome}${result.error ? ` — ${result.error}` : ''}`);
-  console.log(`total          ${Date.now() - started} ms`);
-  console.log(`history        ${history.events?.length ?? 0} events`);
+  console.log(`rotation       ${rotationEnd - started} ms, ${history.events?.length ?? 0} history events`);
+  const migrated = status.consumers.filter((c) => c.version === status.plan?.toVersion).length;
+  console.log(
+    `consumers      ${migrated}/${status.consumers.length} on v${status.plan?.toVersion} before revoke`,
+  );
+  console.log(`workload       ${load.ops} ops (${load.opsPerSec}/s), ${load.failures} failed`);
+  for (const [name, w] of Object.entries(windows)) {
+    console.log(
+      `  ${name.padEnd(7)} ${String(w.lat.length).padStart(6)} ops  ${w.failed} failed  p50 ${pct(w.lat, 0.5)} ms  p99 ${pct(w.lat, 0.99)} ms`,
+    );
+  }
   const after = await store.getSecret(APP_ID, 'CURRENT');
   const check = new PgClient({
     host,
@@ -134,7 +194,7 @@ async function main(): Promise<void> {
   await running;
   await client.connection.close();
   await store.close();
-  if (result.outcome !== 'rotated') process.exit(3);
+  if (result.outcome !== 'rotated' || load.failures > 0) process.exit(3);
 }
 
 mkdirSync(join(defaultStateDir(), 'demo'), { recursive: true });

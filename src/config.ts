@@ -101,6 +101,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RotatorConfig 
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, path, value);
   }
+  // A store path or URL alone says which backend is meant.
+  const store = raw.store as Record<string, unknown> | undefined;
+  if (store && store.backend === undefined) store.backend = store.connectionString ? 'postgres' : 'file';
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

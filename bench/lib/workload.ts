@@ -55,6 +55,8 @@ export interface WorkloadOptions {
   consumerPrefix?: string;
   registry?: Registry | false;
   logger?: ConsumerLogger;
+  /** Called after every operation (for reports by time window). */
+  onOp?: (endedAt: number, latencyMs: number, failed: boolean) => void;
 }
 
 export interface FailureSample {
@@ -192,7 +194,9 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
 
   const record = (inst: WorkloadInstance, t0: number, err?: unknown) => {
     inst.ops++;
-    latencies.push(performance.now() - t0);
+    const ms = performance.now() - t0;
+    latencies.push(ms);
+    opts.onOp?.(Date.now(), ms, err !== undefined);
     if (err === undefined) return;
     inst.failures++;
     const code = errorCode(err);
