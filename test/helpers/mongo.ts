@@ -58,7 +58,9 @@ export async function waitForMongo(): Promise<void> {
       return;
     } catch (err) {
       if (Date.now() > deadline)
-        throw new Error(`MongoDB/FerretDB did not become ready within 30 s (run: bash scripts/services.sh up): ${String(err)}`);
+        throw new Error(
+          `MongoDB/FerretDB did not become ready within 30 s (run: bash scripts/services.sh up): ${String(err)}`,
+        );
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

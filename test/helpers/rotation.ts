@@ -11,7 +11,8 @@ import { rotationWorkflowId } from '../../src/shared/constants';
 import type { EngineKind, RotationInput, RotationResult } from '../../src/shared/types';
 import type { CredentialDefinition, RotationPolicy } from '../../src/store/types';
 import { parseCredentialDefinition } from '../../src/store/schema';
-import { createTestWorker, encryptedClient, uniqueTaskQueue } from './temporal';
+import { capturedLogs, createTestWorker, encryptedClient, uniqueTaskQueue } from './temporal';
+import { recordCodecKey, recordLogs, recordSecrets } from './leak-ledger';
 import { services, uniqueSuffix } from './services';
 
 /**
@@ -52,9 +53,11 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
   );
   const keyring = parseKeyring(codecKeys);
   const taskQueue = uniqueTaskQueue('it');
+  recordCodecKey(codecKeys);
+  const generated: string[] = [];
   const worker = await createTestWorker(env, {
     taskQueue,
-    activities: productionActivities(store, 'test-worker'),
+    activities: productionActivities(recordingGeneratedPasswords(store, generated), 'test-worker'),
     keyring,
   });
   const running = worker.run();
@@ -110,11 +113,45 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
     async close() {
       worker.shutdown();
       await running;
+      recordSecrets([...generated, ...(await rig.knownSecrets())]);
+      recordLogs(capturedLogs);
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return rig;
+}
+
+/** The same store, but every password made for a pending version is also pushed to `into` (for leak scans). */
+function recordingGeneratedPasswords(store: ManagedCredentialStore, into: string[]): ManagedCredentialStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop !== 'createPending') {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        // Methods run on the real store (its private state is not on the proxy).
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      const createPending: ManagedCredentialStore['createPending'] = (
+        id,
+        version,
+        username,
+        generate,
+        actor,
+      ) =>
+        target.createPending(
+          id,
+          version,
+          username,
+          () => {
+            const password = generate();
+            into.push(password);
+            return password;
+          },
+          actor,
+        );
+      return createPending;
+    },
+  });
 }
 
 export function uniqueCredentialId(prefix: string): string {

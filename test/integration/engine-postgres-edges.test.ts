@@ -22,7 +22,8 @@ async function waitForPostgres(): Promise<void> {
       });
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error('PostgreSQL did not become ready within 30 s (run: bash scripts/services.sh up)');
+      if (Date.now() > deadline)
+        throw new Error('PostgreSQL did not become ready within 30 s (run: bash scripts/services.sh up)');
       await new Promise((r) => setTimeout(r, 2000));
     }
   }

@@ -1,0 +1,91 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDecipheriv } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { parseKeyring } from '../../src/store/crypto';
+import { LEAK_DIR } from '../helpers/leak-ledger';
+import { services } from '../helpers/services';
+
+/**
+ * Runs after the whole suite (scripts/test.sh): every password generated or
+ * imported by any test must appear nowhere in what Temporal stored — raw
+ * histories, and histories with every payload DECRYPTED with the tests' codec
+ * keys — nor in search attributes, nor in the captured worker logs.
+ */
+function readLedger(kind: string): string[] {
+  if (!existsSync(LEAK_DIR)) return [];
+  return readdirSync(LEAK_DIR)
+    .filter((f) => f.startsWith(`${kind}-`))
+    .flatMap((f) => readFileSync(join(LEAK_DIR, f), 'utf8').split('\n'))
+    .filter((l) => l.length > 0);
+}
+
+function tryDecrypt(data: Buffer, keys: Buffer[]): string | undefined {
+  const iv = data.subarray(0, 12);
+  const tag = data.subarray(data.length - 16);
+  const body = data.subarray(12, data.length - 16);
+  for (const key of keys) {
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, iv);
+      d.setAuthTag(tag);
+      return Buffer.concat([d.update(body), d.final()]).toString('utf8');
+    } catch {
+      // not this key
+    }
+  }
+  return undefined;
+}
+
+describe('secret leak scan over everything the suite left in Temporal', () => {
+  it('no generated or imported password appears in any history (raw or decrypted), search attribute or worker log', async () => {
+    const secrets = [...new Set(readLedger('secrets').map((l) => JSON.parse(l) as string))].filter(
+      (s) => s.length >= 8,
+    );
+    const keys = readLedger('codec-keys').flatMap((spec) => Object.values(parseKeyring(spec).keys));
+    const logs = readLedger('logs').join('\n');
+    expect(secrets.length, 'the suite recorded the passwords it generated').toBeGreaterThan(50);
+    const startedAt = readFileSync(join(LEAK_DIR, 'started-at'), 'utf8').trim();
+
+    const connection = await Connection.connect({ address: services.temporalAddress });
+    const client = new Client({ connection });
+    let histories = 0;
+    let decrypted = 0;
+    let undecryptable = 0;
+    const hits: string[] = [];
+    try {
+      for await (const wf of client.workflow.list({ query: `StartTime >= '${startedAt}'` })) {
+        const handle = client.workflow.getHandle(wf.workflowId, wf.runId);
+        const history = await handle.fetchHistory();
+        const raw = JSON.stringify(history);
+        const plain: string[] = [];
+        for (const m of raw.matchAll(
+          /"encoding":"YmluYXJ5L2VuY3J5cHRlZA=="[^}]*?"data":"([^"]+)"|"data":"([^"]+)"[^}]*?"encoding":"YmluYXJ5L2VuY3J5cHRlZA=="/g,
+        )) {
+          const text = tryDecrypt(Buffer.from((m[1] ?? m[2])!, 'base64'), keys);
+          if (text === undefined) undecryptable++;
+          else {
+            decrypted++;
+            plain.push(text);
+          }
+        }
+        const described = JSON.stringify(await handle.describe(), (_k, v: unknown) =>
+          typeof v === 'bigint' ? v.toString() : v,
+        );
+        const everything = raw + plain.join('\n') + described;
+        for (const s of secrets)
+          if (everything.includes(s)) hits.push(`${wf.workflowId}: a password of length ${s.length}`);
+        histories++;
+      }
+    } finally {
+      await connection.close();
+    }
+    for (const s of secrets) if (logs.includes(s)) hits.push(`worker logs: a password of length ${s.length}`);
+    console.log(
+      `leak scan: ${secrets.length} passwords × ${histories} histories (${decrypted} payloads decrypted, ${undecryptable} with other keys) and ${logs.length} bytes of worker logs`,
+    );
+    expect(histories).toBeGreaterThan(20);
+    expect(decrypted).toBeGreaterThan(100);
+    expect(hits).toEqual([]);
+  });
+});
