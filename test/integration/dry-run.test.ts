@@ -149,7 +149,11 @@ describe('dry run on real PostgreSQL', () => {
         `SELECT pg_get_userbyid(defaclrole) AS creator, defaclnamespace, defaclobjtype, defaclacl::text
            FROM pg_default_acl ORDER BY 1, 2, 3`,
       ),
-      databases: await q(`SELECT datname, datacl::text, datallowconn FROM pg_database ORDER BY 1`),
+      // This test's databases only: other test files create and drop theirs in parallel.
+      databases: await q(
+        `SELECT datname, datacl::text, datallowconn FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1`,
+        [ns.database],
+      ),
     };
   }
 

@@ -21,6 +21,19 @@ function readLedger(kind: string): string[] {
     .filter((l) => l.length > 0);
 }
 
+const ENCRYPTED = Buffer.from('binary/encrypted').toString('base64');
+
+/** The base64 data of every payload in a (JSON) history that our codec encrypted. */
+function encryptedPayloads(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const n of node) encryptedPayloads(n, out);
+  else if (node && typeof node === 'object') {
+    const o = node as { metadata?: { encoding?: unknown }; data?: unknown };
+    if (o.metadata?.encoding === ENCRYPTED && typeof o.data === 'string') out.push(o.data);
+    else for (const v of Object.values(node)) encryptedPayloads(v, out);
+  }
+  return out;
+}
+
 function tryDecrypt(data: Buffer, keys: Buffer[]): string | undefined {
   const iv = data.subarray(0, 12);
   const tag = data.subarray(data.length - 16);
@@ -59,10 +72,8 @@ describe('secret leak scan over everything the suite left in Temporal', () => {
         const history = await handle.fetchHistory();
         const raw = JSON.stringify(history);
         const plain: string[] = [];
-        for (const m of raw.matchAll(
-          /"encoding":"YmluYXJ5L2VuY3J5cHRlZA=="[^}]*?"data":"([^"]+)"|"data":"([^"]+)"[^}]*?"encoding":"YmluYXJ5L2VuY3J5cHRlZA=="/g,
-        )) {
-          const text = tryDecrypt(Buffer.from((m[1] ?? m[2])!, 'base64'), keys);
+        for (const payload of encryptedPayloads(JSON.parse(raw))) {
+          const text = tryDecrypt(Buffer.from(payload, 'base64'), keys);
           if (text === undefined) undecryptable++;
           else {
             decrypted++;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors';
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_CONSUMER_DISCOVERY_MS,
   DEFAULT_GRACE_MS,
   DEFAULT_MIGRATION_TIMEOUT_MS,
 } from '../../src/shared/constants';
@@ -35,6 +36,7 @@ describe('parseCredentialDefinition', () => {
         graceMs: DEFAULT_GRACE_MS,
         migrationTimeoutMs: DEFAULT_MIGRATION_TIMEOUT_MS,
         drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
+        consumerDiscoveryMs: DEFAULT_CONSUMER_DISCOVERY_MS,
         rotateEveryDays: 90,
       },
       verifyChecks: [],
@@ -60,6 +62,7 @@ describe('parseCredentialDefinition', () => {
       graceMs: 1000,
       migrationTimeoutMs: DEFAULT_MIGRATION_TIMEOUT_MS,
       drainTimeoutMs: DEFAULT_DRAIN_TIMEOUT_MS,
+      consumerDiscoveryMs: DEFAULT_CONSUMER_DISCOVERY_MS,
       rotateEveryDays: 90,
     });
     expect(d.strategy).toBe('dual-user');
