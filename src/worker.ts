@@ -24,7 +24,7 @@ export async function runWorker(): Promise<void> {
     connection,
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
-    workflowsPath: join(__dirname, 'workflows'),
+    ...workflowSource(),
     activities: { ...productionActivities(store), ...helloActivities },
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
   });
@@ -39,6 +39,18 @@ export async function runWorker(): Promise<void> {
     await connection.close();
     log.info('worker stopped');
   }
+}
+
+/**
+ * Where the worker gets its workflow code. Default: bundle src/workflows at
+ * start (takes seconds). Opt-in `ROTATOR_WORKFLOW_BUNDLE=<path>`: load a
+ * prebuilt bundle instead (fast restarts, e.g. the fault tests); it must be
+ * built with `bundleWorkflowCode({ workflowsPath, failureConverterPath })`
+ * like test/helpers/global-setup.ts does, or failures cannot be decoded.
+ */
+function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = process.env.ROTATOR_WORKFLOW_BUNDLE;
+  return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: join(__dirname, 'workflows') };
 }
 
 if (require.main === module) {

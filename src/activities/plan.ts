@@ -4,7 +4,12 @@
  * dry run (./dry-run.ts) collects every problem and keeps planning where it
  * can. Same checks, same order, one source of truth.
  */
-import { StoreStateError, UnsupportedStrategyError, type RotatorError } from '../errors';
+import {
+  StoreStateError,
+  UnsafeIdentifierError,
+  UnsupportedStrategyError,
+  type RotatorError,
+} from '../errors';
 import { isPermanent } from '../engines/dry-run';
 import type { Engine, EngineConnection, ServerInfo } from '../engines/types';
 import { DEFAULT_EMERGENCY_GRACE_MS } from '../shared/constants';
@@ -108,6 +113,7 @@ export async function planOnServer(
     );
   }
   await blockers.engine(engine, current.username, strategy);
+  if (strategy === 'dual-user') await blockers.guard(() => checkNewLoginName(engine, toUsername));
   const warnings: string[] = [];
   if (strategy === 'single') {
     warnings.push(
@@ -131,6 +137,23 @@ export async function planOnServer(
       warnings,
     },
   };
+}
+
+/**
+ * dual-user: the server must be able to hold the new login's name ("<base>_b"
+ * can exceed PostgreSQL's 63 bytes). Checked here, before anything changed:
+ * at apply it is too late, as even the undo (dropping that login) fails on
+ * the same name and the PENDING version stays behind.
+ */
+async function checkNewLoginName(engine: Engine, login: string): Promise<void> {
+  try {
+    await engine.loginExists(login);
+  } catch (err) {
+    if (err instanceof UnsafeIdentifierError) {
+      throw new UnsafeIdentifierError(`new login "${login}": ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /**

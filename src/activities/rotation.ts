@@ -173,14 +173,37 @@ export function classified<T extends object>(activities: T): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: unknown[]) => {
+      const stopHeartbeats = heartbeatWhileRunning();
       try {
         return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
       } catch (err) {
         throw toFailure(err, name);
+      } finally {
+        stopHeartbeats();
       }
     };
   }
   return wrapped as T;
+}
+
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Heartbeats while an activity runs, so the server notices a worker that died
+ * mid-step after the workflow's heartbeatTimeout (and retries the idempotent
+ * step on another worker) instead of after the whole startToCloseTimeout.
+ * No-op outside an activity (unit tests) and in local activities.
+ */
+function heartbeatWhileRunning(): () => void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return () => undefined;
+  }
+  if (ctx.info.isLocal) return () => undefined;
+  const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+  return () => clearInterval(timer);
 }
 
 function toFailure(err: unknown, activity: string): unknown {

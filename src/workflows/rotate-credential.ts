@@ -35,9 +35,14 @@ const retry: RetryPolicy = {
 // A cancelled step is allowed to finish first, so its undo never races it.
 const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
+// Activities heartbeat while they run (activities/rotation.ts), so a worker that dies mid-step
+// is noticed after heartbeatTimeout and the step retried elsewhere, not after startToCloseTimeout.
+const heartbeatTimeout = '10s';
+
 // Short, bounded steps: a failing database gives up after a few minutes instead of retrying forever.
 const act = proxyActivities<RotationActivities>({
   startToCloseTimeout: '2m',
+  heartbeatTimeout,
   cancellationType,
   retry: { ...retry, maximumAttempts: 5 },
 });
@@ -45,6 +50,7 @@ const act = proxyActivities<RotationActivities>({
 // Undo and revoke steps must get through transient trouble; they are what keeps the database consistent.
 const undo = proxyActivities<RotationActivities>({
   startToCloseTimeout: '2m',
+  heartbeatTimeout,
   cancellationType,
   retry: { ...retry, maximumAttempts: 20, maximumInterval: '1m' },
 });
@@ -195,29 +201,50 @@ async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: 
     log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
 }
 
-/** The durable grace timer; extend/finish/rollback signals interrupt it. */
+/**
+ * The durable grace timer; extend/finish/rollback signals interrupt it.
+ *
+ * No decision here (or in drainSessions) compares Date.now() with a deadline:
+ * the workflow clock is not replay-safe in one case seen on TS SDK 1.24 — a
+ * worker that takes over after another was killed while status queries were
+ * being answered ran the next task with Date.now() still at the previous
+ * task's time. A clock-based check then started a timer that a later replay
+ * (with the right clock) does not, a nondeterminism error that leaves the
+ * rotation stuck. So the timer firing ends grace, and an extension always
+ * re-arms a timer (the clock only sizes it).
+ */
 async function waitForGrace(t: RotationTracker, graceMs: number): Promise<void> {
   t.setGraceDeadline(Date.now() + graceMs);
-  for (;;) {
-    const remaining = t.graceDeadlineMs() - Date.now();
-    if (remaining <= 0 || t.graceFinished() || t.rollbackWanted()) return;
+  let waitMs = graceMs;
+  while (waitMs > 0 && !t.graceFinished() && !t.rollbackWanted()) {
     const seen = t.graceChanges();
-    await condition(() => t.graceFinished() || t.rollbackWanted() || t.graceChanges() !== seen, remaining);
+    const interrupted = await condition(
+      () => t.graceFinished() || t.rollbackWanted() || t.graceChanges() !== seen,
+      waitMs,
+    );
+    if (!interrupted) return; // the timer fired: grace is over
+    waitMs = Math.max(1, t.graceDeadlineMs() - Date.now());
   }
 }
 
-/** Waits for the server's sessions of the retiring login to end by themselves, up to the drain timeout. */
+/**
+ * Waits for the server's sessions of the retiring login to end by themselves,
+ * up to the drain timeout (counted in polling sleeps, not read from the
+ * clock: see waitForGrace).
+ */
 async function drainSessions(
   plan: RotationPlan,
   which: 'from' | 'to',
   drainTimeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + drainTimeoutMs;
+  let leftMs = drainTimeoutMs;
   for (;;) {
     const open = await undo.countSessions(plan, which);
     // -1: one account with two passwords, sessions cannot be told apart; heartbeats decided already.
-    if (open <= 0 || Date.now() >= deadline) return;
-    await sleep(Math.min(DRAIN_POLL_MS, deadline - Date.now()));
+    if (open <= 0 || leftMs <= 0) return;
+    const waitMs = Math.min(DRAIN_POLL_MS, leftMs);
+    await sleep(waitMs);
+    leftMs -= waitMs;
   }
 }
 
