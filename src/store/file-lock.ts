@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { TransientError } from '../errors';
 
@@ -75,9 +75,16 @@ function errno(e: unknown): string | undefined {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return errno(e) === 'EPERM'; // exists, owned by someone else
+  }
+  // kill(pid, 0) succeeds on a zombie: a holder that died but was never
+  // reaped (no init reaping orphans, e.g. in some containers) is not alive.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no procfs: trust kill(2)
   }
 }
 

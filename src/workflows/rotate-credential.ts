@@ -120,7 +120,15 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   } catch (err) {
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
     t.recordError(err);
-    await CancellationScope.nonCancellable(() => t.phase('compensate', () => runInOrder(undoSteps)));
+    try {
+      await CancellationScope.nonCancellable(() => t.phase('compensate', () => runInOrder(undoSteps)));
+    } catch (undoErr) {
+      // The undo itself gave up (database gone for many minutes): record it, then fail
+      // the workflow visibly — the leftovers in status need an operator.
+      t.recordError(undoErr);
+      await finish(t, plan, 'failed', input);
+      throw undoErr;
+    }
     return finish(t, plan, outcome, input);
   }
 

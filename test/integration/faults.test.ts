@@ -1,0 +1,626 @@
+/**
+ * Fault injection on real PostgreSQL and real Temporal. Each test checks the
+ * invariants that matter after the fault: one CURRENT version that logs in,
+ * no PENDING left, no orphan login, the old credential revoked or (after a
+ * failure) untouched, and — for the SIGKILL run — that the history replays.
+ *
+ * - SIGKILL: real worker processes (src/worker.ts, prebuilt workflow bundle
+ *   via ROTATOR_WORKFLOW_BUNDLE) on their own task queue, killed again and
+ *   again by a seeded schedule (FAULTS_SEED replays it), plus kills at the
+ *   moment the status query shows apply / grace / revoke (or apply / verify
+ *   followed by an abort signal).
+ * - Temporal restart: a private dev server (never the shared one), stopped
+ *   mid-grace and started again on the same port and SQLite file; the
+ *   in-process worker and client reconnect by themselves.
+ * - Database down: a TCP proxy between the engine and PostgreSQL refuses
+ *   connections (5 s during apply; for good before verify, restored once the
+ *   bounded retries and the compensate state were seen, to keep the test short).
+ * - Concurrent starts, hostile login names, unknown credential.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { escapeIdentifier, type Client as PgClient } from 'pg';
+import { encryptedDataConverter } from '../../src/codec';
+import { parseKeyring } from '../../src/store/crypto';
+import { rotationWorkflowId } from '../../src/shared/constants';
+import { abortSignal, finishGraceSignal } from '../../src/shared/messages';
+import type { FleetSummary, RotationInput, RotationResult } from '../../src/shared/types';
+import {
+  killWorkersRepeatedly,
+  PrivateTemporal,
+  queryStatus,
+  seededRandom,
+  settleQueries,
+  sleep,
+  spawnWorker,
+  stopAllFaultProcesses,
+  TcpProxy,
+  waitForPhase,
+  workflowBundleCopy,
+  type WorkerProcess,
+} from '../helpers/faults';
+import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
+import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
+import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { services } from '../helpers/services';
+import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
+
+const log = (line: string) => console.log(`[faults] ${line}`);
+
+async function canLogin(database: string, user: string, password: string): Promise<boolean> {
+  try {
+    const c = await pgConnect(database, user, password);
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Which of the credential's two login slots (`base`, `base_b`) exist on the server. */
+async function slotLogins(pg: PgNamespace, base: string): Promise<string[]> {
+  const { rows } = await pg.admin.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2) ORDER BY rolname`,
+    [base, `${base}_b`],
+  );
+  return rows.map((r) => r.rolname);
+}
+
+/** Every role of this test (the freshPg prefix). */
+async function prefixRoles(pg: PgNamespace): Promise<string[]> {
+  const { rows } = await pg.admin.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname`,
+    [pg.prefix],
+  );
+  return rows.map((r) => r.rolname);
+}
+
+async function versions(rig: RotationRig, id: string): Promise<Array<[number, string]>> {
+  return (await rig.store.listVersions(id)).map((v) => [v.version, v.state]);
+}
+
+/** After a completed rotation: one CURRENT that logs in and can read the app's table, old gone. */
+async function expectRotatedCleanly(
+  rig: RotationRig,
+  pg: PgNamespace,
+  app: { id: string; login: string; password: string },
+): Promise<void> {
+  const current = await rig.store.getSecret(app.id, 'CURRENT');
+  expect(current.username).toBe(`${app.login}_b`);
+  expect(await slotLogins(pg, app.login)).toEqual([current.username]);
+  expect(await versions(rig, app.id)).toEqual([
+    [1, 'revoked'],
+    [2, 'current'],
+  ]);
+  expect(await rig.store.getVersion(app.id, 'PENDING')).toBeUndefined();
+  expect(await canLogin(pg.database, app.login, app.password)).toBe(false);
+  const c = await pgConnect(pg.database, current.username, current.password);
+  try {
+    expect((await c.query('SELECT count(*) FROM public.items')).rowCount).toBe(1);
+    await c.query('INSERT INTO public.items VALUES (1)');
+  } finally {
+    await c.end();
+  }
+}
+
+/** After a failed/aborted rotation: DB and store exactly as before, the old login works. */
+async function expectUntouched(
+  rig: RotationRig,
+  pg: PgNamespace,
+  app: { id: string; login: string; password: string },
+  rolesBefore: string[],
+): Promise<void> {
+  expect(await prefixRoles(pg)).toEqual(rolesBefore);
+  expect(await slotLogins(pg, app.login)).toEqual([app.login]);
+  expect(await versions(rig, app.id)).toEqual([[1, 'current']]);
+  expect(await rig.store.getSecret(app.id, 'CURRENT')).toMatchObject({ version: 1, username: app.login });
+  expect(await canLogin(pg.database, app.login, app.password)).toBe(true);
+}
+
+/** "Name[type]: message" of an error and its causes (activity failures wrap the activity's error). */
+function failureChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    const type = (e as { type?: unknown }).type;
+    parts.push(`${e.name}${typeof type === 'string' ? `[${type}]` : ''}: ${e.message}`);
+  }
+  return parts.join(' <- ');
+}
+
+/** Replays the workflow's full history from scratch: a worker restart must see the same decisions. */
+async function expectReplays(r: RotationRig, workflowId: string, bundlePath: string): Promise<void> {
+  const history = await r.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory(
+    {
+      workflowBundle: { codePath: bundlePath },
+      dataConverter: encryptedDataConverter(parseKeyring(r.env.ROTATOR_CODEC_KEYS!)),
+    },
+    history,
+    workflowId,
+  );
+}
+
+function seed(name: string): { seed: number; rnd: () => number } {
+  const s = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  log(`${name}: seed ${s} (FAULTS_SEED=${s} replays the kill schedule)`);
+  return { seed: s, rnd: seededRandom(s) };
+}
+
+let env: TestWorkflowEnvironment;
+let tmp: string;
+let bundle: string;
+beforeAll(async () => {
+  env = await devServerEnv();
+  tmp = mkdtempSync(join(tmpdir(), 'rotator-faults-'));
+  bundle = workflowBundleCopy(tmp);
+});
+afterAll(async () => {
+  await env?.teardown();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+// Every test gets its own database/role prefix and store; spawned processes die in afterEach even on failure.
+let pg: PgNamespace;
+let rig: RotationRig | undefined;
+let cleanups: Array<() => Promise<unknown>> = [];
+const started: WorkflowHandle[] = [];
+/** Remembers a started workflow so afterEach can terminate it if the test failed half way. */
+function track<T extends WorkflowHandle>(h: T): T {
+  started.push(h);
+  return h;
+}
+beforeEach(async () => {
+  pg = await freshPg();
+});
+afterEach(async () => {
+  await stopAllFaultProcesses();
+  await settleQueries();
+  // A failed test must not leave a rotation running on the shared server.
+  for (const h of started.splice(0)) {
+    if ((await h.describe().catch(() => undefined))?.status.name === 'RUNNING') {
+      await h.terminate('fault test cleanup').catch(() => undefined);
+    }
+  }
+  await rig?.close().catch(() => undefined);
+  rig = undefined;
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  cleanups = [];
+  await pg?.cleanup();
+});
+
+describe('worker process SIGKILLed during a rotation (dev server)', () => {
+  async function setup(name: string) {
+    rig = await createRotationRig(env);
+    const adminId = await addPgAdmin(rig, pg);
+    const app = await addPgApp(rig, pg, adminId, name);
+    const taskQueue = uniqueTaskQueue('kill');
+    const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: bundle };
+    return { rig, app, taskQueue, spawn: () => spawnWorker(workerEnv) };
+  }
+
+  it('finishes the rotation while workers are killed again and again, incl. in apply, grace and revoke', async () => {
+    const { rig, app, taskQueue, spawn } = await setup('chaos');
+    // An open session of the old login keeps the revoke phase in its drain wait (drainTimeoutMs).
+    const holder: PgClient = await pgConnect(pg.database, app.login, app.password);
+    holder.on('error', () => undefined);
+    cleanups.push(() => holder.end());
+    const { rnd } = seed('SIGKILL rotate');
+
+    const first: WorkerProcess = spawn();
+    await first.ready();
+    const started = Date.now();
+    const handle = track(
+      await rig.client.workflow.start('rotateCredential', {
+        args: [{ credentialId: app.id, graceMs: 2500, drainTimeoutMs: 1000, requestedBy: 'faults' }],
+        taskQueue,
+        workflowId: rotationWorkflowId(app.id),
+      }),
+    );
+    const chaos = await killWorkersRepeatedly({
+      handle,
+      worker: first,
+      spawn,
+      rnd,
+      minKills: 8,
+      // Killed as apply runs, as grace starts and as revoke runs; random kills around them.
+      targets: ['apply', 'grace', 'revoke'],
+      log,
+    });
+    const lastKill = Date.now();
+    for (const line of chaos.workerErrors) log(`worker said: ${line}`);
+    const result = (await handle.result()) as RotationResult;
+    log(
+      `SIGKILL rotate: ${chaos.kills.length} kills, outcome ${result.outcome} ${Date.now() - lastKill} ms after the last kill, ` +
+        `whole rotation ${Date.now() - started} ms; phases seen ${chaos.phasesSeen.join(' > ')}; worker startup ms ${chaos.startupMs.join(',')}`,
+    );
+
+    expect(result.outcome).toBe('rotated');
+    await expectReplays(rig, handle.workflowId, bundle);
+    expect(chaos.kills.length).toBeGreaterThanOrEqual(8);
+    expect(chaos.kills.map((k) => k.why)).toEqual(
+      expect.arrayContaining(['phase apply', 'phase grace', 'phase revoke']),
+    );
+    await expectRotatedCleanly(rig, pg, app);
+  }, 150_000);
+
+  it('abort before promote while workers come and go: the compensations leave DB and store as before', async () => {
+    const { rig, app, taskQueue, spawn } = await setup('chaosabort');
+    // A slow verification check (run for both logins) makes the verify phase long enough to hit.
+    const def = await rig.store.getDefinition(app.id);
+    await rig.store.putDefinition({ ...def, verifyChecks: ['SELECT pg_sleep(1)'] }, 'test');
+    const rolesBefore = await prefixRoles(pg);
+    const { rnd } = seed('SIGKILL abort');
+
+    const first = spawn();
+    await first.ready();
+    const handle = track(
+      await rig.client.workflow.start('rotateCredential', {
+        args: [{ credentialId: app.id, graceMs: 60_000, drainTimeoutMs: 0, requestedBy: 'faults' }],
+        taskQueue,
+        workflowId: rotationWorkflowId(app.id),
+      }),
+    );
+    const chaos = await killWorkersRepeatedly({
+      handle,
+      worker: first,
+      spawn,
+      rnd,
+      minKills: 5,
+      targets: ['apply', 'verify'],
+      // Killed in apply, then in verify; the abort arrives while no worker is up and is
+      // honoured at the next step boundary (before promote).
+      onTarget: async (phase) => {
+        if (phase === 'verify') await handle.signal(abortSignal, { reason: 'fault test', by: 'faults' });
+      },
+      log,
+    });
+    const result = (await handle.result()) as RotationResult;
+    const status = await queryStatus(handle, 5000);
+    log(
+      `SIGKILL abort: ${chaos.kills.length} kills, outcome ${result.outcome}; phases seen ${chaos.phasesSeen.join(' > ')}`,
+    );
+
+    expect(result.outcome).toBe('aborted');
+    // Reported, not asserted: when the abort arrives while the killed worker held a workflow task
+    // and a fresh worker answers status queries, TS SDK 1.24 can apply the abort after the step's
+    // result live but before it on replay (TMPRL1100 at a later replay; see the fault-test report).
+    const replay = await expectReplays(rig, handle.workflowId, bundle).then(
+      () => 'replays cleanly',
+      (err: unknown) => `DOES NOT REPLAY: ${String(err).slice(0, 300)}`,
+    );
+    log(`SIGKILL abort: history ${replay}`);
+    expect(status?.phases.map((p) => p.phase)).not.toContain('promote');
+    expect(status?.phases.map((p) => p.phase)).toContain('compensate');
+    expect(chaos.kills.length).toBeGreaterThanOrEqual(5);
+    expect(chaos.kills.map((k) => k.why)).toEqual(expect.arrayContaining(['phase apply', 'phase verify']));
+    await expectUntouched(rig, pg, app, rolesBefore);
+    expect(await rig.store.getVersion(app.id, 'PENDING')).toBeUndefined();
+    const actions = (await rig.store.listAudit(app.id)).map((a) => a.action);
+    expect(actions).toContain('rotation-aborted');
+  }, 150_000);
+});
+
+describe('Temporal server restarted mid-grace (private dev server)', () => {
+  it('the rotation completes after the server comes back; the in-process worker reconnects', async () => {
+    const server = await PrivateTemporal.start();
+    cleanups.push(() => server.close());
+    const privateEnv = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+    cleanups.push(() => privateEnv.teardown());
+    rig = await createRotationRig(privateEnv);
+    const adminId = await addPgAdmin(rig, pg);
+    const app = await addPgApp(rig, pg, adminId, 'restart');
+
+    const handle = track(await rig.start({ credentialId: app.id, graceMs: 8000, drainTimeoutMs: 0 }));
+    await waitForPhase(handle, ['grace']);
+    const graceAt = Date.now();
+    const how = await server.down();
+    const downAt = Date.now();
+    await sleep(1500);
+    await server.up();
+    const upAt = Date.now();
+    log(
+      `Temporal restart: stopped with ${how} ${downAt - graceAt} ms into grace, up again after ${upAt - downAt} ms`,
+    );
+
+    // The client's connection reconnects by itself; result() long-polls again.
+    const result = (await rig.client.workflow.getHandle(handle.workflowId).result()) as RotationResult;
+    log(
+      `Temporal restart: outcome ${result.outcome} ${Date.now() - upAt} ms after the restart; worker state ${rig.worker.getState()}`,
+    );
+    expect(result.outcome).toBe('rotated');
+    expect(rig.worker.getState()).toBe('RUNNING');
+    await expectRotatedCleanly(rig, pg, app);
+  }, 120_000);
+});
+
+describe('database unreachable (TCP proxy between engine and PostgreSQL)', () => {
+  async function setupBehindProxy(name: string, verifyChecks: string[] = []) {
+    const proxy = await TcpProxy.start(services.postgres.host, services.postgres.port);
+    cleanups.push(() => proxy.close());
+    rig = await createRotationRig(env);
+    const adminId = await addPgAdmin(rig, pg);
+    const password = `init-${name}-Pw1`;
+    const login = await pg.createLogin(name, password);
+    await pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
+    await pg.admin.query(`GRANT SELECT, INSERT ON public.items TO ${escapeIdentifier(login)}`);
+    const id = uniqueCredentialId(`pg-${name}`);
+    await rig.addCredential(
+      {
+        id,
+        engine: 'postgres',
+        host: '127.0.0.1',
+        port: proxy.port,
+        database: pg.database,
+        adminCredentialId: adminId,
+        baseUsername: login,
+        verifyChecks,
+      },
+      { username: login, password },
+    );
+    return { proxy, app: { id, login, password } };
+  }
+
+  /** Highest attempt per activity seen in flight, sampled while `until` is false. */
+  function sampleAttempts(handle: WorkflowHandle): {
+    seen: Record<string, number>;
+    stop: () => Promise<void>;
+  } {
+    const seen: Record<string, number> = {};
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        const d = await handle.describe().catch(() => undefined);
+        for (const a of d?.raw.pendingActivities ?? []) {
+          const name = a.activityType?.name ?? '?';
+          seen[name] = Math.max(seen[name] ?? 0, a.attempt ?? 0);
+        }
+        await sleep(100);
+      }
+    })();
+    return {
+      seen,
+      stop: async () => {
+        stopped = true;
+        await loop;
+      },
+    };
+  }
+
+  it('down ~5 s during apply: the rotation completes or compensates cleanly', async () => {
+    const { proxy, app } = await setupBehindProxy('proxya');
+    const rolesBefore = await prefixRoles(pg);
+    const handle = track(await rig!.start({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }));
+    const attempts = sampleAttempts(handle);
+    const phase = await waitForPhase(handle, ['create-pending', 'apply']);
+    proxy.refuse();
+    const downAt = Date.now();
+    await sleep(5000);
+    proxy.pass();
+    const result = (await handle.result()) as RotationResult;
+    await attempts.stop();
+    log(
+      `DB down in ${phase} for 5 s: outcome ${result.outcome} ${Date.now() - downAt - 5000} ms after it came back; ` +
+        `refused ${proxy.stats.refused} connections, cut ${proxy.stats.cut}; attempts ${JSON.stringify(attempts.seen)}; error ${result.error ?? '-'}`,
+    );
+
+    expect(proxy.stats.refused).toBeGreaterThan(0);
+    expect(['rotated', 'failed']).toContain(result.outcome);
+    if (result.outcome === 'rotated') await expectRotatedCleanly(rig!, pg, app);
+    else await expectUntouched(rig!, pg, app, rolesBefore);
+  }, 90_000);
+
+  it('down for good before verify: bounded retries, a visible compensate state, the old login keeps working', async () => {
+    // A slow verification check makes the verify phase long enough to cut it reliably.
+    const { proxy, app } = await setupBehindProxy('proxyb', ['SELECT pg_sleep(0.5)']);
+    const rolesBefore = await prefixRoles(pg);
+    const handle = track(await rig!.start({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }));
+    const attempts = sampleAttempts(handle);
+    await waitForPhase(handle, ['verify']);
+    proxy.refuse();
+    const downAt = Date.now();
+
+    // verify has 5 attempts (1 s, 2 s, 4 s, 8 s backoff): it must give up and start compensating.
+    const compensating = await eventually(async () => {
+      const st = await queryStatus(handle, 1000);
+      return st?.phase === 'compensate' && st.lastError ? st : undefined;
+    }, 45_000);
+    const gaveUpMs = Date.now() - downAt;
+    // The undo of apply cannot reach the server either; it retries with a bounded policy, visibly.
+    const undo = await eventually(async () => {
+      const d = await handle.describe();
+      const a = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'undoApply');
+      return a && (a.attempt ?? 0) >= 2 ? a : undefined;
+    }, 15_000);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    // Never both invalid: the old credential still logs in (directly, not through the dead proxy).
+    expect(await canLogin(pg.database, app.login, app.password)).toBe(true);
+    expect(await rig!.store.getVersion(app.id, 'CURRENT')).toMatchObject({ version: 1 });
+    log(
+      `DB down before verify: verify gave up after ${gaveUpMs} ms with lastError "${compensating.lastError}"; ` +
+        `undoApply attempt ${undo.attempt} of max ${undo.maximumAttempts}, last failure "${undo.lastFailure?.message ?? '-'}"`,
+    );
+    expect(compensating.lastError).toMatch(/TransientError|terminated|connect/i);
+    expect(undo.maximumAttempts).toBe(20);
+
+    // Undo would keep retrying for ~15 min (20 attempts, up to 1 min apart); shorten it: the database comes back.
+    proxy.pass();
+    const result = (await handle.result()) as RotationResult;
+    await attempts.stop();
+    log(
+      `DB down before verify: restored after ${Date.now() - downAt} ms; outcome ${result.outcome}; ` +
+        `attempts ${JSON.stringify(attempts.seen)}; refused ${proxy.stats.refused}`,
+    );
+    expect(result.outcome).toBe('failed');
+    expect(attempts.seen.verifyPending).toBe(5);
+    await expectUntouched(rig!, pg, app, rolesBefore);
+  }, 120_000);
+});
+
+describe('two starts of the same credential at once', () => {
+  it('exactly one rotation runs; the other starts are refused and the fleet skips it', async () => {
+    rig = await createRotationRig(env);
+    const adminId = await addPgAdmin(rig, pg);
+    const app = await addPgApp(rig, pg, adminId, 'twice');
+    const other = await addPgApp(rig, pg, adminId, 'other');
+    const input: RotationInput = { credentialId: app.id, graceMs: 60_000, drainTimeoutMs: 0 };
+    const starts = await Promise.allSettled(Array.from({ length: 5 }, () => rig!.start(input)));
+    const won = starts.filter((s): s is PromiseFulfilledResult<WorkflowHandle> => s.status === 'fulfilled');
+    const refused = starts.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(refused).toHaveLength(4);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    const handle = track(won[0]!.value);
+
+    const summary = (await rig.client.workflow.execute('rotateFleet', {
+      args: [
+        {
+          selector: { ids: [app.id, other.id] },
+          rotation: { graceMs: 0, drainTimeoutMs: 0 },
+          concurrency: 2,
+        },
+      ],
+      taskQueue: rig.taskQueue,
+      workflowId: `fleet/${app.id}`,
+    })) as FleetSummary;
+    expect(summary.skipped.map((s) => s.credentialId)).toEqual([app.id]);
+    expect(summary.rotated).toEqual([other.id]);
+
+    await handle.signal(finishGraceSignal);
+    expect(((await handle.result()) as RotationResult).outcome).toBe('rotated');
+    await expectRotatedCleanly(rig, pg, app);
+    const started = (await rig.store.listAudit(app.id)).filter((a) => a.action === 'rotation-started');
+    expect(started).toHaveLength(1);
+  }, 90_000);
+});
+
+describe('hostile login names through the workflow (real activities)', () => {
+  /** Registers an existing login (or just a name) as a credential. */
+  async function register(r: RotationRig, adminId: string, login: string, password: string) {
+    const id = uniqueCredentialId('pg-hostile');
+    await r.addCredential(
+      {
+        id,
+        engine: 'postgres',
+        host: services.postgres.host,
+        port: services.postgres.port,
+        database: pg.database,
+        adminCredentialId: adminId,
+        baseUsername: login,
+      },
+      { username: login, password },
+    );
+    return { id, login, password };
+  }
+
+  /** The test prefix padded with `ch` (1 or 2 bytes) to exactly `bytes` bytes of UTF-8. */
+  function nameOfBytes(bytes: number, ch: string): string {
+    let name = pg.prefix;
+    while (Buffer.byteLength(name) + Buffer.byteLength(ch) <= bytes) name += ch;
+    return name.padEnd(name.length + bytes - Buffer.byteLength(name), 'x');
+  }
+
+  async function createLogin(name: string, password: string): Promise<string> {
+    const login = await pg.createLogin(name, password);
+    await pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
+    await pg.admin.query(`GRANT SELECT, INSERT ON public.items TO ${escapeIdentifier(login)}`);
+    return login;
+  }
+
+  it('quotes, backslashes, ; % @ spaces and unicode rotate correctly', async () => {
+    rig = await createRotationRig(env);
+    const adminId = await addPgAdmin(rig, pg);
+    const names = [
+      `q'uote`,
+      `d"quote`,
+      `back\\slash`,
+      `semi;colon`,
+      `pct%_under`,
+      `at@host`,
+      `sp ace`,
+      `x"; DROP ROLE postgres; --`,
+      `ünï-cödé-日本`,
+      `MixedCase`,
+    ];
+    // 61 bytes: with "_b" exactly at PostgreSQL's 63-byte limit.
+    const longest = 'l'.repeat(61 - Buffer.byteLength(pg.prefix));
+    const apps = [];
+    for (const [i, n] of [...names, longest].entries()) {
+      const login = await createLogin(n, `pw-${i}-Aa1`);
+      apps.push(await register(rig, adminId, login, `pw-${i}-Aa1`));
+    }
+    expect(Buffer.byteLength(apps[apps.length - 1]!.login)).toBe(61);
+    const results = await Promise.all(
+      apps.map((a) => rig!.rotate({ credentialId: a.id, graceMs: 0, drainTimeoutMs: 0 })),
+    );
+    for (const [i, r] of results.entries()) {
+      expect(r, apps[i]!.login).toMatchObject({ outcome: 'rotated' });
+      await expectRotatedCleanly(rig, pg, apps[i]!);
+    }
+    // Nothing else was created or left behind: exactly the new logins.
+    expect((await prefixRoles(pg)).sort()).toEqual(apps.map((a) => `${a.login}_b`).sort());
+  }, 120_000);
+
+  it('names PostgreSQL cannot hold fail before changing anything, with an error naming the problem', async () => {
+    rig = await createRotationRig(env);
+    const adminId = await addPgAdmin(rig, pg);
+    // 62 bytes exists on the server, but the second slot "<base>_b" would be 64 bytes.
+    const login62 = await createLogin('m'.repeat(62 - Buffer.byteLength(pg.prefix)), 'pw-62-Aa1');
+    expect(Buffer.byteLength(login62)).toBe(62);
+    // 64 bytes cannot exist at all (PostgreSQL would truncate it); the store holds such names anyway.
+    // Bytes count, not characters: the unicode one has far fewer than 63 characters.
+    const cases = [
+      {
+        app: await register(rig, adminId, login62, 'pw-62-Aa1'),
+        expect:
+          /\[UnsafeIdentifierError\]: new login "t_[^"]*m_b": login name is 64 bytes; PostgreSQL identifiers hold at most 63/,
+      },
+      {
+        app: await register(rig, adminId, nameOfBytes(64, 'x'), 'pw-64-Aa1'),
+        expect: /\[UnsafeIdentifierError\]: login name is 64 bytes/,
+      },
+      {
+        app: await register(rig, adminId, nameOfBytes(64, 'é'), 'pw-64-Aa1'),
+        expect: /\[UnsafeIdentifierError\]: login name is 64 bytes/,
+      },
+    ];
+    for (const c of cases) {
+      const roles = await prefixRoles(pg);
+      const before = await rig.store.listVersions(c.app.id);
+      const handle = track(await rig.start({ credentialId: c.app.id, graceMs: 0, drainTimeoutMs: 0 }));
+      let message = '';
+      try {
+        const r = (await handle.result()) as RotationResult;
+        message = `${r.outcome}: ${r.error ?? ''}`;
+      } catch (err) {
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        message = failureChain(err);
+      }
+      log(`hostile name of ${Buffer.byteLength(c.app.login)} bytes: ${message}`);
+      log(
+        `  store after: ${JSON.stringify(await versions(rig, c.app.id))}, phases ${JSON.stringify(((await queryStatus(handle, 5000))?.phases ?? []).map((p) => p.phase))}`,
+      );
+      expect(message).toMatch(c.expect);
+      expect(await prefixRoles(pg)).toEqual(roles);
+      expect(await rig.store.listVersions(c.app.id)).toEqual(before);
+      const phases = ((await queryStatus(handle, 5000))?.phases ?? []).map((p) => p.phase);
+      expect(phases, 'failed before changing anything').not.toContain('create-pending');
+    }
+  }, 120_000);
+
+  it('an unknown credential fails in preflight with UnknownCredentialError', async () => {
+    rig = await createRotationRig(env);
+    const handle = track(await rig.start({ credentialId: 'no/such-credential', graceMs: 0 }));
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(failureChain(err)).toMatch(/\[UnknownCredentialError\]: unknown credential "no\/such-credential"/);
+  });
+});
