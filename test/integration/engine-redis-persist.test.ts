@@ -171,87 +171,89 @@ afterAll(async () => {
 const appPw = generatePassword();
 const appUser = `user app on #${sha256Hex(appPw)} ~app:* resetchannels &chan:* -@all +@read +set (~other:* +get)`;
 
-describe.skipIf(!haveRedisServer)(
-  'Redis engine: persistence across restarts (throwaway redis-server)',
-  () => {
-    it('aclfile: every change is saved with ACL SAVE and survives a restart', async () => {
-      const t = await throwaway({ aclfile: true, users: [appUser] });
-      const e = engineOn(t);
-      engines.push(e);
-      const b = generatePassword();
-      await e.createLoginLike('app', 'app_b', b);
-      const next = generatePassword();
-      await e.addPassword('app', next, appPw);
-      await e.keepOnlyPassword('app', next);
-      expect(readFileSync(join(t.dir, 'users.acl'), 'utf8')).toMatch(/^user app_b on #/m);
+describe('Redis engine: persistence across restarts (throwaway redis-server)', () => {
+  // Fail loudly rather than skip: scripts/services.sh installs redis-server.
+  it('has a redis-server binary to start', () => {
+    expect(haveRedisServer, 'redis-server not found (run: bash scripts/services.sh install)').toBe(true);
+  });
+
+  it('aclfile: every change is saved with ACL SAVE and survives a restart', async () => {
+    const t = await throwaway({ aclfile: true, users: [appUser] });
+    const e = engineOn(t);
+    engines.push(e);
+    const b = generatePassword();
+    await e.createLoginLike('app', 'app_b', b);
+    const next = generatePassword();
+    await e.addPassword('app', next, appPw);
+    await e.keepOnlyPassword('app', next);
+    expect(readFileSync(join(t.dir, 'users.acl'), 'utf8')).toMatch(/^user app_b on #/m);
+    await e.close();
+
+    await restart(t);
+    expect(await canLogin(t, 'app_b', b)).toBe(true);
+    expect(await canLogin(t, 'app', next)).toBe(true);
+    expect(await canLogin(t, 'app', appPw)).toBe(false);
+    const e2 = engineOn(t);
+    engines.push(e2);
+    expect(await e2.comparePrivileges('app', 'app_b')).toEqual({ missing: [], extra: [] });
+    await e2.dropLogin('app_b');
+    await e2.close();
+    await restart(t);
+    expect(await canLogin(t, 'app_b', b)).toBe(false);
+  });
+
+  it('redis.conf users: CONFIG REWRITE keeps the change across a restart', async () => {
+    const t = await throwaway({ aclfile: false, users: [appUser] });
+    const e = engineOn(t);
+    engines.push(e);
+    const b = generatePassword();
+    await e.createLoginLike('app', 'app_b', b);
+    await e.setPassword('app', b);
+    expect(readFileSync(t.conf, 'utf8')).toMatch(/^user app_b on #/m);
+    await e.close();
+    await restart(t);
+    expect(await canLogin(t, 'app_b', b)).toBe(true);
+    expect(await canLogin(t, 'app', b)).toBe(true);
+    expect(await canLogin(t, 'app', appPw)).toBe(false);
+  });
+
+  it('persist "none" leaves the files alone: a restart forgets the change', async () => {
+    const t = await throwaway({ aclfile: true, users: [appUser] });
+    const e = engineOn(t, { persist: 'none' });
+    engines.push(e);
+    await e.createLoginLike('app', 'app_b', generatePassword());
+    await e.close();
+    expect(readFileSync(join(t.dir, 'users.acl'), 'utf8')).not.toContain('app_b');
+    await restart(t);
+    expect(await canLogin(t, 'app', appPw)).toBe(true);
+  });
+
+  it('refuses a primary with replicas (ACL is not replicated) unless nodeLocalAcl acknowledges it', async () => {
+    const primary = await throwaway({ aclfile: false, users: [appUser] });
+    await throwaway({
+      aclfile: false,
+      users: [appUser],
+      extraConf: [`replicaof 127.0.0.1 ${primary.port}`, `masteruser ${ADMIN}`, `masterauth ${ADMIN_PW}`],
+    });
+    const e = engineOn(primary, { persist: 'none' });
+    engines.push(e);
+    const deadline = Date.now() + 20_000;
+    let info = await e.describe();
+    while (info.strategies['dual-user'].supported && Date.now() < deadline) {
       await e.close();
-
-      await restart(t);
-      expect(await canLogin(t, 'app_b', b)).toBe(true);
-      expect(await canLogin(t, 'app', next)).toBe(true);
-      expect(await canLogin(t, 'app', appPw)).toBe(false);
-      const e2 = engineOn(t);
-      engines.push(e2);
-      expect(await e2.comparePrivileges('app', 'app_b')).toEqual({ missing: [], extra: [] });
-      await e2.dropLogin('app_b');
-      await e2.close();
-      await restart(t);
-      expect(await canLogin(t, 'app_b', b)).toBe(false);
+      const again = engineOn(primary, { persist: 'none' });
+      engines.push(again);
+      await new Promise((r) => setTimeout(r, 200));
+      info = await again.describe();
+    }
+    expect(info.strategies['dual-user']).toEqual({
+      supported: false,
+      reason: expect.stringMatching(/not replicated/),
     });
-
-    it('redis.conf users: CONFIG REWRITE keeps the change across a restart', async () => {
-      const t = await throwaway({ aclfile: false, users: [appUser] });
-      const e = engineOn(t);
-      engines.push(e);
-      const b = generatePassword();
-      await e.createLoginLike('app', 'app_b', b);
-      await e.setPassword('app', b);
-      expect(readFileSync(t.conf, 'utf8')).toMatch(/^user app_b on #/m);
-      await e.close();
-      await restart(t);
-      expect(await canLogin(t, 'app_b', b)).toBe(true);
-      expect(await canLogin(t, 'app', b)).toBe(true);
-      expect(await canLogin(t, 'app', appPw)).toBe(false);
-    });
-
-    it('persist "none" leaves the files alone: a restart forgets the change', async () => {
-      const t = await throwaway({ aclfile: true, users: [appUser] });
-      const e = engineOn(t, { persist: 'none' });
-      engines.push(e);
-      await e.createLoginLike('app', 'app_b', generatePassword());
-      await e.close();
-      expect(readFileSync(join(t.dir, 'users.acl'), 'utf8')).not.toContain('app_b');
-      await restart(t);
-      expect(await canLogin(t, 'app', appPw)).toBe(true);
-    });
-
-    it('refuses a primary with replicas (ACL is not replicated) unless nodeLocalAcl acknowledges it', async () => {
-      const primary = await throwaway({ aclfile: false, users: [appUser] });
-      await throwaway({
-        aclfile: false,
-        users: [appUser],
-        extraConf: [`replicaof 127.0.0.1 ${primary.port}`, `masteruser ${ADMIN}`, `masterauth ${ADMIN_PW}`],
-      });
-      const e = engineOn(primary, { persist: 'none' });
-      engines.push(e);
-      const deadline = Date.now() + 20_000;
-      let info = await e.describe();
-      while (info.strategies['dual-user'].supported && Date.now() < deadline) {
-        await e.close();
-        const again = engineOn(primary, { persist: 'none' });
-        engines.push(again);
-        await new Promise((r) => setTimeout(r, 200));
-        info = await again.describe();
-      }
-      expect(info.strategies['dual-user']).toEqual({
-        supported: false,
-        reason: expect.stringMatching(/not replicated/),
-      });
-      expect(info.strategies.single.supported).toBe(false);
-      const ack = engineOn(primary, { persist: 'none', nodeLocalAcl: true });
-      engines.push(ack);
-      expect((await ack.describe()).strategies['dual-password'].supported).toBe(true);
-      await ack.preflight('app', 'dual-password');
-    });
-  },
-);
+    expect(info.strategies.single.supported).toBe(false);
+    const ack = engineOn(primary, { persist: 'none', nodeLocalAcl: true });
+    engines.push(ack);
+    expect((await ack.describe()).strategies['dual-password'].supported).toBe(true);
+    await ack.preflight('app', 'dual-password');
+  });
+});
