@@ -92,22 +92,25 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
           });
         }
       }),
-    discardPending: (plan) =>
-      step('discardPending', () => {
-        const v = version(plan.toVersion);
-        if (v) {
-          v.state = 'discarded';
-          delete v.label;
-        }
-      }),
     applyPending: (plan) =>
       step('applyPending', () => {
         w.logins[plan.toUsername] = `pw${plan.toVersion}`;
       }),
-    undoApply: (plan) =>
-      step('undoApply', () => {
+    // State-driven like the real one: demote if promoted, undo the server, discard the pending version.
+    restore: (plan) =>
+      step('restore', () => {
+        const from = version(plan.fromVersion)!;
+        const to = version(plan.toVersion);
+        if (to?.state === 'current') {
+          Object.assign(from, { state: 'current', label: 'CURRENT' });
+          Object.assign(to, { state: 'pending', label: 'PENDING' });
+        }
         if (plan.strategy === 'dual-user') delete w.logins[plan.toUsername];
         else w.logins[plan.fromUsername] = `pw${plan.fromVersion}`;
+        if (to?.state === 'pending') {
+          to.state = 'discarded';
+          delete to.label;
+        }
       }),
     verifyPending: () => step('verifyPending', () => undefined),
     promote: (plan) =>
