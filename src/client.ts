@@ -342,10 +342,7 @@ function checked<T>(parse: () => T): T {
 }
 
 /** Sends an operator Update; a rejection by the workflow's validator becomes a clear error. */
-async function sendOperatorRequest(
-  name: string,
-  send: () => Promise<OperatorReply>,
-): Promise<OperatorReply> {
+async function sendOperatorRequest(name: string, send: () => Promise<OperatorReply>): Promise<OperatorReply> {
   try {
     return await send();
   } catch (err) {
@@ -372,7 +369,9 @@ export async function waitForRotation(client: Client, credentialId: string): Pro
     last = line;
     if (view.execution !== 'RUNNING' || view.phase === 'needs-operator') {
       if (view.phase === 'needs-operator')
-        console.log(`needs operator: ${view.cause ?? ''}\n  db-rotator resolve ${credentialId} --retry | --abandon --reason <why>`);
+        console.log(
+          `needs operator: ${view.cause ?? ''}\n  db-rotator resolve ${credentialId} --retry | --abandon --reason <why>`,
+        );
       else console.log(`outcome: ${view.outcome ?? view.execution}${view.cause ? ` — ${view.cause}` : ''}`);
       return view;
     }
@@ -492,11 +491,17 @@ export function buildCli(): Command {
   const plain = (what: string) => (o: Record<string, string>, actor: string) =>
     checked(() => parseOperatorRequest(operatorRequestSchema, what, { reason: o.reason, by: actor }));
 
-  operatorCommand('abort', 'before promote: undo everything; after promote: roll back', plain('abort'), (h, r) =>
-    h.executeUpdate(abortUpdate, { args: [r] }),
+  operatorCommand(
+    'abort',
+    'before promote: undo everything; after promote: roll back',
+    plain('abort'),
+    (h, r) => h.executeUpdate(abortUpdate, { args: [r] }),
   );
-  operatorCommand('rollback', 'during migrate/grace: go back to the old credential', plain('rollback'), (h, r) =>
-    h.executeUpdate(rollbackUpdate, { args: [r] }),
+  operatorCommand(
+    'rollback',
+    'during migrate/grace: go back to the old credential',
+    plain('rollback'),
+    (h, r) => h.executeUpdate(rollbackUpdate, { args: [r] }),
   );
   operatorCommand(
     'finish-grace',
@@ -518,12 +523,16 @@ export function buildCli(): Command {
         const reply = await sendOperatorRequest('extend-grace', () =>
           handleFor(client, credentialId).executeUpdate(extendGraceUpdate, { args: [req] }),
         );
-        console.log(`extend-grace: accepted — grace until ${reply.graceDeadline ?? 'the end of the grace to come'}`);
+        console.log(
+          `extend-grace: accepted — grace until ${reply.graceDeadline ?? 'the end of the grace to come'}`,
+        );
       });
     });
   program
     .command('resolve <credential>')
-    .description('a rotation waiting for an operator: --retry the failing step, or --abandon it (needs --reason)')
+    .description(
+      'a rotation waiting for an operator: --retry the failing step, or --abandon it (needs --reason)',
+    )
     .option('--retry', 'run the failing step again')
     .option('--abandon', 'give up the step; the rotation ends as failed, leftovers as status shows')
     .option('--reason <text>', 'why (recorded in status and audit)')
@@ -537,8 +546,7 @@ export function buildCli(): Command {
           by: loadConfig().actor,
         }),
       );
-      if (req.action === 'abandon' && !req.reason)
-        throw new CliError('--abandon needs --reason', EXIT.usage);
+      if (req.action === 'abandon' && !req.reason) throw new CliError('--abandon needs --reason', EXIT.usage);
       await withClient(async (client) => {
         const reply = await sendOperatorRequest('resolve', () =>
           handleFor(client, credentialId).executeUpdate(resolveUpdate, { args: [req] }),
@@ -629,7 +637,10 @@ export function buildCli(): Command {
         await addRunsEndedByTemporal(cfg, credentialId, entries);
         console.log(opts.json ? JSON.stringify(entries, null, 2) : formatHistory(entries));
         const lastOutcome = entries[entries.length - 1]?.outcome;
-        process.exitCode = exitCodeFor({ outcome: lastOutcome === 'running' ? undefined : lastOutcome, phase: lastOutcome ?? '' });
+        process.exitCode = exitCodeFor({
+          outcome: lastOutcome === 'running' ? undefined : lastOutcome,
+          phase: lastOutcome ?? '',
+        });
       } finally {
         await store.close();
       }

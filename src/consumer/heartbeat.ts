@@ -187,7 +187,9 @@ export class HeartbeatReporter {
       return {
         runId: d.runId,
         phase: status?.phase ?? (Array.isArray(phaseAttr) ? String(phaseAttr[0]) : undefined),
-        listsUs: (status?.consumers ?? []).some((c) => c.consumerId === this.consumerId && c.version === version),
+        listsUs: (status?.consumers ?? []).some(
+          (c) => c.consumerId === this.consumerId && c.version === version,
+        ),
       };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'no-rotation';

@@ -1,11 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ConsumerHeartbeat, RotationStatus } from './types';
-import type {
-  OperatorRequest,
-  ExtendGraceRequest,
-  ResolveRequest,
-  OperatorReply,
-} from './operator-requests';
+import type { OperatorRequest, ExtendGraceRequest, ResolveRequest, OperatorReply } from './operator-requests';
 
 // Messages of the rotation workflow. Plain JSON, ids only.
 //

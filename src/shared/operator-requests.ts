@@ -47,6 +47,8 @@ export interface OperatorReply {
 export function parseOperatorRequest<T>(schema: z.ZodType<T>, what: string, value: unknown): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+  const problems = r.error.issues.map((i) =>
+    i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message,
+  );
   throw new Error(`${what}: invalid request: ${problems.join('; ')}`);
 }

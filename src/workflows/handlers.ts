@@ -61,7 +61,8 @@ export function registerHandlers(t: RotationTracker): void {
       validator: (req) => {
         parseOperatorRequest(operatorRequestSchema, 'abort', req);
         if (t.isParked()) refuse('abort', t, 'the run waits for `resolve` (retry or abandon)');
-        if (!STOPPABLE.has(t.currentPhase())) refuse('abort', t, 'the rotation is past the point of no return');
+        if (!STOPPABLE.has(t.currentPhase()))
+          refuse('abort', t, 'the rotation is past the point of no return');
       },
     },
   );

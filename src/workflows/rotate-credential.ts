@@ -82,7 +82,7 @@ const DRAIN_POLL_MS = 5_000;
  */
 export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
   if (input.dryRun) return planOnly(input);
-  const t = new RotationTracker(input.credentialId);
+  const t = new RotationTracker(input.credentialId, input);
   registerHandlers(t);
   upsertSearchAttributes({ RotationCredentialId: [input.credentialId] });
   const audit = auditor(input);
@@ -217,7 +217,7 @@ async function untilDone(
  * comes faster than a heartbeat.
  */
 async function discoverConsumers(t: RotationTracker, discoveryMs: number): Promise<void> {
-  if (discoveryMs > 0) await condition(() => t.rollbackWanted(), discoveryMs);
+  if (discoveryMs > 0) await condition(() => t.rollbackWanted() || t.graceFinished(), discoveryMs);
 }
 
 /**
@@ -278,7 +278,11 @@ async function drainSessions(
   }
 }
 
-type Audit = (plan: RotationPlan | undefined, action: string, extra?: Record<string, unknown>) => Promise<void>;
+type Audit = (
+  plan: RotationPlan | undefined,
+  action: string,
+  extra?: Record<string, unknown>,
+) => Promise<void>;
 
 /**
  * Audit records of this run. Each carries an id unique to this run and
@@ -304,7 +308,12 @@ function auditor(input: RotationInput): Audit {
   };
 }
 
-async function finish(t: RotationTracker, plan: RotationPlan, outcome: Outcome, audit: Audit): Promise<RotationResult> {
+async function finish(
+  t: RotationTracker,
+  plan: RotationPlan,
+  outcome: Outcome,
+  audit: Audit,
+): Promise<RotationResult> {
   t.setOutcome(outcome);
   const error = t.status().lastError;
   await CancellationScope.nonCancellable(() => audit(plan, `rotation-${outcome}`, { error }));

@@ -56,7 +56,11 @@ export class RotationTracker {
   private outcome?: Outcome;
   private published = '';
 
-  constructor(private readonly credentialId: string) {}
+  /** `limits`: the run's own consumer-table bounds, in force before preflight made the plan. */
+  constructor(
+    private readonly credentialId: string,
+    private readonly limits: { maxConsumers?: number; consumerExpiryMs?: number } = {},
+  ) {}
 
   /** Runs one phase: records timings, publishes the phase, and honours an abort at the boundary. */
   async phase<T>(name: Phase, step: () => Promise<T>): Promise<T> {
@@ -73,11 +77,7 @@ export class RotationTracker {
       return result;
     } finally {
       timing.endedAt = new Date().toISOString();
-      rotationMetrics.phaseEnded(
-        this.plan,
-        name,
-        Date.parse(timing.endedAt) - Date.parse(timing.startedAt),
-      );
+      rotationMetrics.phaseEnded(this.plan, name, Date.parse(timing.endedAt) - Date.parse(timing.startedAt));
     }
   }
 
@@ -180,11 +180,13 @@ export class RotationTracker {
   }
 
   private maxConsumers(): number {
-    return this.plan?.maxConsumers ?? DEFAULT_MAX_CONSUMERS;
+    return this.plan?.maxConsumers ?? positive(this.limits.maxConsumers) ?? DEFAULT_MAX_CONSUMERS;
   }
 
   private expiryMs(): number {
-    return this.plan?.consumerExpiryMs ?? DEFAULT_CONSUMER_EXPIRY_MS;
+    return (
+      this.plan?.consumerExpiryMs ?? positive(this.limits.consumerExpiryMs) ?? DEFAULT_CONSUMER_EXPIRY_MS
+    );
   }
 
   private isGone(c: ConsumerStatus, nowMs: number): boolean {
@@ -278,7 +280,11 @@ export class RotationTracker {
       abortRequested: this.abortReason,
       rollbackRequested: this.rollbackReason,
       lastError: this.lastError,
-      needsOperator: this.parked && { step: this.parked.step, since: this.parked.since, error: this.parked.error },
+      needsOperator: this.parked && {
+        step: this.parked.step,
+        since: this.parked.since,
+        error: this.parked.error,
+      },
       consumersOverflow: this.overflow || undefined,
       phases: this.timings.map((p) => ({ ...p })),
       outcome: this.outcome,
@@ -301,6 +307,10 @@ export class RotationTracker {
     this.published = signature;
     upsertMemo({ status });
   }
+}
+
+function positive(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 function iso(ms: number | undefined): string | undefined {
