@@ -6,7 +6,6 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
-  setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,

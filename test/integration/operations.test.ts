@@ -7,7 +7,7 @@ import { main, EXIT } from '../../src/client';
 import type { RotationView } from '../../src/rotation-view';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
-import type { FleetSummary, LaunchResult, RotationStatus } from '../../src/shared/types';
+import type { FleetSummary, LaunchResult } from '../../src/shared/types';
 import { loadConfig } from '../../src/config';
 import { createRotationSchedule, rotationScheduleId } from '../../src/schedules';
 import { freshPg, type PgNamespace } from '../helpers/pg';
