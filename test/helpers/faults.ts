@@ -126,8 +126,11 @@ export interface WorkerProcess {
  * worker" would kill nothing. Here the pid we kill is the worker itself, and
  * we reap it (this machine's pid 1 does not reap orphans).
  */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'worker.ts')], {
+export function spawnWorker(
+  env: Record<string, string>,
+  entry: string = join(REPO_ROOT, 'src', 'worker.ts'),
+): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ROTATOR_LOG_LEVEL: 'info', ROTATOR_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
