@@ -737,7 +737,7 @@ export function buildCli(): Command {
         if (!opts.wait) return;
         const summary = (await handle.result()) as FleetSummary;
         console.log(JSON.stringify(summary, null, 2));
-        if (summary.failed.length > 0) process.exitCode = EXIT.notRotated;
+        if (summary.counts.failed > 0 || summary.cancelled) process.exitCode = EXIT.notRotated;
       });
     });
 
