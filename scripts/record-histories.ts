@@ -5,7 +5,13 @@
  * fleet and of the schedule launcher). test/replay/replay.test.ts replays
  * every file against the current workflow code.
  *
- *   npx tsx scripts/record-histories.ts
+ *   npx tsx scripts/record-histories.ts [--archive <release>]
+ *
+ * Each recording replaces test/replay/histories/<scenario>.json. With
+ * --archive, the current top-level files first move to
+ * test/replay/histories/<release>/, which the replay test keeps replaying:
+ * do that once per release that changed workflow behaviour, since runs
+ * started on that release may still be running after the next deploy.
  *
  * Needs the services (bash scripts/services.sh up). Payloads are encrypted
  * with the fixed, public, test-only codec key (test/helpers/temporal.ts
@@ -16,7 +22,7 @@
  * Re-record when adding a scenario or after an intended, patched() change;
  * never to make a failing replay pass (README "Upgrading").
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -73,6 +79,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const archive = archiveArg(process.argv.slice(2));
   const keyring = testKeyring();
   const env = await devServerEnv();
   log('bundling the workflows of src/ (as test/helpers/global-setup.ts does)');
@@ -212,12 +219,28 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  for (const f of readdirSync(HISTORIES_DIR)) if (f.endsWith('.json')) rmSync(join(HISTORIES_DIR, f));
+  if (archive) {
+    const to = join(HISTORIES_DIR, archive);
+    mkdirSync(to);
+    for (const f of readdirSync(HISTORIES_DIR))
+      if (f.endsWith('.json')) renameSync(join(HISTORIES_DIR, f), join(to, f));
+    log(`previous recordings kept in test/replay/histories/${archive}/`);
+  }
   for (const [name, text] of files) writeFileSync(join(HISTORIES_DIR, name), text);
   await env.teardown();
   log(
     `${files.size} histories written to test/replay/histories (${replayed} replayed, ${checked.length} passwords checked, none found) in ${Math.round((Date.now() - started) / 1000)} s`,
   );
+}
+
+/** `--archive <release>`: a plain directory name that does not exist yet. */
+function archiveArg(args: string[]): string | undefined {
+  if (args.length === 0) return undefined;
+  const [flag, name] = args;
+  if (flag !== '--archive' || !name || args.length > 2 || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new Error('usage: npx tsx scripts/record-histories.ts [--archive <release>]');
+  if (existsSync(join(HISTORIES_DIR, name))) throw new Error(`test/replay/histories/${name} exists already`);
+  return name;
 }
 
 // ------------------------------------------------------------------ scenarios
@@ -405,6 +428,32 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Cancelling a fleet stops launching; the running rotation is abandoned, not cancelled.
+    name: 'fleet-cancelled',
+    async run(c) {
+      const team = `replay-${uniqueSuffix()}`;
+      const apps = [
+        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_a', { labels: { team } }),
+        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
+      ];
+      const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
+      const h = await c.client.workflow.start('rotateFleet', {
+        args: [input],
+        taskQueue: c.taskQueue,
+        workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
+      });
+      const children = apps.map((a) => c.client.workflow.getHandle(rotationWorkflowId(a.id)));
+      const first = await firstInGrace(children);
+      await h.cancel();
+      const summary = (await h.result()) as FleetSummary;
+      if (!summary.cancelled || summary.leftRunning?.[0] !== first.workflowId.replace(/^rotate\//, ''))
+        throw new Error(`fleet-cancelled: ${JSON.stringify(summary)}`);
+      await first.executeUpdate(finishGraceUpdate, { args: [{}] });
+      await expectOutcome('fleet-cancelled (child)', first, 'rotated');
+      return [{ name: 'fleet-cancelled', workflowId: h.workflowId, runId: await runIdOf(h) }];
+    },
+  },
+  {
     // What a Temporal Schedule runs: the launcher starts the fixed-id rotation and waits for it.
     name: 'schedule-launcher',
     async run(c) {
@@ -472,6 +521,22 @@ async function expectOutcome(
 
 async function runIdOf(h: WorkflowHandle): Promise<string> {
   return (await h.describe()).runId;
+}
+
+/** The first of the handles whose rotation reached grace (the others may not exist yet). */
+async function firstInGrace(handles: WorkflowHandle[], timeoutMs = 60_000): Promise<WorkflowHandle> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    for (const h of handles) {
+      const status = await h.describe().then(
+        (d) => d.memo?.status as RotationStatus | undefined,
+        () => undefined,
+      );
+      if (status?.phase === 'grace') return h;
+    }
+    await sleep(100);
+  }
+  throw new Error('no rotation of the fleet reached grace');
 }
 
 /** Polls the status the workflow publishes in its memo (describe, never a query). */

@@ -50,7 +50,8 @@ try {
 
 describe('replay corpus (test/replay/histories)', () => {
   it('every recorded history replays against the current workflow code without nondeterminism', async () => {
-    const files = readdirSync(HISTORIES_DIR)
+    // Top level: the current recordings; subdirectories: earlier releases (record-histories --archive).
+    const files = readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.json'))
       .sort();
     expect(files.length, 'an empty or shrunken corpus proves nothing').toBeGreaterThanOrEqual(10);
@@ -77,6 +78,7 @@ describe('replay corpus (test/replay/histories)', () => {
       replayed.push(r.workflowId);
       if (r.error) failures.push(`${r.workflowId}: ${r.error.name}: ${r.error.message}`);
     }
+    console.log(`replay corpus: ${replayed.length} histories replayed, ${failures.length} failed`);
     expect(failures).toEqual([]);
     expect(replayed.sort()).toEqual(histories.map((h) => h.workflowId).sort());
   });
