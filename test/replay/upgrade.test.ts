@@ -54,7 +54,7 @@ function withStepAfterPromote(source: string, guarded: boolean): string {
     else if (ch === ';' && depth === 0) end = i;
   }
   if (end < 0) throw new Error('upgrade test: end of the promote statement not found');
-  const call = `await upgradeTestStore.recordAudit(input.credentialId, '${AUDIT_ACTION}', {});`;
+  const call = `await upgradeTestStore.recordAudit('upgrade-test', '${AUDIT_ACTION}', {});`;
   const step = guarded ? `if (upgradeTestPatched('${PATCH_ID}')) ${call}` : call;
   const header = [
     "import { patched as upgradeTestPatched, proxyLocalActivities as upgradeTestLocal } from '@temporalio/workflow';",
