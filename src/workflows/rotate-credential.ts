@@ -1,9 +1,11 @@
 import {
   ActivityCancellationType,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
@@ -16,6 +18,7 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
 import { AbortRequested, RotationTracker } from './tracker';
 import { registerHandlers } from './handlers';
+import { rotationInputProblems } from '../shared/rotation-input';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -80,6 +83,8 @@ const DRAIN_POLL_MS = 5_000;
  * promote (or an undo) that keeps failing parks the run for an operator.
  */
 export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
+  const problems = rotationInputProblems(input);
+  if (problems) return refuseInput(input, problems);
   if (input.dryRun) return planOnly(input);
   const t = new RotationTracker(input.credentialId, input);
   registerHandlers(t);
@@ -103,7 +108,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   }
   t.setPlan(plan);
   upsertSearchAttributes({ RotationEngine: [plan.engine], RotationStrategy: [plan.strategy] });
-  await audit(plan, 'rotation-started');
+  await CancellationScope.nonCancellable(() => audit(plan, 'rotation-started'));
   const note = (action: string, extra: Record<string, unknown>) => audit(plan, action, extra);
 
   // 2–5. Before promote: any failure or abort restores the state as it was.
@@ -116,7 +121,20 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
     t.recordError(err);
     const restored = await CancellationScope.nonCancellable(() =>
-      t.phase('compensate', () => untilDone(t, note, 'restore', () => undo.restore(plan))),
+      t.phase('compensate', async () => {
+        // A promote whose result was lost with its worker may have let consumers move to the
+        // new version already: then it is undone like a rollback, consumers back first. The
+        // store says so, not the history.
+        if (patched('compensate-reads-promote')) {
+          let promoted = false;
+          const inspected = await untilDone(t, note, 'inspect', async () => {
+            promoted = await undo.isPromoted(plan);
+          });
+          if (!inspected) return false;
+          if (promoted) return moveBack(t, note, plan);
+        }
+        return untilDone(t, note, 'restore', () => undo.restore(plan));
+      }),
     );
     return finish(t, plan, restored ? outcome : 'failed', audit);
   }
@@ -136,13 +154,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   if (t.rollbackWanted()) {
     // Consumers go back to the old version first; the new login goes only after they left it.
     const rolledBack = await CancellationScope.nonCancellable(() =>
-      t.phase('rollback', async () => {
-        if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
-        await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
-        if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'to', plan.drainTimeoutMs))))
-          return false;
-        return untilDone(t, note, 'restore', () => undo.restore(plan));
-      }),
+      t.phase('rollback', () => moveBack(t, note, plan)),
     );
     return finish(t, plan, rolledBack ? 'rolled-back' : 'failed', audit);
   }
@@ -156,6 +168,42 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     }),
   );
   return finish(t, plan, revoked ? 'rotated' : 'failed', audit);
+}
+
+type Note = (action: string, extra: Record<string, unknown>) => Promise<void>;
+
+/**
+ * Undoes a promote: consumers go back to the old version first, the new
+ * login (or password) goes only after they left it. With one password
+ * (single) there is nothing to wait for: consumers on the new password fail
+ * until the server has the old one again, so that comes at once.
+ */
+async function moveBack(t: RotationTracker, note: Note, plan: RotationPlan): Promise<boolean> {
+  if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
+  if (plan.strategy !== 'single' || !patched('single-rollback-without-wait')) {
+    await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
+    if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'to', plan.drainTimeoutMs))))
+      return false;
+  }
+  return untilDone(t, note, 'restore', () => undo.restore(plan));
+}
+
+/**
+ * A start input that does not parse (started around our CLI): fail at once
+ * with every problem named, before any timer or activity could choke on it.
+ */
+async function refuseInput(input: RotationInput, problems: string): Promise<never> {
+  const failure = ApplicationFailure.nonRetryable(`invalid rotation input: ${problems}`, 'ConfigError');
+  const id = typeof input?.credentialId === 'string' && input.credentialId ? input.credentialId : undefined;
+  if (id) {
+    const t = new RotationTracker(id);
+    t.recordError(failure);
+    t.setOutcome('failed');
+    await CancellationScope.nonCancellable(() =>
+      auditor(input)(undefined, 'rotation-failed', { phase: 'preflight', error: t.status().lastError }),
+    );
+  }
+  throw failure;
 }
 
 /**
@@ -184,13 +232,15 @@ async function planOnly(input: RotationInput): Promise<RotationResult> {
  */
 async function untilDone(
   t: RotationTracker,
-  record: (action: string, extra: Record<string, unknown>) => Promise<void>,
+  record: Note,
   step: string,
   run: () => Promise<unknown>,
 ): Promise<boolean> {
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     try {
       await run();
+      // Patched: clearing republishes the memo, a command older runs did not issue here.
+      if (attempt > 1 && patched('clear-error-after-retry')) t.clearError();
       return true;
     } catch (err) {
       log.warn('step keeps failing; waiting for an operator', { step });
@@ -227,6 +277,7 @@ async function discoverConsumers(t: RotationTracker, discoveryMs: number): Promi
 async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   t.setMigrationDeadline(deadline);
+  t.waitingSince(Date.now());
   const leaving = version !== t.plan?.fromVersion;
   for (;;) {
     const done = () => t.consumersBehind(version).length === 0 || (leaving && t.rollbackWanted());
@@ -235,6 +286,7 @@ async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: 
     if (now >= deadline) break;
     const wakeAt = Math.min(deadline, t.nextExpiryMs(version, now) ?? deadline);
     await condition(done, Math.max(1, wakeAt - now));
+    t.refresh();
   }
   log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
 }

@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowCancellationType,
   ParentClosePolicy,
   continueAsNew,
@@ -46,7 +47,13 @@ export async function rotateFleet(input: FleetInput): Promise<FleetSummary> {
   setHandler(fleetProgressQuery, () => ({ ...summary, remaining: remaining.length, running: [...running] }));
 
   if (!input.remaining) {
-    remaining = await selectCredentials(input.selector);
+    try {
+      remaining = await selectCredentials(input.selector);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      summary.cancelled = true;
+      return summary;
+    }
     summary.total = remaining.length;
   }
 
@@ -54,6 +61,10 @@ export async function rotateFleet(input: FleetInput): Promise<FleetSummary> {
   const concurrency = Math.max(1, input.concurrency ?? 5);
   const lanes = Array.from({ length: Math.min(concurrency, thisRun.length) }, async () => {
     while (!summary.cancelled && thisRun.length > 0) {
+      if (CancellationScope.current().consideredCancelled) {
+        summary.cancelled = true;
+        break;
+      }
       const id = thisRun.shift()!;
       running.add(id);
       try {
