@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash scripts/ensure-deps.sh
 bash scripts/services.sh up
 mkdir -p reports
 rm -f reports/vitest.json reports/vitest-leak-scan.json

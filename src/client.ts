@@ -8,6 +8,7 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { registerCommands } from './cli/register';
 import { createCodecServer } from './codec/server';
 import { formatHistory, rotationHistory } from './history';
 import { loadConfig, type RotatorConfig } from './config';
@@ -574,6 +575,7 @@ export function buildCli(): Command {
       server.close();
     });
 
+  registerCommands(program);
   return program;
 }
 

@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { registerWorkerCommand } from './worker-command';
+
+/** Command groups that live in their own files (src/cli/), added to the CLI in one place. */
+export function registerCommands(program: Command): void {
+  registerWorkerCommand(program);
+}
