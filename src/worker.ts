@@ -38,8 +38,9 @@ export async function runWorker(): Promise<void> {
     activities: { ...productionActivities(store), ...helloActivities },
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
     shutdownGraceTime: cfg.shutdownGraceMs,
-    // A stuck activity must not keep the process forever: give up 10 s after the grace.
-    shutdownForceTime: cfg.shutdownGraceMs + 10_000,
+    // A stuck activity must not keep the process forever: give up 5 s after the grace
+    // (run() then rejects and the process exits 1; the step is retried by another worker).
+    shutdownForceTime: cfg.shutdownGraceMs + 5_000,
   });
   let stopping = false;
   const onSignal = (signal: string) => {

@@ -130,7 +130,13 @@ export interface WorkerProcess {
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'worker.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ROTATOR_LOG_LEVEL: 'info', ROTATOR_METRICS_PORT: '0', ...env },
+    env: {
+      ...process.env,
+      ROTATOR_LOG_LEVEL: 'info',
+      ROTATOR_METRICS_PORT: '0',
+      ROTATOR_HEALTH_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child, 'worker');
