@@ -7,6 +7,7 @@ import {
   DEFAULT_MIGRATION_TIMEOUT_MS,
 } from '../shared/constants';
 import { ENGINE_KINDS, LOGIN_NAMINGS, STRATEGIES } from '../shared/types';
+import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
@@ -37,6 +38,13 @@ const policySchema = z
     drainTimeoutMs: nonNegativeMs.default(DEFAULT_DRAIN_TIMEOUT_MS),
     consumerDiscoveryMs: nonNegativeMs.default(DEFAULT_CONSUMER_DISCOVERY_MS),
     rotateEveryDays: z.number().positive().default(DEFAULT_ROTATE_EVERY_DAYS),
+    /** When rotations may start and old credentials may be revoked; none: any time. */
+    windows: z
+      .array(rotationWindowSchema)
+      .min(1, { error: 'give at least one window, or omit the key' })
+      .optional(),
+    /** Periods in which nothing starts or is revoked, whatever the windows say. */
+    freezes: z.array(freezePeriodSchema).optional(),
   })
   .prefault({});
 
