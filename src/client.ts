@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { registerCommands } from './cli/register';
+import { checkStartWindow, windowLine } from './cli/window';
 import { createCodecServer } from './codec/server';
 import { formatHistory, rotationHistory } from './history';
 import { loadConfig, type RotatorConfig } from './config';
@@ -272,6 +273,7 @@ export function buildCli(): Command {
       'leaked credential: short grace (default 5m), then end the old sessions regardless',
     )
     .option('--wait', 'wait for the outcome, showing progress')
+    .option('--outside-window', 'start outside the rotation window on purpose (needs --reason; audited)')
     .option(
       '--dry-run',
       `show the plan (strategy, statements, blockers, sessions) and change nothing; exit ${EXIT.blocked} if blocked`,
@@ -280,6 +282,8 @@ export function buildCli(): Command {
     .action(async (credentialId: string, opts) => {
       if (opts.emergency && !opts.reason) throw new CliError('--emergency needs --reason', EXIT.usage);
       if (opts.json && !opts.dryRun) throw new CliError('--json goes with --dry-run', EXIT.usage);
+      if (opts.outsideWindow && !opts.reason)
+        throw new CliError('--outside-window needs --reason', EXIT.usage);
       await withClient(async (client, cfg) => {
         const input: RotationInput = {
           credentialId,
@@ -289,6 +293,7 @@ export function buildCli(): Command {
           reason: opts.reason,
           emergency: opts.emergency,
           requestedBy: cfg.actor,
+          outsideWindow: opts.outsideWindow ? 'override' : undefined,
         };
         if (opts.dryRun) {
           const report = await planRotation(client, cfg, input);
@@ -296,6 +301,7 @@ export function buildCli(): Command {
           if (report.blockers.length > 0) process.exitCode = EXIT.blocked;
           return;
         }
+        await checkStartWindow(cfg, input);
         const handle = await startRotation(client, cfg, input);
         console.log(`started ${handle.workflowId}`);
         if (!opts.wait) return;
@@ -325,9 +331,14 @@ export function buildCli(): Command {
     .description('phase, versions, consumers and deadlines of the latest rotation')
     .option('--json', 'machine-readable output')
     .action(async (credentialId: string, opts) => {
-      await withClient(async (client) => {
+      await withClient(async (client, cfg) => {
         const status = await handleFor(client, credentialId).query(statusQuery);
-        console.log(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+        const window = await windowLine(cfg, credentialId);
+        console.log(
+          opts.json
+            ? JSON.stringify({ ...status, window }, null, 2)
+            : `${formatStatus(status)}${window ? `\nwindow       ${window}` : ''}`,
+        );
       });
     });
 

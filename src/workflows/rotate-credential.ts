@@ -24,6 +24,7 @@ import {
 } from '../shared/messages';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
 import { AbortRequested, RotationTracker } from './tracker';
+import { waitForRevokeWindow } from './windows';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -160,6 +161,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   // 8. revoke: drain by the server's own session data, then end the rest.
   await CancellationScope.nonCancellable(() =>
     t.phase('revoke', async () => {
+      await waitForRevokeWindow(plan); // policy windows/freezes; patched('revoke-window')
       await drainSessions(plan, 'from', plan.drainTimeoutMs);
       await undo.revokeOld(plan);
     }),

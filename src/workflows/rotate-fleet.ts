@@ -13,6 +13,7 @@ import type { FleetActivities } from '../shared/fleet-activities';
 import { rotationWorkflowId } from '../shared/constants';
 import type { FleetInput, FleetSummary, LaunchResult, RotationInput, RotationResult } from '../shared/types';
 import type { rotateCredential } from './rotate-credential';
+import { waitForStartWindow } from './windows';
 
 const { selectCredentials } = proxyActivities<FleetActivities>({
   startToCloseTimeout: '1m',
@@ -66,7 +67,7 @@ async function rotateOne(
   try {
     return await executeChild<typeof rotateCredential>('rotateCredential', {
       workflowId: rotationWorkflowId(input.credentialId),
-      args: [input],
+      args: [await waitForStartWindow(input)],
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });
   } catch (err) {
@@ -120,10 +121,11 @@ function rootMessage(err: unknown): string {
  */
 export async function scheduledRotation(input: RotationInput): Promise<LaunchResult> {
   let handle;
+  const started = await waitForStartWindow(input);
   try {
     handle = await startChild<typeof rotateCredential>('rotateCredential', {
       workflowId: rotationWorkflowId(input.credentialId),
-      args: [{ ...input, requestedBy: input.requestedBy ?? 'schedule' }],
+      args: [{ ...started, requestedBy: input.requestedBy ?? 'schedule' }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });
   } catch (err) {
