@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { registerCommands } from './cli/register';
+import { scheduleStart } from './cli/schedule-start';
 import { checkStartWindow, windowLine } from './cli/window';
 import { createCodecServer } from './codec/server';
 import { formatHistory, rotationHistory } from './history';
@@ -471,19 +472,24 @@ export function buildCli(): Command {
   const schedule = program.command('schedule').description('periodic rotation through Temporal Schedules');
   schedule
     .command('create <credential>')
-    .option('--every-days <n>', 'rotation period in days', (v) => positiveInt(v), 90)
+    .option('--every-days <n>', "rotation period in days (default: the policy's rotateEveryDays)", (v) =>
+      positiveInt(v),
+    )
     .option('--jitter <duration>', 'random delay per run', duration)
     .option('--grace <duration>', 'grace period of each rotation', duration)
     .option('--paused', 'create it paused')
     .action(async (credentialId: string, opts) => {
       await withClient(async (client, cfg) => {
+        // First run N days after the last rotation (or import), not aligned to the epoch.
+        const { everyDays, firstRunAt } = await scheduleStart(cfg, credentialId, opts.everyDays);
         const handle = await createRotationSchedule(client, cfg, credentialId, {
-          everyDays: opts.everyDays,
+          everyDays,
+          firstRunAt,
           jitterMs: opts.jitter,
           rotation: opts.grace === undefined ? undefined : { graceMs: opts.grace },
           paused: opts.paused,
         });
-        console.log(`schedule ${handle.scheduleId} created`);
+        console.log(`schedule ${handle.scheduleId} created; first run ${firstRunAt.toISOString()}`);
       });
     });
   schedule
