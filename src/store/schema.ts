@@ -142,6 +142,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
  * must not leak through an error message).
  */
 export function parseCredentialDefinition(input: unknown): CredentialDefinition {
+  input = withoutSchemaReference(input);
   const result = credentialDefinitionSchema.safeParse(input, { reportInput: true });
   if (result.success) return stripUndefined(result.data) as CredentialDefinition;
   const rawId = input && typeof input === 'object' ? (input as { id?: unknown }).id : undefined;
@@ -153,6 +154,13 @@ export function parseCredentialDefinition(input: unknown): CredentialDefinition 
     throw new ConfigError(`${who}: expected an object, received ${typeName(input)}`);
   }
   throw new ConfigError(`${who}: ${formatIssues(result.error.issues).join('; ')}`);
+}
+
+/** A definition file may name its JSON Schema ("$schema", for editors); it is not part of the definition. */
+function withoutSchemaReference(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input) || !('$schema' in input)) return input;
+  const { $schema: _ignored, ...rest } = input as Record<string, unknown>;
+  return rest;
 }
 
 /** Drops keys whose value is undefined, so stored definitions compare and serialize cleanly. */
