@@ -16,11 +16,9 @@ export const rotationWindowSchema = z
     end: z
       .string()
       .refine((s) => HHMM.test(s) || s === '24:00', { error: 'expected a local time "HH:MM" (00:01-24:00)' }),
-    timeZone: z
-      .string()
-      .refine(isKnownTimeZone, {
-        error: 'unknown time zone (expected an IANA name such as "Europe/Berlin")',
-      }),
+    timeZone: z.string().refine(isKnownTimeZone, {
+      error: 'unknown time zone (expected an IANA name such as "Europe/Berlin")',
+    }),
   })
   .refine((w) => w.start !== w.end, {
     error: 'start and end are equal: the window would be empty',
