@@ -9,6 +9,14 @@ import { createHealthServer } from './health';
 import { createLogger } from './logger';
 import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
+export interface RunWorkerOptions {
+  /**
+   * Wraps the activities before they are registered (fault tests use it to
+   * hold a worker right after a step's effect, then kill it).
+   */
+  wrapActivities?: (activities: Record<string, (...args: never[]) => Promise<unknown>>) => object;
+}
+
 /**
  * Starts a worker for the rotation task queue; resolves when it has shut
  * down. SIGINT/SIGTERM (the SDK runtime's handlers) stop polling at once;
@@ -16,7 +24,7 @@ import { connectWorkerConnection, openConfiguredStore, productionActivities } fr
  * cut in half is retried elsewhere, but a finished one is cheaper), then are
  * cancelled; the promise resolves and the process exits 0.
  */
-export async function runWorker(): Promise<void> {
+export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const cfg = loadConfig();
   const log = createLogger(cfg.logLevel);
   Runtime.install({
@@ -35,7 +43,10 @@ export async function runWorker(): Promise<void> {
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
     ...source,
-    activities: { ...productionActivities(store), ...helloActivities },
+    activities: (options.wrapActivities ?? ((a) => a))({
+      ...productionActivities(store),
+      ...helloActivities,
+    }),
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
     shutdownGraceTime: cfg.shutdownGraceMs,
     // A stuck activity must not keep the process forever: give up 5 s after the grace
