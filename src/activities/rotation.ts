@@ -53,8 +53,13 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
           await store.audit({
             actor,
             credentialId: def.id,
-            action: 'rotation-outside-window',
-            details: { by: input.requestedBy ?? 'unknown', reason: input.reason, window: window.note },
+            action: 'window-override',
+            details: {
+              by: input.requestedBy ?? 'unknown',
+              reason: input.reason,
+              window: window.note,
+              runId: Context.current().info.workflowExecution?.runId,
+            },
           });
         }
         return plan!;

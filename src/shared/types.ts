@@ -72,7 +72,7 @@ export interface RotationInput {
   /**
    * Rotation windows (policy.windows/freezes, src/shared/windows.ts) at start:
    * 'override' = an operator starts outside a window on purpose (needs a
-   * reason; audited as "rotation-outside-window"); 'launcher-waited' = the
+   * reason; audited as "window-override"); 'launcher-waited' = the
    * schedule/fleet launcher already waited for the window in workflow time.
    * Emergencies ignore windows.
    */

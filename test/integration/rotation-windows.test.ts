@@ -95,9 +95,11 @@ describe('rotation windows on real servers', () => {
     // Any client, not only our CLI: the worker's preflight refuses too.
     const direct = await rig.start({ credentialId: app.id, graceMs: 0 });
     await expect(direct.result()).rejects.toThrow();
-    const history = await direct.fetchHistory();
+    const directHistory = await direct.fetchHistory();
     const failure = JSON.stringify(
-      history.events?.map((e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type),
+      directHistory.events?.map(
+        (e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type,
+      ),
     );
     expect(failure).toContain('OutsideWindowError');
     expect((await rig.store.listVersions(app.id)).map((v) => v.state)).toEqual(['current']);
@@ -123,12 +125,15 @@ describe('rotation windows on real servers', () => {
     // grace 0, yet the old login went only when the freeze was over
     expect(Date.now()).toBeGreaterThanOrEqual(freezeEnd.getTime());
     const audit = await rig.store.listAudit(app.id);
-    const override = audit.find((a) => a.action === 'rotation-outside-window');
+    const override = audit.find((a) => a.action === 'window-override');
     expect(override).toMatchObject({ details: { by: 'window-test', reason: 'hotfix' } });
     expect(String(override?.details?.window)).toContain(freezeText);
     const revoked = audit.find((a) => a.action === 'mark-revoked');
     expect(revoked).toBeDefined();
     expect(Date.parse(revoked!.at)).toBeGreaterThanOrEqual(freezeEnd.getTime());
+
+    const history = await cli('history', app.id);
+    expect(history.out).toMatch(/rotated \(OUTSIDE WINDOW\)\t.*\thotfix/);
 
     const status = await cli('status', app.id);
     expect(status.out).toContain('window       open now');
