@@ -13,6 +13,8 @@ work="$(mktemp -d /tmp/db-rotator-pkg.XXXXXX)"
 worker_pid=""
 suffix="$(date +%s)_$$"
 app="ci_pkg_app_$suffix"
+# Credential ids unique per run: the dev server keeps earlier runs, encrypted with other keys.
+ns="ci-$suffix"
 cleanup() {
   if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then kill -KILL "$worker_pid" || true; fi
   PGPASSWORD="$ROTATOR_PG_ADMIN_PASSWORD" psql -qAt -h "$PGHOST" -p "$PGPORT" -U "$ROTATOR_PG_ADMIN_USER" \
@@ -30,7 +32,13 @@ fail() {
 }
 
 t0=$(t)
-tarball="$(cd "$repo" && npm pack --silent --pack-destination "$work" | tail -n 1)"
+# `npm pack` builds (prepack); skip that when dist/ is newer than every source (npm test built it).
+pack_flags=()
+if [ -f "$repo/dist/workflow-bundle.js" ] && [ -z "$(find "$repo/src" "$repo/package.json" -newer "$repo/dist/workflow-bundle.js" -print -quit)" ]; then
+  pack_flags=(--ignore-scripts)
+  echo "pack: dist/ is up to date, not rebuilt"
+fi
+tarball="$(cd "$repo" && npm pack --silent "${pack_flags[@]}" --pack-destination "$work" | tail -n 1)"
 t1=$(t)
 echo "pack: $tarball $(du -k "$work/$tarball" | cut -f1) KiB in $(ms "$t0" "$t1") ms"
 
@@ -89,26 +97,26 @@ CREATE TABLE public.$app (id int);
 GRANT SELECT, INSERT ON public.$app TO $app;
 SQL
 cat >"$work/admin.json" <<JSON
-{ "id": "ci/pg-admin", "engine": "postgres", "host": "$PGHOST", "port": $PGPORT, "database": "postgres",
+{ "id": "$ns/pg-admin", "engine": "postgres", "host": "$PGHOST", "port": $PGPORT, "database": "postgres",
   "baseUsername": "$ROTATOR_PG_ADMIN_USER" }
 JSON
 cat >"$work/app.json" <<JSON
-{ "id": "ci/app", "engine": "postgres", "host": "$PGHOST", "port": $PGPORT, "database": "postgres",
-  "adminCredentialId": "ci/pg-admin", "baseUsername": "$app",
+{ "id": "$ns/app", "engine": "postgres", "host": "$PGHOST", "port": $PGPORT, "database": "postgres",
+  "adminCredentialId": "$ns/pg-admin", "baseUsername": "$app",
   "policy": { "graceMs": 0, "migrationTimeoutMs": 0, "drainTimeoutMs": 0, "consumerDiscoveryMs": 0 } }
 JSON
 "$cli" credentials add "$work/admin.json" >/dev/null
-printf '%s' "$ROTATOR_PG_ADMIN_PASSWORD" | "$cli" credentials import ci/pg-admin \
+printf '%s' "$ROTATOR_PG_ADMIN_PASSWORD" | "$cli" credentials import "$ns/pg-admin" \
   --username "$ROTATOR_PG_ADMIN_USER" --password-stdin >/dev/null
 "$cli" credentials add "$work/app.json" >/dev/null
-printf 'ci-initial-Pw1' | "$cli" credentials import ci/app --username "$app" --password-stdin >/dev/null
-"$cli" rotate ci/app --wait --reason "package check" >"$work/rotate.log" 2>&1 || {
+printf 'ci-initial-Pw1' | "$cli" credentials import "$ns/app" --username "$app" --password-stdin >/dev/null
+"$cli" rotate "$ns/app" --wait --reason "package check" >"$work/rotate.log" 2>&1 || {
   cat "$work/rotate.log" >&2
   fail "rotation through the installed CLI"
 }
 grep -q "outcome: rotated" "$work/rotate.log" || fail "rotation outcome: $(tail -n1 "$work/rotate.log")"
-"$cli" status ci/app | grep -q "phase        done (rotated)" || fail "status after the rotation"
-"$cli" history ci/app | grep -q "rotated" || fail "history after the rotation"
+"$cli" status "$ns/app" | grep -q "phase        done (rotated)" || fail "status after the rotation"
+"$cli" history "$ns/app" | grep -q "rotated" || fail "history after the rotation"
 t4=$(t)
 echo "rotation: ok in $(ms "$t3" "$t4") ms"
 
