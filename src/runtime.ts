@@ -3,6 +3,7 @@ import { Connection, Client } from '@temporalio/client';
 import { createPlanningActivities } from './activities/dry-run';
 import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
+import { createWindowActivities } from './activities/window';
 import { encryptedDataConverter } from './codec';
 import type { RotatorConfig } from './config';
 import { createEngine } from './engines';
@@ -20,6 +21,7 @@ export function productionActivities(store: ManagedCredentialStore, actor = 'wor
     ...createRotationActivities(deps),
     ...createPlanningActivities(deps),
     ...createFleetActivities(store),
+    ...createWindowActivities(store),
   };
 }
 

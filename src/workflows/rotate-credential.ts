@@ -19,6 +19,7 @@ import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../sh
 import { AbortRequested, RotationTracker } from './tracker';
 import { registerHandlers } from './handlers';
 import { rotationInputProblems } from '../shared/rotation-input';
+import { waitForRevokeWindow } from './windows';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -162,6 +163,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   // 8. revoke: drain by the server's own session data, then end the rest.
   const revoked = await CancellationScope.nonCancellable(() =>
     t.phase('revoke', async () => {
+      await waitForRevokeWindow(plan); // policy windows/freezes; patched('revoke-window')
       if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'from', plan.drainTimeoutMs))))
         return false;
       return untilDone(t, note, 'revoke', () => undo.revokeOld(plan));
