@@ -1,0 +1,22 @@
+import type { TargetSpec } from './schema';
+import type { Target } from './target';
+import { FileTarget } from './file';
+
+/** What targets may need besides their spec: admin logins from the store, the worker's environment. */
+export interface TargetDeps {
+  /** Reads a store credential's secret (the PgBouncer console login, the admin that reads verifiers). */
+  readCredential(id: string): Promise<{ username: string; password: string }>;
+  /** The credential the target delivers (definition values, no secret). */
+  credential: { id: string; adminCredentialId?: string; database?: string; host: string; port: number };
+  env: NodeJS.ProcessEnv;
+}
+
+/** One adapter per target kind, like the engines' registry. */
+export async function createTarget(spec: TargetSpec, _deps: TargetDeps): Promise<Target> {
+  switch (spec.type) {
+    case 'file':
+      return FileTarget.create(spec);
+    default:
+      throw new Error(`target type ${spec.type} is not implemented yet`);
+  }
+}
