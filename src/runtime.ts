@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { Connection, Client } from '@temporalio/client';
+import { createDeliveryActivities } from './activities/delivery';
 import { createPlanningActivities } from './activities/dry-run';
 import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
@@ -20,6 +21,7 @@ export function productionActivities(store: ManagedCredentialStore, actor = 'wor
     ...createRotationActivities(deps),
     ...createPlanningActivities(deps),
     ...createFleetActivities(store),
+    ...createDeliveryActivities({ store }),
   };
 }
 

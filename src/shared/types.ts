@@ -82,6 +82,8 @@ export interface RotationPlan {
   /** Set for an emergency rotation, with the operator's reason. */
   emergency?: { reason: string };
   warnings: string[];
+  /** Delivery targets of the credential (descriptions, no secret); absent when it has none. */
+  targets?: string[];
 }
 
 export interface ConsumerHeartbeat {
@@ -169,6 +171,8 @@ export interface RotationDryRun {
   openSessions: OpenSession[];
   blockers: string[];
   notes: string[];
+  /** What each delivery target would do at each step (describeActions), one line each. */
+  delivery?: string[];
   plannedAt: string;
 }
 

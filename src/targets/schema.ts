@@ -28,10 +28,8 @@ const absolutePath = z
     error: 'must be an absolute path without ".." or NUL',
   });
 
-const octalMode = z
-  .string()
-  .regex(/^0?[0-7]{3}$/, { error: 'expected an octal mode like "0600"' })
-  .transform((s) => parseInt(s, 8));
+// Kept as the string given (a stored definition is parsed again on load); ./file parses it.
+const octalMode = z.string().regex(/^0?[0-7]{3}$/, { error: 'expected an octal mode like "0600"' });
 
 /** A user/group name (looked up in /etc/passwd, /etc/group) or a numeric id. */
 const principal = z.union([
@@ -54,8 +52,8 @@ export const fileTargetSchema = z.strictObject({
   dir: absolutePath,
   owner: principal.optional(),
   group: principal.optional(),
-  dirMode: octalMode.default(0o700),
-  fileMode: octalMode.default(0o600),
+  dirMode: octalMode.default('0700'),
+  fileMode: octalMode.default('0600'),
   renderings: z.array(z.enum(FILE_RENDERINGS)).default(() => []),
   /** Where applications connect, when not the database itself (e.g. through PgBouncer). */
   host: hostName.optional(),
@@ -117,7 +115,7 @@ export const webhookTargetSchema = z
 export const targetSpecSchema = z.discriminatedUnion(
   'type',
   [fileTargetSchema, pgbouncerTargetSchema, awsSecretsManagerTargetSchema, webhookTargetSchema],
-  { error: 'expected type one of file, pgbouncer, aws-secrets-manager, webhook' },
+  { error: 'expected one of file, pgbouncer, aws-secrets-manager, webhook' },
 );
 
 export type FileTargetSpec = z.output<typeof fileTargetSchema>;
@@ -153,4 +151,20 @@ export function targetIssues(
     }
   });
   return issues;
+}
+
+/** One line naming a target for plans and status (no secret: a webhook URL loses its query). */
+export function describeTargetSpec(t: TargetSpec): string {
+  switch (t.type) {
+    case 'file':
+      return `file ${t.dir}`;
+    case 'pgbouncer':
+      return `pgbouncer ${t.host}:${t.port} (${t.authFile})`;
+    case 'aws-secrets-manager':
+      return `aws-secrets-manager ${t.secretId}`;
+    case 'webhook': {
+      const u = new URL(t.url);
+      return `webhook ${u.origin}${u.pathname}`;
+    }
+  }
 }

@@ -23,6 +23,7 @@ import {
   statusQuery,
 } from '../shared/messages';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
+import { deliveryFor } from './delivery';
 import { AbortRequested, RotationTracker } from './tracker';
 
 const retry: RetryPolicy = {
@@ -113,9 +114,11 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
       await act.applyPending(plan);
     });
     await t.phase('verify', () => act.verifyPending(plan));
+    await deliveryFor(plan).pending(undoSteps);
     await t.phase('promote', async () => {
       undoSteps.unshift(() => storeUndo.demote(plan));
       await store.promote(plan);
+      await deliveryFor(plan).current();
     });
   } catch (err) {
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
@@ -149,6 +152,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     await CancellationScope.nonCancellable(() =>
       t.phase('rollback', async () => {
         await storeUndo.demote(plan);
+        await deliveryFor(plan).restore();
         await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
         await drainSessions(plan, 'to', plan.drainTimeoutMs);
         await runInOrder(undoSteps.slice(1)); // demote is done; then undo apply and discard pending
@@ -162,6 +166,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     t.phase('revoke', async () => {
       await drainSessions(plan, 'from', plan.drainTimeoutMs);
       await undo.revokeOld(plan);
+      await deliveryFor(plan).removeOld();
     }),
   );
   return finish(t, plan, 'rotated', input);
@@ -263,6 +268,8 @@ async function finish(
   input: RotationInput,
 ): Promise<RotationResult> {
   t.setOutcome(outcome);
+  if (outcome === 'failed')
+    await CancellationScope.nonCancellable(() => deliveryFor(plan).failed(t.status().lastError));
   await CancellationScope.nonCancellable(() =>
     storeUndo.recordAudit(plan.credentialId, `rotation-${outcome}`, {
       ...auditDetails(plan, input),

@@ -23,7 +23,12 @@ export class FileTarget implements Target {
   static async create(spec: FileTargetSpec): Promise<FileTarget> {
     const uid = spec.owner === undefined ? undefined : await resolveId(spec.owner, '/etc/passwd', 'user');
     const gid = spec.group === undefined ? undefined : await resolveId(spec.group, '/etc/group', 'group');
-    return new FileTarget(spec, { dirMode: spec.dirMode, fileMode: spec.fileMode, uid, gid });
+    return new FileTarget(spec, {
+      dirMode: parseInt(spec.dirMode, 8),
+      fileMode: parseInt(spec.fileMode, 8),
+      uid,
+      gid,
+    });
   }
 
   async publishPending(): Promise<void> {}
@@ -55,7 +60,7 @@ export class FileTarget implements Target {
 
   describeActions(): DeliveryPlanLines {
     const files = ['username', 'password', 'credential.json', ...this.spec.renderings].join(', ');
-    const mode = `dir ${this.spec.dirMode.toString(8)}, files ${this.spec.fileMode.toString(8)}`;
+    const mode = `dir ${this.spec.dirMode}, files ${this.spec.fileMode}`;
     return {
       pending: `${this.description}: nothing (no pending notion)`,
       current: `${this.description}: write ${files} into a new version directory (${mode}), swap ..data`,
