@@ -1,6 +1,7 @@
 import type { TargetSpec } from './schema';
 import type { Target } from './target';
 import { FileTarget } from './file';
+import { PgbouncerTarget } from './pgbouncer';
 
 /** What targets may need besides their spec: admin logins from the store, the worker's environment. */
 export interface TargetDeps {
@@ -12,10 +13,12 @@ export interface TargetDeps {
 }
 
 /** One adapter per target kind, like the engines' registry. */
-export async function createTarget(spec: TargetSpec, _deps: TargetDeps): Promise<Target> {
+export async function createTarget(spec: TargetSpec, deps: TargetDeps): Promise<Target> {
   switch (spec.type) {
     case 'file':
       return FileTarget.create(spec);
+    case 'pgbouncer':
+      return new PgbouncerTarget(spec, deps);
     default:
       throw new Error(`target type ${spec.type} is not implemented yet`);
   }
