@@ -2,6 +2,7 @@ import type { TargetSpec } from './schema';
 import type { Target } from './target';
 import { FileTarget } from './file';
 import { PgbouncerTarget } from './pgbouncer';
+import { AwsSecretsManagerTarget } from './aws-secrets-manager';
 
 /** What targets may need besides their spec: admin logins from the store, the worker's environment. */
 export interface TargetDeps {
@@ -19,6 +20,8 @@ export async function createTarget(spec: TargetSpec, deps: TargetDeps): Promise<
       return FileTarget.create(spec);
     case 'pgbouncer':
       return new PgbouncerTarget(spec, deps);
+    case 'aws-secrets-manager':
+      return new AwsSecretsManagerTarget(spec);
     default:
       throw new Error(`target type ${spec.type} is not implemented yet`);
   }
