@@ -1,7 +1,9 @@
+import { Context } from '@temporalio/activity';
 import type { DeliveryActivities } from '../shared/activities';
 import type { RotationPlan } from '../shared/types';
 import type { CredentialDefinition, CredentialStore } from '../store/types';
 import { createTarget } from '../targets/registry';
+import { describeTargetSpec } from '../targets/schema';
 import {
   isEventTarget,
   type DeliveredCredential,
@@ -76,6 +78,7 @@ export function createDeliveryActivities(deps: DeliveryDeps): DeliveryActivities
       toUsername: plan.toUsername,
       from,
       to: await delivered(def, plan.toVersion),
+      runId: currentRunId(),
     };
   }
 
@@ -97,21 +100,33 @@ export function createDeliveryActivities(deps: DeliveryDeps): DeliveryActivities
     async deliverEvent(plan, event: LifecycleEvent, detail) {
       const def = await store.getDefinition(plan.credentialId);
       await withTargets(def, async (t) => {
-        if (isEventTarget(t)) await t.notify(event, plan, detail);
+        if (isEventTarget(t)) await t.notify(event, { ...plan, runId: currentRunId() }, detail);
       });
     },
   });
 }
 
-/** Every target's planned actions, for dry runs (no secret, nothing changed). */
-export async function describeDelivery(def: CredentialDefinition, env: NodeJS.ProcessEnv): Promise<string[]> {
+/** Every target's planned actions for dry runs, and why a target could not be used (no secret, nothing changed). */
+export async function describeDelivery(
+  def: CredentialDefinition,
+  env: NodeJS.ProcessEnv,
+): Promise<{ lines: string[]; blockers: string[] }> {
   const lines: string[] = [];
+  const blockers: string[] = [];
   for (const spec of def.targets ?? []) {
-    const t = await createTarget(spec, {
-      credential: def,
-      env,
-      readCredential: () => Promise.reject(new Error('a dry run reads no credential')),
-    });
+    let t: Target;
+    try {
+      t = await createTarget(spec, {
+        credential: def,
+        env,
+        readCredential: () => Promise.reject(new Error('a dry run reads no credential')),
+      });
+    } catch (err) {
+      blockers.push(
+        `delivery target ${describeTargetSpec(spec)}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      continue;
+    }
     try {
       const a = t.describeActions();
       lines.push(
@@ -124,5 +139,13 @@ export async function describeDelivery(def: CredentialDefinition, env: NodeJS.Pr
       await t.close();
     }
   }
-  return lines;
+  return { lines, blockers };
+}
+
+function currentRunId(): string | undefined {
+  try {
+    return Context.current().info.workflowExecution?.runId;
+  } catch {
+    return undefined; // outside an activity (tests, CLI)
+  }
 }

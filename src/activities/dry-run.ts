@@ -62,7 +62,11 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
         notes: [],
         plannedAt: new Date().toISOString(),
       };
-      if (def.targets?.length) out.delivery = await describeDelivery(def, process.env);
+      if (def.targets?.length) {
+        const delivery = await describeDelivery(def, process.env);
+        out.delivery = delivery.lines;
+        for (const b of delivery.blockers) blockers.addMessage(b);
+      }
 
       /**
        * A step in dry-run mode. A failing rotation step is a blocker, or a

@@ -3,6 +3,7 @@ import type { Target } from './target';
 import { FileTarget } from './file';
 import { PgbouncerTarget } from './pgbouncer';
 import { AwsSecretsManagerTarget } from './aws-secrets-manager';
+import { WebhookTarget } from './webhook';
 
 /** What targets may need besides their spec: admin logins from the store, the worker's environment. */
 export interface TargetDeps {
@@ -22,7 +23,7 @@ export async function createTarget(spec: TargetSpec, deps: TargetDeps): Promise<
       return new PgbouncerTarget(spec, deps);
     case 'aws-secrets-manager':
       return new AwsSecretsManagerTarget(spec);
-    default:
-      throw new Error(`target type ${spec.type} is not implemented yet`);
+    case 'webhook':
+      return new WebhookTarget(spec, deps.env);
   }
 }

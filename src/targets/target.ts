@@ -73,6 +73,8 @@ export interface DeliveryStep {
   from: DeliveredCredential;
   /** The new version; absent once its pending version was discarded. */
   to?: DeliveredCredential;
+  /** The rotation's workflow run id: events of one run share it, a retried activity repeats it. */
+  runId?: string;
 }
 
 export interface DeliveryPlanLines {
