@@ -35,6 +35,8 @@ export type Phase =
   | 'revoke'
   | 'rollback'
   | 'compensate'
+  /** A step after promote (or an undo) keeps failing: the run waits for the `resolve` Update. */
+  | 'needs-operator'
   | 'done';
 
 /** 'planned': a dry run (RotationInput.dryRun) that only computed the plan and changed nothing. */
@@ -47,6 +49,10 @@ export interface RotationInput {
   migrationTimeoutMs?: number;
   drainTimeoutMs?: number;
   consumerDiscoveryMs?: number;
+  /** A consumer silent this long no longer holds migrate (shown as gone); default 3 heartbeat periods. */
+  consumerExpiryMs?: number;
+  /** Consumers tracked per rotation; reports from more are counted, not stored (default 100). */
+  maxConsumers?: number;
   /** Who asked for it (operator name, "schedule", "fleet"); goes to audit records. */
   requestedBy?: string;
   reason?: string;
@@ -79,6 +85,9 @@ export interface RotationPlan {
   migrationTimeoutMs: number;
   drainTimeoutMs: number;
   consumerDiscoveryMs: number;
+  /** Absent in plans made before these existed; the workflow then uses its defaults. */
+  consumerExpiryMs?: number;
+  maxConsumers?: number;
   /** Set for an emergency rotation, with the operator's reason. */
   emergency?: { reason: string };
   warnings: string[];
@@ -95,6 +104,8 @@ export interface ConsumerStatus {
   consumerId: string;
   version: number;
   lastSeen: string; // ISO time
+  /** Silent for longer than the expiry: no longer waited for. */
+  gone?: boolean;
 }
 
 export interface PhaseTiming {
@@ -115,6 +126,10 @@ export interface RotationStatus {
   abortRequested?: string;
   rollbackRequested?: string;
   lastError?: string;
+  /** Set while the run waits for an operator: which step keeps failing, since when, and why. */
+  needsOperator?: { step: string; since: string; error: string };
+  /** Heartbeats from consumers beyond the table's cap (counted, not stored). */
+  consumersOverflow?: number;
   phases: PhaseTiming[];
   outcome?: Outcome;
 }

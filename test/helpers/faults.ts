@@ -13,7 +13,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { statusQuery } from '../../src/shared/messages';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import type { Phase, RotationStatus } from '../../src/shared/types';
 import { REPO_ROOT, services } from './services';
@@ -163,31 +162,35 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
 
 // ------------------------------------------------------------------ kill loop
 
-const queriesInFlight = new Set<Promise<void>>();
+const callsInFlight = new Set<Promise<void>>();
 
 /**
- * The status query, or undefined if no worker answers within `ms`. The gRPC
- * call gets the same deadline, so an unanswered query ends by itself instead
- * of retrying in the background (see settleQueries).
+ * The rotation's published status (its memo, read with describe()), or
+ * undefined if the server does not answer within `ms`. Never a query: a
+ * query sent while the sticky worker is dead is exactly what corrupts
+ * TS SDK 1.24's cached state (issue 11, item 2), and these loops kill
+ * workers all the time. The gRPC call gets the same deadline.
  */
 export function queryStatus(handle: WorkflowHandle, ms = 200): Promise<RotationStatus | undefined> {
-  const call = handle.client.connection.withDeadline(Date.now() + ms, () => handle.query(statusQuery));
+  const call = handle.client.connection
+    .withDeadline(Date.now() + ms, () => handle.describe())
+    .then((d) => (d.memo?.status ?? undefined) as RotationStatus | undefined);
   const settled = call.then(
     () => undefined,
     () => undefined,
   );
-  queriesInFlight.add(settled);
-  void settled.then(() => queriesInFlight.delete(settled));
+  callsInFlight.add(settled);
+  void settled.then(() => callsInFlight.delete(settled));
   return withTimeout(call, ms + 100).catch(() => undefined);
 }
 
-/** Waits for every status query still in flight (before closing the connection they use). */
+/** Waits for every status read still in flight (before closing the connection they use). */
 export async function settleQueries(maxMs = 10_000): Promise<void> {
-  await withTimeout(Promise.all([...queriesInFlight]), maxMs);
+  await withTimeout(Promise.all([...callsInFlight]), maxMs);
 }
 
 /**
- * Polls the status query without pause until it reports one of `phases`
+ * Polls the published status without pause until it reports one of `phases`
  * (short phases such as apply last a few hundred ms); fails if the workflow
  * gets past them or ends first, naming the phases it saw.
  */

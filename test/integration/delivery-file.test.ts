@@ -120,7 +120,7 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
     }
     expect(shown(dir).version).toBe(2);
     expect(await logsIn(shown(dir))).toBe(true);
-    await handle.signal('rollback', { reason: 'test' });
+    await handle.executeUpdate('rollback', { args: [{ reason: 'test' }] });
     expect((await handle.result()).outcome).toBe('rolled-back');
     expect(shown(dir)).toMatchObject({ version: 1, username: app, password: 'initial-Pw-1' });
     expect(await logsIn(shown(dir))).toBe(true);

@@ -113,7 +113,7 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
     expect(usersInAuthFile()).toEqual(expect.arrayContaining([services.postgres.user, app, `${app}_b`]));
     expect(await loginThroughBouncer(pg.database, app, 'initial-Pw-1')).toBe(true);
     expect(await loginThroughBouncer(pg.database, next.username, next.password)).toBe(true);
-    await handle.signal('finishGrace', {});
+    await handle.executeUpdate('finishGrace', { args: [{}] });
     expect((await handle.result()).outcome).toBe('rotated');
     expect(usersInAuthFile()).not.toContain(app);
     expect(usersInAuthFile()).toEqual(expect.arrayContaining([services.postgres.user, `${app}_b`]));

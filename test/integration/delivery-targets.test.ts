@@ -7,6 +7,10 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { Worker } from '@temporalio/worker';
+import { encryptedDataConverter } from '../../src/codec';
+import { parseKeyring } from '../../src/store/crypto';
+import { WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { freshPg, type PgNamespace } from '../helpers/pg';
@@ -108,6 +112,7 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
       expect(body).not.toContain(cur.password);
       expect(body).not.toContain('initial-Pw-1');
     }
+    await expectReplays(rig, `rotate/${credentialId}`);
   });
 
   it('a target failing at promote compensates: every target shows the old version again, then "failed" is announced', async () => {
@@ -127,5 +132,19 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
     expect(b.rowCount).toBe(0);
     expect(receiver.events.map((e) => e.data.event)).toEqual(['pending', 'rolled-back', 'failed']);
     expect(receiver.events[2]!.data.detail).toMatch(/promoted not delivered/);
+    await expectReplays(rig, `rotate/${credentialId}`);
   });
 });
+
+/** The recorded history replays on the current workflow code (the delivery calls are deterministic). */
+async function expectReplays(r: RotationRig, workflowId: string): Promise<void> {
+  const history = await r.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory(
+    {
+      workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+      dataConverter: encryptedDataConverter(parseKeyring(r.env.ROTATOR_CODEC_KEYS!)),
+    },
+    history,
+    workflowId,
+  );
+}

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { main, EXIT } from '../../src/client';
+import type { RotationView } from '../../src/rotation-view';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
-import type { FleetSummary, LaunchResult, RotationStatus } from '../../src/shared/types';
+import type { FleetSummary, LaunchResult } from '../../src/shared/types';
 import { loadConfig } from '../../src/config';
 import { createRotationSchedule, rotationScheduleId } from '../../src/schedules';
 import { freshPg, type PgNamespace } from '../helpers/pg';
@@ -71,8 +72,8 @@ describe('operations on the dev server with real PostgreSQL', () => {
 
     const status = await eventually(async () => {
       const r = await cli('status', app.id, '--json');
-      const s = JSON.parse(r.out) as RotationStatus;
-      return s.phase === 'grace' ? s : undefined;
+      const v = JSON.parse(r.out) as RotationView;
+      return v.phase === 'grace' ? v.status! : undefined;
     });
     expect(status.plan).toMatchObject({
       engine: 'postgres',
@@ -117,6 +118,57 @@ describe('operations on the dev server with real PostgreSQL', () => {
     expect((await cli('history', 'no/such')).code).toBe(EXIT.notFound);
   });
 
+  it('a failed rotation says why everywhere an operator looks: rotate --wait, status, history, exit codes', async () => {
+    // Unknown credential: refused before anything starts.
+    const unknown = await cli('rotate', 'no/such-credential');
+    expect(unknown.code).toBe(EXIT.notFound);
+    await expect(
+      rig.client.workflow.getHandle(rotationWorkflowId('no/such-credential')).describe(),
+    ).rejects.toThrow();
+
+    // A login that no longer exists on the server: preflight fails.
+    const app = await addPgApp(rig, pg, adminId, 'gone');
+    const login = escapeIdentifier(app.login);
+    await pg.admin.query(
+      `REASSIGN OWNED BY ${login} TO CURRENT_USER; DROP OWNED BY ${login}; DROP ROLE ${login}`,
+    );
+    const waited = await cli('rotate', app.id, '--wait');
+    expect(waited.code).toBe(EXIT.failed);
+    expect(waited.out).toMatch(/outcome: failed — \w+Error: .*/);
+    expect(waited.out).toContain(app.login);
+
+    const status = await cli('status', app.id);
+    expect(status.code).toBe(EXIT.failed);
+    expect(status.out).toMatch(/outcome\s+failed/);
+    expect(status.out).toMatch(/cause\s+\w+Error: /);
+    expect(status.out).toMatch(/phase\s+done/);
+
+    const history = JSON.parse((await cli('history', app.id, '--json')).out) as Array<
+      Record<string, unknown>
+    >;
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ outcome: 'failed', requestedBy: 'cli-test' });
+    expect(String(history[0]!.error)).toMatch(/^\w+Error: /);
+    expect((await cli('history', app.id)).code).toBe(EXIT.failed);
+
+    // A run that Temporal ended (terminated): status and history say so, with the reason.
+    const ok = await addPgApp(rig, pg, adminId, 'term');
+    expect((await cli('rotate', ok.id, '--grace', '10m')).code).toBe(EXIT.ok);
+    const h = rig.client.workflow.getHandle(rotationWorkflowId(ok.id));
+    await eventually(async () => (await h.describe()).memo?.status !== undefined);
+    await h.terminate('operator pulled the plug');
+    const termStatus = await cli('status', ok.id);
+    expect(termStatus.code).toBe(EXIT.failed);
+    expect(termStatus.out).toMatch(/cause\s+terminated: operator pulled the plug/);
+    const termHistory = JSON.parse((await cli('history', ok.id, '--json')).out) as Array<
+      Record<string, unknown>
+    >;
+    expect(termHistory[termHistory.length - 1]).toMatchObject({
+      outcome: 'terminated',
+      error: 'terminated: operator pulled the plug',
+    });
+  });
+
   it('the bin entry point runs', () => {
     const out = execFileSync(join(REPO_ROOT, 'bin', 'db-rotator'), ['--help'], { encoding: 'utf8' });
     expect(out).toMatch(/rotate \[options\] <credential>/);
@@ -141,7 +193,7 @@ describe('operations on the dev server with real PostgreSQL', () => {
       // The manual rotation is untouched and still the only one.
       expect((await manual.query(statusQuery)).phase).toBe('grace');
 
-      await manual.signal('finishGrace', {});
+      await manual.executeUpdate('finishGrace', { args: [{}] });
       expect(((await manual.result()) as { outcome: string }).outcome).toBe('rotated');
 
       await schedule.trigger();
