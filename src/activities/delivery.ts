@@ -149,3 +149,55 @@ function currentRunId(): string | undefined {
     return undefined; // outside an activity (tests, CLI)
   }
 }
+
+/**
+ * Publishes the CURRENT version to every non-event target (bootstrap: a new
+ * target, or an application set up before the first rotation) and reads it
+ * back. Webhooks get nothing: no lifecycle event happened.
+ */
+export async function publishCurrentVersion(
+  store: CredentialStore,
+  credentialId: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string[]> {
+  const def = await store.getDefinition(credentialId);
+  const cur = await store.getVersion(credentialId, 'CURRENT');
+  if (!cur) throw new Error(`credential "${credentialId}" has no CURRENT version`);
+  const secret = await store.getSecret(credentialId, cur.version);
+  const from: DeliveredCredential = {
+    version: cur.version,
+    engine: def.engine,
+    host: def.host,
+    port: def.port,
+    database: def.database,
+    username: secret.username,
+    password: secret.password,
+    createdAt: cur.createdAt,
+  };
+  const step: DeliveryStep = {
+    credentialId,
+    strategy: def.strategy === 'auto' ? 'dual-user' : def.strategy,
+    fromVersion: cur.version,
+    toVersion: cur.version,
+    fromUsername: secret.username,
+    toUsername: secret.username,
+    from,
+  };
+  const done: string[] = [];
+  for (const spec of def.targets ?? []) {
+    const t = await createTarget(spec, {
+      credential: def,
+      env,
+      readCredential: (id) => store.getSecret(id, 'CURRENT'),
+    });
+    try {
+      if (isEventTarget(t)) continue;
+      await t.restore(step);
+      await t.verify(step, 'restored');
+      done.push(t.description);
+    } finally {
+      await t.close();
+    }
+  }
+  return done;
+}

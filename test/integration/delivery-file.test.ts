@@ -1,7 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/shared/messages';
 import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
@@ -122,6 +123,22 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
     expect(await logsIn(shown(dir))).toBe(true);
     await handle.executeUpdate('rollback', { args: [{ reason: 'test' }] });
     expect((await handle.result()).outcome).toBe('rolled-back');
+    expect(shown(dir)).toMatchObject({ version: 1, username: app, password: 'initial-Pw-1' });
+    expect(await logsIn(shown(dir))).toBe(true);
+  });
+
+  it('`targets publish` delivers the CURRENT version before any rotation (bootstrap)', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, rig.env);
+    const out: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    try {
+      expect(await main(['node', 'db-rotator', 'targets', 'publish', credentialId])).toBe(0);
+    } finally {
+      vi.restoreAllMocks();
+      process.env = saved;
+    }
+    expect(out).toEqual([`published: file ${dir}`]);
     expect(shown(dir)).toMatchObject({ version: 1, username: app, password: 'initial-Pw-1' });
     expect(await logsIn(shown(dir))).toBe(true);
   });
