@@ -4,7 +4,8 @@ import { helloActivities } from './activities/hello';
 import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
-import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
+import { gatewayFromEnv } from './heartbeat-gateway';
+import { connectClient, connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
 /** Starts a worker for the rotation task queue; resolves when it shuts down (SIGINT/SIGTERM). */
 export async function runWorker(): Promise<void> {
@@ -32,9 +33,15 @@ export async function runWorker(): Promise<void> {
     { taskQueue: cfg.temporal.taskQueue, address: cfg.temporal.address, metricsPort: cfg.metricsPort },
     'worker started',
   );
+  // Heartbeats without master keys (src/heartbeat-gateway.ts), when ROTATOR_HEARTBEAT_LISTEN is set.
+  const gatewayClient = process.env.ROTATOR_HEARTBEAT_LISTEN ? await connectClient(cfg) : undefined;
+  const gateway = gatewayClient && (await gatewayFromEnv(process.env, gatewayClient));
+  if (gateway) log.info({ port: gateway.port }, 'heartbeat gateway listening');
   try {
     await worker.run();
   } finally {
+    await gateway?.close();
+    await gatewayClient?.connection.close();
     await store.close();
     await connection.close();
     log.info('worker stopped');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { publishCurrentVersion } from '../activities/delivery';
 import { loadConfig } from '../config';
+import { heartbeatToken } from '../heartbeat-gateway';
 import { openConfiguredStore } from '../runtime';
 
 /** `targets publish <credential>`: the CURRENT version to every delivery target, read back (no rotation). */
@@ -20,5 +21,15 @@ export function registerTargetCommands(program: Command): void {
       } finally {
         await store.close();
       }
+    });
+  targets
+    .command('heartbeat-token <credential>')
+    .description(
+      "print the credential's heartbeat gateway token (needs ROTATOR_HEARTBEAT_KEY); deliver it with the credential",
+    )
+    .action((credentialId: string) => {
+      const key = Buffer.from(process.env.ROTATOR_HEARTBEAT_KEY ?? '', 'base64');
+      if (key.length < 32) throw new Error('ROTATOR_HEARTBEAT_KEY must be at least 32 bytes, base64');
+      console.log(heartbeatToken(key, credentialId));
     });
 }
