@@ -9,6 +9,7 @@ retries once. Prints one JSON line: {"ok": .., "failed": .., "errors": {..},
 "versions": [..]} on SIGTERM.
 
 usage: python3 workload.py DIR [--processes 4] [--connections 4] [--refresh 1.0]
+                            [--sql "INSERT INTO py_counter VALUES (1)"] [--no-auth-retry]
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ import psycopg
 from db_rotator_file import CredentialFile, is_auth_error
 
 
-def connection_loop(source: CredentialFile, refresh: float, stop: threading.Event, stats: dict, lock: threading.Lock):
+def connection_loop(
+    source: CredentialFile, opts: argparse.Namespace, stop: threading.Event, stats: dict, lock: threading.Lock
+):
+    refresh = opts.refresh
     cred = source.current(refresh)
-    conn = psycopg.connect(**cred.conninfo(), autocommit=True, connect_timeout=5)
+    conn = None
+    while conn is None and not stop.is_set():
+        try:
+            conn = psycopg.connect(**cred.conninfo(), autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError:
+            time.sleep(0.2)
+            cred = source.current(refresh)
     while not stop.is_set():
         try:
             newest = source.current(refresh)
@@ -38,15 +48,15 @@ def connection_loop(source: CredentialFile, refresh: float, stop: threading.Even
                 conn.close()
                 conn, cred = fresh, newest
             try:
-                conn.execute("INSERT INTO py_counter VALUES (1)")
+                conn.execute(opts.sql)
             except psycopg.OperationalError as err:
-                if not is_auth_error(err) and not conn.closed:
+                if opts.no_auth_retry or (not is_auth_error(err) and not conn.closed):
                     raise
                 # session ended or login refused: newest credential, new connection, one retry
                 cred = source.refresh()
                 conn.close()
                 conn = psycopg.connect(**cred.conninfo(), autocommit=True, connect_timeout=5)
-                conn.execute("INSERT INTO py_counter VALUES (1)")
+                conn.execute(opts.sql)
             with lock:
                 stats["ok"] += 1
                 stats["versions"].add(cred.version)
@@ -56,19 +66,27 @@ def connection_loop(source: CredentialFile, refresh: float, stop: threading.Even
                 key = type(err).__name__ + ": " + str(err).splitlines()[0][:120]
                 stats["errors"][key] = stats["errors"].get(key, 0) + 1
             time.sleep(0.05)
+            if conn.closed:  # a lost session: reconnect with the credential known now (no early re-read)
+                try:
+                    conn = psycopg.connect(**cred.conninfo(), autocommit=True, connect_timeout=5)
+                except Exception:
+                    pass
         time.sleep(0.002)
-    conn.close()
+    if conn is not None:
+        conn.close()
 
 
-def process_main(path: str, connections: int, refresh: float, out: mp.Queue):
+def process_main(path: str, opts: argparse.Namespace, out: mp.Queue):
+    connections, refresh = opts.connections, opts.refresh
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stats = {"ok": 0, "failed": 0, "errors": {}, "versions": set()}
     lock = threading.Lock()
     source = CredentialFile(path)
+    random.seed()  # forked processes share the parent's generator state: draw their own phase
     time.sleep(random.random() * refresh)  # each process polls at its own phase
     threads = [
-        threading.Thread(target=connection_loop, args=(source, refresh, stop, stats, lock), daemon=True)
+        threading.Thread(target=connection_loop, args=(source, opts, stop, stats, lock), daemon=True)
         for _ in range(connections)
     ]
     for t in threads:
@@ -86,10 +104,12 @@ def main() -> int:
     ap.add_argument("--processes", type=int, default=4)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--refresh", type=float, default=1.0)
+    ap.add_argument("--sql", default="INSERT INTO py_counter VALUES (1)")
+    ap.add_argument("--no-auth-retry", action="store_true", help="no early re-read on a failed login (most apps)")
     a = ap.parse_args()
     out: mp.Queue = mp.Queue()
     procs = [
-        mp.Process(target=process_main, args=(a.dir, a.connections, a.refresh, out)) for _ in range(a.processes)
+        mp.Process(target=process_main, args=(a.dir, a, out)) for _ in range(a.processes)
     ]
     for p in procs:
         p.start()
