@@ -788,10 +788,10 @@ cmd_env() {
 
 main() {
   case "${1:-}" in
-    install) with_lock; cmd_install 9>&- ;;
-    up) cmd_up ;;
-    down) cmd_down ;;
-    status) cmd_status ;;
+    install) with_lock; cmd_install 9>&-; bash "$SCRIPT_DIR/services-delivery.sh" install 9>&- ;;
+    up) cmd_up; bash "$SCRIPT_DIR/services-delivery.sh" up 9>&- ;; # PgBouncer, moto (delivery targets)
+    down) bash "$SCRIPT_DIR/services-delivery.sh" down; cmd_down ;;
+    status) local rc=0; cmd_status || rc=$?; bash "$SCRIPT_DIR/services-delivery.sh" status || rc=3; return $rc ;;
     env) cmd_env ;;
     *)
       echo "usage: $0 install|up|down|status|env" >&2

@@ -1,3 +1,4 @@
+import { registerTargetCommands } from './cli/targets';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
@@ -605,6 +606,7 @@ export function buildCli(): Command {
       });
     });
 
+  registerTargetCommands(program);
   const credentials = program
     .command('credentials')
     .description('manage credential definitions (never prints a secret)');

@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { Connection, Client } from '@temporalio/client';
+import { createDeliveryActivities } from './activities/delivery';
 import { createPlanningActivities } from './activities/dry-run';
 import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
@@ -22,6 +23,7 @@ export function productionActivities(store: ManagedCredentialStore, actor = 'wor
     ...createPlanningActivities(deps),
     ...createFleetActivities(store),
     ...createWindowActivities(store),
+    ...createDeliveryActivities({ store }),
   };
 }
 

@@ -7,7 +7,8 @@ import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
 import { createHealthServer } from './health';
 import { createLogger } from './logger';
-import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
+import { gatewayFromEnv } from './heartbeat-gateway';
+import { connectClient, connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
 export interface RunWorkerOptions {
   /**
@@ -84,11 +85,17 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     },
     'worker started',
   );
+  // Heartbeats without master keys (src/heartbeat-gateway.ts), when ROTATOR_HEARTBEAT_LISTEN is set.
+  const gatewayClient = process.env.ROTATOR_HEARTBEAT_LISTEN ? await connectClient(cfg) : undefined;
+  const gateway = gatewayClient && (await gatewayFromEnv(process.env, gatewayClient));
+  if (gateway) log.info({ port: gateway.port }, 'heartbeat gateway listening');
   try {
     await worker.run();
   } finally {
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
     health?.close();
+    await gateway?.close();
+    await gatewayClient?.connection.close();
     await store.close();
     await connection.close();
     log.info('worker stopped');

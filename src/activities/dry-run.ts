@@ -16,6 +16,7 @@ import type { DryRunRecorder, Engine, EngineConnection, Secret } from '../engine
 import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
 import type { CredentialDefinition } from '../store/types';
+import { describeDelivery } from './delivery';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
 import { applyStep, classified, revokeStep, type RotationDeps } from './rotation';
 
@@ -61,6 +62,11 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
         notes: [],
         plannedAt: new Date().toISOString(),
       };
+      if (def.targets?.length) {
+        const delivery = await describeDelivery(def, process.env);
+        out.delivery = delivery.lines;
+        for (const b of delivery.blockers) blockers.addMessage(b);
+      }
 
       /**
        * A step in dry-run mode. A failing rotation step is a blocker, or a

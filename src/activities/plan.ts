@@ -4,6 +4,7 @@
  * dry run (./dry-run.ts) collects every problem and keeps planning where it
  * can. Same checks, same order, one source of truth.
  */
+import { describeTargetSpec } from '../targets/schema';
 import {
   StoreStateError,
   UnsafeIdentifierError,
@@ -144,6 +145,7 @@ export async function planOnServer(
       emergency: input.emergency ? { reason: input.reason ?? 'no reason given' } : undefined,
       warnings,
       window: window.window,
+      targets: def.targets?.length ? def.targets.map(describeTargetSpec) : undefined,
     },
   };
 }

@@ -47,3 +47,21 @@ export interface RotationActivities {
 export interface PlanningActivities {
   planRotation(input: RotationInput): Promise<RotationDryRun>;
 }
+
+/**
+ * Delivery to the credential's targets (src/targets). Arguments are the plan
+ * only: each activity reads the versions from the store itself. Each one
+ * publishes to every target and reads it back; all are idempotent.
+ */
+export interface DeliveryActivities {
+  /** After verify: the new version as PENDING where the target has that notion. */
+  deliverPending(plan: RotationPlan): Promise<void>;
+  /** At promote: the new version becomes what applications read. */
+  deliverCurrent(plan: RotationPlan): Promise<void>;
+  /** Rollback/compensation: the old version is what applications read again; the new one is withdrawn. */
+  deliverRestore(plan: RotationPlan): Promise<void>;
+  /** At revoke: the old version is removed from every target. */
+  deliverRemoveOld(plan: RotationPlan): Promise<void>;
+  /** A lifecycle event that publishes nothing (failed, needs-operator) to targets that listen (webhooks). */
+  deliverEvent(plan: RotationPlan, event: 'failed' | 'needs-operator', detail?: string): Promise<void>;
+}

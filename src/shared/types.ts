@@ -102,6 +102,8 @@ export interface RotationPlan {
   warnings: string[];
   /** Windows and freezes the revoke waits for (absent: none declared, or an emergency). */
   window?: WindowPolicy;
+  /** Delivery targets of the credential (descriptions, no secret); absent when it has none. */
+  targets?: string[];
 }
 
 export interface ConsumerHeartbeat {
@@ -195,6 +197,8 @@ export interface RotationDryRun {
   openSessions: OpenSession[];
   blockers: string[];
   notes: string[];
+  /** What each delivery target would do at each step (describeActions), one line each. */
+  delivery?: string[];
   plannedAt: string;
 }
 

@@ -9,6 +9,7 @@ import {
 import { ENGINE_KINDS, LOGIN_NAMINGS, STRATEGIES } from '../shared/types';
 import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
+import { targetIssues, targetSpecSchema } from '../targets/schema';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
 
@@ -75,6 +76,8 @@ export const credentialDefinitionSchema = z
     verifyChecks: z.array(z.string().min(1, { error: 'must not be empty' })).default(() => []),
     options: z.record(z.string(), z.unknown()).default(() => ({})),
     labels: z.record(z.string(), z.string()).default(() => ({})),
+    /** Where each new version is delivered (src/targets). */
+    targets: z.array(targetSpecSchema).optional(),
     expiresAt: z
       .string()
       .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected an ISO 8601 date/time' })
@@ -87,6 +90,9 @@ export const credentialDefinitionSchema = z
         path: ['adminCredentialId'],
         message: 'must not be the credential itself',
       });
+    }
+    for (const issue of targetIssues(d.engine, d.targets ?? [])) {
+      ctx.addIssue({ code: 'custom', path: ['targets', ...issue.path], message: issue.message });
     }
   });
 

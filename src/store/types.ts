@@ -1,4 +1,5 @@
 import type { FreezePeriod, RotationWindow } from '../shared/windows';
+import type { TargetSpec } from '../targets/schema';
 import type { EngineKind, LoginNaming, StrategyName, VersionLabel, VersionState } from '../shared/types';
 
 /**
@@ -28,6 +29,8 @@ export interface CredentialDefinition {
   options: Record<string, unknown>;
   /** Free-form labels for fleet selectors. */
   labels: Record<string, string>;
+  /** Where each new version is delivered for applications (src/targets); may be empty. */
+  targets?: TargetSpec[];
   /** Optional expiry date of the current credential (ISO), for rotate-before-expiry. */
   expiresAt?: string;
 }

@@ -20,6 +20,7 @@ import { AbortRequested, RotationTracker } from './tracker';
 import { registerHandlers } from './handlers';
 import { rotationInputProblems } from '../shared/rotation-input';
 import { waitForRevokeWindow } from './windows';
+import { deliveryFor, type Delivery } from './delivery';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -110,14 +111,17 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   t.setPlan(plan);
   upsertSearchAttributes({ RotationEngine: [plan.engine], RotationStrategy: [plan.strategy] });
   await CancellationScope.nonCancellable(() => audit(plan, 'rotation-started'));
-  const note = (action: string, extra: Record<string, unknown>) => audit(plan, action, extra);
+  const deliver = deliveryFor(plan);
+  const note = (action: string, extra: Record<string, unknown>) =>
+    audit(plan, action, extra).then(() => deliver.announce(action, extra.error));
 
   // 2–5. Before promote: any failure or abort restores the state as it was.
   try {
     await t.phase('create-pending', () => store.createPending(plan));
     await t.phase('apply', () => act.applyPending(plan));
     await t.phase('verify', () => act.verifyPending(plan));
-    await t.phase('promote', () => store.promote(plan));
+    await deliver.pending();
+    await t.phase('promote', () => store.promote(plan).then(() => deliver.current()));
   } catch (err) {
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
     t.recordError(err);
@@ -132,12 +136,13 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
             promoted = await undo.isPromoted(plan);
           });
           if (!inspected) return false;
-          if (promoted) return moveBack(t, note, plan);
+          if (promoted) return moveBack(t, note, plan, deliver);
         }
-        return untilDone(t, note, 'restore', () => undo.restore(plan));
+        if (!(await untilDone(t, note, 'restore', () => undo.restore(plan)))) return false;
+        return untilDone(t, note, 'deliver-restore', () => deliver.restore());
       }),
     );
-    return finish(t, plan, restored ? outcome : 'failed', audit);
+    return finish(t, plan, restored ? outcome : 'failed', audit, deliver);
   }
 
   // 6–7. The new credential is CURRENT; the old one stays valid until revoke.
@@ -155,9 +160,9 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   if (t.rollbackWanted()) {
     // Consumers go back to the old version first; the new login goes only after they left it.
     const rolledBack = await CancellationScope.nonCancellable(() =>
-      t.phase('rollback', () => moveBack(t, note, plan)),
+      t.phase('rollback', () => moveBack(t, note, plan, deliver)),
     );
-    return finish(t, plan, rolledBack ? 'rolled-back' : 'failed', audit);
+    return finish(t, plan, rolledBack ? 'rolled-back' : 'failed', audit, deliver);
   }
 
   // 8. revoke: drain by the server's own session data, then end the rest.
@@ -166,10 +171,11 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
       await waitForRevokeWindow(plan); // policy windows/freezes; patched('revoke-window')
       if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'from', plan.drainTimeoutMs))))
         return false;
-      return untilDone(t, note, 'revoke', () => undo.revokeOld(plan));
+      if (!(await untilDone(t, note, 'revoke', () => undo.revokeOld(plan)))) return false;
+      return untilDone(t, note, 'deliver-remove-old', () => deliver.removeOld());
     }),
   );
-  return finish(t, plan, revoked ? 'rotated' : 'failed', audit);
+  return finish(t, plan, revoked ? 'rotated' : 'failed', audit, deliver);
 }
 
 type Note = (action: string, extra: Record<string, unknown>) => Promise<void>;
@@ -180,14 +186,21 @@ type Note = (action: string, extra: Record<string, unknown>) => Promise<void>;
  * (single) there is nothing to wait for: consumers on the new password fail
  * until the server has the old one again, so that comes at once.
  */
-async function moveBack(t: RotationTracker, note: Note, plan: RotationPlan): Promise<boolean> {
+async function moveBack(
+  t: RotationTracker,
+  note: Note,
+  plan: RotationPlan,
+  deliver: Delivery,
+): Promise<boolean> {
   if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
+  if (!(await untilDone(t, note, 'deliver-restore', () => deliver.restore()))) return false;
   if (plan.strategy !== 'single' || !patched('single-rollback-without-wait')) {
     await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
     if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'to', plan.drainTimeoutMs))))
       return false;
   }
-  return untilDone(t, note, 'restore', () => undo.restore(plan));
+  if (!(await untilDone(t, note, 'restore', () => undo.restore(plan)))) return false;
+  return untilDone(t, note, 'deliver-restore', () => deliver.restore()); // drops the new login's traces
 }
 
 /**
@@ -366,10 +379,12 @@ async function finish(
   plan: RotationPlan,
   outcome: Outcome,
   audit: Audit,
+  deliver?: ReturnType<typeof deliveryFor>,
 ): Promise<RotationResult> {
   t.setOutcome(outcome);
   const error = t.status().lastError;
   await CancellationScope.nonCancellable(() => audit(plan, `rotation-${outcome}`, { error }));
+  await CancellationScope.nonCancellable(async () => deliver?.announce(`rotation-${outcome}`, error));
   return {
     credentialId: plan.credentialId,
     outcome,

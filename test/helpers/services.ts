@@ -65,6 +65,15 @@ export const services = {
       return need('ROTATOR_REDIS_ADMIN_PASSWORD');
     },
   },
+  /** PgBouncer and moto from scripts/services-delivery.sh. */
+  pgbouncer: {
+    host: '127.0.0.1',
+    port: Number(env.ROTATOR_PGBOUNCER_PORT ?? 6432),
+    get authFile(): string {
+      return env.ROTATOR_PGBOUNCER_AUTH_FILE ?? join(services.stateDir, 'data', 'pgbouncer', 'userlist.txt');
+    },
+  },
+  motoEndpoint: env.ROTATOR_MOTO_ENDPOINT ?? 'http://127.0.0.1:4566',
   mongo: {
     host: env.ROTATOR_MONGO_HOST ?? '127.0.0.1',
     port: Number(env.ROTATOR_MONGO_PORT ?? 27017),
