@@ -311,6 +311,23 @@ async function addRunsEndedByTemporal(
     return;
   }
   try {
+    await mergeEndedRuns(client, credentialId, entries);
+  } catch (err) {
+    // Best effort: e.g. runs encrypted with codec keys this CLI does not hold.
+    console.error(
+      `note: runs ended by Temporal not shown (${err instanceof Error ? err.message : String(err)})`,
+    );
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function mergeEndedRuns(
+  client: Client,
+  credentialId: string,
+  entries: RotationHistoryEntry[],
+): Promise<void> {
+  {
     const byRun = new Map(entries.map((e) => [e.runId, e]));
     const query = `WorkflowId = '${rotationWorkflowId(credentialId).replace(/'/g, "\\'")}'`;
     for await (const w of client.workflow.list({ query })) {
@@ -336,8 +353,6 @@ async function addRunsEndedByTemporal(
         });
     }
     entries.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  } finally {
-    await client.connection.close();
   }
 }
 
