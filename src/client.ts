@@ -9,11 +9,11 @@ import {
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { createCodecServer } from './codec/server';
+import { readDefinitionFile, registerStoreCommands } from './cli/store-commands';
 import { formatHistory, rotationHistory } from './history';
 import { loadConfig, type RotatorConfig } from './config';
 import { RotatorError } from './errors';
 import { connectClient, openConfiguredStore } from './runtime';
-import { parseCredentialDefinition } from './store';
 import { planWorkflowId, rotationWorkflowId } from './shared/constants';
 import {
   abortSignal,
@@ -379,7 +379,7 @@ export function buildCli(): Command {
     .description('add or replace a credential definition from a JSON file')
     .action(async (file: string) => {
       const cfg = loadConfig();
-      const def = parseCredentialDefinition(JSON.parse(readFileSync(file, 'utf8')));
+      const def = readDefinitionFile(file);
       const store = await openConfiguredStore(cfg);
       try {
         await store.putDefinition(def, cfg.actor);
@@ -550,6 +550,8 @@ export function buildCli(): Command {
         if (summary.failed.length > 0) process.exitCode = EXIT.notRotated;
       });
     });
+
+  registerStoreCommands(program);
 
   program
     .command('codec-server')

@@ -48,6 +48,12 @@ const configSchema = z
     codecServerPort: z.coerce.number().int().min(1).max(65535).default(8888),
     /** Origin allowed to call the codec server from a browser (the Temporal UI). */
     codecServerCorsOrigin: z.string().default('http://127.0.0.1:8233'),
+    /** How long a revoked version keeps its secret in the store before the worker purges it. */
+    revokedRetentionMs: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 24 * 60 * 60 * 1000),
     /** Who the CLI records as actor in audit records. */
     actor: z
       .string()
@@ -84,6 +90,7 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['ROTATOR_CODEC_SERVER_TOKEN', ['codecServerToken']],
   ['ROTATOR_CODEC_SERVER_PORT', ['codecServerPort']],
   ['ROTATOR_CODEC_SERVER_CORS_ORIGIN', ['codecServerCorsOrigin']],
+  ['ROTATOR_REVOKED_RETENTION_MS', ['revokedRetentionMs']],
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RotatorConfig {

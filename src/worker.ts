@@ -4,6 +4,7 @@ import { helloActivities } from './activities/hello';
 import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
+import { startRevokedPurge } from './revoked-purge';
 import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
 /** Starts a worker for the rotation task queue; resolves when it shuts down (SIGINT/SIGTERM). */
@@ -32,9 +33,11 @@ export async function runWorker(): Promise<void> {
     { taskQueue: cfg.temporal.taskQueue, address: cfg.temporal.address, metricsPort: cfg.metricsPort },
     'worker started',
   );
+  const stopPurge = startRevokedPurge(store, cfg.revokedRetentionMs, log);
   try {
     await worker.run();
   } finally {
+    stopPurge();
     await store.close();
     await connection.close();
     log.info('worker stopped');

@@ -84,8 +84,9 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
       const secrets: string[] = [PLACEHOLDER_PASSWORD];
       const current = await currentToRotate(store, def, blockers);
       let plan: RotationPlan | undefined;
-      if (current) {
-        const conn = await connectionFor(store, def);
+      // The admin scope is checked before any connection: a blocker, and nothing is contacted.
+      const conn = current && (await blockers.guard(() => connectionFor(store, def)));
+      if (current && conn) {
         const from = await store.getSecret(def.id, current.version);
         secrets.push(conn.admin.password, from.password);
         const to: Secret = { username: current.username, password: PLACEHOLDER_PASSWORD };

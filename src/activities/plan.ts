@@ -16,6 +16,7 @@ import { DEFAULT_EMERGENCY_GRACE_MS } from '../shared/constants';
 import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
 import { nextVersion } from '../store/transitions';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
+import { assertAdminScope } from './admin-scope';
 import { nextLoginName } from './login-names';
 
 /** Problems found while planning: thrown at once (preflight) or collected (dry run). */
@@ -217,6 +218,8 @@ export async function connectionFor(
   store: CredentialStore,
   def: CredentialDefinition,
 ): Promise<EngineConnection> {
+  // The admin's password goes only to the admin's own server (before any connection).
+  if (def.adminCredentialId) assertAdminScope(def, await store.getDefinition(def.adminCredentialId));
   const admin = await store.getSecret(def.adminCredentialId ?? def.id, 'CURRENT');
   return {
     host: def.host,

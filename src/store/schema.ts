@@ -46,18 +46,22 @@ const baseUsername = z
   .refine((s) => !s.includes('\0'), { error: 'must not contain a NUL character' })
   .refine((s) => [...s].length <= 128, { error: 'must be at most 128 characters' });
 
+const hostSchema = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(255)
+  .refine((s) => !/[\0\s]/.test(s), { error: 'must not contain whitespace or NUL' });
+const portSchema = z.number().int().min(1).max(65535);
+
 export const credentialDefinitionSchema = z
   .strictObject({
     id: credentialId,
     engine: z.enum(ENGINE_KINDS, { error: `expected one of ${ENGINE_KINDS.join(', ')}` }),
-    host: z
-      .string()
-      .min(1, { error: 'must not be empty' })
-      .max(255)
-      .refine((s) => !/[\0\s]/.test(s), { error: 'must not contain whitespace or NUL' }),
-    port: z.number().int().min(1).max(65535),
+    host: hostSchema,
+    port: portSchema,
     database: z.string().min(1, { error: 'must not be empty' }).max(255).optional(),
     adminCredentialId: credentialId.optional(),
+    allowedServers: z.array(z.strictObject({ host: hostSchema, port: portSchema })).optional(),
     strategy: z.enum(STRATEGIES, { error: `expected one of ${STRATEGIES.join(', ')}` }).default('auto'),
     loginNaming: z
       .enum(LOGIN_NAMINGS, { error: `expected one of ${LOGIN_NAMINGS.join(', ')}` })

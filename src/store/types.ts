@@ -15,6 +15,13 @@ export interface CredentialDefinition {
   database?: string;
   /** Id of the admin credential used to manage this one; absent for an admin itself. */
   adminCredentialId?: string;
+  /**
+   * For an admin credential: further servers (same engine) it may be used
+   * against besides its own host:port, e.g. a replica name or another
+   * listener of the same server. An admin is never sent anywhere else
+   * (activities/admin-scope.ts).
+   */
+  allowedServers?: AllowedServer[];
   strategy: StrategyName;
   /** dual-user login naming; default "alternate" (base name and base + "_b"). */
   loginNaming: LoginNaming;
@@ -29,6 +36,11 @@ export interface CredentialDefinition {
   labels: Record<string, string>;
   /** Optional expiry date of the current credential (ISO), for rotate-before-expiry. */
   expiresAt?: string;
+}
+
+export interface AllowedServer {
+  host: string;
+  port: number;
 }
 
 export interface RotationPolicy {
