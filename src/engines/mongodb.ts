@@ -46,6 +46,7 @@ import {
   UnsupportedStrategyError,
   VerificationError,
 } from '../errors';
+import { assertVerifyCheck } from './verify-checks';
 import type { ResolvedStrategy } from '../shared/types';
 import { REDACTED } from './dry-run';
 import type {
@@ -562,6 +563,7 @@ export function parseCheck(check: string, i: number, defaultDb: string): { db: s
     throw new ConfigError(`check ${i + 1} is not a JSON command document: ${check}`);
   }
   const command = { ...(doc as Document) };
+  assertVerifyCheck('mongodb', JSON.stringify(command), i);
   let db = defaultDb;
   if ('$db' in command) {
     if (typeof command.$db !== 'string') throw new ConfigError(`check ${i + 1}: "$db" must be a string`);

@@ -25,6 +25,7 @@
  * application uses (verifyLogin SELECTs it).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { assertVerifyCheck } from './verify-checks';
 import type { ConnectionOptions } from 'node:tls';
 import {
   AdminPrivilegeError,
@@ -538,6 +539,7 @@ class RedisEngine implements Engine {
           throw new ConfigError(`check ${i + 1} (${check}) has unbalanced quotes`);
         }
         if (args.length === 0) throw new ConfigError(`check ${i + 1} is empty`);
+        assertVerifyCheck('redis', args[0]!, i);
         try {
           await client.call(args[0]!, ...args.slice(1));
         } catch (err) {

@@ -8,6 +8,7 @@ import {
 } from '../shared/constants';
 import { ENGINE_KINDS, LOGIN_NAMINGS, STRATEGIES } from '../shared/types';
 import type { CredentialDefinition } from './types';
+import { verifyCheckProblem } from '../engines/verify-checks';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
 
@@ -77,6 +78,10 @@ export const credentialDefinitionSchema = z
       .optional(),
   })
   .superRefine((d, ctx) => {
+    d.verifyChecks.forEach((check, i) => {
+      const problem = verifyCheckProblem(d.engine, check);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['verifyChecks', i], message: problem });
+    });
     if (d.adminCredentialId !== undefined && d.adminCredentialId === d.id) {
       ctx.addIssue({
         code: 'custom',
