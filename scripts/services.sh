@@ -33,22 +33,35 @@
 #   ROTATOR_MONGO_HOST ROTATOR_MONGO_PORT ROTATOR_MONGO_ADMIN_USER ROTATOR_MONGO_ADMIN_PASSWORD
 #   TEMPORAL_ADDRESS ROTATOR_STATE_DIR TEMPORAL_TEST_SERVER_PATH
 #
-# State: ${ROTATOR_STATE_DIR:-$HOME/.local/share/db-rotator}
+# State: $ROTATOR_STATE_DIR, default a directory of its own outside $HOME:
+#   /var/lib/db-rotator-dev as root, else ${XDG_STATE_HOME:-$HOME/.local/state}/db-rotator-dev
+#   (an existing $HOME/.local/share/db-rotator/data from older versions is still used).
 #   bin/          temporal, temporal-test-server (symlinks), ferretdb (built)
 #   data/<svc>/   data directories      log/<svc>.log   run/ pid files, sockets
 #   build/        FerretDB build tree
 # Knobs: ROTATOR_WAIT_SECS (default 60) bounds each readiness wait.
-# As root, PostgreSQL runs as OS user `postgres` (via runuser); the script then
-# grants it traverse (x) on the parents of $STATE that lack it (ACL when
-# setfacl exists, else o+x; e.g. /root goes from 700 to 701). MariaDB, Redis,
-# FerretDB and Temporal run as the calling user.
+# As root, PostgreSQL runs as OS user `postgres` (via runuser); the script
+# grants it traverse (x) on directories INSIDE $STATE only (ACL when setfacl
+# exists, else o+x). It never changes permissions outside $STATE (not of the
+# user's home): a parent postgres cannot enter is an error naming it.
+# MariaDB, Redis, FerretDB and Temporal run as the calling user.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd)"
 ENV_FILE="$SCRIPT_DIR/services.env"
 
-STATE="${ROTATOR_STATE_DIR:-${HOME:?HOME is not set}/.local/share/db-rotator}"
+default_state_dir() {
+  local legacy="${HOME:?HOME is not set}/.local/share/db-rotator"
+  if [[ -d "$legacy/data" ]]; then
+    echo "$legacy" # state of an older version of this script: keep using it
+  elif [[ $EUID -eq 0 ]]; then
+    echo /var/lib/db-rotator-dev
+  else
+    echo "${XDG_STATE_HOME:-$HOME/.local/state}/db-rotator-dev"
+  fi
+}
+STATE="${ROTATOR_STATE_DIR:-$(default_state_dir)}"
 BIN="$STATE/bin"
 DATA="$STATE/data"
 LOG="$STATE/log"
@@ -335,13 +348,17 @@ as_pg() { "${AS_PG[@]}" "$@"; }
 # its directories even if they live under a private $HOME (e.g. /root).
 pg_grant_traverse() {
   [[ $EUID -eq 0 ]] || return 0
-  local target="$1" d="" part
+  local target="$1" d="" part state_real
   [[ -d "$target" ]] || target="$(dirname "$target")"
+  state_real="$(realpath -m "$STATE")"
   # walk top-down so each check only depends on the parents already fixed
   IFS='/' read -ra parts <<<"${target#/}"
   for part in "${parts[@]}"; do
     d="$d/$part"
     if ! runuser -u postgres -- test -x "$d" 2>/dev/null; then
+      if [[ "$(realpath -m "$d")/" != "$state_real/"* ]]; then
+        die "postgres: the OS user postgres cannot enter $d, which is outside the state directory; this script does not change permissions there (e.g. of your home). Set ROTATOR_STATE_DIR to a directory outside private homes (default as root: /var/lib/db-rotator-dev)"
+      fi
       if have setfacl && setfacl -m u:postgres:x "$d" 2>/dev/null; then
         log "postgres: granted traverse (ACL u:postgres:x) on $d"
       else
@@ -800,6 +817,8 @@ main() {
   esac
 }
 
+# tests source the file to call single functions
+if [[ "${SERVICES_SH_SOURCED:-}" == 1 ]]; then return 0; fi
 # the whole file is parsed before anything runs, so editing it while another
 # invocation is running cannot corrupt that invocation
 main "$@"; exit $?
