@@ -16,6 +16,7 @@ import type { DryRunRecorder, Engine, EngineConnection, Secret } from '../engine
 import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
 import type { CredentialDefinition } from '../store/types';
+import { resolveTls, tlsWarning } from '../engines/tls';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
 import { applyStep, classified, revokeStep, type RotationDeps } from './rotation';
 
@@ -45,6 +46,8 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
       const def = await store.getDefinition(input.credentialId);
       const blockers = new Blockers(true);
       const notes = new Set<string>();
+      const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
+      if (tlsOff) notes.add(tlsOff);
       const apply: string[] = [];
       const revoke: string[] = [];
       const recorder = (into: string[]): DryRunRecorder => ({

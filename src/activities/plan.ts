@@ -16,6 +16,7 @@ import { DEFAULT_EMERGENCY_GRACE_MS } from '../shared/constants';
 import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
 import { nextVersion } from '../store/transitions';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
+import { resolveTls, tlsWarning } from '../engines/tls';
 import { assertAdminScope } from './admin-scope';
 import { nextLoginName } from './login-names';
 
@@ -116,6 +117,8 @@ export async function planOnServer(
   await blockers.engine(engine, current.username, strategy);
   if (strategy === 'dual-user') await blockers.guard(() => checkNewLoginName(engine, toUsername));
   const warnings: string[] = [];
+  const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
+  if (tlsOff) warnings.push(tlsOff);
   if (strategy === 'single') {
     warnings.push(
       'strategy "single" changes the password in place: clients using the old one fail until they reload',
@@ -227,5 +230,6 @@ export async function connectionFor(
     database: def.database,
     admin: { username: admin.username, password: admin.password },
     options: def.options,
+    tls: resolveTls(def.tls, def.host),
   };
 }

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { sanitizeError } from '../sanitize-error';
+import type { TlsSettings } from '../engines/tls';
 import { isAuthError } from './auth-errors';
 import { ConsumerMetrics, type ConnectionCounts } from './metrics';
 import { errorMessage } from './source-base';
@@ -36,6 +37,13 @@ export interface RotatingOptions {
   logger?: ConsumerLogger;
   /** Prometheus registry for the metrics (default: prom-client's default registry); false: no metrics. */
   registry?: Registry | false;
+  /**
+   * TLS to the database: verified (verify-full) by default, trusting
+   * `caFile` or ROTATOR_TLS_CA_FILE or the system CAs; `false` (or
+   * `{ mode: "disabled" }`) connects in plain text. A `ssl`/`tls` object in
+   * the driver options takes precedence (explicit configuration).
+   */
+  tls?: TlsSettings | false;
 }
 
 export interface SwapEvent {

@@ -70,6 +70,13 @@ export const credentialDefinitionSchema = z
     baseUsername,
     policy: policySchema,
     verifyChecks: z.array(z.string().min(1, { error: 'must not be empty' })).default(() => []),
+    tls: z
+      .strictObject({
+        mode: z.enum(['verify-full', 'disabled']).optional(),
+        caFile: z.string().min(1).optional(),
+        serverName: hostSchema.optional(),
+      })
+      .optional(),
     options: z.record(z.string(), z.unknown()).default(() => ({})),
     labels: z.record(z.string(), z.string()).default(() => ({})),
     expiresAt: z

@@ -1,3 +1,4 @@
+import type { TlsSettings } from '../engines/tls';
 import type { EngineKind, LoginNaming, StrategyName, VersionLabel, VersionState } from '../shared/types';
 
 /**
@@ -30,7 +31,13 @@ export interface CredentialDefinition {
   policy: RotationPolicy;
   /** Extra read-only checks the pending credential must pass (engine syntax). */
   verifyChecks: string[];
-  /** Engine-specific options (TLS, authSource...). */
+  /**
+   * TLS to the server (admin, verification and, as a default, consumers):
+   * verified (verify-full) unless `mode: "disabled"`, which the dry-run plan
+   * and `status` show as a warning. See engines/tls.ts.
+   */
+  tls?: TlsSettings;
+  /** Engine-specific options (authSource, persist...). */
   options: Record<string, unknown>;
   /** Free-form labels for fleet selectors. */
   labels: Record<string, string>;
