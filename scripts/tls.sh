@@ -9,7 +9,7 @@
 #   MariaDB     3306   --ssl-cert/--ssl-key (plain still accepted)
 #   Redis       6380   tls-port beside the plain 6379 (tls-auth-clients no)
 #   FerretDB    27018  --listen-tls beside the plain 27017
-#   Temporal    7234   stunnel (Debian stunnel4) terminating TLS in front of 7233
+#   Temporal    7234   nginx (Debian nginx-light) terminating TLS in front of 7233 (7235: mTLS)
 # tls/other-ca.crt is an unrelated CA: tests use it to show a wrong CA is refused.
 # Clients: ROTATOR_TLS_CA_FILE (scripts/services.env) is the CA to trust.
 
@@ -84,59 +84,55 @@ tls_apply_running() {
   fi
 }
 
-# ---- stunnel: TLS in front of the Temporal dev server (which has no TLS flags) ----
-stunnel_bin() { command -v stunnel4 || command -v stunnel; }
-
+# ---- nginx: TLS in front of the Temporal dev server (which has no TLS flags) ----
+# gRPC needs HTTP/2 negotiated by ALPN; stunnel 5.68 (Debian 12) cannot
+# negotiate it, so nginx (Debian nginx-light: http_v2 + grpc_pass) terminates
+# TLS: 7234 server-TLS, 7235 mutual TLS (client certificate from the local CA).
 temporal_tls_start() {
-  local bin conf="$RUN/stunnel-temporal.conf" logf="$LOG/stunnel-temporal.log"
-  bin="$(stunnel_bin)" || die "tls: stunnel not found (apt package stunnel4)"
-  if port_open "$TEMPORAL_TLS_PORT"; then return 0; fi
+  have nginx || die "tls: nginx not found (apt package nginx-light)"
+  local conf="$RUN/nginx-temporal.conf" logf="$LOG/nginx-temporal.log" mtls_port=$((TEMPORAL_TLS_PORT + 1))
+  if port_open "$TEMPORAL_TLS_PORT" && port_open "$mtls_port"; then return 0; fi
+  mkdir -p "$RUN/nginx-temporal"
   cat >"$conf" <<EOC
-; written by scripts/tls.sh
-foreground = no
-pid = $RUN/stunnel-temporal.pid
-output = $logf
-[temporal-tls]
-accept = $HOST:$TEMPORAL_TLS_PORT
-connect = $HOST:$TEMPORAL_PORT
-cert = $TLS_DIR/server.crt
-key = $TLS_DIR/server.key
-; h2 for gRPC
-sslVersionMin = TLSv1.2
-EOC
-  log "stunnel: TLS for Temporal on $HOST:$TEMPORAL_TLS_PORT"
-  "$bin" "$conf" >>"$logf" 2>&1 || die "stunnel: failed to start; see $logf"
+# written by scripts/tls.sh
+daemon on;
+pid $RUN/nginx-temporal.pid;
+error_log $logf warn;
+worker_processes 1;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $RUN/nginx-temporal/body;
+  proxy_temp_path $RUN/nginx-temporal/proxy;
+  fastcgi_temp_path $RUN/nginx-temporal/fastcgi;
+  uwsgi_temp_path $RUN/nginx-temporal/uwsgi;
+  scgi_temp_path $RUN/nginx-temporal/scgi;
+  ssl_certificate $TLS_DIR/server.crt;
+  ssl_certificate_key $TLS_DIR/server.key;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  grpc_read_timeout 1h;
+  grpc_send_timeout 1h;
+  client_max_body_size 0;
+  server {
+    listen $HOST:$TEMPORAL_TLS_PORT ssl http2;
+    location / { grpc_pass grpc://$HOST:$TEMPORAL_PORT; }
+  }
+  server {
+    listen $HOST:$mtls_port ssl http2;
+    ssl_client_certificate $TLS_DIR/ca.crt;
+    ssl_verify_client on;
+    location / { grpc_pass grpc://$HOST:$TEMPORAL_PORT; }
+  }
 }
-
-# mTLS variant (client certificate required) on the next port, for the mTLS tests.
-temporal_mtls_start() {
-  local bin conf="$RUN/stunnel-temporal-mtls.conf" logf="$LOG/stunnel-temporal.log" port=$((TEMPORAL_TLS_PORT + 1))
-  bin="$(stunnel_bin)" || die "tls: stunnel not found (apt package stunnel4)"
-  if port_open "$port"; then return 0; fi
-  cat >"$conf" <<EOC
-; written by scripts/tls.sh
-foreground = no
-pid = $RUN/stunnel-temporal-mtls.pid
-output = $logf
-[temporal-mtls]
-accept = $HOST:$port
-connect = $HOST:$TEMPORAL_PORT
-cert = $TLS_DIR/server.crt
-key = $TLS_DIR/server.key
-CAfile = $TLS_DIR/ca.crt
-verifyPeer = yes
-sslVersionMin = TLSv1.2
 EOC
-  log "stunnel: mTLS for Temporal on $HOST:$port"
-  "$bin" "$conf" >>"$logf" 2>&1 || die "stunnel: failed to start; see $logf"
+  log "nginx: TLS for Temporal on $HOST:$TEMPORAL_TLS_PORT, mTLS on $HOST:$mtls_port"
+  nginx -c "$conf" -p "$RUN/nginx-temporal" >>"$logf" 2>&1 || die "nginx: failed to start; see $logf"
 }
 
 temporal_tls_stop() {
-  local f
-  for f in "$RUN/stunnel-temporal.pid" "$RUN/stunnel-temporal-mtls.pid"; do
-    [[ -s "$f" ]] && kill "$(cat "$f")" 2>/dev/null
-    rm -f "$f"
-  done
+  local f="$RUN/nginx-temporal.pid"
+  if [[ -s "$f" ]]; then kill "$(cat "$f")" 2>/dev/null || true; fi
+  rm -f "$f"
   return 0
 }
 
@@ -165,5 +161,4 @@ tls_up() {
     log "ferretdb: running without TLS; restart it (down, up) to enable TLS on $MONGO_TLS_PORT"
   fi
   temporal_tls_start
-  temporal_mtls_start
 }

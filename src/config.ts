@@ -20,6 +20,21 @@ const configSchema = z
         address: z.string().min(1).default('127.0.0.1:7233'),
         namespace: z.string().min(1).default('default'),
         taskQueue: z.string().min(1).default(TASK_QUEUE),
+        /** TLS to Temporal (src/temporal-connection.ts): server CA/name, mTLS client cert/key. */
+        tls: z
+          .object({
+            enabled: z
+              .union([z.boolean(), z.string().transform((v) => /^(1|true|yes)$/i.test(v))])
+              .optional(),
+            caFile: z.string().min(1).optional(),
+            serverName: z.string().min(1).optional(),
+            clientCertFile: z.string().min(1).optional(),
+            clientKeyFile: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        /** Temporal Cloud API key (sent as a bearer token over TLS). */
+        apiKey: z.string().min(1).optional(),
       })
       .strict()
       .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: TASK_QUEUE }),
@@ -77,6 +92,12 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['TEMPORAL_ADDRESS', ['temporal', 'address']],
   ['TEMPORAL_NAMESPACE', ['temporal', 'namespace']],
   ['ROTATOR_TASK_QUEUE', ['temporal', 'taskQueue']],
+  ['TEMPORAL_TLS', ['temporal', 'tls', 'enabled']],
+  ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', ['temporal', 'tls', 'caFile']],
+  ['TEMPORAL_TLS_SERVER_NAME', ['temporal', 'tls', 'serverName']],
+  ['TEMPORAL_TLS_CLIENT_CERT_PATH', ['temporal', 'tls', 'clientCertFile']],
+  ['TEMPORAL_TLS_CLIENT_KEY_PATH', ['temporal', 'tls', 'clientKeyFile']],
+  ['TEMPORAL_API_KEY', ['temporal', 'apiKey']],
   ['ROTATOR_STORE_BACKEND', ['store', 'backend']],
   ['ROTATOR_STORE_PATH', ['store', 'path']],
   ['ROTATOR_STORE_URL', ['store', 'connectionString']],

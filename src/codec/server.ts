@@ -20,7 +20,14 @@ interface JsonPayload {
 }
 
 export function createCodecServer(opts: CodecServerOptions): Server {
-  const codec = new AesGcmPayloadCodec(opts.keyring);
+  // Refuse to exist without a real token: whoever reaches the port could decode every payload.
+  if (typeof opts.token !== 'string' || opts.token.length < 16) {
+    throw new Error(
+      'codec server: a bearer token of at least 16 characters is required (ROTATOR_CODEC_SERVER_TOKEN)',
+    );
+  }
+  // /decode serves plaintext payloads unchanged (what the UI shows as-is); the workers refuse them.
+  const codec = new AesGcmPayloadCodec(opts.keyring, { allowPlaintext: true });
   const expected = Buffer.from(`Bearer ${opts.token}`);
   return createServer((req, res) => {
     handle(req, res).catch(() => reply(res, 500, { error: 'codec failure' }));
