@@ -8,7 +8,7 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { createCodecServer } from './codec/server';
+import { createCodecServer, type CodecServerOptions } from './codec/server';
 import { readDefinitionFile, registerStoreCommands } from './cli/store-commands';
 import { formatHistory, rotationHistory } from './history';
 import { loadConfig, type RotatorConfig } from './config';
@@ -558,16 +558,7 @@ export function buildCli(): Command {
     .description('serve /encode and /decode for the Temporal UI/CLI (needs ROTATOR_CODEC_SERVER_TOKEN)')
     .action(async () => {
       const cfg = loadConfig();
-      if (!cfg.codecServerToken)
-        throw new CliError(
-          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
-          EXIT.usage,
-        );
-      const server = createCodecServer({
-        keyring: cfg.codecKeyring,
-        token: cfg.codecServerToken,
-        corsOrigin: cfg.codecServerCorsOrigin,
-      });
+      const server = createCodecServer(codecServerOptions(cfg));
       await new Promise<void>((resolve) => server.listen(cfg.codecServerPort, '127.0.0.1', resolve));
       console.log(
         `codec server on http://127.0.0.1:${cfg.codecServerPort} (CORS origin ${cfg.codecServerCorsOrigin})`,
@@ -577,6 +568,41 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+/** Codec server settings from the config; errors name the missing variable. */
+function codecServerOptions(cfg: RotatorConfig): CodecServerOptions {
+  const base = { keyring: cfg.codecKeyring, corsOrigin: cfg.codecServerCorsOrigin };
+  const token = cfg.codecServerToken;
+  switch (cfg.codecServerAuth) {
+    case 'token':
+      if (!token) {
+        throw new CliError(
+          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
+          EXIT.usage,
+        );
+      }
+      return { ...base, token };
+    case 'jwt':
+      if (!cfg.codecServerJwtIssuer || !cfg.codecServerJwksUrl) {
+        throw new CliError(
+          'JWT mode needs ROTATOR_CODEC_SERVER_JWT_ISSUER and ROTATOR_CODEC_SERVER_JWKS_URL',
+          EXIT.usage,
+        );
+      }
+      return {
+        ...base,
+        ...(token ? { token } : {}),
+        auth: {
+          mode: 'jwt',
+          issuer: cfg.codecServerJwtIssuer,
+          jwksUrl: cfg.codecServerJwksUrl,
+          ...(cfg.codecServerJwtAudience ? { audience: cfg.codecServerJwtAudience } : {}),
+        },
+      };
+    case 'loopback':
+      return { ...base, ...(token ? { token } : {}), auth: { mode: 'loopback' } };
+  }
 }
 
 function positiveInt(v: string): number {

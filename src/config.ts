@@ -61,6 +61,11 @@ const configSchema = z
     /** Bearer token operators present to the codec server; without it the server refuses to start. */
     codecServerToken: z.string().min(16, 'at least 16 characters').optional(),
     codecServerPort: z.coerce.number().int().min(1).max(65535).default(8888),
+    /** token (static bearer), jwt (the UI user's access token, verified), loopback (local UI only). */
+    codecServerAuth: z.enum(['token', 'jwt', 'loopback']).default('token'),
+    codecServerJwtIssuer: z.string().min(1).optional(),
+    codecServerJwksUrl: z.string().url().optional(),
+    codecServerJwtAudience: z.string().min(1).optional(),
     /** Origin allowed to call the codec server from a browser (the Temporal UI). */
     codecServerCorsOrigin: z.string().default('http://127.0.0.1:8233'),
     /** How long a revoked version keeps its secret in the store before the worker purges it. */
@@ -111,6 +116,10 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['ROTATOR_CODEC_SERVER_TOKEN', ['codecServerToken']],
   ['ROTATOR_CODEC_SERVER_PORT', ['codecServerPort']],
   ['ROTATOR_CODEC_SERVER_CORS_ORIGIN', ['codecServerCorsOrigin']],
+  ['ROTATOR_CODEC_SERVER_AUTH', ['codecServerAuth']],
+  ['ROTATOR_CODEC_SERVER_JWT_ISSUER', ['codecServerJwtIssuer']],
+  ['ROTATOR_CODEC_SERVER_JWKS_URL', ['codecServerJwksUrl']],
+  ['ROTATOR_CODEC_SERVER_JWT_AUDIENCE', ['codecServerJwtAudience']],
   ['ROTATOR_REVOKED_RETENTION_MS', ['revokedRetentionMs']],
 ];
 

@@ -74,8 +74,10 @@ describe('file store', () => {
   });
 
   it('refuses a corrupt or foreign file without echoing its content', async () => {
-    await fs.mkdir(join(dir, 'state'), { recursive: true });
-    await fs.writeFile(path, '{"format": "db-rotator-credential-store", "pw": "hunter2-in-file"');
+    await fs.mkdir(join(dir, 'state'), { recursive: true, mode: 0o700 });
+    await fs.writeFile(path, '{"format": "db-rotator-credential-store", "pw": "hunter2-in-file"', {
+      mode: 0o600,
+    });
     const e = await FileStore.open(path, cipher).catch((x: Error) => x);
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as Error).message).toMatch(/is not valid JSON/);
@@ -109,7 +111,7 @@ describe('file store', () => {
   describe('lock file', () => {
     const lockPath = () => `${path}.lock`;
     const writeLock = async (info: object, ageMs = 0) => {
-      await fs.mkdir(join(dir, 'state'), { recursive: true });
+      await fs.mkdir(join(dir, 'state'), { recursive: true, mode: 0o700 });
       await fs.writeFile(lockPath(), JSON.stringify(info));
       if (ageMs) {
         const t = new Date(Date.now() - ageMs);
@@ -173,7 +175,7 @@ describe('file store', () => {
 
     it('treats an unreadable lock as live until it is old', async () => {
       const store = await FileStore.open(path, cipher, { lock: { timeoutMs: 200, foreignStaleMs: 60_000 } });
-      await fs.mkdir(join(dir, 'state'), { recursive: true });
+      await fs.mkdir(join(dir, 'state'), { recursive: true, mode: 0o700 });
       await fs.writeFile(lockPath(), '');
       await expect(store.putDefinition({ ...def } as never, 'op')).rejects.toThrow(/unknown holder/);
       const t = new Date(Date.now() - 120_000);
