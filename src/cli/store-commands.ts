@@ -61,7 +61,9 @@ export function readDefinitionFile(file: string): CredentialDefinition {
 }
 
 export function registerStoreCommands(program: Command): void {
-  const store = program.command('store').description('credential store maintenance (needs the store keyring)');
+  const store = program
+    .command('store')
+    .description('credential store maintenance (needs the store keyring)');
 
   store
     .command('sign [credential]')
