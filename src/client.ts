@@ -13,12 +13,12 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { registerCommands } from './cli/register';
 import { scheduleStart } from './cli/schedule-start';
 import { checkStartWindow, windowLine } from './cli/window';
-import { createCodecServer } from './codec/server';
+import { createCodecServer, type CodecServerOptions } from './codec/server';
+import { readDefinitionFile, registerStoreCommands } from './cli/store-commands';
 import { formatHistory, rotationHistory, type RotationHistoryEntry } from './history';
 import { loadConfig, type RotatorConfig } from './config';
 import { RotatorError } from './errors';
 import { connectClient, openConfiguredStore } from './runtime';
-import { parseCredentialDefinition } from './store';
 import { planWorkflowId, rotationWorkflowId } from './shared/constants';
 import {
   abortUpdate,
@@ -630,7 +630,7 @@ export function buildCli(): Command {
     .description('add or replace a credential definition from a JSON file')
     .action(async (file: string) => {
       const cfg = loadConfig();
-      const def = parseCredentialDefinition(JSON.parse(readFileSync(file, 'utf8')));
+      const def = readDefinitionFile(file);
       const store = await openConfiguredStore(cfg);
       try {
         await store.putDefinition(def, cfg.actor);
@@ -847,21 +847,14 @@ export function buildCli(): Command {
       });
     });
 
+  registerStoreCommands(program);
+
   program
     .command('codec-server')
     .description('serve /encode and /decode for the Temporal UI/CLI (needs ROTATOR_CODEC_SERVER_TOKEN)')
     .action(async () => {
       const cfg = loadConfig();
-      if (!cfg.codecServerToken)
-        throw new CliError(
-          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
-          EXIT.usage,
-        );
-      const server = createCodecServer({
-        keyring: cfg.codecKeyring,
-        token: cfg.codecServerToken,
-        corsOrigin: cfg.codecServerCorsOrigin,
-      });
+      const server = createCodecServer(codecServerOptions(cfg));
       await new Promise<void>((resolve) => server.listen(cfg.codecServerPort, '127.0.0.1', resolve));
       console.log(
         `codec server on http://127.0.0.1:${cfg.codecServerPort} (CORS origin ${cfg.codecServerCorsOrigin})`,
@@ -872,6 +865,41 @@ export function buildCli(): Command {
 
   registerCommands(program);
   return program;
+}
+
+/** Codec server settings from the config; errors name the missing variable. */
+function codecServerOptions(cfg: RotatorConfig): CodecServerOptions {
+  const base = { keyring: cfg.codecKeyring, corsOrigin: cfg.codecServerCorsOrigin };
+  const token = cfg.codecServerToken;
+  switch (cfg.codecServerAuth) {
+    case 'token':
+      if (!token) {
+        throw new CliError(
+          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
+          EXIT.usage,
+        );
+      }
+      return { ...base, token };
+    case 'jwt':
+      if (!cfg.codecServerJwtIssuer || !cfg.codecServerJwksUrl) {
+        throw new CliError(
+          'JWT mode needs ROTATOR_CODEC_SERVER_JWT_ISSUER and ROTATOR_CODEC_SERVER_JWKS_URL',
+          EXIT.usage,
+        );
+      }
+      return {
+        ...base,
+        ...(token ? { token } : {}),
+        auth: {
+          mode: 'jwt',
+          issuer: cfg.codecServerJwtIssuer,
+          jwksUrl: cfg.codecServerJwksUrl,
+          ...(cfg.codecServerJwtAudience ? { audience: cfg.codecServerJwtAudience } : {}),
+        },
+      };
+    case 'loopback':
+      return { ...base, ...(token ? { token } : {}), auth: { mode: 'loopback' } };
+  }
 }
 
 function positiveInt(v: string): number {

@@ -8,6 +8,7 @@ import { loadConfig } from './config';
 import { createHealthServer } from './health';
 import { createLogger } from './logger';
 import { gatewayFromEnv } from './heartbeat-gateway';
+import { startRevokedPurge } from './revoked-purge';
 import { connectClient, connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
 export interface RunWorkerOptions {
@@ -89,9 +90,11 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const gatewayClient = process.env.ROTATOR_HEARTBEAT_LISTEN ? await connectClient(cfg) : undefined;
   const gateway = gatewayClient && (await gatewayFromEnv(process.env, gatewayClient));
   if (gateway) log.info({ port: gateway.port }, 'heartbeat gateway listening');
+  const stopPurge = startRevokedPurge(store, cfg.revokedRetentionMs, log);
   try {
     await worker.run();
   } finally {
+    stopPurge();
     process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
     health?.close();
     await gateway?.close();

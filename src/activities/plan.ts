@@ -21,6 +21,8 @@ import {
 import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
 import { nextVersion } from '../store/transitions';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
+import { resolveTls, tlsWarning } from '../engines/tls';
+import { assertAdminScope } from './admin-scope';
 import { nextLoginName } from './login-names';
 import { checkRotationWindow, type WindowCheck } from './window-check';
 
@@ -122,6 +124,8 @@ export async function planOnServer(
   await blockers.engine(engine, current.username, strategy);
   if (strategy === 'dual-user') await blockers.guard(() => checkNewLoginName(engine, toUsername));
   const warnings: string[] = [];
+  const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
+  if (tlsOff) warnings.push(tlsOff);
   if (strategy === 'single') {
     warnings.push(
       'strategy "single" changes the password in place: clients using the old one fail until they reload',
@@ -244,6 +248,8 @@ export async function connectionFor(
   store: CredentialStore,
   def: CredentialDefinition,
 ): Promise<EngineConnection> {
+  // The admin's password goes only to the admin's own server (before any connection).
+  if (def.adminCredentialId) assertAdminScope(def, await store.getDefinition(def.adminCredentialId));
   const admin = await store.getSecret(def.adminCredentialId ?? def.id, 'CURRENT');
   return {
     host: def.host,
@@ -251,5 +257,6 @@ export async function connectionFor(
     database: def.database,
     admin: { username: admin.username, password: admin.password },
     options: def.options,
+    tls: resolveTls(def.tls, def.host),
   };
 }

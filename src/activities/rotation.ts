@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { RotatorError, PrivilegeParityError } from '../errors';
+import { redactText, sanitizeError } from '../sanitize-error';
 import type { Engine, EngineFactory, Secret } from '../engines/types';
 import { generatePassword } from '../engines/password';
 import type { CredentialDefinition, CredentialStore } from '../store/types';
@@ -238,15 +239,15 @@ function toFailure(err: unknown, activity: string): unknown {
   if (err instanceof RotatorError) {
     const details = err instanceof PrivilegeParityError ? [{ missing: err.differences }] : [];
     return ApplicationFailure.create({
-      message: err.message,
+      message: redactText(err.message),
       type: err.code,
       nonRetryable: !err.retryable,
       details,
     });
   }
   const attempt = safeAttempt();
-  // Unknown errors are retried; keep only the message (driver errors may echo connection strings).
-  const message = err instanceof Error ? err.message : String(err);
+  // Unknown errors are retried; keep only the sanitized message (driver errors may echo connection strings).
+  const message = sanitizeError(err).message;
   return ApplicationFailure.create({
     message: `${activity}: ${message}`,
     type: 'TransientError',

@@ -26,3 +26,5 @@ export {
   type VersionedClient,
 } from './heartbeat';
 export { ConsumerMetrics, type ConnectionCounts } from './metrics';
+export { connectTemporal, temporalSettingsFromEnv } from '../temporal-connection';
+export type { TemporalSettings, TemporalTlsSettings } from '../temporal-connection';

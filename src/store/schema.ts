@@ -10,6 +10,7 @@ import { ENGINE_KINDS, LOGIN_NAMINGS, STRATEGIES } from '../shared/types';
 import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
 import { targetIssues, targetSpecSchema } from '../targets/schema';
+import { verifyCheckProblem } from '../engines/verify-checks';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
 
@@ -55,18 +56,22 @@ const baseUsername = z
   .refine((s) => !s.includes('\0'), { error: 'must not contain a NUL character' })
   .refine((s) => [...s].length <= 128, { error: 'must be at most 128 characters' });
 
+const hostSchema = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(255)
+  .refine((s) => !/[\0\s]/.test(s), { error: 'must not contain whitespace or NUL' });
+const portSchema = z.number().int().min(1).max(65535);
+
 export const credentialDefinitionSchema = z
   .strictObject({
     id: credentialId,
     engine: z.enum(ENGINE_KINDS, { error: `expected one of ${ENGINE_KINDS.join(', ')}` }),
-    host: z
-      .string()
-      .min(1, { error: 'must not be empty' })
-      .max(255)
-      .refine((s) => !/[\0\s]/.test(s), { error: 'must not contain whitespace or NUL' }),
-    port: z.number().int().min(1).max(65535),
+    host: hostSchema,
+    port: portSchema,
     database: z.string().min(1, { error: 'must not be empty' }).max(255).optional(),
     adminCredentialId: credentialId.optional(),
+    allowedServers: z.array(z.strictObject({ host: hostSchema, port: portSchema })).optional(),
     strategy: z.enum(STRATEGIES, { error: `expected one of ${STRATEGIES.join(', ')}` }).default('auto'),
     loginNaming: z
       .enum(LOGIN_NAMINGS, { error: `expected one of ${LOGIN_NAMINGS.join(', ')}` })
@@ -74,6 +79,13 @@ export const credentialDefinitionSchema = z
     baseUsername,
     policy: policySchema,
     verifyChecks: z.array(z.string().min(1, { error: 'must not be empty' })).default(() => []),
+    tls: z
+      .strictObject({
+        mode: z.enum(['verify-full', 'disabled']).optional(),
+        caFile: z.string().min(1).optional(),
+        serverName: hostSchema.optional(),
+      })
+      .optional(),
     options: z.record(z.string(), z.unknown()).default(() => ({})),
     labels: z.record(z.string(), z.string()).default(() => ({})),
     /** Where each new version is delivered (src/targets). */
@@ -84,6 +96,10 @@ export const credentialDefinitionSchema = z
       .optional(),
   })
   .superRefine((d, ctx) => {
+    d.verifyChecks.forEach((check, i) => {
+      const problem = verifyCheckProblem(d.engine, check);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['verifyChecks', i], message: problem });
+    });
     if (d.adminCredentialId !== undefined && d.adminCredentialId === d.id) {
       ctx.addIssue({
         code: 'custom',

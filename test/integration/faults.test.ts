@@ -346,7 +346,8 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
     const proxy = await TcpProxy.start(services.postgres.host, services.postgres.port);
     cleanups.push(() => proxy.close());
     rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
+    // The proxy is the same server under another port: the admin may be used there.
+    const adminId = await addPgAdmin(rig, pg, [{ host: '127.0.0.1', port: proxy.port }]);
     const password = `init-${name}-Pw1`;
     const login = await pg.createLogin(name, password);
     await pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
