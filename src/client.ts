@@ -32,6 +32,7 @@ import {
   type OperatorReply,
 } from './shared/operator-requests';
 import { failureCause, readRotation, type RotationView } from './rotation-view';
+import { rotationInputProblems } from './shared/rotation-input';
 import type {
   ConsumerStatus,
   FleetInput,
@@ -65,7 +66,8 @@ export const EXIT = {
 } as const;
 
 /** The exit code that describes a rotation's state (status and rotate --wait). */
-export function exitCodeFor(view: Pick<RotationView, 'outcome' | 'phase'>): number {
+export function exitCodeFor(view: Pick<RotationView, 'outcome' | 'phase' | 'stuck'>): number {
+  if (view.stuck) return EXIT.failed;
   if (view.phase === 'needs-operator') return EXIT.needsOperator;
   switch (view.outcome) {
     case undefined:
@@ -101,6 +103,8 @@ function duration(value: string): number {
 
 /** Starts the rotation of one credential; the fixed workflow id makes a second start fail. */
 export async function startRotation(client: Client, cfg: RotatorConfig, input: RotationInput) {
+  const problems = rotationInputProblems(input);
+  if (problems) throw new CliError(`invalid rotation input: ${problems}`, EXIT.usage);
   await assertRotatable(cfg, input.credentialId);
   try {
     return await client.workflow.start('rotateCredential', {
@@ -238,6 +242,7 @@ export function formatView(v: RotationView): string {
   const lines = [`run          ${v.workflowId} ${v.runId} (${v.execution})`];
   if (v.outcome) lines.push(`outcome      ${v.outcome}`);
   if (v.cause) lines.push(`cause        ${v.cause}`);
+  if (v.stuck) lines.push(`STUCK        ${v.stuck}`);
   if (v.status) lines.push(formatStatus(v.status));
   else lines.push(`phase        ${v.phase}`);
   return lines.join('\n');
@@ -343,15 +348,35 @@ function checked<T>(parse: () => T): T {
 }
 
 /** Sends an operator Update; a rejection by the workflow's validator becomes a clear error. */
-async function sendOperatorRequest(name: string, send: () => Promise<OperatorReply>): Promise<OperatorReply> {
+const UPDATE_TIMEOUT_MS = 30_000;
+
+async function sendOperatorRequest(
+  name: string,
+  send: () => Promise<OperatorReply>,
+  client?: Client,
+): Promise<OperatorReply> {
   try {
-    return await send();
+    // An Update is accepted by a worker; without one it would wait forever and, unlike a
+    // signal, is not recorded until a worker accepts it.
+    return client ? await client.connection.withDeadline(Date.now() + UPDATE_TIMEOUT_MS, send) : await send();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw err;
+    if (isDeadlineExceeded(err))
+      throw new CliError(
+        `${name}: no worker accepted the request within ${UPDATE_TIMEOUT_MS / 1000} s; nothing was recorded (is a worker running?)`,
+        EXIT.error,
+      );
     if (err instanceof WorkflowUpdateFailedError)
       throw new CliError(`${name} rejected: ${failureCause(err.cause)}`, EXIT.conflict);
     throw err;
   }
+}
+
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 4 || /deadline exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 const WAIT_POLL_MS = 1000;
@@ -368,6 +393,10 @@ export async function waitForRotation(client: Client, credentialId: string): Pro
     const line = `${view.phase}${s && s.consumers.length ? ` — ${s.consumersBehind.length}/${s.consumers.length} consumers behind` : ''}`;
     if (line !== last && view.execution === 'RUNNING') console.log(line);
     last = line;
+    if (view.stuck) {
+      console.log(`stuck: ${view.stuck}`);
+      return view;
+    }
     if (view.execution !== 'RUNNING' || view.phase === 'needs-operator') {
       if (view.phase === 'needs-operator')
         console.log(
@@ -482,7 +511,11 @@ export function buildCli(): Command {
       .action(async (credentialId: string, opts) => {
         const req = request(opts, loadConfig().actor);
         await withClient(async (client) => {
-          const reply = await sendOperatorRequest(name, () => send(handleFor(client, credentialId), req));
+          const reply = await sendOperatorRequest(
+            name,
+            () => send(handleFor(client, credentialId), req),
+            client,
+          );
           console.log(
             `${name}: accepted by ${rotationWorkflowId(credentialId)} — ${reply.accepted}; phase ${reply.phase}` +
               (reply.graceDeadline ? `; grace until ${reply.graceDeadline}` : ''),
@@ -521,8 +554,10 @@ export function buildCli(): Command {
         }),
       );
       await withClient(async (client) => {
-        const reply = await sendOperatorRequest('extend-grace', () =>
-          handleFor(client, credentialId).executeUpdate(extendGraceUpdate, { args: [req] }),
+        const reply = await sendOperatorRequest(
+          'extend-grace',
+          () => handleFor(client, credentialId).executeUpdate(extendGraceUpdate, { args: [req] }),
+          client,
         );
         console.log(
           `extend-grace: accepted — grace until ${reply.graceDeadline ?? 'the end of the grace to come'}`,
@@ -549,8 +584,10 @@ export function buildCli(): Command {
       );
       if (req.action === 'abandon' && !req.reason) throw new CliError('--abandon needs --reason', EXIT.usage);
       await withClient(async (client) => {
-        const reply = await sendOperatorRequest('resolve', () =>
-          handleFor(client, credentialId).executeUpdate(resolveUpdate, { args: [req] }),
+        const reply = await sendOperatorRequest(
+          'resolve',
+          () => handleFor(client, credentialId).executeUpdate(resolveUpdate, { args: [req] }),
+          client,
         );
         console.log(`resolve: ${reply.accepted} accepted; phase ${reply.phase}`);
       });
@@ -587,6 +624,40 @@ export function buildCli(): Command {
       try {
         const v = await store.importCurrent(credentialId, { username: opts.username, password }, cfg.actor);
         console.log(`credential ${credentialId}: version ${v.version} is CURRENT`);
+      } finally {
+        await store.close();
+      }
+    });
+  credentials
+    .command('discard-pending <credential>')
+    .description(
+      'delete a PENDING version left by an abandoned rotation (never CURRENT; refused while a rotation runs)',
+    )
+    .action(async (credentialId: string) => {
+      const cfg = loadConfig();
+      const running = await withClient(async (client) =>
+        readRotation(client, credentialId).then(
+          (v) => v.execution === 'RUNNING',
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return false;
+            throw err;
+          },
+        ),
+      );
+      if (running)
+        throw new CliError(
+          `a rotation of "${credentialId}" is running; it owns the PENDING version`,
+          EXIT.conflict,
+        );
+      const store = await openConfiguredStore(cfg);
+      try {
+        const pending = await store.getVersion(credentialId, 'PENDING');
+        if (!pending) {
+          console.log(`credential ${credentialId}: no PENDING version`);
+          return;
+        }
+        await store.discardPending(credentialId, pending.version, cfg.actor);
+        console.log(`credential ${credentialId}: PENDING version ${pending.version} discarded`);
       } finally {
         await store.close();
       }
@@ -739,7 +810,7 @@ export function buildCli(): Command {
         if (!opts.wait) return;
         const summary = (await handle.result()) as FleetSummary;
         console.log(JSON.stringify(summary, null, 2));
-        if (summary.failed.length > 0) process.exitCode = EXIT.notRotated;
+        if (summary.counts.failed > 0 || summary.cancelled) process.exitCode = EXIT.notRotated;
       });
     });
 

@@ -69,6 +69,10 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       await withEngine(def, (engine) => applyStep(engine, plan, from, to));
     },
 
+    async isPromoted(plan) {
+      return (await store.getVersion(plan.credentialId, plan.toVersion))?.state === 'current';
+    },
+
     async restore(plan) {
       const id = plan.credentialId;
       // 1. Consumers first: if the new version got promoted (the workflow may not know), demote it.
@@ -77,6 +81,9 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       // 2. The server: remove whatever apply may have done. Every undo below is idempotent
       //    and harmless when apply never ran.
       const pending = await store.getVersion(id, plan.toVersion);
+      // Apply reads the new version's secret: without a stored new version it never ran, and
+      // the server holds nothing of ours (a login named like the new one is someone else's).
+      if (!pending) return;
       const from = await store.getSecret(id, plan.fromVersion);
       const def = await store.getDefinition(id);
       await withEngine(def, async (engine) => {
@@ -87,12 +94,11 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
           case 'dual-password':
             return engine.keepOnlyPassword(from.username, from.password);
           case 'single':
-            // Apply needs the pending secret: without it nothing was applied.
-            if (pending) return engine.setPassword(from.username, from.password);
+            return engine.setPassword(from.username, from.password);
         }
       });
       // 3. The store: no PENDING version left behind to block the next rotation.
-      if (pending?.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
+      if (pending.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
     },
 
     async verifyPending(plan) {

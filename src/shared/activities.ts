@@ -33,6 +33,8 @@ export interface RotationActivities {
    * credential, no PENDING version left. Safe to run at any point and again.
    */
   restore(plan: RotationPlan): Promise<void>;
+  /** Is the new version CURRENT in the store? (A promote's effect may outlive its lost result.) */
+  isPromoted(plan: RotationPlan): Promise<boolean>;
   /**
    * Appends an audit record (no secret) for workflow-level events. With
    * `details.eventId`, a record with that id is written once only (a local

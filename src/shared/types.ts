@@ -212,13 +212,32 @@ export interface FleetInput {
   summary?: FleetSummary;
 }
 
+/**
+ * A fleet's result. Counts cover every credential; the lists name at most
+ * FLEET_LISTED_MAX each (a fleet of 50,000 must not carry 50,000 ids across
+ * continue-as-new).
+ */
 export interface FleetSummary {
   total: number;
+  counts: {
+    rotated: number;
+    rolledBack: number;
+    aborted: number;
+    failed: number;
+    skipped: number;
+    /** Rotations running when the fleet was cancelled: left to finish on their own. */
+    leftRunning: number;
+    /** Credentials the cancelled fleet never started. */
+    notStarted: number;
+  };
   rotated: string[];
   rolledBack: string[];
   aborted: string[];
   failed: Array<{ credentialId: string; error: string }>;
   skipped: Array<{ credentialId: string; reason: string }>;
+  leftRunning: string[];
+  /** The fleet was cancelled: it stopped launching and did not continue. */
+  cancelled?: boolean;
 }
 
 /** Result of the scheduled launcher: the rotation's result, or why none ran. */

@@ -126,8 +126,11 @@ export interface WorkerProcess {
  * worker" would kill nothing. Here the pid we kill is the worker itself, and
  * we reap it (this machine's pid 1 does not reap orphans).
  */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'worker.ts')], {
+export function spawnWorker(
+  env: Record<string, string>,
+  entry: string = join(REPO_ROOT, 'src', 'worker.ts'),
+): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ROTATOR_LOG_LEVEL: 'info', ROTATOR_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -394,14 +397,16 @@ export class PrivateTemporal {
     readonly port: number,
     private readonly uiPort: number,
     private readonly dir: string,
+    private readonly dynamicConfig: Record<string, string | number> = {},
   ) {
     this.address = `127.0.0.1:${port}`;
     this.dbFile = join(dir, 't.db');
   }
 
-  static async start(): Promise<PrivateTemporal> {
+  /** `dynamicConfig`: server settings such as `history.maximumSignalsPerExecution`. */
+  static async start(dynamicConfig: Record<string, string | number> = {}): Promise<PrivateTemporal> {
     const dir = mkdtempSync(join(tmpdir(), 'rotator-temporal-'));
-    const server = new PrivateTemporal(await freePort(), await freePort(), dir);
+    const server = new PrivateTemporal(await freePort(), await freePort(), dir, dynamicConfig);
     await server.up();
     return server;
   }
@@ -430,6 +435,7 @@ export class PrivateTemporal {
       '--headless',
       '--log-level',
       'error',
+      ...Object.entries(this.dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
       ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
         '--search-attribute',
         `${name}=${type}`,

@@ -251,4 +251,52 @@ describe('operations on the dev server with real PostgreSQL', () => {
       expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(2);
     }
   });
+
+  it('cancelling a fleet stops launching, leaves running rotations alone, does not continue, and says cancelled', async () => {
+    const apps: Array<Awaited<ReturnType<typeof addPgApp>>> = [];
+    for (let i = 0; i < 6; i++)
+      apps.push(await addPgApp(rig, pg, adminId, `fc${i}`, { labels: { team: 'cancel' } }));
+    const handle = await rig.client.workflow.start('rotateFleet', {
+      args: [
+        {
+          selector: { labels: { team: 'cancel' } },
+          concurrency: 2,
+          rotation: { graceMs: 600_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 },
+        },
+      ],
+      taskQueue: rig.taskQueue,
+      workflowId: `fleet/cancel-${Date.now()}`,
+    });
+    // Two rotations reach grace (they hold their lanes); the fleet is cancelled then.
+    const inGrace = async () => {
+      const phases = await Promise.all(
+        apps.map(async (a) => {
+          const d = await rig.client.workflow
+            .getHandle(rotationWorkflowId(a.id))
+            .describe()
+            .catch(() => undefined);
+          return (d?.memo?.status as { phase?: string } | undefined)?.phase;
+        }),
+      );
+      return phases.filter((p) => p === 'grace').length === 2;
+    };
+    await eventually(inGrace);
+    await handle.cancel();
+    const summary = (await handle.result()) as FleetSummary;
+    expect(summary.cancelled).toBe(true);
+    expect(summary.counts).toMatchObject({ leftRunning: 2, notStarted: 4, rotated: 0, failed: 0 });
+    expect(summary.leftRunning).toHaveLength(2);
+    // The fleet ended in this run: no continue-as-new.
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    // The running rotations were not cancelled (that would roll them back): still in grace.
+    for (const id of summary.leftRunning) {
+      const h = rig.client.workflow.getHandle(rotationWorkflowId(id));
+      expect(((await h.describe()).memo?.status as { phase: string }).phase).toBe('grace');
+      await h.executeUpdate('finishGrace', { args: [{}] });
+      expect(((await h.result()) as { outcome: string }).outcome).toBe('rotated');
+    }
+    // The others never started.
+    const untouched = apps.filter((a) => !summary.leftRunning.includes(a.id));
+    for (const a of untouched) expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(1);
+  });
 });

@@ -16,6 +16,8 @@ import { rotationWorkflowId } from '../../src/shared/constants';
 import { consumerHeartbeatSignal, statusQuery } from '../../src/shared/messages';
 import type { Phase, RotationResult, RotationStatus } from '../../src/shared/types';
 import type { RotationActivities } from '../../src/shared/activities';
+import { TestWorkflowEnvironment as TestEnv } from '@temporalio/testing';
+import { PrivateTemporal } from '../helpers/faults';
 import { createTestWorker, devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, type FakeOptions, type FakeWorld } from '../workflow/fake-world';
 
@@ -334,6 +336,8 @@ describe('operator messages are Updates with validators (dev server)', () => {
         const result = (await h.result()) as RotationResult;
         if (decision === 'retry') {
           expect(result.outcome).toBe(step === 'restore' ? 'rolled-back' : 'rotated');
+          // The failure was dealt with: it is not the outcome's cause.
+          expect(result.error).toBeUndefined();
         } else {
           expect(result.outcome).toBe('failed');
           expect(result.error).toContain('abandoned by operator at revoke: db decommissioned');
@@ -344,4 +348,66 @@ describe('operator messages are Updates with validators (dev server)', () => {
       });
     }, 90_000);
   }
+});
+
+describe('start input is checked by the workflow itself', () => {
+  it('a start around our CLI with bad durations fails at once, naming every problem, touching nothing', async () => {
+    const world = newWorld();
+    await withWorld(world, {}, async (_w, taskQueue) => {
+      const credentialId = `badinput-${taskQueue}`;
+      const h = await env.client.workflow.start('rotateCredential', {
+        args: [{ credentialId, graceMs: '5m', drainTimeoutMs: -1, maxConsumers: 0 } as never],
+        taskQueue,
+        workflowId: rotationWorkflowId(credentialId),
+      });
+      const err = await h.result().then(
+        () => undefined,
+        (e: unknown) => e as Error & { cause?: Error },
+      );
+      expect(err?.cause?.message).toMatch(/invalid rotation input: .*graceMs.*drainTimeoutMs.*maxConsumers/);
+      expect(world.calls).toEqual([]);
+      expect(world.audit).toEqual(['rotation-failed']);
+      expect(((await h.describe()).memo?.status as RotationStatus).lastError).toMatch(/^ConfigError: /);
+    });
+  }, 60_000);
+});
+
+describe('heartbeats cannot lock operators out (server signal limit lowered)', () => {
+  it('with maximumSignalsPerExecution = 20 used up by heartbeats, extendGrace and finishGrace still get through and the rotation completes', async () => {
+    const server = await PrivateTemporal.start({ 'history.maximumSignalsPerExecution': 20 });
+    const privateEnv = await TestEnv.createFromExistingServer({ address: server.address });
+    try {
+      const world = newWorld();
+      const taskQueue = uniqueTaskQueue('siglimit');
+      const worker = await createTestWorker(privateEnv, { taskQueue, activities: fakeActivities(world) });
+      await worker.runUntil(async () => {
+        const credentialId = `siglimit-${taskQueue}`;
+        const h = await privateEnv.client.workflow.start('rotateCredential', {
+          args: [{ credentialId, consumerDiscoveryMs: 0, graceMs: 3_600_000 }],
+          taskQueue,
+          workflowId: rotationWorkflowId(credentialId),
+        });
+        await waitForPhase(h, 'grace');
+        let refused = 0;
+        for (let i = 0; i < 30; i++) {
+          try {
+            await h.signal(consumerHeartbeatSignal, { consumerId: `c-${i % 4}`, version: 2 });
+          } catch {
+            refused++;
+          }
+        }
+        // The server refused heartbeats past its limit: the budget is gone.
+        expect(refused).toBeGreaterThanOrEqual(10);
+        const extended = await h.executeUpdate<{ graceDeadline?: string }, [unknown]>('extendGrace', {
+          args: [{ byMs: 60_000 }],
+        });
+        expect(extended.graceDeadline).toBeDefined();
+        await h.executeUpdate('finishGrace', { args: [{ by: 'test' }] });
+        expect(((await h.result()) as RotationResult).outcome).toBe('rotated');
+      });
+    } finally {
+      await privateEnv.teardown();
+      await server.close();
+    }
+  }, 120_000);
 });
