@@ -10,6 +10,9 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { registerCommands } from './cli/register';
+import { scheduleStart } from './cli/schedule-start';
+import { checkStartWindow, windowLine } from './cli/window';
 import { createCodecServer } from './codec/server';
 import { formatHistory, rotationHistory, type RotationHistoryEntry } from './history';
 import { loadConfig, type RotatorConfig } from './config';
@@ -308,6 +311,23 @@ async function addRunsEndedByTemporal(
     return;
   }
   try {
+    await mergeEndedRuns(client, credentialId, entries);
+  } catch (err) {
+    // Best effort: e.g. runs encrypted with codec keys this CLI does not hold.
+    console.error(
+      `note: runs ended by Temporal not shown (${err instanceof Error ? err.message : String(err)})`,
+    );
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function mergeEndedRuns(
+  client: Client,
+  credentialId: string,
+  entries: RotationHistoryEntry[],
+): Promise<void> {
+  {
     const byRun = new Map(entries.map((e) => [e.runId, e]));
     const query = `WorkflowId = '${rotationWorkflowId(credentialId).replace(/'/g, "\\'")}'`;
     for await (const w of client.workflow.list({ query })) {
@@ -333,8 +353,6 @@ async function addRunsEndedByTemporal(
         });
     }
     entries.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  } finally {
-    await client.connection.close();
   }
 }
 
@@ -453,6 +471,7 @@ export function buildCli(): Command {
       'leaked credential: short grace (default 5m), then end the old sessions regardless',
     )
     .option('--wait', 'wait for the outcome, showing progress')
+    .option('--outside-window', 'start outside the rotation window on purpose (needs --reason; audited)')
     .option(
       '--dry-run',
       `show the plan (strategy, statements, blockers, sessions) and change nothing; exit ${EXIT.blocked} if blocked`,
@@ -461,6 +480,8 @@ export function buildCli(): Command {
     .action(async (credentialId: string, opts) => {
       if (opts.emergency && !opts.reason) throw new CliError('--emergency needs --reason', EXIT.usage);
       if (opts.json && !opts.dryRun) throw new CliError('--json goes with --dry-run', EXIT.usage);
+      if (opts.outsideWindow && !opts.reason)
+        throw new CliError('--outside-window needs --reason', EXIT.usage);
       await withClient(async (client, cfg) => {
         const input: RotationInput = {
           credentialId,
@@ -470,6 +491,7 @@ export function buildCli(): Command {
           reason: opts.reason,
           emergency: opts.emergency,
           requestedBy: cfg.actor,
+          outsideWindow: opts.outsideWindow ? 'override' : undefined,
         };
         if (opts.dryRun) {
           const report = await planRotation(client, cfg, input);
@@ -477,6 +499,7 @@ export function buildCli(): Command {
           if (report.blockers.length > 0) process.exitCode = EXIT.blocked;
           return;
         }
+        await checkStartWindow(cfg, input);
         const handle = await startRotation(client, cfg, input);
         console.log(`started ${handle.workflowId}`);
         if (!opts.wait) return;
@@ -491,9 +514,14 @@ export function buildCli(): Command {
     )
     .option('--json', 'machine-readable output')
     .action(async (credentialId: string, opts) => {
-      await withClient(async (client) => {
+      await withClient(async (client, cfg) => {
         const view = await readRotation(client, credentialId);
-        console.log(opts.json ? JSON.stringify(view, null, 2) : formatView(view));
+        const window = await windowLine(cfg, credentialId);
+        console.log(
+          opts.json
+            ? JSON.stringify({ ...view, window }, null, 2)
+            : `${formatView(view)}${window ? `\nwindow       ${window}` : ''}`,
+        );
         process.exitCode = exitCodeFor(view);
       });
     });
@@ -722,19 +750,24 @@ export function buildCli(): Command {
   const schedule = program.command('schedule').description('periodic rotation through Temporal Schedules');
   schedule
     .command('create <credential>')
-    .option('--every-days <n>', 'rotation period in days', (v) => positiveInt(v), 90)
+    .option('--every-days <n>', "rotation period in days (default: the policy's rotateEveryDays)", (v) =>
+      positiveInt(v),
+    )
     .option('--jitter <duration>', 'random delay per run', duration)
     .option('--grace <duration>', 'grace period of each rotation', duration)
     .option('--paused', 'create it paused')
     .action(async (credentialId: string, opts) => {
       await withClient(async (client, cfg) => {
+        // First run N days after the last rotation (or import), not aligned to the epoch.
+        const { everyDays, firstRunAt } = await scheduleStart(cfg, credentialId, opts.everyDays);
         const handle = await createRotationSchedule(client, cfg, credentialId, {
-          everyDays: opts.everyDays,
+          everyDays,
+          firstRunAt,
           jitterMs: opts.jitter,
           rotation: opts.grace === undefined ? undefined : { graceMs: opts.grace },
           paused: opts.paused,
         });
-        console.log(`schedule ${handle.scheduleId} created`);
+        console.log(`schedule ${handle.scheduleId} created; first run ${firstRunAt.toISOString()}`);
       });
     });
   schedule
@@ -837,6 +870,7 @@ export function buildCli(): Command {
       server.close();
     });
 
+  registerCommands(program);
   return program;
 }
 

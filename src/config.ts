@@ -43,6 +43,10 @@ const configSchema = z
     /** Prometheus endpoint of the worker; 0 disables it. */
     metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
     metricsHost: z.string().min(1).default('127.0.0.1'),
+    /** /healthz and /readyz of the worker (on metricsHost); 0 disables them. */
+    healthPort: z.coerce.number().int().min(0).max(65535).default(9465),
+    /** On SIGTERM: how long running activities may finish before they are cancelled. */
+    shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     /** Bearer token operators present to the codec server; without it the server refuses to start. */
     codecServerToken: z.string().min(16, 'at least 16 characters').optional(),
     codecServerPort: z.coerce.number().int().min(1).max(65535).default(8888),
@@ -81,6 +85,8 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['ROTATOR_METRICS_PORT', ['metricsPort']],
   ['ROTATOR_ACTOR', ['actor']],
   ['ROTATOR_METRICS_HOST', ['metricsHost']],
+  ['ROTATOR_HEALTH_PORT', ['healthPort']],
+  ['ROTATOR_SHUTDOWN_GRACE_MS', ['shutdownGraceMs']],
   ['ROTATOR_CODEC_SERVER_TOKEN', ['codecServerToken']],
   ['ROTATOR_CODEC_SERVER_PORT', ['codecServerPort']],
   ['ROTATOR_CODEC_SERVER_CORS_ORIGIN', ['codecServerCorsOrigin']],

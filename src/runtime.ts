@@ -4,6 +4,7 @@ import { createDeliveryActivities } from './activities/delivery';
 import { createPlanningActivities } from './activities/dry-run';
 import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
+import { createWindowActivities } from './activities/window';
 import { encryptedDataConverter } from './codec';
 import type { RotatorConfig } from './config';
 import { createEngine } from './engines';
@@ -21,6 +22,7 @@ export function productionActivities(store: ManagedCredentialStore, actor = 'wor
     ...createRotationActivities(deps),
     ...createPlanningActivities(deps),
     ...createFleetActivities(store),
+    ...createWindowActivities(store),
     ...createDeliveryActivities({ store }),
   };
 }

@@ -99,6 +99,7 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
         await withRecordingEngine(def, conn, recorder(apply), async (engine) => {
           const planned = await planOnServer(store, def, input, current, engine, blockers);
           plan = planned.plan;
+          if (planned.window.note) notes.add(planned.window.note);
           if (planned.server) out.serverVersion = `${planned.server.variant} ${planned.server.version}`;
           await step(
             'open sessions',

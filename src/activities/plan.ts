@@ -22,6 +22,7 @@ import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/ty
 import { nextVersion } from '../store/transitions';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
 import { nextLoginName } from './login-names';
+import { checkRotationWindow, type WindowCheck } from './window-check';
 
 /** Problems found while planning: thrown at once (preflight) or collected (dry run). */
 export class Blockers {
@@ -99,11 +100,12 @@ export async function planOnServer(
   current: VersionMeta,
   engine: Engine,
   blockers: Blockers,
-): Promise<{ plan?: RotationPlan; server?: ServerInfo }> {
+): Promise<{ plan?: RotationPlan; server?: ServerInfo; window: WindowCheck }> {
+  const window = checkRotationWindow(def, input, blockers);
   const server = await blockers.guard(() => engine.describe());
-  if (!server) return {};
+  if (!server) return { window };
   const choice = await blockers.guard(async () => chooseStrategy(def, server.strategies));
-  if (!choice) return { server };
+  if (!choice) return { server, window };
   const { strategy, reason } = choice;
   // Above every version ever stored, not CURRENT + 1: a rolled-back version may still exist.
   const toVersion = nextVersion(await store.listVersions(def.id));
@@ -125,8 +127,10 @@ export async function planOnServer(
       'strategy "single" changes the password in place: clients using the old one fail until they reload',
     );
   }
+  if (window.overridden) warnings.push(window.note!);
   return {
     server,
+    window,
     plan: {
       credentialId: def.id,
       engine: def.engine,
@@ -140,6 +144,7 @@ export async function planOnServer(
       ...timings(def, input),
       emergency: input.emergency ? { reason: input.reason ?? 'no reason given' } : undefined,
       warnings,
+      window: window.window,
       targets: def.targets?.length ? def.targets.map(describeTargetSpec) : undefined,
     },
   };

@@ -48,7 +48,20 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const enforce = new Blockers(false); // throws at the first problem
       const current = (await currentToRotate(store, def, enforce))!;
       return withEngine(def, async (engine) => {
-        const { plan } = await planOnServer(store, def, input, current, engine, enforce);
+        const { plan, window } = await planOnServer(store, def, input, current, engine, enforce);
+        if (window.overridden) {
+          await store.audit({
+            actor,
+            credentialId: def.id,
+            action: 'window-override',
+            details: {
+              by: input.requestedBy ?? 'unknown',
+              reason: input.reason,
+              window: window.note,
+              runId: Context.current().info.workflowExecution?.runId,
+            },
+          });
+        }
         return plan!;
       });
     },

@@ -35,6 +35,9 @@ export const rotationInputSchema = z.looseObject({
   reason: z.string({ error: 'reason must be a string' }).max(1000).optional(),
   emergency: z.boolean({ error: 'emergency must be true or false' }).optional(),
   dryRun: z.boolean({ error: 'dryRun must be true or false' }).optional(),
+  outsideWindow: z
+    .enum(['override', 'launcher-waited'], { error: 'outsideWindow must be "override" or "launcher-waited"' })
+    .optional(),
 });
 
 /** Every problem of a start input, in one message (never the values). */

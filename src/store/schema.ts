@@ -7,6 +7,7 @@ import {
   DEFAULT_MIGRATION_TIMEOUT_MS,
 } from '../shared/constants';
 import { ENGINE_KINDS, LOGIN_NAMINGS, STRATEGIES } from '../shared/types';
+import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
 import { targetIssues, targetSpecSchema } from '../targets/schema';
 
@@ -38,6 +39,13 @@ const policySchema = z
     drainTimeoutMs: nonNegativeMs.default(DEFAULT_DRAIN_TIMEOUT_MS),
     consumerDiscoveryMs: nonNegativeMs.default(DEFAULT_CONSUMER_DISCOVERY_MS),
     rotateEveryDays: z.number().positive().default(DEFAULT_ROTATE_EVERY_DAYS),
+    /** When rotations may start and old credentials may be revoked; none: any time. */
+    windows: z
+      .array(rotationWindowSchema)
+      .min(1, { error: 'give at least one window, or omit the key' })
+      .optional(),
+    /** Periods in which nothing starts or is revoked, whatever the windows say. */
+    freezes: z.array(freezePeriodSchema).optional(),
   })
   .prefault({});
 
@@ -140,6 +148,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
  * must not leak through an error message).
  */
 export function parseCredentialDefinition(input: unknown): CredentialDefinition {
+  input = withoutSchemaReference(input);
   const result = credentialDefinitionSchema.safeParse(input, { reportInput: true });
   if (result.success) return stripUndefined(result.data) as CredentialDefinition;
   const rawId = input && typeof input === 'object' ? (input as { id?: unknown }).id : undefined;
@@ -151,6 +160,13 @@ export function parseCredentialDefinition(input: unknown): CredentialDefinition 
     throw new ConfigError(`${who}: expected an object, received ${typeName(input)}`);
   }
   throw new ConfigError(`${who}: ${formatIssues(result.error.issues).join('; ')}`);
+}
+
+/** A definition file may name its JSON Schema ("$schema", for editors); it is not part of the definition. */
+function withoutSchemaReference(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input) || !('$schema' in input)) return input;
+  const { $schema: _ignored, ...rest } = input as Record<string, unknown>;
+  return rest;
 }
 
 /** Drops keys whose value is undefined, so stored definitions compare and serialize cleanly. */

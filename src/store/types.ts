@@ -1,3 +1,4 @@
+import type { FreezePeriod, RotationWindow } from '../shared/windows';
 import type { TargetSpec } from '../targets/schema';
 import type { EngineKind, LoginNaming, StrategyName, VersionLabel, VersionState } from '../shared/types';
 
@@ -45,6 +46,10 @@ export interface RotationPolicy {
    */
   consumerDiscoveryMs: number;
   rotateEveryDays: number;
+  /** When rotations may start and old credentials be revoked (src/shared/windows.ts); none: any time. */
+  windows?: RotationWindow[];
+  /** Periods in which nothing starts or is revoked. */
+  freezes?: FreezePeriod[];
 }
 
 /** Metadata of one version; the secret is stored encrypted beside it. */

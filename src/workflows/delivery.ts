@@ -83,3 +83,5 @@ export function deliveryFor(plan: RotationPlan) {
     },
   };
 }
+
+export type Delivery = ReturnType<typeof deliveryFor>;

@@ -18,8 +18,9 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
 import { AbortRequested, RotationTracker } from './tracker';
 import { registerHandlers } from './handlers';
-import { deliveryFor } from './delivery';
 import { rotationInputProblems } from '../shared/rotation-input';
+import { waitForRevokeWindow } from './windows';
+import { deliveryFor, type Delivery } from './delivery';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -167,6 +168,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   // 8. revoke: drain by the server's own session data, then end the rest.
   const revoked = await CancellationScope.nonCancellable(() =>
     t.phase('revoke', async () => {
+      await waitForRevokeWindow(plan); // policy windows/freezes; patched('revoke-window')
       if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'from', plan.drainTimeoutMs))))
         return false;
       if (!(await untilDone(t, note, 'revoke', () => undo.revokeOld(plan)))) return false;
@@ -188,7 +190,7 @@ async function moveBack(
   t: RotationTracker,
   note: Note,
   plan: RotationPlan,
-  deliver: ReturnType<typeof deliveryFor>,
+  deliver: Delivery,
 ): Promise<boolean> {
   if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
   if (!(await untilDone(t, note, 'deliver-restore', () => deliver.restore()))) return false;

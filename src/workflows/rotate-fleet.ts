@@ -17,6 +17,7 @@ import { NON_RETRYABLE_ERROR_TYPES, rotationWorkflowId } from '../shared/constan
 import type { FleetInput, FleetSummary, LaunchResult, RotationInput, RotationResult } from '../shared/types';
 import { rotateCredential } from './rotate-credential';
 import { describeError } from './tracker';
+import { waitForStartWindow } from './windows';
 
 const { selectCredentials } = proxyActivities<FleetActivities>({
   startToCloseTimeout: '1m',
@@ -113,7 +114,7 @@ async function rotateOne(input: RotationInput): Promise<OneResult> {
   try {
     return await executeChild(rotateCredential, {
       workflowId: rotationWorkflowId(input.credentialId),
-      args: [input],
+      args: [await waitForStartWindow(input)],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       cancellationType: ChildWorkflowCancellationType.ABANDON,
     });
@@ -161,10 +162,11 @@ function record(summary: FleetSummary, id: string, r: OneResult): void {
  */
 export async function scheduledRotation(input: RotationInput): Promise<LaunchResult> {
   let handle;
+  const started = await waitForStartWindow(input);
   try {
     handle = await startChild(rotateCredential, {
       workflowId: rotationWorkflowId(input.credentialId),
-      args: [{ ...input, requestedBy: input.requestedBy ?? 'schedule' }],
+      args: [{ ...started, requestedBy: input.requestedBy ?? 'schedule' }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       cancellationType: ChildWorkflowCancellationType.ABANDON,
     });
