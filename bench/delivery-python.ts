@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startWorkload(dir: string, refresh: number) {
   const child = spawn(
-    'python3',
+    services.python,
     [
       join(__dirname, '..', 'examples', 'python', 'workload.py'),
       dir,

@@ -50,8 +50,13 @@ install() {
   if ! py -c 'import moto.server, psycopg' 2>/dev/null; then
     [[ -n "$PYTHON" ]] || die "python3 not found (needed for moto and psycopg)"
     log "pip: installing $MOTO_SPEC $PSYCOPG_SPEC"
-    py -m pip install -q --disable-pip-version-check "$MOTO_SPEC" "$PSYCOPG_SPEC" >"$LOG/pip-delivery.log" 2>&1 ||
-      die "pip install failed; see $LOG/pip-delivery.log"
+    if ! py -m pip install -q --disable-pip-version-check "$MOTO_SPEC" "$PSYCOPG_SPEC" >"$LOG/pip-delivery.log" 2>&1; then
+      # an "externally managed" system python: a private venv (the tests use it when it exists)
+      [[ -x "$STATE/venv/bin/python3" ]] || "$PYTHON" -m venv "$STATE/venv" >>"$LOG/pip-delivery.log" 2>&1 ||
+        die "python3 -m venv failed (install python3-venv); see $LOG/pip-delivery.log"
+      py -m pip install -q --disable-pip-version-check "$MOTO_SPEC" "$PSYCOPG_SPEC" >>"$LOG/pip-delivery.log" 2>&1 ||
+        die "pip install failed; see $LOG/pip-delivery.log"
+    fi
   fi
 }
 

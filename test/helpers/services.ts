@@ -92,6 +92,11 @@ export const services = {
     },
   },
   motoEndpoint: env.ROTATOR_MOTO_ENDPOINT ?? 'http://127.0.0.1:4566',
+  /** The Python with psycopg (scripts/services-delivery.sh): its venv when it made one. */
+  get python(): string {
+    const venv = join(services.stateDir, 'venv', 'bin', 'python3');
+    return env.ROTATOR_PYTHON ?? (existsSync(venv) ? venv : 'python3');
+  },
   mongo: {
     host: env.ROTATOR_MONGO_HOST ?? '127.0.0.1',
     /** The TLS port. */

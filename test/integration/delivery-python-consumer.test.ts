@@ -27,7 +27,7 @@ interface WorkloadResult {
 /** examples/python/workload.py: 4 processes × 4 psycopg connections reading the file target. */
 function startPythonWorkload(dir: string) {
   const child = spawn(
-    'python3',
+    services.python,
     [join(REPO_ROOT, 'examples', 'python', 'workload.py'), dir, '--refresh', '1.0'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
