@@ -83,7 +83,7 @@ TEMPORAL_UI_PORT=8233
 FERRETDB_VERSION=v1.24.0
 PG_MAJOR=15
 SEARCH_ATTRIBUTES=(RotationCredentialId=Keyword RotationEngine=Keyword RotationPhase=Keyword RotationStrategy=Keyword)
-APT_PACKAGES=(postgresql-15 mariadb-server redis-server openssl nginx-light)
+APT_PACKAGES=(postgresql-15 mariadb-server redis-server openssl nginx-light chromium)
 SERVICES=(postgres mariadb redis ferretdb temporal)
 
 PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin" # Debian's layout for postgresql-15

@@ -51,7 +51,9 @@ export function createCodecServer(opts: CodecServerOptions): Server {
     res.setHeader('Access-Control-Allow-Credentials', 'true');
     if (req.method === 'OPTIONS') return reply(res, 204);
     if (!(await allowed(req))) return reply(res, 401, { error: 'unauthorized' });
-    if (req.method !== 'POST' || (req.url !== '/encode' && req.url !== '/decode')) {
+    // The UI adds query parameters (e.g. /decode?preserveStorageRefs=true): match the path only.
+    const path = new URL(req.url ?? '/', 'http://codec.invalid').pathname;
+    if (req.method !== 'POST' || (path !== '/encode' && path !== '/decode')) {
       return reply(res, 404, { error: 'use POST /encode or POST /decode' });
     }
     let body: { payloads?: JsonPayload[] };
@@ -61,7 +63,7 @@ export function createCodecServer(opts: CodecServerOptions): Server {
       return reply(res, 400, { error: 'body must be JSON {"payloads": [...]}' });
     }
     const payloads = (body.payloads ?? []).map(fromJson);
-    const out = req.url === '/encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+    const out = path === '/encode' ? await codec.encode(payloads) : await codec.decode(payloads);
     reply(res, 200, { payloads: out.map(toJson) });
   }
 }
