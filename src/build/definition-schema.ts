@@ -53,6 +53,19 @@ export const FIELD_DOCS: Record<string, string> = {
     "Extra read-only checks the new credential must pass before the switch, in the engine's own syntax (SQL for postgres/mysql, a JSON command for mongodb, a command line for redis).",
   options:
     'Engine connection options. postgres/mysql: ssl (true or TLS options). mysql: accountHost (the login\'s host part, default "%"). redis: tls, persist (auto|aclfile|config|none), nodeLocalAcl. mongodb: authSource (admin\'s auth db), authMechanism, replicaSet, directConnection, tls, tlsCAFile, tlsCertificateKeyFile.',
+  allowedServers:
+    'Admin credentials only: further servers (host and port) this admin may be used against, besides its own host/port. Any other server is refused before a connection is opened.',
+  'allowedServers[].host': 'Host name or address of an allowed server, as dependent definitions name it.',
+  'allowedServers[].port': 'Port of the allowed server.',
+  tls: 'Transport security of every connection to this server (admin, verification, consumers). Default: TLS with certificate and host-name verification (verify-full).',
+  'tls.mode':
+    'verify-full (default) or disabled. disabled sends passwords in clear text; the dry-run plan and status show it as a warning.',
+  'tls.caFile':
+    'PEM file of the CA that signed the server certificate (default: ROTATOR_TLS_CA_FILE, else the system CAs).',
+  'tls.serverName':
+    'Name expected in the server certificate when it differs from host (not supported by the MySQL driver).',
+  targets:
+    'Where each new version is delivered for applications: file, pgbouncer, aws-secrets-manager, webhook (see README, Connect your application).',
   labels: 'Free-form key/value labels; `fleet rotate --label k=v` selects by them.',
   expiresAt:
     'Optional expiry date of the current credential (ISO 8601); `schedule create-expiry-sweep` rotates credentials that expire soon.',

@@ -133,7 +133,13 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
       [0, 1, 2, 3].map(async () => {
         // Each instance learns of a new version on its own schedule: a poll every 1-3 s, no file watch events relied on.
         const source = new FileSource({ path, pollMs: 1000 + Math.floor(Math.random() * 2000) });
-        const pool = await RotatingPgPool.create({ source, pool: { ...bouncer(pg.database), max: 4 } });
+        // The local PgBouncer serves no client TLS (loopback hop); in production set its
+        // client_tls_* settings and keep the default verify-full here.
+        const pool = await RotatingPgPool.create({
+          source,
+          pool: { ...bouncer(pg.database), max: 4 },
+          tls: { mode: 'disabled' },
+        });
         return { source, pool };
       }),
     );

@@ -131,7 +131,7 @@ describe('README walk-through', () => {
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     ) as Record<string, string>;
     const store = await openStore(
-      { backend: 'file', path: join(work, 'store.json') },
+      { backend: 'file', path: join(work, 'rotator-state', 'store.json') },
       new SecretCipher(parseKeyring(keys.ROTATOR_STORE_KEYS!)),
     );
     try {
