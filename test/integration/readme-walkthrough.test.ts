@@ -98,6 +98,7 @@ describe('README walk-through', () => {
       PGHOST: services.postgres.host,
       PGPORT: String(services.postgres.port),
       PGDATABASE: pg.database,
+      ROTATOR_TLS_CA_FILE: services.tls.caFile,
       ADMIN_USER: services.postgres.user,
       ADMIN_PASSWORD: services.postgres.password,
       APP_USER: appUser,
