@@ -10,6 +10,7 @@ export default {
     'src/store/transitions.ts',
     // PostgreSQL: the catalog rows → facts mapping, the comparison and the statement rendering
     // (the catalog queries themselves are exercised against a real server in test/integration).
+    'src/engines/postgres-privileges.ts:63-69',
     'src/engines/postgres-privileges.ts:140-360',
     'src/engines/postgres-grants.ts',
     'src/engines/mysql-grants.ts',
