@@ -8,6 +8,7 @@ export default defineConfig({
       'test/unit/store-transitions.test.ts',
       'test/unit/postgres-privileges.test.ts',
       'test/unit/mysql-grants.test.ts',
+      'test/unit/mysql-tokens.test.ts',
       'test/unit/mysql-auth.test.ts',
       'test/unit/redis-acl.test.ts',
       'test/unit/mongodb-users.test.ts',
