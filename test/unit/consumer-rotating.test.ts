@@ -327,3 +327,222 @@ describe('Rotating core (fake clients)', () => {
     await r.close();
   });
 });
+
+describe('Rotating core: options, errors and logs', () => {
+  function recordingLogger() {
+    const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+    const push = (level: string) => (obj: object, msg?: string) =>
+      lines.push({ level, obj: obj as Record<string, unknown>, msg });
+    return { lines, logger: { info: push('info'), warn: push('warn') } };
+  }
+
+  it('names itself <engine>-<n> unless named; refuses work before start and after close, naming itself', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const a = new Rotating(source, driver, { registry: false });
+    const b = new Rotating(source, driver, { registry: false });
+    expect(a.name).toMatch(/^postgres-\d+$/);
+    expect(Number(b.name.split('-')[1])).toBe(Number(a.name.split('-')[1]) + 1);
+    expect(a.engine).toBe('postgres');
+    expect(() => a.version).toThrow(`rotating postgres client "${a.name}" is not started`);
+    const named = await new Rotating(source, driver, { registry: false, name: 'api-7' }).start();
+    expect(named.name).toBe('api-7');
+    expect(named.username).toBe('u1');
+    await named.close();
+    await named.close(); // idempotent
+    expect(() => named.version).toThrow('rotating postgres client "api-7" is closed');
+    await expect(named.hold(async () => 1)).rejects.toThrow('rotating postgres client "api-7" is closed');
+  });
+
+  it('authRetry: false passes auth errors through without re-reading', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false, authRetry: false }).start();
+    source.value = cred(2);
+    const reads = source.reads;
+    const auth = authError();
+    await expect(r.run(async () => Promise.reject(auth))).rejects.toBe(auth);
+    expect(source.reads).toBe(reads);
+    expect(r.stats).toMatchObject({ authFailures: 1, authRetries: 0 });
+    await r.close();
+  });
+
+  it('start(): a non-auth failure is thrown at once; an auth failure with no newer credential too', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const s1 = new TestSource(1);
+    const d1 = fakeDriver({ failCheck: () => refused });
+    await expect(new Rotating(s1, d1.driver, { registry: false }).start()).rejects.toBe(refused);
+    expect(s1.reads).toBe(1);
+    const s2 = new TestSource(1);
+    const auth = authError();
+    const d2 = fakeDriver({ failCheck: () => auth });
+    await expect(new Rotating(s2, d2.driver, { registry: false }).start()).rejects.toBe(auth);
+    expect(s2.reads).toBe(2);
+    expect(d2.events).toEqual(['create v1', 'check v1', 'close v1']);
+  });
+
+  it('an auth failure on the retry counts too, and is what the caller gets', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    source.value = cred(2);
+    const second = authError();
+    await expect(r.run(async (c) => Promise.reject(c.version === 1 ? authError() : second))).rejects.toBe(
+      second,
+    );
+    expect(r.stats).toMatchObject({ authFailures: 2, authRetries: 1 });
+    await r.close();
+  });
+
+  it('a failed re-read after an auth failure is logged and the original error surfaces', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false, logger }).start();
+    (source as unknown as { read: () => Promise<ConsumerCredential> }).read = async () => {
+      throw new Error('store down');
+    };
+    const auth = authError();
+    await expect(r.run(async () => Promise.reject(auth))).rejects.toBe(auth);
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: { pool: r.name, err: 'store down' },
+      msg: 'rotating client: refresh after auth failure failed',
+    });
+    await r.close();
+  });
+
+  it('swap listeners: unsubscribe works; a throwing listener is logged and the others still run', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false, logger, name: 'p' }).start();
+    const seen: string[] = [];
+    r.onSwap(() => {
+      throw new Error('listener bug');
+    });
+    const off = r.onSwap((e) => seen.push(`a ${e.previousVersion}->${e.version} ${e.reason}`));
+    r.onSwap((e) => seen.push(`b ${e.version}`));
+    await source.publish(2);
+    await tick();
+    off();
+    await source.publish(3);
+    await tick();
+    expect(seen).toEqual(['a 1->2 source', 'b 2', 'b 3']);
+    expect(lines.filter((l) => l.msg === 'rotating client: swap listener threw')).toEqual([
+      { level: 'warn', obj: { pool: 'p', err: 'listener bug' }, msg: 'rotating client: swap listener threw' },
+      { level: 'warn', obj: { pool: 'p', err: 'listener bug' }, msg: 'rotating client: swap listener threw' },
+    ]);
+    expect(
+      lines.filter((l) => l.msg === 'rotating client: swapped to new credential').map((l) => l.obj),
+    ).toEqual([
+      { pool: 'p', version: 2, username: 'u2', previous: 1, reason: 'source' },
+      { pool: 'p', version: 3, username: 'u3', previous: 2, reason: 'source' },
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/"p[123]"/);
+    await r.close();
+  });
+
+  it('a failed swap is logged without the password, counted, and retried with growing delays', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    let failures = 2;
+    const { driver, events } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('connect ECONNREFUSED') : undefined),
+    });
+    const r = await new Rotating(source, driver, {
+      registry: false,
+      logger,
+      swapRetryMs: 150,
+      name: 'p',
+    }).start();
+    await source.publish(2);
+    await tick();
+    expect(
+      lines.find((l) => l.msg === 'rotating client: new client failed its check; keeping the old one'),
+    ).toEqual({
+      level: 'warn',
+      obj: { pool: 'p', version: 2, username: 'u2', err: 'connect ECONNREFUSED' },
+      msg: 'rotating client: new client failed its check; keeping the old one',
+    });
+    await new Promise((res) => setTimeout(res, 240)); // the first retry, after 150 ms, fails again
+    expect(r.stats.failedSwaps).toBe(2);
+    expect(r.version).toBe(1);
+    await new Promise((res) => setTimeout(res, 130)); // the second retry waits 300 ms, not 150
+    expect(r.version).toBe(1);
+    await new Promise((res) => setTimeout(res, 250));
+    expect(r.version).toBe(2);
+    expect(events.filter((e) => e === 'create v2')).toHaveLength(3);
+    await r.close();
+  });
+
+  it('a client whose close fails or hangs is logged or given up on after closeTimeoutMs', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    let hang = false;
+    driver.close = async (client) => {
+      if (hang) return new Promise(() => undefined);
+      throw new Error(`close failed v${client.version}`);
+    };
+    const r = await new Rotating(source, driver, {
+      registry: false,
+      logger,
+      closeTimeoutMs: 30,
+      name: 'p',
+    }).start();
+    await source.publish(2);
+    await tick();
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: { pool: 'p', err: 'close failed v1' },
+      msg: 'rotating client: closing the old client failed',
+    });
+    hang = true;
+    const t0 = Date.now();
+    await r.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(r.inFlight()).toEqual([{ version: 2, inFlight: 0, state: 'closed' }]);
+  });
+
+  it('drain timeouts are logged with the version and the operations left', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, {
+      registry: false,
+      logger,
+      drainTimeoutMs: 20,
+      name: 'p',
+    }).start();
+    void r.run((c) => slowOp(c, new Promise(() => undefined)));
+    void r.run((c) => slowOp(c, new Promise(() => undefined)));
+    await source.publish(2);
+    await new Promise((res) => setTimeout(res, 60));
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: { pool: 'p', version: 1, inFlight: 2 },
+      msg: 'rotating client: drain timeout; closing the old client with operations in flight',
+    });
+    await r.close();
+  });
+
+  it('a credential published while start() runs is swapped to right after', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const gate = deferred();
+    const check = driver.check;
+    driver.check = async (client) => {
+      if (client.version === 1) await gate.promise;
+      return check(client);
+    };
+    const starting = new Rotating(source, driver, { registry: false }).start();
+    await tick();
+    await source.publish(2);
+    gate.resolve();
+    const r = await starting;
+    await tick();
+    expect(r.version).toBe(2);
+    await r.close();
+  });
+});
