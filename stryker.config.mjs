@@ -26,7 +26,7 @@ export default {
     'src/consumer/store-source.ts',
   ],
   concurrency: 2,
-  timeoutMS: 20000,
+  timeoutMS: 5000,
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
