@@ -368,3 +368,138 @@ describe('SourceBase contract', () => {
     expect(Date.now() - t1).toBeGreaterThanOrEqual(140);
   });
 });
+
+describe('StoreSource: options and poll failures', () => {
+  it('refuses a TTL that is not positive, naming it', () => {
+    const { store } = fakeStore(v(1));
+    for (const ttlMs of [0, -5, Number.NaN])
+      expect(() => new StoreSource({ store, credentialId: 'c', ttlMs })).toThrow(
+        `StoreSource: ttlMs must be positive, got ${ttlMs}`,
+      );
+    const ok = new StoreSource({ store, credentialId: 'c', ttlMs: 1, initialDelayMs: 60_000 });
+    expect(ok.ttlMs).toBe(1);
+    void ok.close();
+  });
+
+  it('bounds the read rate to one per 500 ms by default', async () => {
+    const { store } = fakeStore(v(1));
+    const src = new StoreSource({ store, credentialId: 'c', ttlMs: 60_000, initialDelayMs: 60_000 });
+    await src.refresh('a');
+    const t0 = Date.now();
+    await src.refresh('b');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    await src.close();
+  });
+
+  it('a failing poll is logged with the failure count and retried later and later, up to maxBackoffMs', async () => {
+    const { store, state } = fakeStore(v(1));
+    const { logger, lines } = recordingLogger();
+    state.fail = 1000;
+    const src = new StoreSource({
+      store,
+      credentialId: 'orders/app',
+      ttlMs: 20,
+      initialDelayMs: 0,
+      maxBackoffMs: 80,
+      readAttempts: 1,
+      minReadIntervalMs: 0,
+      logger,
+    });
+    // Polls at 0, then 40, 80 (doubling), then every 80 (capped): about 4 by 250 ms, not 12 at the TTL.
+    await sleep(250);
+    const polls = lines.filter((l) => l.msg === 'store source: poll failed; backing off');
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.length).toBeLessThanOrEqual(5);
+    expect(polls[0]!.obj).toEqual({ credentialId: 'orders/app', failures: 1, err: 'store unavailable' });
+    expect(polls[1]!.obj.failures).toBe(2);
+    // Success resets the delay to the TTL.
+    state.fail = 0;
+    await sleep(200);
+    const reads = state.reads;
+    await sleep(100);
+    expect(state.reads - reads).toBeGreaterThanOrEqual(2);
+    await src.close();
+    const after = state.reads;
+    const logged = lines.length;
+    await sleep(80);
+    expect(state.reads).toBe(after);
+    expect(lines.length).toBe(logged); // no poll runs (and fails) after close
+  });
+
+  it('the backoff never exceeds 60 s by default, nor goes below the TTL', async () => {
+    const { store, state } = fakeStore(v(1));
+    state.fail = 1000;
+    const { logger, lines } = recordingLogger();
+    // maxBackoffMs defaults to max(ttl, 60 s): with a TTL of 30 ms the delays double from 60 ms on.
+    const src = new StoreSource({
+      store,
+      credentialId: 'c',
+      ttlMs: 30,
+      initialDelayMs: 0,
+      readAttempts: 1,
+      logger,
+    });
+    await sleep(260);
+    const polls = lines.filter((l) => l.msg === 'store source: poll failed; backing off').length;
+    // 0, 60, 180 (doubling) => 3; a capped-at-TTL schedule would give about 9.
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(polls).toBeLessThanOrEqual(4);
+    await src.close();
+  });
+});
+
+describe('FileSource: watch filter and close', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
+
+  it('reacts to the file and to ..data swaps, not to other files in the directory', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0 });
+    await src.current();
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, `unrelated-${i}.json`), 'x');
+    await sleep(100);
+    expect(src.reads).toBe(1);
+    writeFileSync(join(dir, '..data_tmp'), 'x');
+    await sleep(100);
+    expect(src.reads).toBe(2);
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(100);
+    expect(src.cached()?.version).toBe(2);
+    await src.close();
+  });
+
+  it('after close, neither watch events nor polls read the file', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 30, pollMs: 40 });
+    await src.current();
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(5);
+    await src.close(); // a debounce is pending
+    const reads = src.reads;
+    write(file, { version: 3, username: 'a', password: 'r' });
+    await sleep(150);
+    expect(src.reads).toBe(reads);
+    expect(src.cached()?.version).toBe(1);
+  });
+
+  it('a directory that cannot be watched falls back to polling, and says so', async () => {
+    const { logger, lines } = recordingLogger();
+    const src = new FileSource({ path: join(dir, 'missing', 'credential.json'), pollMs: 0, logger });
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        obj: expect.objectContaining({ path: join(dir, 'missing', 'credential.json') }),
+        msg: 'file source: cannot watch; polling only',
+      },
+    ]);
+    await src.close();
+  });
+});
