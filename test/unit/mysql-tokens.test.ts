@@ -86,6 +86,8 @@ describe('mysql tokens: rendering', () => {
     expect(renderTokens(tokenize('f ( x ) . y @ z'))).toBe('f (x).y@z');
     expect(renderTokens([])).toBe('');
     expect(renderTokens([p(','), w('a')])).toBe(', a');
+    // Only punctuation glues: a string or identifier that looks like punctuation does not.
+    expect(renderTokens(tokenize("a '.' b `(` c ',' `)` '@' d"))).toBe("a '.' b `(` c ',' `)` '@' d");
   });
 });
 
@@ -131,6 +133,8 @@ describe('mysql tokens: structure', () => {
     expect(readNumber(tokenize('10 . x'), 0)).toEqual({ value: '10', next: 1 });
     expect(readNumber(tokenize("10.'5'"), 0)).toEqual({ value: '10', next: 1 });
     expect(readNumber(tokenize('10.5x'), 0)).toEqual({ value: '10', next: 1 });
+    expect(readNumber(tokenize('10.a5'), 0)).toEqual({ value: '10', next: 1 });
+    expect(readNumber(tokenize('10.'), 0)).toEqual({ value: '10', next: 1 });
     expect(() => readNumber(tokenize('X 1a'), 1)).toThrow(new SqlParseError('expected a number at token 1'));
     expect(() => readNumber(tokenize("'1'"), 0)).toThrow(SqlParseError);
     expect(() => readNumber(tokenize('X a1'), 1)).toThrow(SqlParseError);
