@@ -204,6 +204,10 @@ describe('SHA-256 crypt and stored-credential matching: edges', () => {
     expect(cachingSha2Matches(Buffer.alloc(0), '')).toBe(true);
     expect(cachingSha2Matches(Buffer.alloc(0), 'x')).toBe(false);
     expect(storedPasswordMatches('caching_sha2_password', lower, 'pässwörd')).toBe(true);
+    // The header must start the string, and the format belongs to caching_sha2_password only.
+    const shifted = Buffer.concat([Buffer.from('x'), lower.subarray(0, lower.length - 1)]);
+    expect(cachingSha2Matches(shifted, 'pässwörd')).toBeUndefined();
+    expect(storedPasswordMatches('sha256_password', lower, 'pässwörd')).toBeUndefined();
     expect(storedPasswordMatches('caching_sha2_password', undefined, 'x')).toBeUndefined();
   });
 
