@@ -149,8 +149,10 @@ describe('postgres privileges: catalog rows to facts', () => {
 
   it('a single role has no other side', async () => {
     const { query, calls } = fakeQuery([row({}), row({ role: '200' })]);
-    const facts = await readObjectPrivileges(query, 'shop', ['100'], null);
+    const facts = await readObjectPrivileges(query, 'shop', ['100', undefined], null);
     expect(calls[0]!.params).toEqual([['100'], null]);
+    // Objects inside a database are never configuration parameters.
+    expect(calls[0]!.sql).not.toContain('has_parameter_privilege');
     expect(facts.reference).toHaveLength(1);
     expect(facts.other).toEqual([]);
   });
@@ -173,7 +175,7 @@ describe('postgres privileges: catalog rows to facts', () => {
     expect(pg15.calls[0]!.params).toEqual([['100', '200'], null]);
     // PostgreSQL 14 has no pg_parameter_acl: the query must not mention it.
     const pg14 = fakeQuery([]);
-    expect(await readSharedPrivileges(pg14.query, 149999, ['100'], '10')).toEqual({
+    expect(await readSharedPrivileges(pg14.query, 149999, ['100', undefined], '10')).toEqual({
       reference: [],
       other: [],
     });
@@ -273,8 +275,17 @@ describe('postgres privileges: catalog rows to facts', () => {
         grantable: false,
       },
     ]);
-    const single = await readDefaultPrivileges(fakeQuery([d({ objtype: 'x' })]).query, 'shop', ['100']);
-    expect(single).toEqual({ reference: [expect.objectContaining({ objectType: 'x' })], other: [] });
+    const one = fakeQuery([d({ objtype: 'x' }), d({ grantee_oid: '100', grantee: 'app' })]);
+    const single = await readDefaultPrivileges(one.query, 'shop', ['100', undefined]);
+    expect(one.calls[0]!.params).toEqual([['100']]);
+    // A role's default privileges for itself are SELF on both ends.
+    expect(single).toEqual({
+      reference: [
+        expect.objectContaining({ objectType: 'x', creator: SELF, grantee: 'reporting' }),
+        expect.objectContaining({ objectType: 'TABLES', creator: SELF, grantee: SELF }),
+      ],
+      other: [],
+    });
   });
 });
 
@@ -293,6 +304,15 @@ describe('postgres privileges: comparison', () => {
         diff(obj({ privilege: 'UPDATE', grantable: true })),
         diff(obj({ privilege: 'DELETE', grantable: true }), true),
       ],
+    });
+  });
+
+  it('a fact only one side has at all is missing or extra as a whole', () => {
+    const onlyRef = obj({ target: 'app.only_ref', grantable: true });
+    const onlyOther = obj({ target: 'app.only_other' });
+    expect(diffFacts([obj(), onlyRef], [obj(), onlyOther], objectKey)).toEqual({
+      missing: [diff(onlyRef)],
+      extra: [diff(onlyOther)],
     });
   });
 
@@ -321,6 +341,8 @@ describe('postgres privileges: comparison', () => {
       expect(objectKey(obj(over))).not.toBe(objectKey(base));
     expect(objectKey(obj({ grantable: true, grantor: 'x', owned: true }))).toBe(objectKey(base));
     expect(objectKey(obj({ target: 'a', column: 'b' }))).not.toBe(objectKey(obj({ target: 'a\u0000b' })));
+    expect(objectKey(obj({ target: 'a', column: 'b' }))).not.toBe(objectKey(obj({ target: 'ab' })));
+    expect(defaultKey(dflt({ creator: 'a', schema: 'b' }))).not.toBe(defaultKey(dflt({ creator: 'ab' })));
     const d = dflt();
     for (const over of [
       { database: 'x' },
@@ -441,6 +463,21 @@ describe('postgres privileges: statements', () => {
     ).toEqual([
       'ALTER DEFAULT PRIVILEGES FOR ROLE "app_b" REVOKE GRANT OPTION FOR SELECT ON TABLES FROM reporting',
       'ALTER DEFAULT PRIVILEGES FOR ROLE "app_b" IN SCHEMA s REVOKE SELECT ON TABLES FROM reporting',
+    ]);
+  });
+
+  it('default privileges of different schemas or split differently never share a statement', () => {
+    const diffs = [
+      diff(dflt({ schema: 'a' })),
+      diff(dflt({ schema: 'b' })),
+      diff(dflt({ creator: 'x', schema: 'y' })),
+      diff(dflt({ creator: 'xy' })),
+    ];
+    expect(defaultPrivilegeStatements('GRANT', diffs, (t) => t)).toEqual([
+      'ALTER DEFAULT PRIVILEGES FOR ROLE <login> IN SCHEMA a GRANT SELECT ON TABLES TO reporting',
+      'ALTER DEFAULT PRIVILEGES FOR ROLE <login> IN SCHEMA b GRANT SELECT ON TABLES TO reporting',
+      'ALTER DEFAULT PRIVILEGES FOR ROLE x IN SCHEMA y GRANT SELECT ON TABLES TO reporting',
+      'ALTER DEFAULT PRIVILEGES FOR ROLE xy GRANT SELECT ON TABLES TO reporting',
     ]);
   });
 
