@@ -11,6 +11,7 @@ import {
   describeNeeded,
   displayVersion,
   flattenRestrictions,
+  MONGO_MIN_VERSION,
   neededPrivileges,
   parseBuildInfo,
   privilegeFacts,
@@ -419,5 +420,25 @@ describe('mongodb-users: edges that tell right from wrong', () => {
       'viewUser on db shop',
       'changePassword on db shop',
     ]);
+  });
+
+  it('more edges: the minimum version, non-document restrictions, sorted role facts, null ferretdb', () => {
+    expect(versionAtLeast({ major: 4, minor: 0 }, MONGO_MIN_VERSION)).toBe(true);
+    expect(versionAtLeast({ major: 3, minor: 6 }, MONGO_MIN_VERSION)).toBe(false);
+    expect(flattenRestrictions([[{ a: 1 }], 'x', 3, null, true])).toEqual([{ a: 1 }]);
+    expect(describeResource({ collection: 'c' })).toBe('{"collection":"c"}');
+    expect(parseBuildInfo({ version: '7.0.0', ferretdb: null }).ferretdb).toBeUndefined();
+    const roles = (...names: string[]) => names.map((role) => ({ role, db: 'd' }));
+    expect(
+      compareUsers({ user: 'a', db: 'd', roles: roles('zeta', 'alpha', 'mid') }, { user: 'b', db: 'd' }),
+    ).toEqual({
+      missing: ['role alpha@d', 'role mid@d', 'role zeta@d'],
+      extra: [],
+    });
+    expect(
+      compareUsers({ user: 'b', db: 'd' }, { user: 'a', db: 'd', roles: roles('zeta', 'alpha') }).extra,
+    ).toEqual(['role alpha@d', 'role zeta@d']);
+    const created = createUserCommand('b', 'pw', specOf({ user: 'a', db: 'd', roles: [] }));
+    expect(Object.keys(created)).toEqual(['createUser', 'pwd', 'roles', 'digestPassword', 'writeConcern']);
   });
 });
