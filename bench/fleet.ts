@@ -72,8 +72,8 @@ async function main(): Promise<void> {
         concurrency: CONCURRENCY,
         seconds: +seconds.toFixed(1),
         perSecond: +(size / seconds).toFixed(2),
-        rotated: summary.rotated.length,
-        failed: summary.failed.length,
+        rotated: summary.counts.rotated,
+        failed: summary.counts.failed,
         rssMb,
       };
       results.push(row);

@@ -4,24 +4,33 @@ import {
   ApplicationFailure,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
   type ScheduleHandle,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { createCodecServer } from './codec/server';
-import { formatHistory, rotationHistory } from './history';
+import { formatHistory, rotationHistory, type RotationHistoryEntry } from './history';
 import { loadConfig, type RotatorConfig } from './config';
 import { RotatorError } from './errors';
 import { connectClient, openConfiguredStore } from './runtime';
 import { parseCredentialDefinition } from './store';
 import { planWorkflowId, rotationWorkflowId } from './shared/constants';
 import {
-  abortSignal,
-  extendGraceSignal,
-  finishGraceSignal,
-  rollbackSignal,
-  statusQuery,
+  abortUpdate,
+  extendGraceUpdate,
+  finishGraceUpdate,
+  resolveUpdate,
+  rollbackUpdate,
 } from './shared/messages';
+import {
+  extendGraceRequestSchema,
+  operatorRequestSchema,
+  parseOperatorRequest,
+  resolveRequestSchema,
+  type OperatorReply,
+} from './shared/operator-requests';
+import { failureCause, readRotation, type RotationView } from './rotation-view';
 import type {
   ConsumerStatus,
   FleetInput,
@@ -48,7 +57,27 @@ export const EXIT = {
   notFound: 5,
   /** A dry run found blockers: the rotation would not go through. */
   blocked: 6,
+  /** The rotation failed, or its run was terminated, timed out or cancelled. */
+  failed: 7,
+  /** The rotation waits for an operator (`resolve`). */
+  needsOperator: 8,
 } as const;
+
+/** The exit code that describes a rotation's state (status and rotate --wait). */
+export function exitCodeFor(view: Pick<RotationView, 'outcome' | 'phase'>): number {
+  if (view.phase === 'needs-operator') return EXIT.needsOperator;
+  switch (view.outcome) {
+    case undefined:
+    case 'rotated':
+    case 'planned':
+      return EXIT.ok;
+    case 'aborted':
+    case 'rolled-back':
+      return EXIT.notRotated;
+    default:
+      return EXIT.failed;
+  }
+}
 
 class CliError extends Error {
   constructor(
@@ -71,6 +100,7 @@ function duration(value: string): number {
 
 /** Starts the rotation of one credential; the fixed workflow id makes a second start fail. */
 export async function startRotation(client: Client, cfg: RotatorConfig, input: RotationInput) {
+  await assertRotatable(cfg, input.credentialId);
   try {
     return await client.workflow.start('rotateCredential', {
       args: [input],
@@ -82,6 +112,24 @@ export async function startRotation(client: Client, cfg: RotatorConfig, input: R
       throw new CliError(`a rotation of "${input.credentialId}" is already running`, EXIT.conflict);
     }
     throw err;
+  }
+}
+
+/**
+ * Refuses, before anything starts, a credential the store does not know or
+ * whose definition does not parse, or that has no CURRENT version to rotate.
+ */
+async function assertRotatable(cfg: RotatorConfig, credentialId: string): Promise<void> {
+  const store = await openConfiguredStore(cfg);
+  try {
+    await store.getDefinition(credentialId);
+    if (!(await store.getVersion(credentialId, 'CURRENT')))
+      throw new CliError(
+        `credential "${credentialId}" has no CURRENT version: import it first (credentials import)`,
+        EXIT.usage,
+      );
+  } finally {
+    await store.close();
   }
 }
 
@@ -124,21 +172,12 @@ function rootFailure(err: unknown): unknown {
   return e;
 }
 
-/** Consumers the running or last rotation of the credential heard from; none if there is none. */
+/** Consumers the running or last rotation of the credential heard from (from its memo); none if there is none. */
 async function knownConsumers(client: Client, credentialId: string): Promise<ConsumerStatus[]> {
-  const query = client.workflow
-    .getHandle(rotationWorkflowId(credentialId))
-    .query(statusQuery)
-    .then((s) => s.consumers)
-    .catch(() => []);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<ConsumerStatus[]>((resolve) => {
-    timer = setTimeout(() => resolve([]), 5_000);
-  });
   try {
-    return await Promise.race([query, timeout]);
-  } finally {
-    clearTimeout(timer);
+    return (await readRotation(client, credentialId)).status?.consumers ?? [];
+  } catch {
+    return [];
   }
 }
 
@@ -194,11 +233,26 @@ function ms(value: number): string {
   return `${value}ms`;
 }
 
+export function formatView(v: RotationView): string {
+  const lines = [`run          ${v.workflowId} ${v.runId} (${v.execution})`];
+  if (v.outcome) lines.push(`outcome      ${v.outcome}`);
+  if (v.cause) lines.push(`cause        ${v.cause}`);
+  if (v.status) lines.push(formatStatus(v.status));
+  else lines.push(`phase        ${v.phase}`);
+  return lines.join('\n');
+}
+
 export function formatStatus(s: RotationStatus): string {
   const lines = [
     `credential   ${s.credentialId}`,
     `phase        ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}`,
   ];
+  if (s.needsOperator) {
+    lines.push(
+      `NEEDS OPERATOR  step ${s.needsOperator.step} keeps failing since ${s.needsOperator.since}: ${s.needsOperator.error}`,
+      `             db-rotator resolve ${s.credentialId} --retry | --abandon --reason <why>`,
+    );
+  }
   if (s.plan) {
     lines.push(
       `engine       ${s.plan.engine} (${s.plan.serverVersion})`,
@@ -213,11 +267,14 @@ export function formatStatus(s: RotationStatus): string {
   if (s.abortRequested) lines.push(`abort        ${s.abortRequested}`);
   if (s.rollbackRequested) lines.push(`rollback     ${s.rollbackRequested}`);
   if (s.lastError) lines.push(`last error   ${s.lastError}`);
-  lines.push(`consumers    ${s.consumers.length} known, ${s.consumersBehind.length} behind`);
+  const gone = s.consumers.filter((c) => c.gone).length;
+  lines.push(
+    `consumers    ${s.consumers.length} known, ${s.consumersBehind.length} behind, ${gone} gone` +
+      (s.consumersOverflow ? `, ${s.consumersOverflow} reports over the cap not stored` : ''),
+  );
   for (const c of s.consumers) {
-    lines.push(
-      `  ${s.consumersBehind.includes(c.consumerId) ? '✗' : '✓'} ${c.consumerId} v${c.version} (seen ${c.lastSeen})`,
-    );
+    const mark = c.gone ? '-' : s.consumersBehind.includes(c.consumerId) ? '✗' : '✓';
+    lines.push(`  ${mark} ${c.consumerId} v${c.version} (seen ${c.lastSeen}${c.gone ? ', gone' : ''})`);
   }
   lines.push('phases');
   for (const p of s.phases) {
@@ -225,6 +282,101 @@ export function formatStatus(s: RotationStatus): string {
     lines.push(`  ${p.phase.padEnd(15)} ${ms}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Runs that Temporal ended without the workflow writing its closing audit
+ * record (terminated, timed out, cancelled): their outcome and cause come
+ * from Temporal's visibility. Best effort: without Temporal, the audit alone.
+ */
+async function addRunsEndedByTemporal(
+  cfg: RotatorConfig,
+  credentialId: string,
+  entries: RotationHistoryEntry[],
+): Promise<void> {
+  let client: Client;
+  try {
+    client = await connectClient(cfg);
+  } catch {
+    console.error('note: Temporal not reachable; runs it ended (terminated, timed out) are not shown');
+    return;
+  }
+  try {
+    const byRun = new Map(entries.map((e) => [e.runId, e]));
+    const query = `WorkflowId = '${rotationWorkflowId(credentialId).replace(/'/g, "\\'")}'`;
+    for await (const w of client.workflow.list({ query })) {
+      if (!['TERMINATED', 'TIMED_OUT', 'CANCELLED'].includes(w.status.name)) continue;
+      const entry = byRun.get(w.runId);
+      if (entry && entry.outcome !== 'running' && entry.outcome !== 'needs-operator') continue;
+      let cause: string;
+      try {
+        await client.workflow.getHandle(w.workflowId, w.runId, { followRuns: false }).result();
+        cause = w.status.name.toLowerCase();
+      } catch (err) {
+        cause = failureCause(err);
+      }
+      const outcome = w.status.name.toLowerCase().replace('_', '-');
+      if (entry) Object.assign(entry, { outcome, error: cause, endedAt: w.closeTime?.toISOString() });
+      else
+        entries.push({
+          runId: w.runId,
+          startedAt: w.startTime.toISOString(),
+          endedAt: w.closeTime?.toISOString(),
+          outcome,
+          error: cause,
+        });
+    }
+    entries.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** Runs a local validation; its error becomes a usage error (nothing was sent). */
+function checked<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), EXIT.usage);
+  }
+}
+
+/** Sends an operator Update; a rejection by the workflow's validator becomes a clear error. */
+async function sendOperatorRequest(name: string, send: () => Promise<OperatorReply>): Promise<OperatorReply> {
+  try {
+    return await send();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw err;
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new CliError(`${name} rejected: ${failureCause(err.cause)}`, EXIT.conflict);
+    throw err;
+  }
+}
+
+const WAIT_POLL_MS = 1000;
+
+/**
+ * Follows a rotation until it ends or waits for an operator, printing each
+ * phase once. It reads describe() (memo and search attributes), never a query.
+ */
+export async function waitForRotation(client: Client, credentialId: string): Promise<RotationView> {
+  let last = '';
+  for (;;) {
+    const view = await readRotation(client, credentialId);
+    const s = view.status;
+    const line = `${view.phase}${s && s.consumers.length ? ` — ${s.consumersBehind.length}/${s.consumers.length} consumers behind` : ''}`;
+    if (line !== last && view.execution === 'RUNNING') console.log(line);
+    last = line;
+    if (view.execution !== 'RUNNING' || view.phase === 'needs-operator') {
+      if (view.phase === 'needs-operator')
+        console.log(
+          `needs operator: ${view.cause ?? ''}\n  db-rotator resolve ${credentialId} --retry | --abandon --reason <why>`,
+        );
+      else console.log(`outcome: ${view.outcome ?? view.execution}${view.cause ? ` — ${view.cause}` : ''}`);
+      return view;
+    }
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+  }
 }
 
 function readSecretInput(opts: { passwordStdin?: boolean; passwordFile?: string }): string {
@@ -298,76 +450,108 @@ export function buildCli(): Command {
         const handle = await startRotation(client, cfg, input);
         console.log(`started ${handle.workflowId}`);
         if (!opts.wait) return;
-        let last = '';
-        const timer = setInterval(() => {
-          handle
-            .query(statusQuery)
-            .then((s) => {
-              const line = `${s.phase} — ${s.consumersBehind.length}/${s.consumers.length} consumers behind`;
-              if (line !== last) console.log(line);
-              last = line;
-            })
-            .catch(() => undefined);
-        }, 1000);
-        try {
-          const result = (await handle.result()) as RotationResult;
-          console.log(`outcome: ${result.outcome}${result.error ? ` — ${result.error}` : ''}`);
-          if (result.outcome !== 'rotated') process.exitCode = EXIT.notRotated;
-        } finally {
-          clearInterval(timer);
-        }
+        process.exitCode = exitCodeFor(await waitForRotation(client, input.credentialId));
       });
     });
 
   program
     .command('status <credential>')
-    .description('phase, versions, consumers and deadlines of the latest rotation')
+    .description(
+      `phase, versions, consumers, deadlines, outcome and cause of the latest rotation (exit ${EXIT.failed} if it failed, ${EXIT.needsOperator} if it waits for an operator)`,
+    )
     .option('--json', 'machine-readable output')
     .action(async (credentialId: string, opts) => {
       await withClient(async (client) => {
-        const status = await handleFor(client, credentialId).query(statusQuery);
-        console.log(opts.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+        const view = await readRotation(client, credentialId);
+        console.log(opts.json ? JSON.stringify(view, null, 2) : formatView(view));
+        process.exitCode = exitCodeFor(view);
       });
     });
 
-  const signalCommand = (
+  const operatorCommand = <T>(
     name: string,
     description: string,
-    send: (
-      credentialId: string,
-      opts: Record<string, string>,
-      client: Client,
-      cfg: RotatorConfig,
-    ) => Promise<void>,
+    request: (opts: Record<string, string>, actor: string) => T,
+    send: (h: ReturnType<typeof handleFor>, req: T) => Promise<OperatorReply>,
   ) =>
     program
       .command(`${name} <credential>`)
       .description(description)
       .option('--reason <text>', 'why (recorded in status and audit)')
       .action(async (credentialId: string, opts) => {
-        await withClient(async (client, cfg) => {
-          await send(credentialId, opts, client, cfg);
-          console.log(`${name}: sent to ${rotationWorkflowId(credentialId)}`);
+        const req = request(opts, loadConfig().actor);
+        await withClient(async (client) => {
+          const reply = await sendOperatorRequest(name, () => send(handleFor(client, credentialId), req));
+          console.log(
+            `${name}: accepted by ${rotationWorkflowId(credentialId)} — ${reply.accepted}; phase ${reply.phase}` +
+              (reply.graceDeadline ? `; grace until ${reply.graceDeadline}` : ''),
+          );
         });
       });
+  const plain = (what: string) => (o: Record<string, string>, actor: string) =>
+    checked(() => parseOperatorRequest(operatorRequestSchema, what, { reason: o.reason, by: actor }));
 
-  signalCommand('abort', 'before promote: undo everything; after promote: roll back', (id, o, c, cfg) =>
-    handleFor(c, id).signal(abortSignal, { reason: o.reason, by: cfg.actor }),
+  operatorCommand(
+    'abort',
+    'before promote: undo everything; after promote: roll back',
+    plain('abort'),
+    (h, r) => h.executeUpdate(abortUpdate, { args: [r] }),
   );
-  signalCommand('rollback', 'during migrate/grace: go back to the old credential', (id, o, c, cfg) =>
-    handleFor(c, id).signal(rollbackSignal, { reason: o.reason, by: cfg.actor }),
+  operatorCommand(
+    'rollback',
+    'during migrate/grace: go back to the old credential',
+    plain('rollback'),
+    (h, r) => h.executeUpdate(rollbackUpdate, { args: [r] }),
   );
-  signalCommand('finish-grace', 'end the grace period now and revoke the old credential', (id, _o, c, cfg) =>
-    handleFor(c, id).signal(finishGraceSignal, { by: cfg.actor }),
+  operatorCommand(
+    'finish-grace',
+    'end the grace period now and revoke the old credential',
+    plain('finishGrace'),
+    (h, r) => h.executeUpdate(finishGraceUpdate, { args: [r] }),
   );
   program
     .command('extend-grace <credential> <duration>')
-    .description('move the grace deadline later')
+    .description('move the grace deadline later (during migrate: lengthen the grace to come)')
     .action(async (credentialId: string, by: string) => {
-      const byMs = duration(by);
-      await withClient(async (client, cfg) => {
-        await handleFor(client, credentialId).signal(extendGraceSignal, { byMs, by: cfg.actor });
-        console.log(`extend-grace: +${byMs} ms sent to ${rotationWorkflowId(credentialId)}`);
+      const req = checked(() =>
+        parseOperatorRequest(extendGraceRequestSchema, 'extendGrace', {
+          byMs: duration(by),
+          by: loadConfig().actor,
+        }),
+      );
+      await withClient(async (client) => {
+        const reply = await sendOperatorRequest('extend-grace', () =>
+          handleFor(client, credentialId).executeUpdate(extendGraceUpdate, { args: [req] }),
+        );
+        console.log(
+          `extend-grace: accepted — grace until ${reply.graceDeadline ?? 'the end of the grace to come'}`,
+        );
+      });
+    });
+  program
+    .command('resolve <credential>')
+    .description(
+      'a rotation waiting for an operator: --retry the failing step, or --abandon it (needs --reason)',
+    )
+    .option('--retry', 'run the failing step again')
+    .option('--abandon', 'give up the step; the rotation ends as failed, leftovers as status shows')
+    .option('--reason <text>', 'why (recorded in status and audit)')
+    .action(async (credentialId: string, opts) => {
+      if (Boolean(opts.retry) === Boolean(opts.abandon))
+        throw new CliError('give exactly one of --retry and --abandon', EXIT.usage);
+      const req = checked(() =>
+        parseOperatorRequest(resolveRequestSchema, 'resolve', {
+          action: opts.retry ? 'retry' : 'abandon',
+          reason: opts.reason,
+          by: loadConfig().actor,
+        }),
+      );
+      if (req.action === 'abandon' && !req.reason) throw new CliError('--abandon needs --reason', EXIT.usage);
+      await withClient(async (client) => {
+        const reply = await sendOperatorRequest('resolve', () =>
+          handleFor(client, credentialId).executeUpdate(resolveUpdate, { args: [req] }),
+        );
+        console.log(`resolve: ${reply.accepted} accepted; phase ${reply.phase}`);
       });
     });
 
@@ -450,7 +634,13 @@ export function buildCli(): Command {
       try {
         await store.getDefinition(credentialId); // unknown credential → clear error and exit code
         const entries = rotationHistory(await store.listAudit(credentialId));
+        await addRunsEndedByTemporal(cfg, credentialId, entries);
         console.log(opts.json ? JSON.stringify(entries, null, 2) : formatHistory(entries));
+        const lastOutcome = entries[entries.length - 1]?.outcome;
+        process.exitCode = exitCodeFor({
+          outcome: lastOutcome === 'running' ? undefined : lastOutcome,
+          phase: lastOutcome ?? '',
+        });
       } finally {
         await store.close();
       }
@@ -547,7 +737,7 @@ export function buildCli(): Command {
         if (!opts.wait) return;
         const summary = (await handle.result()) as FleetSummary;
         console.log(JSON.stringify(summary, null, 2));
-        if (summary.failed.length > 0) process.exitCode = EXIT.notRotated;
+        if (summary.counts.failed > 0 || summary.cancelled) process.exitCode = EXIT.notRotated;
       });
     });
 

@@ -41,12 +41,22 @@ export function rotationHistory(records: AuditRecord[]): RotationHistoryEntry[] 
       });
       continue;
     }
-    const entry = byRun.get(runId);
-    if (!entry || r.action === 'rotation-planned') continue;
+    if (r.action === 'rotation-planned') continue;
+    let entry = byRun.get(runId);
+    if (!entry) {
+      // A run that failed in preflight writes only its closing record.
+      entry = { runId, startedAt: r.at, outcome: 'running', requestedBy: str(d.by), reason: str(d.reason) };
+      byRun.set(runId, entry);
+    }
+    if (r.action === 'rotation-needs-operator' || r.action.startsWith('rotation-operator-')) {
+      entry.outcome = r.action === 'rotation-operator-retry' ? 'running' : 'needs-operator';
+      entry.error = str(d.error) ?? entry.error;
+      continue;
+    }
     entry.outcome = r.action.slice('rotation-'.length);
     entry.endedAt = r.at;
     entry.durationMs = Date.parse(r.at) - Date.parse(entry.startedAt);
-    entry.error = str(d.error);
+    entry.error = str(d.error) ?? entry.error;
   }
   return [...byRun.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }

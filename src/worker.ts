@@ -6,8 +6,16 @@ import { loadConfig } from './config';
 import { createLogger } from './logger';
 import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
+export interface RunWorkerOptions {
+  /**
+   * Wraps the activities before they are registered (fault tests use it to
+   * hold a worker right after a step's effect, then kill it).
+   */
+  wrapActivities?: (activities: Record<string, (...args: never[]) => Promise<unknown>>) => object;
+}
+
 /** Starts a worker for the rotation task queue; resolves when it shuts down (SIGINT/SIGTERM). */
-export async function runWorker(): Promise<void> {
+export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const cfg = loadConfig();
   const log = createLogger(cfg.logLevel);
   Runtime.install({
@@ -25,7 +33,10 @@ export async function runWorker(): Promise<void> {
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
     ...workflowSource(),
-    activities: { ...productionActivities(store), ...helloActivities },
+    activities: (options.wrapActivities ?? ((a) => a))({
+      ...productionActivities(store),
+      ...helloActivities,
+    }),
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
   });
   log.info(

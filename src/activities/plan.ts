@@ -12,7 +12,11 @@ import {
 } from '../errors';
 import { isPermanent } from '../engines/dry-run';
 import type { Engine, EngineConnection, ServerInfo } from '../engines/types';
-import { DEFAULT_EMERGENCY_GRACE_MS } from '../shared/constants';
+import {
+  DEFAULT_CONSUMER_EXPIRY_MS,
+  DEFAULT_EMERGENCY_GRACE_MS,
+  DEFAULT_MAX_CONSUMERS,
+} from '../shared/constants';
 import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
 import { nextVersion } from '../store/transitions';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
@@ -161,6 +165,22 @@ async function checkNewLoginName(engine: Engine, login: string): Promise<void> {
  * wait by a short grace and forces the revoke (drain 0: sessions are ended).
  */
 function timings(def: CredentialDefinition, input: RotationInput) {
+  return { ...waits(def, input), ...consumerTable(input) };
+}
+
+/** The consumer table's bounds (the workflow's defaults unless the run overrides them). */
+function consumerTable(input: RotationInput) {
+  return {
+    consumerExpiryMs: positiveOr(input.consumerExpiryMs, DEFAULT_CONSUMER_EXPIRY_MS),
+    maxConsumers: positiveOr(input.maxConsumers, DEFAULT_MAX_CONSUMERS),
+  };
+}
+
+function positiveOr(v: number | undefined, fallback: number): number {
+  return v !== undefined && Number.isSafeInteger(v) && v > 0 ? v : fallback;
+}
+
+function waits(def: CredentialDefinition, input: RotationInput) {
   if (input.emergency) {
     const graceMs = input.graceMs ?? DEFAULT_EMERGENCY_GRACE_MS;
     return {

@@ -63,20 +63,22 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       );
     },
 
-    async discardPending(plan) {
-      await store.discardPending(plan.credentialId, plan.toVersion, actor);
-    },
-
     async applyPending(plan) {
       const def = await store.getDefinition(plan.credentialId);
       const { from, to } = await secretsOf(plan);
       await withEngine(def, (engine) => applyStep(engine, plan, from, to));
     },
 
-    async undoApply(plan) {
-      const def = await store.getDefinition(plan.credentialId);
-      const pending = await store.getVersion(plan.credentialId, plan.toVersion);
-      const from = await store.getSecret(plan.credentialId, plan.fromVersion);
+    async restore(plan) {
+      const id = plan.credentialId;
+      // 1. Consumers first: if the new version got promoted (the workflow may not know), demote it.
+      if ((await store.getVersion(id, plan.toVersion))?.state === 'current')
+        await store.demote(id, plan.fromVersion, actor);
+      // 2. The server: remove whatever apply may have done. Every undo below is idempotent
+      //    and harmless when apply never ran.
+      const pending = await store.getVersion(id, plan.toVersion);
+      const from = await store.getSecret(id, plan.fromVersion);
+      const def = await store.getDefinition(id);
       await withEngine(def, async (engine) => {
         switch (plan.strategy) {
           case 'dual-user':
@@ -85,10 +87,12 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
           case 'dual-password':
             return engine.keepOnlyPassword(from.username, from.password);
           case 'single':
-            // Nothing was applied if the pending version never got stored.
+            // Apply needs the pending secret: without it nothing was applied.
             if (pending) return engine.setPassword(from.username, from.password);
         }
       });
+      // 3. The store: no PENDING version left behind to block the next rotation.
+      if (pending?.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
     },
 
     async verifyPending(plan) {
@@ -136,6 +140,11 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     },
 
     async recordAudit(credentialId, action, details) {
+      const eventId = details.eventId;
+      if (eventId !== undefined) {
+        const seen = await store.listAudit(credentialId);
+        if (seen.some((r) => r.details?.eventId === eventId)) return;
+      }
       await store.audit({ actor, credentialId, action, details });
     },
   });

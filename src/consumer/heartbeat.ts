@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { rotationWorkflowId } from '../shared/constants';
-import { consumerHeartbeatSignal, statusQuery } from '../shared/messages';
+import { consumerHeartbeatSignal } from '../shared/messages';
 import type { RotationStatus } from '../shared/types';
 import { errorMessage } from './source-base';
 import type { ConsumerLogger } from './types';
@@ -19,12 +19,14 @@ export interface HeartbeatReporterOptions {
   /** Periodic report (default 60 s). A version change is reported at once, whatever the period. */
   periodMs?: number;
   /**
-   * Before a periodic signal, ask Temporal which rotation run is running
-   * (describe; if needed the status query — neither adds history) and signal
-   * only a run that does not have this consumer's report of this version yet.
-   * A new run is signalled at once. History then grows by about two signals
-   * per consumer per rotation (announce, migrated) instead of one per period
-   * for the whole grace period. Default true; false signals every period.
+   * Before a periodic signal, ask Temporal which rotation run is running and
+   * in which phase (describe: its memo and search attributes; no history, no
+   * query) and signal only a run that does not list this consumer's version
+   * yet, or one in migrate/rollback, which counts a consumer silent for a few
+   * periods as gone. A new run is signalled at once. History then grows by
+   * about two signals per consumer per rotation plus one per period of
+   * migrate, instead of one per period for the whole grace period. Default
+   * true; false signals every period.
    */
   confirmByQuery?: boolean;
   /** Time limit for describe/query before falling back to a signal (default 5 s). */
@@ -143,35 +145,52 @@ export class HeartbeatReporter {
       await this.send('period');
       return;
     }
-    const run = await this.runningRun();
+    const run = await this.runningRun(version);
     if (run === 'no-rotation') {
       this.stats.noRotation++;
       return;
     }
-    if (run !== 'unknown' && this.reported?.version === version) {
-      // This run has our report already (we signalled it, or its status lists us): nothing to add.
-      if (this.reported.runId === run) {
+    if (run !== 'unknown') {
+      // While the rotation waits on consumers (migrate, rollback), silence for a few periods
+      // counts as gone: keep reporting every period then. Otherwise one report per version is enough.
+      const waitingOnUs = run.phase === 'migrate' || run.phase === 'rollback';
+      if (!waitingOnUs && run.listsUs) {
+        this.reported = { runId: run.runId, version };
         this.stats.skippedRecorded++;
         return;
       }
-      // A change signal went to whichever run was latest then; ask this one whether it was it.
-      if (this.reported.runId === undefined && (await this.listsUs(version))) {
-        this.reported = { runId: run, version };
+      if (!waitingOnUs && this.reported?.version === version && this.reported.runId === run.runId) {
         this.stats.skippedRecorded++;
         return;
       }
     }
-    // A run that has not heard from us (typically a rotation that just started): announce at once.
-    await this.send('period', run === 'unknown' ? undefined : run);
+    // A run that has not heard from us (typically a rotation that just started), or one
+    // waiting on its consumers: report now.
+    await this.send('period', run === 'unknown' ? undefined : run.runId);
   }
 
-  /** The run id of the running rotation (describe adds nothing to its history). */
-  private async runningRun(): Promise<string | 'no-rotation' | 'unknown'> {
+  /**
+   * The running rotation: run id, phase (search attribute) and whether its
+   * published status lists this consumer at `version` (memo). describe() adds
+   * nothing to history and, unlike a query, never reaches a worker.
+   */
+  private async runningRun(
+    version: number,
+  ): Promise<{ runId: string; phase?: string; listsUs: boolean } | 'no-rotation' | 'unknown'> {
     try {
       const d = await withTimeout(this.opts.queryTimeoutMs ?? 5_000, () =>
         this.opts.client.workflow.getHandle(this.workflowId).describe(),
       );
-      return d.status.name === 'RUNNING' ? d.runId : 'no-rotation';
+      if (d.status.name !== 'RUNNING') return 'no-rotation';
+      const status = d.memo?.status as RotationStatus | undefined;
+      const phaseAttr = d.searchAttributes?.RotationPhase;
+      return {
+        runId: d.runId,
+        phase: status?.phase ?? (Array.isArray(phaseAttr) ? String(phaseAttr[0]) : undefined),
+        listsUs: (status?.consumers ?? []).some(
+          (c) => c.consumerId === this.consumerId && c.version === version,
+        ),
+      };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'no-rotation';
       this.logger.debug?.(
@@ -179,22 +198,6 @@ export class HeartbeatReporter {
         'heartbeat: describe failed',
       );
       return 'unknown';
-    }
-  }
-
-  /** Does the running rotation's status list this consumer at `version`? (A query: no history either.) */
-  private async listsUs(version: number): Promise<boolean> {
-    try {
-      const status: RotationStatus = await withTimeout(this.opts.queryTimeoutMs ?? 5_000, () =>
-        this.opts.client.workflow.getHandle(this.workflowId).query(statusQuery),
-      );
-      return status.consumers.some((c) => c.consumerId === this.consumerId && c.version === version);
-    } catch (err) {
-      this.logger.debug?.(
-        { consumerId: this.consumerId, err: errorMessage(err) },
-        'heartbeat: status query failed',
-      );
-      return false;
     }
   }
 

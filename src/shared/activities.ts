@@ -10,12 +10,8 @@ export interface RotationActivities {
   preflight(input: RotationInput): Promise<RotationPlan>;
   /** Generates the new password inside the worker and stores it as PENDING. */
   createPending(plan: RotationPlan): Promise<void>;
-  /** Undo of createPending. */
-  discardPending(plan: RotationPlan): Promise<void>;
   /** Makes the pending credential valid on the server next to the current one. */
   applyPending(plan: RotationPlan): Promise<void>;
-  /** Undo of applyPending: the server accepts only the old credential again. */
-  undoApply(plan: RotationPlan): Promise<void>;
   /** Logs in with the pending credential, runs checks and verifies privilege parity. */
   verifyPending(plan: RotationPlan): Promise<void>;
   /** PENDING becomes CURRENT, CURRENT becomes PREVIOUS. */
@@ -30,7 +26,18 @@ export interface RotationActivities {
   countSessions(plan: RotationPlan, which: 'from' | 'to'): Promise<number>;
   /** Ends what is left of the old credential and marks it revoked. */
   revokeOld(plan: RotationPlan): Promise<void>;
-  /** Appends an audit record (no secret) for workflow-level events. */
+  /**
+   * Puts back the state before the rotation, reading the actual state rather
+   * than trusting which steps the workflow saw run: the old version CURRENT
+   * again if the new one got promoted, the server accepting only the old
+   * credential, no PENDING version left. Safe to run at any point and again.
+   */
+  restore(plan: RotationPlan): Promise<void>;
+  /**
+   * Appends an audit record (no secret) for workflow-level events. With
+   * `details.eventId`, a record with that id is written once only (a local
+   * activity may run again after its workflow task was lost).
+   */
   recordAudit(credentialId: string, action: string, details: Record<string, unknown>): Promise<void>;
 }
 

@@ -18,6 +18,10 @@ export const DEFAULT_MIGRATION_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 5 * 60 * 1000;
 /** The consumer library's default heartbeat period: every live consumer reports within it. */
 export const DEFAULT_CONSUMER_DISCOVERY_MS = 60 * 1000;
+/** A consumer silent for 3 heartbeat periods no longer holds migrate (shown as gone). */
+export const DEFAULT_CONSUMER_EXPIRY_MS = 3 * DEFAULT_CONSUMER_DISCOVERY_MS;
+/** Consumers a rotation tracks; heartbeats from more are counted, not stored. */
+export const DEFAULT_MAX_CONSUMERS = 100;
 /** Grace of an emergency rotation unless the operator gives one. */
 export const DEFAULT_EMERGENCY_GRACE_MS = 5 * 60 * 1000;
 

@@ -35,6 +35,8 @@ export type Phase =
   | 'revoke'
   | 'rollback'
   | 'compensate'
+  /** A step after promote (or an undo) keeps failing: the run waits for the `resolve` Update. */
+  | 'needs-operator'
   | 'done';
 
 /** 'planned': a dry run (RotationInput.dryRun) that only computed the plan and changed nothing. */
@@ -47,6 +49,10 @@ export interface RotationInput {
   migrationTimeoutMs?: number;
   drainTimeoutMs?: number;
   consumerDiscoveryMs?: number;
+  /** A consumer silent this long no longer holds migrate (shown as gone); default 3 heartbeat periods. */
+  consumerExpiryMs?: number;
+  /** Consumers tracked per rotation; reports from more are counted, not stored (default 100). */
+  maxConsumers?: number;
   /** Who asked for it (operator name, "schedule", "fleet"); goes to audit records. */
   requestedBy?: string;
   reason?: string;
@@ -79,6 +85,9 @@ export interface RotationPlan {
   migrationTimeoutMs: number;
   drainTimeoutMs: number;
   consumerDiscoveryMs: number;
+  /** Absent in plans made before these existed; the workflow then uses its defaults. */
+  consumerExpiryMs?: number;
+  maxConsumers?: number;
   /** Set for an emergency rotation, with the operator's reason. */
   emergency?: { reason: string };
   warnings: string[];
@@ -93,6 +102,8 @@ export interface ConsumerStatus {
   consumerId: string;
   version: number;
   lastSeen: string; // ISO time
+  /** Silent for longer than the expiry: no longer waited for. */
+  gone?: boolean;
 }
 
 export interface PhaseTiming {
@@ -113,6 +124,10 @@ export interface RotationStatus {
   abortRequested?: string;
   rollbackRequested?: string;
   lastError?: string;
+  /** Set while the run waits for an operator: which step keeps failing, since when, and why. */
+  needsOperator?: { step: string; since: string; error: string };
+  /** Heartbeats from consumers beyond the table's cap (counted, not stored). */
+  consumersOverflow?: number;
   phases: PhaseTiming[];
   outcome?: Outcome;
 }
@@ -193,13 +208,32 @@ export interface FleetInput {
   summary?: FleetSummary;
 }
 
+/**
+ * A fleet's result. Counts cover every credential; the lists name at most
+ * FLEET_LISTED_MAX each (a fleet of 50,000 must not carry 50,000 ids across
+ * continue-as-new).
+ */
 export interface FleetSummary {
   total: number;
+  counts: {
+    rotated: number;
+    rolledBack: number;
+    aborted: number;
+    failed: number;
+    skipped: number;
+    /** Rotations running when the fleet was cancelled: left to finish on their own. */
+    leftRunning: number;
+    /** Credentials the cancelled fleet never started. */
+    notStarted: number;
+  };
   rotated: string[];
   rolledBack: string[];
   aborted: string[];
   failed: Array<{ credentialId: string; error: string }>;
   skipped: Array<{ credentialId: string; reason: string }>;
+  leftRunning: string[];
+  /** The fleet was cancelled: it stopped launching and did not continue. */
+  cancelled?: boolean;
 }
 
 /** Result of the scheduled launcher: the rotation's result, or why none ran. */

@@ -6,7 +6,6 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
-  setHandler,
   sleep,
   upsertSearchAttributes,
   workflowInfo,
@@ -14,16 +13,9 @@ import {
 } from '@temporalio/workflow';
 import type { PlanningActivities, RotationActivities } from '../shared/activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
-import {
-  abortSignal,
-  consumerHeartbeatSignal,
-  extendGraceSignal,
-  finishGraceSignal,
-  rollbackSignal,
-  statusQuery,
-} from '../shared/messages';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
 import { AbortRequested, RotationTracker } from './tracker';
+import { registerHandlers } from './handlers';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -47,7 +39,8 @@ const act = proxyActivities<RotationActivities>({
   retry: { ...retry, maximumAttempts: 5 },
 });
 
-// Undo and revoke steps must get through transient trouble; they are what keeps the database consistent.
+// Undo and revoke steps must get through transient trouble; they are what keeps the database
+// consistent. When they still give up, the run waits for an operator (untilDone), never fails.
 const undo = proxyActivities<RotationActivities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout,
@@ -55,8 +48,11 @@ const undo = proxyActivities<RotationActivities>({
   retry: { ...retry, maximumAttempts: 20, maximumInterval: '1m' },
 });
 
-// Store-only steps run as local activities: no server round trip per step
-// (the active phase is ~2× faster) and a marker instead of three history events.
+// Store-only steps run as local activities: no server round trip per step and a
+// marker instead of three history events. A local activity's effect can be lost
+// from history (worker killed before its task completed), so none of them is
+// ever the only record of a change: each is idempotent, and every undo reads the
+// actual state (the restore activity) instead of trusting which steps ran.
 const store = proxyLocalActivities<RotationActivities>({
   startToCloseTimeout: '30s',
   retry: { ...retry, maximumAttempts: 5 },
@@ -78,58 +74,51 @@ const DRAIN_POLL_MS = 5_000;
 /**
  * Rotates one credential with zero downtime. Reads as the runbook:
  * preflight → create pending → apply → verify → promote → migrate → grace →
- * revoke. Until promote, any failure or abort undoes the completed steps in
- * reverse; after promote, rollback (or abort) during migrate/grace points
- * consumers back to the old version and removes the new one.
+ * revoke. Until promote, any failure or abort restores the state before the
+ * rotation; after promote, rollback (or abort) during migrate/grace points
+ * consumers back to the old version and removes the new one. A step after
+ * promote (or an undo) that keeps failing parks the run for an operator.
  */
 export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
   if (input.dryRun) return planOnly(input);
-  const t = new RotationTracker(input.credentialId);
-  setHandler(statusQuery, () => t.status());
-  setHandler(consumerHeartbeatSignal, (hb) => t.heartbeat(hb));
-  setHandler(abortSignal, (req) => t.requestAbort(req?.reason ?? 'no reason given', req?.by));
-  setHandler(rollbackSignal, (req) => t.requestRollback(req?.reason ?? 'no reason given', req?.by));
-  setHandler(extendGraceSignal, (req) => t.extendGrace(req.byMs));
-  setHandler(finishGraceSignal, () => t.finishGrace());
-
+  const t = new RotationTracker(input.credentialId, input);
+  registerHandlers(t);
   upsertSearchAttributes({ RotationCredentialId: [input.credentialId] });
+  const audit = auditor(input);
 
-  // 1. preflight: nothing changed yet, so a failure here simply fails the run.
-  const plan = await t.phase('preflight', () => act.preflight(input));
+  // 1. preflight: nothing changed yet, so a failure here only needs recording.
+  let plan: RotationPlan;
+  try {
+    plan = await t.phase('preflight', () => act.preflight(input));
+  } catch (err) {
+    t.recordError(err);
+    t.setOutcome(isCancellation(err) || err instanceof AbortRequested ? 'aborted' : 'failed');
+    await CancellationScope.nonCancellable(() =>
+      audit(undefined, isCancellation(err) ? 'rotation-aborted' : 'rotation-failed', {
+        phase: 'preflight',
+        error: t.status().lastError,
+      }),
+    );
+    throw err;
+  }
   t.setPlan(plan);
   upsertSearchAttributes({ RotationEngine: [plan.engine], RotationStrategy: [plan.strategy] });
-  await store.recordAudit(plan.credentialId, 'rotation-started', auditDetails(plan, input));
+  await audit(plan, 'rotation-started');
+  const note = (action: string, extra: Record<string, unknown>) => audit(plan, action, extra);
 
-  // 2–5. Every step registers its undo before it runs, so a retried or
-  // half-done step is undone too.
-  const undoSteps: Array<() => Promise<void>> = [];
+  // 2–5. Before promote: any failure or abort restores the state as it was.
   try {
-    await t.phase('create-pending', async () => {
-      undoSteps.unshift(() => storeUndo.discardPending(plan));
-      await store.createPending(plan);
-    });
-    await t.phase('apply', async () => {
-      undoSteps.unshift(() => undo.undoApply(plan));
-      await act.applyPending(plan);
-    });
+    await t.phase('create-pending', () => store.createPending(plan));
+    await t.phase('apply', () => act.applyPending(plan));
     await t.phase('verify', () => act.verifyPending(plan));
-    await t.phase('promote', async () => {
-      undoSteps.unshift(() => storeUndo.demote(plan));
-      await store.promote(plan);
-    });
+    await t.phase('promote', () => store.promote(plan));
   } catch (err) {
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
     t.recordError(err);
-    try {
-      await CancellationScope.nonCancellable(() => t.phase('compensate', () => runInOrder(undoSteps)));
-    } catch (undoErr) {
-      // The undo itself gave up (database gone for many minutes): record it, then fail
-      // the workflow visibly — the leftovers in status need an operator.
-      t.recordError(undoErr);
-      await finish(t, plan, 'failed', input);
-      throw undoErr;
-    }
-    return finish(t, plan, outcome, input);
+    const restored = await CancellationScope.nonCancellable(() =>
+      t.phase('compensate', () => untilDone(t, note, 'restore', () => undo.restore(plan))),
+    );
+    return finish(t, plan, restored ? outcome : 'failed', audit);
   }
 
   // 6–7. The new credential is CURRENT; the old one stays valid until revoke.
@@ -146,25 +135,27 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
 
   if (t.rollbackWanted()) {
     // Consumers go back to the old version first; the new login goes only after they left it.
-    await CancellationScope.nonCancellable(() =>
+    const rolledBack = await CancellationScope.nonCancellable(() =>
       t.phase('rollback', async () => {
-        await storeUndo.demote(plan);
+        if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
         await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
-        await drainSessions(plan, 'to', plan.drainTimeoutMs);
-        await runInOrder(undoSteps.slice(1)); // demote is done; then undo apply and discard pending
+        if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'to', plan.drainTimeoutMs))))
+          return false;
+        return untilDone(t, note, 'restore', () => undo.restore(plan));
       }),
     );
-    return finish(t, plan, 'rolled-back', input);
+    return finish(t, plan, rolledBack ? 'rolled-back' : 'failed', audit);
   }
 
   // 8. revoke: drain by the server's own session data, then end the rest.
-  await CancellationScope.nonCancellable(() =>
+  const revoked = await CancellationScope.nonCancellable(() =>
     t.phase('revoke', async () => {
-      await drainSessions(plan, 'from', plan.drainTimeoutMs);
-      await undo.revokeOld(plan);
+      if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'from', plan.drainTimeoutMs))))
+        return false;
+      return untilDone(t, note, 'revoke', () => undo.revokeOld(plan));
     }),
   );
-  return finish(t, plan, 'rotated', input);
+  return finish(t, plan, revoked ? 'rotated' : 'failed', audit);
 }
 
 /**
@@ -185,109 +176,152 @@ async function planOnly(input: RotationInput): Promise<RotationResult> {
   };
 }
 
-async function runInOrder(steps: Array<() => Promise<void>>): Promise<void> {
-  for (const step of steps) await step();
+/**
+ * Runs a step that must not be given up silently. When its retries are
+ * exhausted the run parks (phase needs-operator, audited) until an operator
+ * sends `resolve`: retry runs the step again, abandon returns false and the
+ * run ends as failed with the operator's reason and the step's last error.
+ */
+async function untilDone(
+  t: RotationTracker,
+  record: (action: string, extra: Record<string, unknown>) => Promise<void>,
+  step: string,
+  run: () => Promise<unknown>,
+): Promise<boolean> {
+  for (;;) {
+    try {
+      await run();
+      return true;
+    } catch (err) {
+      log.warn('step keeps failing; waiting for an operator', { step });
+      const parked = t.waitForOperator(step, err);
+      await record('rotation-needs-operator', { step, error: t.status().lastError });
+      const decision = await parked;
+      await record(`rotation-operator-${decision.action}`, {
+        step,
+        reason: decision.reason,
+        by: decision.by,
+      });
+      if (decision.action === 'abandon') {
+        t.recordAbandon(step, decision.reason ?? 'no reason given', decision.by);
+        return false;
+      }
+    }
+  }
 }
 
-/** Waits until every known consumer reports `version`, or the timeout, or a rollback request. */
 /**
  * Gives every live consumer one heartbeat period to make itself known: the
  * migrate step can only wait for consumers it has heard from, and promote
  * comes faster than a heartbeat.
  */
 async function discoverConsumers(t: RotationTracker, discoveryMs: number): Promise<void> {
-  if (discoveryMs > 0) await condition(() => t.rollbackWanted(), discoveryMs);
-}
-
-async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: number): Promise<void> {
-  t.setMigrationDeadline(Date.now() + timeoutMs);
-  const migrated = await condition(
-    () => t.consumersBehind(version).length === 0 || (version !== t.plan?.fromVersion && t.rollbackWanted()),
-    timeoutMs,
-  );
-  if (!migrated)
-    log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
+  if (discoveryMs > 0) await condition(() => t.rollbackWanted() || t.graceFinished(), discoveryMs);
 }
 
 /**
- * The durable grace timer; extend/finish/rollback signals interrupt it.
- *
- * No decision here (or in drainSessions) compares Date.now() with a deadline:
- * the workflow clock is not replay-safe in one case seen on TS SDK 1.24 — a
- * worker that takes over after another was killed while status queries were
- * being answered ran the next task with Date.now() still at the previous
- * task's time. A clock-based check then started a timer that a later replay
- * (with the right clock) does not, a nondeterminism error that leaves the
- * rotation stuck. So the timer firing ends grace, and an extension always
- * re-arms a timer (the clock only sizes it).
+ * Waits until every live consumer reports `version`, or the timeout, or a
+ * rollback request. A consumer silent for longer than the expiry stops
+ * counting, so the wait wakes up when the next one would expire.
+ */
+async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  t.setMigrationDeadline(deadline);
+  const leaving = version !== t.plan?.fromVersion;
+  for (;;) {
+    const done = () => t.consumersBehind(version).length === 0 || (leaving && t.rollbackWanted());
+    if (done()) return;
+    const now = Date.now();
+    if (now >= deadline) break;
+    const wakeAt = Math.min(deadline, t.nextExpiryMs(version, now) ?? deadline);
+    await condition(done, Math.max(1, wakeAt - now));
+  }
+  log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
+}
+
+/**
+ * The durable grace timer; extend/finish/rollback requests interrupt it and
+ * an extension re-arms it for the new deadline.
  */
 async function waitForGrace(t: RotationTracker, graceMs: number): Promise<void> {
-  t.setGraceDeadline(Date.now() + graceMs);
-  let waitMs = graceMs;
-  while (waitMs > 0 && !t.graceFinished() && !t.rollbackWanted()) {
+  t.setGraceDeadline(Date.now() + graceMs + t.takeEarlyExtensionMs());
+  for (;;) {
+    if (t.graceFinished() || t.rollbackWanted()) return;
+    const waitMs = t.graceDeadlineMs() - Date.now();
+    if (waitMs <= 0) return;
     const seen = t.graceChanges();
     const interrupted = await condition(
       () => t.graceFinished() || t.rollbackWanted() || t.graceChanges() !== seen,
       waitMs,
     );
     if (!interrupted) return; // the timer fired: grace is over
-    waitMs = Math.max(1, t.graceDeadlineMs() - Date.now());
   }
 }
 
 /**
  * Waits for the server's sessions of the retiring login to end by themselves,
- * up to the drain timeout (counted in polling sleeps, not read from the
- * clock: see waitForGrace).
+ * up to the drain timeout.
  */
 async function drainSessions(
   plan: RotationPlan,
   which: 'from' | 'to',
   drainTimeoutMs: number,
 ): Promise<void> {
-  let leftMs = drainTimeoutMs;
+  const deadline = Date.now() + drainTimeoutMs;
   for (;;) {
     const open = await undo.countSessions(plan, which);
     // -1: one account with two passwords, sessions cannot be told apart; heartbeats decided already.
+    const leftMs = deadline - Date.now();
     if (open <= 0 || leftMs <= 0) return;
-    const waitMs = Math.min(DRAIN_POLL_MS, leftMs);
-    await sleep(waitMs);
-    leftMs -= waitMs;
+    await sleep(Math.min(DRAIN_POLL_MS, leftMs));
   }
+}
+
+type Audit = (
+  plan: RotationPlan | undefined,
+  action: string,
+  extra?: Record<string, unknown>,
+) => Promise<void>;
+
+/**
+ * Audit records of this run. Each carries an id unique to this run and
+ * record, so a local activity that runs again after a lost workflow task
+ * writes nothing twice (recordAudit skips a known eventId).
+ */
+function auditor(input: RotationInput): Audit {
+  let seq = 0;
+  return (plan, action, extra = {}) => {
+    const { workflowId, runId } = workflowInfo();
+    return storeUndo.recordAudit(input.credentialId, action, {
+      by: input.requestedBy ?? 'unknown',
+      reason: input.reason,
+      emergency: plan ? plan.emergency !== undefined : input.emergency === true,
+      strategy: plan?.strategy,
+      fromVersion: plan?.fromVersion,
+      toVersion: plan?.toVersion,
+      runId,
+      workflowId,
+      eventId: `${workflowId}/${runId}/${++seq}`,
+      ...extra,
+    });
+  };
 }
 
 async function finish(
   t: RotationTracker,
   plan: RotationPlan,
   outcome: Outcome,
-  input: RotationInput,
+  audit: Audit,
 ): Promise<RotationResult> {
   t.setOutcome(outcome);
-  await CancellationScope.nonCancellable(() =>
-    storeUndo.recordAudit(plan.credentialId, `rotation-${outcome}`, {
-      ...auditDetails(plan, input),
-      error: t.status().lastError,
-      workflowId: workflowInfo().workflowId,
-    }),
-  );
+  const error = t.status().lastError;
+  await CancellationScope.nonCancellable(() => audit(plan, `rotation-${outcome}`, { error }));
   return {
     credentialId: plan.credentialId,
     outcome,
     strategy: plan.strategy,
     fromVersion: plan.fromVersion,
     toVersion: plan.toVersion,
-    error: t.status().lastError,
-  };
-}
-
-function auditDetails(plan: RotationPlan, input: RotationInput): Record<string, unknown> {
-  return {
-    by: input.requestedBy ?? 'unknown',
-    reason: input.reason,
-    emergency: plan.emergency !== undefined,
-    strategy: plan.strategy,
-    fromVersion: plan.fromVersion,
-    toVersion: plan.toVersion,
-    runId: workflowInfo().runId,
+    error,
   };
 }

@@ -1,26 +1,31 @@
 import {
   ApplicationFailure,
+  ChildWorkflowCancellationType,
   ParentClosePolicy,
   continueAsNew,
   defineQuery,
   executeChild,
+  isCancellation,
   proxyActivities,
   setHandler,
   startChild,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FleetActivities } from '../shared/fleet-activities';
-import { rotationWorkflowId } from '../shared/constants';
+import { NON_RETRYABLE_ERROR_TYPES, rotationWorkflowId } from '../shared/constants';
 import type { FleetInput, FleetSummary, LaunchResult, RotationInput, RotationResult } from '../shared/types';
-import type { rotateCredential } from './rotate-credential';
+import { rotateCredential } from './rotate-credential';
+import { describeError } from './tracker';
 
 const { selectCredentials } = proxyActivities<FleetActivities>({
   startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownCredentialError', 'ConfigError'] },
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
 
 /** Rotations started per run before continuing as new, to keep each history small. */
 const ROTATIONS_PER_RUN = 100;
+/** Ids named per list of the summary; the counts cover the rest. */
+export const FLEET_LISTED_MAX = 100;
 
 export const fleetProgressQuery = defineQuery<FleetSummary & { remaining: number; running: string[] }>(
   'fleetProgress',
@@ -29,47 +34,80 @@ export const fleetProgressQuery = defineQuery<FleetSummary & { remaining: number
 /**
  * Rotates many credentials as child workflows, at most `concurrency` at a
  * time. One failure never stops the others; the result is a summary.
- * Children are abandoned on close so a fleet cancel never cuts a rotation
- * in half (each rotation has its own abort/rollback).
+ * Cancelling the fleet stops it launching and ends it with a summary that
+ * says so; rotations already running are abandoned, never cancelled (a
+ * cancelled rotation rolls back): each has its own abort/rollback.
  */
 export async function rotateFleet(input: FleetInput): Promise<FleetSummary> {
-  const remaining = input.remaining ?? (await selectCredentials(input.selector));
-  const summary: FleetSummary = input.summary ?? {
-    total: remaining.length,
+  const summary: FleetSummary = { ...emptySummary(0), ...input.summary };
+  summary.counts = { ...emptySummary(0).counts, ...input.summary?.counts };
+  let remaining: string[] = input.remaining ?? [];
+  const running = new Set<string>();
+  setHandler(fleetProgressQuery, () => ({ ...summary, remaining: remaining.length, running: [...running] }));
+
+  if (!input.remaining) {
+    remaining = await selectCredentials(input.selector);
+    summary.total = remaining.length;
+  }
+
+  const thisRun = remaining.splice(0, ROTATIONS_PER_RUN);
+  const concurrency = Math.max(1, input.concurrency ?? 5);
+  const lanes = Array.from({ length: Math.min(concurrency, thisRun.length) }, async () => {
+    while (!summary.cancelled && thisRun.length > 0) {
+      const id = thisRun.shift()!;
+      running.add(id);
+      try {
+        record(summary, id, await rotateOne({ ...input.rotation, credentialId: id, requestedBy: 'fleet' }));
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+        summary.cancelled = true;
+        summary.counts.leftRunning++;
+        listed(summary.leftRunning, id);
+      } finally {
+        running.delete(id);
+      }
+    }
+  });
+  await Promise.all(lanes);
+
+  if (summary.cancelled) {
+    summary.counts.notStarted += thisRun.length + remaining.length;
+    return summary;
+  }
+  if (remaining.length > 0) await continueAsNew<typeof rotateFleet>({ ...input, remaining, summary });
+  return summary;
+}
+
+function emptySummary(total: number): FleetSummary {
+  return {
+    total,
+    counts: { rotated: 0, rolledBack: 0, aborted: 0, failed: 0, skipped: 0, leftRunning: 0, notStarted: 0 },
     rotated: [],
     rolledBack: [],
     aborted: [],
     failed: [],
     skipped: [],
+    leftRunning: [],
   };
-  const running = new Set<string>();
-  setHandler(fleetProgressQuery, () => ({ ...summary, remaining: remaining.length, running: [...running] }));
-
-  const thisRun = remaining.splice(0, ROTATIONS_PER_RUN);
-  const concurrency = Math.max(1, input.concurrency ?? 5);
-  const lanes = Array.from({ length: Math.min(concurrency, thisRun.length) }, async () => {
-    for (let id = thisRun.shift(); id !== undefined; id = thisRun.shift()) {
-      running.add(id);
-      record(summary, id, await rotateOne({ ...input.rotation, credentialId: id, requestedBy: 'fleet' }));
-      running.delete(id);
-    }
-  });
-  await Promise.all(lanes);
-
-  if (remaining.length > 0) await continueAsNew<typeof rotateFleet>({ ...input, remaining, summary });
-  return summary;
 }
 
-async function rotateOne(
-  input: RotationInput,
-): Promise<LaunchResult | { credentialId: string; outcome: 'error'; error: string }> {
+function listed<T>(list: T[], item: T): void {
+  if (list.length < FLEET_LISTED_MAX) list.push(item);
+}
+
+type OneResult = LaunchResult | { credentialId: string; outcome: 'error'; error: string };
+
+/** One rotation as a child; a fleet cancel abandons it (rethrown as a cancellation), never cancels it. */
+async function rotateOne(input: RotationInput): Promise<OneResult> {
   try {
-    return await executeChild<typeof rotateCredential>('rotateCredential', {
+    return await executeChild(rotateCredential, {
       workflowId: rotationWorkflowId(input.credentialId),
       args: [input],
       parentClosePolicy: ParentClosePolicy.ABANDON,
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
     });
   } catch (err) {
+    if (isCancellation(err)) throw err;
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       return {
         credentialId: input.credentialId,
@@ -77,39 +115,31 @@ async function rotateOne(
         reason: 'a rotation is already running',
       };
     }
-    return { credentialId: input.credentialId, outcome: 'error', error: rootMessage(err) };
+    return { credentialId: input.credentialId, outcome: 'error', error: describeError(err) };
   }
 }
 
-function record(summary: FleetSummary, id: string, r: Awaited<ReturnType<typeof rotateOne>>): void {
+function record(summary: FleetSummary, id: string, r: OneResult): void {
   switch (r.outcome) {
     case 'rotated':
-      summary.rotated.push(id);
-      break;
+      summary.counts.rotated++;
+      return listed(summary.rotated, id);
     case 'rolled-back':
-      summary.rolledBack.push(id);
-      break;
+      summary.counts.rolledBack++;
+      return listed(summary.rolledBack, id);
     case 'aborted':
-      summary.aborted.push(id);
-      break;
+      summary.counts.aborted++;
+      return listed(summary.aborted, id);
     case 'skipped':
-      summary.skipped.push({ credentialId: id, reason: r.reason });
-      break;
+      summary.counts.skipped++;
+      return listed(summary.skipped, { credentialId: id, reason: r.reason });
     case 'failed':
-      summary.failed.push({ credentialId: id, error: r.error ?? 'failed' });
-      break;
+      summary.counts.failed++;
+      return listed(summary.failed, { credentialId: id, error: r.error ?? 'failed' });
     case 'error':
-      summary.failed.push({ credentialId: id, error: r.error });
-      break;
+      summary.counts.failed++;
+      return listed(summary.failed, { credentialId: id, error: r.error });
   }
-}
-
-function rootMessage(err: unknown): string {
-  let e: unknown = err;
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
-    e = (e as { cause?: unknown }).cause;
-  if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
@@ -121,10 +151,11 @@ function rootMessage(err: unknown): string {
 export async function scheduledRotation(input: RotationInput): Promise<LaunchResult> {
   let handle;
   try {
-    handle = await startChild<typeof rotateCredential>('rotateCredential', {
+    handle = await startChild(rotateCredential, {
       workflowId: rotationWorkflowId(input.credentialId),
       args: [{ ...input, requestedBy: input.requestedBy ?? 'schedule' }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
+      cancellationType: ChildWorkflowCancellationType.ABANDON,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

@@ -13,7 +13,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, type WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { statusQuery } from '../../src/shared/messages';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import type { Phase, RotationStatus } from '../../src/shared/types';
 import { REPO_ROOT, services } from './services';
@@ -127,8 +126,11 @@ export interface WorkerProcess {
  * worker" would kill nothing. Here the pid we kill is the worker itself, and
  * we reap it (this machine's pid 1 does not reap orphans).
  */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'worker.ts')], {
+export function spawnWorker(
+  env: Record<string, string>,
+  entry: string = join(REPO_ROOT, 'src', 'worker.ts'),
+): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ROTATOR_LOG_LEVEL: 'info', ROTATOR_METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,31 +165,35 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
 
 // ------------------------------------------------------------------ kill loop
 
-const queriesInFlight = new Set<Promise<void>>();
+const callsInFlight = new Set<Promise<void>>();
 
 /**
- * The status query, or undefined if no worker answers within `ms`. The gRPC
- * call gets the same deadline, so an unanswered query ends by itself instead
- * of retrying in the background (see settleQueries).
+ * The rotation's published status (its memo, read with describe()), or
+ * undefined if the server does not answer within `ms`. Never a query: a
+ * query sent while the sticky worker is dead is exactly what corrupts
+ * TS SDK 1.24's cached state (issue 11, item 2), and these loops kill
+ * workers all the time. The gRPC call gets the same deadline.
  */
 export function queryStatus(handle: WorkflowHandle, ms = 200): Promise<RotationStatus | undefined> {
-  const call = handle.client.connection.withDeadline(Date.now() + ms, () => handle.query(statusQuery));
+  const call = handle.client.connection
+    .withDeadline(Date.now() + ms, () => handle.describe())
+    .then((d) => (d.memo?.status ?? undefined) as RotationStatus | undefined);
   const settled = call.then(
     () => undefined,
     () => undefined,
   );
-  queriesInFlight.add(settled);
-  void settled.then(() => queriesInFlight.delete(settled));
+  callsInFlight.add(settled);
+  void settled.then(() => callsInFlight.delete(settled));
   return withTimeout(call, ms + 100).catch(() => undefined);
 }
 
-/** Waits for every status query still in flight (before closing the connection they use). */
+/** Waits for every status read still in flight (before closing the connection they use). */
 export async function settleQueries(maxMs = 10_000): Promise<void> {
-  await withTimeout(Promise.all([...queriesInFlight]), maxMs);
+  await withTimeout(Promise.all([...callsInFlight]), maxMs);
 }
 
 /**
- * Polls the status query without pause until it reports one of `phases`
+ * Polls the published status without pause until it reports one of `phases`
  * (short phases such as apply last a few hundred ms); fails if the workflow
  * gets past them or ends first, naming the phases it saw.
  */
@@ -391,14 +397,16 @@ export class PrivateTemporal {
     readonly port: number,
     private readonly uiPort: number,
     private readonly dir: string,
+    private readonly dynamicConfig: Record<string, string | number> = {},
   ) {
     this.address = `127.0.0.1:${port}`;
     this.dbFile = join(dir, 't.db');
   }
 
-  static async start(): Promise<PrivateTemporal> {
+  /** `dynamicConfig`: server settings such as `history.maximumSignalsPerExecution`. */
+  static async start(dynamicConfig: Record<string, string | number> = {}): Promise<PrivateTemporal> {
     const dir = mkdtempSync(join(tmpdir(), 'rotator-temporal-'));
-    const server = new PrivateTemporal(await freePort(), await freePort(), dir);
+    const server = new PrivateTemporal(await freePort(), await freePort(), dir, dynamicConfig);
     await server.up();
     return server;
   }
@@ -427,6 +435,7 @@ export class PrivateTemporal {
       '--headless',
       '--log-level',
       'error',
+      ...Object.entries(this.dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
       ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
         '--search-attribute',
         `${name}=${type}`,

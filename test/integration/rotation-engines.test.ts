@@ -203,7 +203,7 @@ for (const makeFixture of [mysqlFixture, redisFixture, mongoFixture]) {
         // single changes the password in place: the old one stops working at apply.
         expect(await canLogin(f, login, initial)).toBe(strategy !== 'single');
 
-        await handle.signal('finishGrace', {});
+        await handle.executeUpdate('finishGrace', { args: [{}] });
         expect((await handle.result()).outcome).toBe('rotated');
         expect(await canLogin(f, login, initial)).toBe(false);
         await f.work(next.username, next.password);
@@ -222,7 +222,7 @@ for (const makeFixture of [mysqlFixture, redisFixture, mongoFixture]) {
         const { id, login, initial } = await prepare();
         const versionsBefore = JSON.stringify(await rig.store.listVersions(id));
         const handle = await rig.start({ credentialId: id, graceMs: 60_000 });
-        await handle.signal('abort', { reason: 'test' });
+        await handle.executeUpdate('abort', { args: [{ reason: 'test' }] });
         const r = await handle.result();
         expect(['aborted', 'rolled-back']).toContain(r.outcome);
         expect(await canLogin(f, login, initial)).toBe(true);

@@ -168,7 +168,7 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     const cur = await rig.store.getSecret(credentialId, 'CURRENT');
     expect(await canLogin(pg.database, app, 'initial-Pw-1')).toBe(true);
     expect(await canLogin(pg.database, cur.username, cur.password)).toBe(true);
-    await handle.signal('finishGrace', {});
+    await handle.executeUpdate('finishGrace', { args: [{}] });
     expect((await handle.result()).outcome).toBe('rotated');
   });
 
@@ -178,7 +178,7 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
       if ((await handle.query(statusQuery)).phase === 'grace') break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await handle.signal('rollback', { reason: 'test' });
+    await handle.executeUpdate('rollback', { args: [{ reason: 'test' }] });
     expect((await handle.result()).outcome).toBe('rolled-back');
     const cur = await rig.store.getSecret(credentialId, 'CURRENT');
     expect(cur).toMatchObject({ version: 1, username: app });

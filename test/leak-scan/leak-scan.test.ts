@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import { createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
 import { parseKeyring } from '../../src/store/crypto';
 import { LEAK_DIR } from '../helpers/leak-ledger';
 import { services } from '../helpers/services';
@@ -61,7 +65,11 @@ describe('secret leak scan over everything the suite left in Temporal', () => {
     const startedAt = readFileSync(join(LEAK_DIR, 'started-at'), 'utf8').trim();
 
     const connection = await Connection.connect({ address: services.temporalAddress });
-    const client = new Client({ connection });
+    // Memos (the published status) are encrypted like every payload; listing decodes them.
+    const client = new Client({
+      connection,
+      dataConverter: { payloadCodecs: [new AnyKeyCodec(keys, true)] },
+    });
     let histories = 0;
     let decrypted = 0;
     let undecryptable = 0;
@@ -98,5 +106,95 @@ describe('secret leak scan over everything the suite left in Temporal', () => {
     expect(histories).toBeGreaterThan(20);
     expect(decrypted).toBeGreaterThan(100);
     expect(hits).toEqual([]);
+  });
+});
+
+/** Decodes with whichever of the suite's codec keys opens a payload (rigs reuse key ids). */
+class AnyKeyCodec implements PayloadCodec {
+  /** `lenient`: a payload no key opens becomes JSON null (for listing memos) instead of an error. */
+  constructor(
+    private readonly keys: Buffer[],
+    private readonly lenient = false,
+  ) {}
+  async encode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads;
+  }
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return payloads.map((p) => {
+      const enc = p.metadata?.encoding;
+      if (!enc || Buffer.from(enc).toString() !== 'binary/encrypted' || !p.data) return p;
+      const plain = tryDecryptBytes(Buffer.from(p.data), this.keys);
+      if (!plain) {
+        if (this.lenient)
+          return { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('null') };
+        throw new Error('payload encrypted with a key the suite did not record');
+      }
+      return temporal.api.common.v1.Payload.decode(plain);
+    });
+  }
+}
+
+function tryDecryptBytes(data: Buffer, keys: Buffer[]): Buffer | undefined {
+  const iv = data.subarray(0, 12);
+  const tag = data.subarray(data.length - 16);
+  const body = data.subarray(12, data.length - 16);
+  for (const key of keys) {
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, iv);
+      d.setAuthTag(tag);
+      return Buffer.concat([d.update(body), d.final()]);
+    } catch {
+      // not this key
+    }
+  }
+  return undefined;
+}
+
+describe('every workflow history the suite left replays (issue 11, item 2)', () => {
+  it('replays every rotation, fleet and launcher history of the run against the current workflow code', async () => {
+    const keys = [
+      ...readLedger('codec-keys').flatMap((spec) => Object.values(parseKeyring(spec).keys)),
+      // The fixed test key (testKeyring) used by rigs without a keyring of their own.
+      ...Object.values((await import('../helpers/temporal')).testKeyring().keys),
+    ];
+    const startedAt = readFileSync(join(LEAK_DIR, 'started-at'), 'utf8').trim();
+    const connection = await Connection.connect({ address: services.temporalAddress });
+    const client = new Client({
+      connection,
+      dataConverter: { payloadCodecs: [new AnyKeyCodec(keys, true)] },
+    });
+    const histories: Array<{ workflowId: string; history: unknown }> = [];
+    const types = new Map<string, string>();
+    const failures: string[] = [];
+    let replayed = 0;
+    try {
+      for await (const wf of client.workflow.list({ query: `StartTime >= '${startedAt}'` })) {
+        // The upgrade test runs builds that differ from this one on purpose.
+        if (wf.taskQueue.startsWith('upgrade')) continue;
+        const id = `${wf.workflowId} ${wf.runId}`;
+        types.set(id, wf.type);
+        histories.push({
+          workflowId: id,
+          history: await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory(),
+        });
+      }
+    } finally {
+      await connection.close();
+    }
+    const results = Worker.runReplayHistories(
+      {
+        workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+        dataConverter: { payloadCodecs: [new AnyKeyCodec(keys)] },
+      },
+      histories as Parameters<typeof Worker.runReplayHistories>[1],
+    );
+    for await (const r of results) {
+      replayed++;
+      if (r.error)
+        failures.push(`${r.workflowId} (${types.get(r.workflowId)}): ${String(r.error).slice(0, 400)}`);
+    }
+    console.log(`replay: ${replayed} histories of the run replayed, ${failures.length} failed`);
+    expect(replayed).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
   });
 });

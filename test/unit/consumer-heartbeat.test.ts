@@ -11,7 +11,7 @@ function fakeTemporal() {
     running: true,
     exists: true,
     signals: [] as Array<{ workflowId: string; hb: ConsumerHeartbeat }>,
-    queries: 0,
+    phase: 'grace',
     recorded: new Map<string, number>(),
     gate: undefined as Promise<void> | undefined,
     runId: 'run-1',
@@ -31,18 +31,24 @@ function fakeTemporal() {
           },
           async describe() {
             if (!state.exists) throw notFound(workflowId);
-            return { runId: state.runId, status: { name: state.running ? 'RUNNING' : 'COMPLETED' } };
-          },
-          async query(): Promise<Partial<RotationStatus>> {
-            state.queries++;
-            return {
-              phase: 'grace',
+            // Like the tracker: the status (with the consumers it heard from) is in the memo.
+            const status: Partial<RotationStatus> = {
+              phase: state.phase as RotationStatus['phase'],
               consumers: [...state.recorded].map(([consumerId, version]) => ({
                 consumerId,
                 version,
                 lastSeen: '',
               })),
             };
+            return {
+              runId: state.runId,
+              status: { name: state.running ? 'RUNNING' : 'COMPLETED' },
+              memo: { status },
+              searchAttributes: { RotationPhase: [state.phase] },
+            };
+          },
+          async query() {
+            throw new Error('the reporter must not query (a dead sticky worker corrupts state)');
           },
         };
       },
@@ -96,9 +102,8 @@ describe('HeartbeatReporter', () => {
     await r.flush();
     await sleep(220);
     await r.flush();
-    // The change signal went to "the latest run"; one query confirms it was run-1, then describe alone suffices.
+    // The change signal went to "the latest run"; its memo lists us, so describe alone suffices.
     expect(state.signals).toHaveLength(1);
-    expect(state.queries).toBe(1);
     expect(r.stats.skippedRecorded).toBeGreaterThanOrEqual(2);
     // A new rotation run knows nobody: the next tick announces us, without asking it first.
     state.runId = 'run-2';
@@ -106,9 +111,28 @@ describe('HeartbeatReporter', () => {
     await sleep(100);
     await r.flush();
     expect(state.signals).toHaveLength(2);
-    expect(state.queries).toBe(1);
     await sleep(100);
     expect(state.signals).toHaveLength(2);
+    await r.stop();
+  });
+
+  it('while the rotation waits on consumers (migrate) it reports every period, so it is not counted as gone', async () => {
+    const { client, state } = fakeTemporal();
+    state.phase = 'migrate';
+    const pool = fakeRotating(1);
+    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
+      pool,
+    );
+    await r.flush();
+    await sleep(230);
+    await r.flush();
+    const during = state.signals.length;
+    expect(during).toBeGreaterThanOrEqual(4);
+    // Grace: listed at this version, so periodic reports stop.
+    state.phase = 'grace';
+    await sleep(150);
+    await r.flush();
+    expect(state.signals.length).toBeLessThanOrEqual(during + 1);
     await r.stop();
   });
 
@@ -140,7 +164,6 @@ describe('HeartbeatReporter', () => {
     r.start();
     await sleep(230);
     await r.stop();
-    expect(state.queries).toBe(0);
     expect(state.signals.length).toBeGreaterThanOrEqual(3);
     expect(state.signals.length).toBeLessThanOrEqual(7);
   });

@@ -39,6 +39,10 @@ export interface FakeOptions {
   /** Resolved by the test to let a blocked activity continue. */
   blockAt?: keyof RotationActivities;
   unblock?: Promise<void>;
+  /** Activities that wait for their promise before doing anything (to hold the run in a phase). */
+  gates?: Partial<Record<keyof RotationActivities, Promise<void>>>;
+  /** Activities that fail permanently this many times, then work (to park the run for an operator). */
+  failTimes?: Partial<Record<keyof RotationActivities, number>>;
   strategy?: RotationPlan['strategy'];
 }
 
@@ -48,6 +52,12 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
 
   async function step(name: keyof RotationActivities, effect: () => void): Promise<void> {
     w.calls.push(name);
+    await opts.gates?.[name];
+    const failuresLeft = opts.failTimes?.[name];
+    if (failuresLeft) {
+      opts.failTimes![name] = failuresLeft - 1;
+      throw ApplicationFailure.nonRetryable(`injected failure in ${name}`, 'TransientError');
+    }
     if (opts.blockAt === name && opts.unblock) await opts.unblock;
     if (opts.failAt === name && !opts.failAfterEffect) {
       throw ApplicationFailure.nonRetryable(`injected failure in ${name}`, 'VerificationError');
@@ -61,6 +71,7 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
   return {
     async preflight(input: RotationInput): Promise<RotationPlan> {
       w.calls.push('preflight');
+      await opts.gates?.preflight;
       if (opts.failAt === 'preflight')
         throw ApplicationFailure.nonRetryable('unknown credential', 'UnknownCredentialError');
       const cur = w.versions.find((v) => v.label === 'CURRENT')!;
@@ -92,22 +103,25 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
           });
         }
       }),
-    discardPending: (plan) =>
-      step('discardPending', () => {
-        const v = version(plan.toVersion);
-        if (v) {
-          v.state = 'discarded';
-          delete v.label;
-        }
-      }),
     applyPending: (plan) =>
       step('applyPending', () => {
         w.logins[plan.toUsername] = `pw${plan.toVersion}`;
       }),
-    undoApply: (plan) =>
-      step('undoApply', () => {
+    // State-driven like the real one: demote if promoted, undo the server, discard the pending version.
+    restore: (plan) =>
+      step('restore', () => {
+        const from = version(plan.fromVersion)!;
+        const to = version(plan.toVersion);
+        if (to?.state === 'current') {
+          Object.assign(from, { state: 'current', label: 'CURRENT' });
+          Object.assign(to, { state: 'pending', label: 'PENDING' });
+        }
         if (plan.strategy === 'dual-user') delete w.logins[plan.toUsername];
         else w.logins[plan.fromUsername] = `pw${plan.fromVersion}`;
+        if (to?.state === 'pending') {
+          to.state = 'discarded';
+          delete to.label;
+        }
       }),
     verifyPending: () => step('verifyPending', () => undefined),
     promote: (plan) =>
@@ -126,6 +140,7 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
       }),
     async countSessions(plan, which) {
       w.calls.push(`countSessions:${which}`);
+      await opts.gates?.countSessions;
       const login = which === 'from' ? plan.fromUsername : plan.toUsername;
       const n = w.sessions[login] ?? 0;
       // Sessions end by themselves one poll later: models a draining pool.

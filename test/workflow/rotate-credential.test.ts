@@ -4,11 +4,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import {
-  abortSignal,
+  abortUpdate,
   consumerHeartbeatSignal,
-  extendGraceSignal,
-  finishGraceSignal,
-  rollbackSignal,
+  extendGraceUpdate,
+  finishGraceUpdate,
+  rollbackUpdate,
   statusQuery,
 } from '../../src/shared/messages';
 import type { Phase, RotationInput, RotationResult } from '../../src/shared/types';
@@ -115,7 +115,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     const unblock = new Promise<void>((r) => (release = r));
     const result = await rotate(world, { blockAt: 'applyPending', unblock }, {}, async (h) => {
       await waitForPhase(h, 'apply');
-      await h.signal(abortSignal, { reason: 'operator changed mind', by: 'alice' });
+      await h.executeUpdate(abortUpdate, { args: [{ reason: 'operator changed mind', by: 'alice' }] });
       release();
     });
     expect(result.outcome).toBe('aborted');
@@ -125,19 +125,19 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
   });
 
   for (const [name, signal] of [
-    ['rollback', rollbackSignal],
-    ['abort', abortSignal],
+    ['rollback', rollbackUpdate],
+    ['abort', abortUpdate],
   ] as const) {
     it(`${name} during grace points back to the old version and removes the new login`, async () => {
       const world = newWorld();
       const before = snapshot(world);
       const result = await rotate(world, {}, {}, async (h) => {
         await waitForPhase(h, 'grace');
-        await h.signal(signal, { reason: 'bad deploy' });
+        await h.executeUpdate(signal, { args: [{ reason: 'bad deploy' }] });
       });
       expect(result.outcome).toBe('rolled-back');
       expect(snapshot(world)).toEqual(before);
-      expect(world.calls.slice(-4)).toEqual(['demote', 'countSessions:to', 'undoApply', 'discardPending']);
+      expect(world.calls.slice(-3)).toEqual(['demote', 'countSessions:to', 'restore']);
     });
   }
 
@@ -163,10 +163,10 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     const result = await rotate(world, {}, {}, async (h) => {
       await waitForPhase(h, 'grace');
       const first = (await h.query(statusQuery)).graceDeadline!;
-      await h.signal(extendGraceSignal, { byMs: DAY_MS });
+      await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: DAY_MS }] });
       const second = (await h.query(statusQuery)).graceDeadline!;
       expect(Date.parse(second) - Date.parse(first)).toBe(DAY_MS);
-      await h.signal(finishGraceSignal, {});
+      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
     });
     expect(result.outcome).toBe('rotated');
     expect(world.logins).toEqual({ app_b: 'pw2' });
@@ -193,7 +193,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
         'grace',
       ]);
       expect(Date.parse(s.graceDeadline!)).toBeGreaterThan(Date.now());
-      await h.signal(finishGraceSignal, {});
+      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
     });
   });
 
@@ -215,7 +215,8 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
           workflowId,
         }),
       ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-      await h.signal(finishGraceSignal, {});
+      await waitForPhase(h, 'grace');
+      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
       await h.result();
     });
   });

@@ -1,0 +1,771 @@
+/**
+ * Records the replay corpus (test/replay/histories/*.json): representative
+ * rotations run on the Temporal dev server with the real activities against
+ * the real services, one history per scenario (plus the children of the
+ * fleet and of the schedule launcher). test/replay/replay.test.ts replays
+ * every file against the current workflow code.
+ *
+ *   npx tsx scripts/record-histories.ts [--archive <release>]
+ *
+ * Each recording replaces test/replay/histories/<scenario>.json. With
+ * --archive, the current top-level files first move to
+ * test/replay/histories/<release>/, which the replay test keeps replaying:
+ * do that once per release that changed workflow behaviour, since runs
+ * started on that release may still be running after the next deploy.
+ *
+ * Needs the services (bash scripts/services.sh up). Payloads are encrypted
+ * with the fixed, public, test-only codec key (test/helpers/temporal.ts
+ * testKeyring); the passwords are generated here and thrown away, and every
+ * file is checked — raw and with every payload decrypted — for each of them
+ * before anything is written.
+ *
+ * Re-record when adding a scenario or after an intended, patched() change;
+ * never to make a failing replay pass (README "Upgrading").
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { escapeIdentifier } from 'pg';
+import * as prettier from 'prettier';
+import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from '../src/codec';
+import { productionActivities } from '../src/runtime';
+import { openStore, SecretCipher, type ManagedCredentialStore } from '../src/store';
+import { generateKeyBase64, parseKeyring } from '../src/store/crypto';
+import { parseCredentialDefinition } from '../src/store/schema';
+import { planWorkflowId, rotationWorkflowId } from '../src/shared/constants';
+import {
+  abortUpdate,
+  consumerHeartbeatSignal,
+  extendGraceUpdate,
+  finishGraceUpdate,
+  resolveUpdate,
+  rollbackUpdate,
+} from '../src/shared/messages';
+import type {
+  FleetInput,
+  FleetSummary,
+  LaunchResult,
+  RotationInput,
+  RotationResult,
+  RotationStatus,
+} from '../src/shared/types';
+import { freshPg, type PgNamespace } from '../test/helpers/pg';
+import { addPgAdmin, addPgApp } from '../test/helpers/pg-rig';
+import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
+import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
+import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
+import type { RotationRig } from '../test/helpers/rotation';
+import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';
+import { devServerEnv, encryptedClient, testKeyring, uniqueTaskQueue } from '../test/helpers/temporal';
+
+const HISTORIES_DIR = join(REPO_ROOT, 'test', 'replay', 'histories');
+
+/** A recorded run: the file name (without .json) and the execution. */
+interface Recorded {
+  name: string;
+  workflowId: string;
+  runId: string;
+}
+
+type Activities = ReturnType<typeof productionActivities>;
+
+const log = (msg: string) =>
+  console.log(`[record-histories ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const archive = archiveArg(process.argv.slice(2));
+  const keyring = testKeyring();
+  const env = await devServerEnv();
+  log('bundling the workflows of src/ (as test/helpers/global-setup.ts does)');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: join(REPO_ROOT, 'src', 'workflows', 'index.ts'),
+    failureConverterPath,
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'record-histories-'));
+  const store = await openStore(
+    { backend: 'file', path: join(dir, 'store.json') },
+    new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`)),
+  );
+  const secrets = new Set<string>();
+  const hooks = new Hooks();
+  const taskQueue = uniqueTaskQueue('replay-corpus');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    identity: 'record-histories',
+    workflowBundle: { code },
+    activities: hooks.wrap(productionActivities(recordingPasswords(store, secrets), 'record-histories')),
+    dataConverter: encryptedDataConverter(keyring),
+  });
+  const running = worker.run();
+  const client = encryptedClient(env, keyring);
+  const ids: string[] = [];
+  const rig = {
+    store,
+    client,
+    taskQueue,
+    async addCredential(partial, current) {
+      const def = parseCredentialDefinition({
+        baseUsername: current.username,
+        ...partial,
+        policy: { consumerDiscoveryMs: 0, ...partial.policy },
+      });
+      await store.putDefinition(def, 'record-histories');
+      await store.importCurrent(def.id, current, 'record-histories');
+      secrets.add(current.password);
+      ids.push(def.id);
+    },
+  } as Pick<RotationRig, 'store' | 'client' | 'taskQueue' | 'addCredential'> as RotationRig;
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const recorded: Recorded[] = [];
+  try {
+    const pg = await freshPg();
+    cleanups.push(() => pg.cleanup());
+    const mysql = await freshMysql();
+    cleanups.push(() => mysql.cleanup());
+    const redis = await freshRedis();
+    cleanups.push(() => redis.cleanup());
+    const mongo = await freshMongo();
+    cleanups.push(() => mongo.cleanup());
+    const ctx: Ctx = {
+      rig,
+      client,
+      taskQueue,
+      hooks,
+      pg,
+      mysql,
+      redis,
+      mongo,
+      pgAdminId: await addPgAdmin(rig, pg),
+      mysqlAdminId: await addAdmin(rig, 'mysql', services.mysql, { database: mysql.database }),
+      redisAdminId: await addAdmin(rig, 'redis', services.redis, {}),
+      mongoAdminId: await addAdmin(rig, 'mongodb', services.mongo, { database: 'admin' }),
+    };
+    for (const admin of [services.postgres, services.mysql, services.redis, services.mongo])
+      secrets.add(admin.password);
+
+    // A few at a time: the machine is shared.
+    const queue = [...SCENARIOS];
+    await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        for (let s = queue.shift(); s; s = queue.shift()) {
+          const t0 = Date.now();
+          const runs = await withTimeout(s.run(ctx), 180_000, s.name);
+          for (const r of runs) recorded.push(r);
+          log(`${s.name}: ${runs.length} run(s) in ${Date.now() - t0} ms`);
+        }
+      }),
+    );
+  } finally {
+    worker.shutdown();
+    await running;
+    for (const c of cleanups.reverse()) await c().catch((e) => log(`cleanup: ${String(e)}`));
+  }
+
+  // Every password the store knows (generated or imported), for the leak check.
+  for (const id of ids) {
+    for (const v of await store.listVersions(id)) {
+      const s = await store.getSecret(id, v.version).catch(() => undefined);
+      if (s) secrets.add(s.password);
+    }
+  }
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  const files = new Map<string, string>();
+  const histories: Array<{ workflowId: string; history: temporal.api.history.v1.IHistory }> = [];
+  const codec = new AesGcmPayloadCodec(keyring);
+  const leaks: string[] = [];
+  const checked = [...secrets].filter((s) => s.length >= 8);
+  if (checked.length < 20)
+    throw new Error(`only ${checked.length} passwords collected: the leak check would prove nothing`);
+  for (const r of recorded.sort((a, b) => a.name.localeCompare(b.name))) {
+    const history = await client.workflow.getHandle(r.workflowId, r.runId).fetchHistory();
+    // protobufjs's own JSON form (longs and bytes as strings, enum names); test/replay loads it with
+    // History.fromObject. Not historyToJSON: @temporalio/common 1.24 ships protobufjs 8 next to the
+    // proto package's 7, and its historyToJSON/historyFromJSON throw "type must be a Type" here.
+    const json = temporal.api.history.v1.History.fromObject(history).toJSON();
+    const text = await prettier.format(JSON.stringify(json), { parser: 'json' });
+    const plain = (await decryptAll(JSON.parse(text) as unknown, codec)).join('\n');
+    for (const s of checked)
+      if (text.includes(s) || plain.includes(s)) leaks.push(`${r.name}: a password of length ${s.length}`);
+    if (!plain.includes('"credentialId"') && !plain.includes('"selector"'))
+      throw new Error(`${r.name}: no decryptable payload with a credential id (wrong key?)`);
+    files.set(`${r.name}.json`, text);
+    histories.push({ workflowId: r.name, history });
+  }
+  if (leaks.length)
+    throw new Error(`passwords found in recorded histories, nothing written:\n${leaks.join('\n')}`);
+
+  // The corpus must replay on the code it was recorded with.
+  let replayed = 0;
+  for await (const res of Worker.runReplayHistories(
+    { workflowBundle: { code }, dataConverter: encryptedDataConverter(keyring) },
+    histories,
+  )) {
+    if (res.error)
+      throw new Error(`${res.workflowId} does not replay on the code that recorded it: ${res.error}`);
+    replayed++;
+  }
+
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  if (archive) {
+    const to = join(HISTORIES_DIR, archive);
+    mkdirSync(to);
+    for (const f of readdirSync(HISTORIES_DIR))
+      if (f.endsWith('.json')) renameSync(join(HISTORIES_DIR, f), join(to, f));
+    log(`previous recordings kept in test/replay/histories/${archive}/`);
+  }
+  for (const [name, text] of files) writeFileSync(join(HISTORIES_DIR, name), text);
+  await env.teardown();
+  log(
+    `${files.size} histories written to test/replay/histories (${replayed} replayed, ${checked.length} passwords checked, none found) in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+}
+
+/** `--archive <release>`: a plain directory name that does not exist yet. */
+function archiveArg(args: string[]): string | undefined {
+  if (args.length === 0) return undefined;
+  const [flag, name] = args;
+  if (flag !== '--archive' || !name || args.length > 2 || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new Error('usage: npx tsx scripts/record-histories.ts [--archive <release>]');
+  if (existsSync(join(HISTORIES_DIR, name))) throw new Error(`test/replay/histories/${name} exists already`);
+  return name;
+}
+
+// ------------------------------------------------------------------ scenarios
+
+interface Ctx {
+  rig: RotationRig;
+  client: Client;
+  taskQueue: string;
+  hooks: Hooks;
+  pg: PgNamespace;
+  mysql: MysqlNamespace;
+  redis: RedisNamespace;
+  mongo: MongoNamespace;
+  pgAdminId: string;
+  mysqlAdminId: string;
+  redisAdminId: string;
+  mongoAdminId: string;
+}
+
+interface Scenario {
+  name: string;
+  run(ctx: Ctx): Promise<Recorded[]>;
+}
+
+const LONG_GRACE = { graceMs: 3_600_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 };
+const NO_GRACE = { graceMs: 0, drainTimeoutMs: 0, consumerDiscoveryMs: 0 };
+
+const SCENARIOS: Scenario[] = [
+  {
+    // The full path: consumer heartbeats during migrate, an extension and an early end of the grace.
+    name: 'postgres-dual-user-rotated',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'full');
+      const h = await start(c, {
+        credentialId: app.id,
+        ...LONG_GRACE,
+        consumerDiscoveryMs: 2_000,
+        requestedBy: 'replay-corpus',
+        reason: 'representative rotation',
+      });
+      await waitForPhase(h, ['migrate']);
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'orders-api-1', version: 1 });
+      await sleep(300);
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'orders-api-1', version: 2 });
+      await waitForPhase(h, ['grace']);
+      await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: 60_000, by: 'replay-corpus' }] });
+      await h.executeUpdate(finishGraceUpdate, {
+        args: [{ reason: 'consumers moved', by: 'replay-corpus' }],
+      });
+      return [await expectOutcome('postgres-dual-user-rotated', h, 'rotated', 'dual-user')];
+    },
+  },
+  ...(['dual-password', 'dual-user'] as const).map((strategy): Scenario => ({
+    name: `mysql-${strategy}-rotated`,
+    async run(c) {
+      const id = await addMysqlApp(c, strategy);
+      return [await rotateThroughGrace(c, `mysql-${strategy}-rotated`, id, strategy)];
+    },
+  })),
+  ...(['dual-password', 'dual-user'] as const).map((strategy): Scenario => ({
+    name: `redis-${strategy}-rotated`,
+    async run(c) {
+      const id = await addRedisApp(c, strategy);
+      return [await rotateThroughGrace(c, `redis-${strategy}-rotated`, id, strategy)];
+    },
+  })),
+  {
+    name: 'mongodb-dual-user-rotated',
+    async run(c) {
+      const id = await addMongoApp(c);
+      return [await rotateThroughGrace(c, 'mongodb-dual-user-rotated', id, 'dual-user')];
+    },
+  },
+  {
+    // The abort arrives while verify runs (held by a hook): compensation restores the state.
+    name: 'abort-before-promote',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'abort');
+      const gate = c.hooks.hold('verifyPending', app.id);
+      const h = await start(c, { credentialId: app.id, ...LONG_GRACE });
+      await gate.reached;
+      await h.executeUpdate(abortUpdate, { args: [{ reason: 'wrong credential', by: 'replay-corpus' }] });
+      gate.release();
+      return [await expectOutcome('abort-before-promote', h, 'aborted')];
+    },
+  },
+  {
+    name: 'rollback-in-grace',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'rollback');
+      const h = await start(c, { credentialId: app.id, ...LONG_GRACE });
+      await waitForPhase(h, ['grace']);
+      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy', by: 'replay-corpus' }] });
+      return [await expectOutcome('rollback-in-grace', h, 'rolled-back')];
+    },
+  },
+  {
+    // Short grace and a forced revoke at the deadline, with a consumer that never moves.
+    name: 'emergency',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'leaked');
+      const h = await start(c, {
+        credentialId: app.id,
+        emergency: true,
+        reason: 'password in a public repo',
+        graceMs: 2_000,
+      });
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'billing-7', version: 1 });
+      return [await expectOutcome('emergency', h, 'rotated')];
+    },
+  },
+  {
+    // A step after promote fails permanently once: the run parks, an operator says retry.
+    name: 'needs-operator-retry',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'parked');
+      c.hooks.failOnce('revokeOld', app.id);
+      const h = await start(c, { credentialId: app.id, ...NO_GRACE });
+      await waitForPhase(h, ['needs-operator']);
+      await h.executeUpdate(resolveUpdate, {
+        args: [{ action: 'retry', reason: 'fixed', by: 'replay-corpus' }],
+      });
+      return [await expectOutcome('needs-operator-retry', h, 'rotated')];
+    },
+  },
+  {
+    // An admin credential manages itself: dual-user clone of a dedicated superuser.
+    name: 'admin-rotation',
+    async run(c) {
+      const password = `Admin-${uniqueSuffix()}-Pw1`;
+      const login = await c.pg.createLogin('admin', password, 'SUPERUSER');
+      const id = `replay-pg-admin/${uniqueSuffix()}`;
+      await c.rig.addCredential(
+        {
+          id,
+          engine: 'postgres',
+          host: services.postgres.host,
+          port: services.postgres.port,
+          database: c.pg.database,
+        },
+        { username: login, password },
+      );
+      const h = await start(c, { credentialId: id, ...NO_GRACE });
+      return [await expectOutcome('admin-rotation', h, 'rotated', 'dual-user')];
+    },
+  },
+  {
+    name: 'preflight-failed',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'missing');
+      await c.pg.admin.query(`DROP OWNED BY ${escapeIdentifier(app.login)}`);
+      await c.pg.admin.query(`DROP ROLE ${escapeIdentifier(app.login)}`);
+      const h = await start(c, { credentialId: app.id, ...NO_GRACE });
+      const err = await h.result().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (!(err instanceof WorkflowFailedError))
+        throw new Error(`preflight-failed: expected a failed run, got ${String(err)}`);
+      return [{ name: 'preflight-failed', workflowId: h.workflowId, runId: await runIdOf(h) }];
+    },
+  },
+  {
+    name: 'fleet',
+    async run(c) {
+      const team = `replay-${uniqueSuffix()}`;
+      const apps = [
+        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_a', { labels: { team } }),
+        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_b', { labels: { team } }),
+      ];
+      const input: FleetInput = { selector: { labels: { team } }, concurrency: 2, rotation: NO_GRACE };
+      const h = await c.client.workflow.start('rotateFleet', {
+        args: [input],
+        taskQueue: c.taskQueue,
+        workflowId: `fleet/replay-${uniqueSuffix()}`,
+      });
+      const summary = (await h.result()) as FleetSummary;
+      if (summary.rotated.length !== 2) throw new Error(`fleet: ${JSON.stringify(summary)}`);
+      const out: Recorded[] = [{ name: 'fleet', workflowId: h.workflowId, runId: await runIdOf(h) }];
+      for (const [i, a] of apps.entries()) {
+        const child = c.client.workflow.getHandle(rotationWorkflowId(a.id));
+        out.push({ name: `fleet-child-${i + 1}`, workflowId: child.workflowId, runId: await runIdOf(child) });
+      }
+      return out;
+    },
+  },
+  {
+    // Cancelling a fleet stops launching; the running rotation is abandoned, not cancelled.
+    name: 'fleet-cancelled',
+    async run(c) {
+      const team = `replay-${uniqueSuffix()}`;
+      const apps = [
+        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_a', { labels: { team } }),
+        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
+      ];
+      const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
+      const h = await c.client.workflow.start('rotateFleet', {
+        args: [input],
+        taskQueue: c.taskQueue,
+        workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
+      });
+      const children = apps.map((a) => c.client.workflow.getHandle(rotationWorkflowId(a.id)));
+      const first = await firstInGrace(children);
+      await h.cancel();
+      const summary = (await h.result()) as FleetSummary;
+      if (!summary.cancelled || summary.leftRunning?.[0] !== first.workflowId.replace(/^rotate\//, ''))
+        throw new Error(`fleet-cancelled: ${JSON.stringify(summary)}`);
+      await first.executeUpdate(finishGraceUpdate, { args: [{}] });
+      await expectOutcome('fleet-cancelled (child)', first, 'rotated');
+      return [{ name: 'fleet-cancelled', workflowId: h.workflowId, runId: await runIdOf(h) }];
+    },
+  },
+  {
+    // What a Temporal Schedule runs: the launcher starts the fixed-id rotation and waits for it.
+    name: 'schedule-launcher',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'sched');
+      const input: RotationInput = { credentialId: app.id, ...NO_GRACE };
+      const h = await c.client.workflow.start('scheduledRotation', {
+        args: [input],
+        taskQueue: c.taskQueue,
+        workflowId: `schedule-launcher/replay-${uniqueSuffix()}`,
+      });
+      const result = (await h.result()) as LaunchResult;
+      if (result.outcome !== 'rotated') throw new Error(`schedule-launcher: ${JSON.stringify(result)}`);
+      const child = c.client.workflow.getHandle(rotationWorkflowId(app.id));
+      return [
+        { name: 'schedule-launcher', workflowId: h.workflowId, runId: await runIdOf(h) },
+        { name: 'schedule-launcher-child', workflowId: child.workflowId, runId: await runIdOf(child) },
+      ];
+    },
+  },
+  {
+    name: 'dry-run',
+    async run(c) {
+      const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'plan');
+      const h = await c.client.workflow.start('rotateCredential', {
+        args: [{ credentialId: app.id, dryRun: true } satisfies RotationInput],
+        taskQueue: c.taskQueue,
+        workflowId: planWorkflowId(app.id),
+      });
+      const r = (await h.result()) as RotationResult;
+      if (r.outcome !== 'planned') throw new Error(`dry-run: ${JSON.stringify(r)}`);
+      return [{ name: 'dry-run', workflowId: h.workflowId, runId: await runIdOf(h) }];
+    },
+  },
+];
+
+/** Start → grace (both credentials valid) → finishGrace Update → revoke. */
+async function rotateThroughGrace(c: Ctx, name: string, id: string, strategy: string): Promise<Recorded> {
+  const h = await start(c, { credentialId: id, ...LONG_GRACE });
+  await waitForPhase(h, ['grace']);
+  await h.executeUpdate(finishGraceUpdate, { args: [{}] });
+  return expectOutcome(name, h, 'rotated', strategy);
+}
+
+function start(c: Ctx, input: RotationInput): Promise<WorkflowHandle> {
+  return c.client.workflow.start('rotateCredential', {
+    args: [input],
+    taskQueue: c.taskQueue,
+    workflowId: rotationWorkflowId(input.credentialId),
+  });
+}
+
+async function expectOutcome(
+  name: string,
+  h: WorkflowHandle,
+  outcome: RotationResult['outcome'],
+  strategy?: string,
+): Promise<Recorded> {
+  const r = (await h.result()) as RotationResult;
+  if (r.outcome !== outcome || (strategy && r.strategy !== strategy))
+    throw new Error(
+      `${name}: expected ${outcome}${strategy ? ` (${strategy})` : ''}, got ${JSON.stringify(r)}`,
+    );
+  return { name, workflowId: h.workflowId, runId: await runIdOf(h) };
+}
+
+async function runIdOf(h: WorkflowHandle): Promise<string> {
+  return (await h.describe()).runId;
+}
+
+/** The first of the handles whose rotation reached grace (the others may not exist yet). */
+async function firstInGrace(handles: WorkflowHandle[], timeoutMs = 60_000): Promise<WorkflowHandle> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    for (const h of handles) {
+      const status = await h.describe().then(
+        (d) => d.memo?.status as RotationStatus | undefined,
+        () => undefined,
+      );
+      if (status?.phase === 'grace') return h;
+    }
+    await sleep(100);
+  }
+  throw new Error('no rotation of the fleet reached grace');
+}
+
+/** Polls the status the workflow publishes in its memo (describe, never a query). */
+async function waitForPhase(h: WorkflowHandle, phases: string[], timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = 'nothing';
+  while (Date.now() < until) {
+    const status = (await h.describe()).memo?.status as RotationStatus | undefined;
+    if (status) last = status.phase;
+    if (status && phases.includes(status.phase)) return;
+    if (status?.outcome) break;
+    await sleep(100);
+  }
+  throw new Error(`${h.workflowId}: phase ${phases.join('/')} not reached (last seen: ${last})`);
+}
+
+/** The engine's admin (from scripts/services.env) as a credential of the recording store. */
+async function addAdmin(
+  rig: RotationRig,
+  engine: 'mysql' | 'redis' | 'mongodb',
+  admin: { host: string; port: number; user: string; password: string },
+  extra: { database?: string },
+): Promise<string> {
+  const id = `replay-${engine}-admin/${uniqueSuffix()}`;
+  await rig.addCredential(
+    { id, engine, host: admin.host, port: admin.port, ...extra },
+    { username: admin.user, password: admin.password },
+  );
+  return id;
+}
+
+async function addMysqlApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Promise<string> {
+  const ns = c.mysql;
+  const password = `Init-${uniqueSuffix()}-Pw1`;
+  const login = await ns.createLogin(strategy === 'dual-user' ? 'blue' : 'app', password);
+  await ns.admin.query(
+    `CREATE TABLE IF NOT EXISTS ${ns.database}.orders (id int auto_increment primary key, item text)`,
+  );
+  await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
+  const id = `replay-mysql-${strategy}/${uniqueSuffix()}`;
+  await c.rig.addCredential(
+    {
+      id,
+      engine: 'mysql',
+      host: services.mysql.host,
+      port: services.mysql.port,
+      database: ns.database,
+      adminCredentialId: c.mysqlAdminId,
+      baseUsername: login,
+      strategy,
+    },
+    { username: login, password },
+  );
+  return id;
+}
+
+async function addRedisApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Promise<string> {
+  const ns = c.redis;
+  const password = `Init-${uniqueSuffix()}-Pw1`;
+  const name = strategy === 'dual-user' ? 'blue' : 'app';
+  const login = await ns.createUser(
+    name,
+    'on',
+    `>${password}`,
+    `~${ns.prefix}${name}:*`,
+    '+@read',
+    '+set',
+    '+ping',
+  );
+  const id = `replay-redis-${strategy}/${uniqueSuffix()}`;
+  await c.rig.addCredential(
+    {
+      id,
+      engine: 'redis',
+      host: services.redis.host,
+      port: services.redis.port,
+      adminCredentialId: c.redisAdminId,
+      baseUsername: login,
+      strategy,
+    },
+    { username: login, password },
+  );
+  return id;
+}
+
+async function addMongoApp(c: Ctx): Promise<string> {
+  const ns = c.mongo;
+  const password = `Init-${uniqueSuffix()}-Pw1`;
+  // FerretDB rejects roles in createUser (docs/engine-notes-mongodb.md).
+  const login = await ns.createUser('app', password);
+  const id = `replay-mongodb-dual-user/${uniqueSuffix()}`;
+  await c.rig.addCredential(
+    {
+      id,
+      engine: 'mongodb',
+      host: services.mongo.host,
+      port: services.mongo.port,
+      database: ns.database,
+      adminCredentialId: c.mongoAdminId,
+      baseUsername: login,
+      strategy: 'dual-user',
+    },
+    { username: login, password },
+  );
+  return id;
+}
+
+// ------------------------------------------------------------------ activity hooks
+
+/**
+ * The real activities, with two test hooks keyed by credential: hold an
+ * activity until released (to send a message while a step runs), or make it
+ * fail permanently once (to park the run for an operator).
+ */
+class Hooks {
+  private holds = new Map<string, { reached: () => void; released: Promise<void> }>();
+  private failures = new Set<string>();
+
+  hold(activity: keyof Activities, credentialId: string): { reached: Promise<void>; release(): void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.holds.set(`${activity}:${credentialId}`, { reached, released });
+    return { reached: reachedP, release };
+  }
+
+  failOnce(activity: keyof Activities, credentialId: string): void {
+    this.failures.add(`${activity}:${credentialId}`);
+  }
+
+  wrap(acts: Activities): Activities {
+    const wrapped: Record<string, unknown> = {};
+    for (const [name, fn] of Object.entries(acts) as Array<[string, (...a: unknown[]) => Promise<unknown>]>) {
+      wrapped[name] = async (...args: unknown[]) => {
+        const id = credentialIdOf(args[0]);
+        const key = `${name}:${id}`;
+        const held = this.holds.get(key);
+        if (held) {
+          this.holds.delete(key);
+          held.reached();
+          await held.released;
+        }
+        if (this.failures.delete(key))
+          throw ApplicationFailure.nonRetryable(
+            `injected failure in ${name} (replay corpus)`,
+            'InjectedFailure',
+          );
+        return fn(...args);
+      };
+    }
+    return wrapped as Activities;
+  }
+}
+
+function credentialIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg && typeof arg === 'object' && 'credentialId' in arg) return String(arg.credentialId);
+  return undefined;
+}
+
+/** The same store, but every password generated for a pending version is also added to `into`. */
+function recordingPasswords(store: ManagedCredentialStore, into: Set<string>): ManagedCredentialStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop !== 'createPending')
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      const createPending: ManagedCredentialStore['createPending'] = (
+        id,
+        version,
+        username,
+        generate,
+        actor,
+      ) =>
+        target.createPending(
+          id,
+          version,
+          username,
+          () => {
+            const password = generate();
+            into.add(password);
+            return password;
+          },
+          actor,
+        );
+      return createPending;
+    },
+  });
+}
+
+// ------------------------------------------------------------------ payloads
+
+const ENCRYPTED = Buffer.from('binary/encrypted').toString('base64');
+
+/** Every payload of a JSON history that our codec encrypted, decrypted to text. */
+async function decryptAll(node: unknown, codec: AesGcmPayloadCodec, out: string[] = []): Promise<string[]> {
+  if (Array.isArray(node)) for (const n of node) await decryptAll(n, codec, out);
+  else if (node && typeof node === 'object') {
+    const o = node as { metadata?: Record<string, string>; data?: unknown };
+    if (o.metadata?.encoding === ENCRYPTED && typeof o.data === 'string') {
+      const metadata = Object.fromEntries(
+        Object.entries(o.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')]),
+      );
+      const [plain] = await codec.decode([{ metadata, data: Buffer.from(o.data, 'base64') }]);
+      out.push(Buffer.from(plain?.data ?? []).toString('utf8'));
+    } else for (const v of Object.values(node)) await decryptAll(v, codec, out);
+  }
+  return out;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

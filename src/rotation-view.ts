@@ -1,0 +1,87 @@
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { rotationWorkflowId } from './shared/constants';
+import type { Phase, RotationResult, RotationStatus } from './shared/types';
+
+/**
+ * What the CLI shows of a credential's latest rotation, read through
+ * describe() and the run's close event — never through a query, which a
+ * dead sticky worker can turn into corrupted cached state (TS SDK 1.24).
+ * The workflow keeps its status in the memo (tracker.publish).
+ */
+export interface RotationView {
+  workflowId: string;
+  runId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED, TIMED_OUT, CANCELLED, … */
+  execution: string;
+  /** The workflow's own status as last published (absent for runs that never published one). */
+  status?: RotationStatus;
+  phase: Phase | string;
+  /** rotated / aborted / rolled-back / failed, or the execution status of a run that ended otherwise. */
+  outcome?: string;
+  /** Why it did not rotate: error class and message. */
+  cause?: string;
+}
+
+export async function readRotation(client: Client, credentialId: string): Promise<RotationView> {
+  const handle = client.workflow.getHandle(rotationWorkflowId(credentialId));
+  const d = await handle.describe();
+  return viewOf(d, await closeOf(client, d));
+}
+
+export function viewOf(d: WorkflowExecutionDescription, close?: Close): RotationView {
+  const status = (d.memo?.status ?? undefined) as RotationStatus | undefined;
+  const phaseAttr = d.searchAttributes?.RotationPhase;
+  const phase = status?.phase ?? (Array.isArray(phaseAttr) ? String(phaseAttr[0]) : 'unknown');
+  const view: RotationView = {
+    workflowId: d.workflowId,
+    runId: d.runId,
+    execution: d.status.name,
+    status,
+    phase,
+  };
+  if (close?.result) {
+    view.outcome = close.result.outcome;
+    view.cause = close.result.error;
+  } else if (close?.cause) {
+    view.outcome = d.status.name === 'FAILED' ? 'failed' : d.status.name.toLowerCase().replace('_', '-');
+    view.cause = close.cause;
+  } else if (status?.needsOperator) {
+    view.cause = `${status.needsOperator.step}: ${status.needsOperator.error}`;
+  }
+  return view;
+}
+
+interface Close {
+  result?: RotationResult;
+  cause?: string;
+}
+
+/** The result or failure of a closed run (read from its close event; nothing for a running one). */
+async function closeOf(client: Client, d: WorkflowExecutionDescription): Promise<Close | undefined> {
+  if (d.status.name === 'RUNNING') return undefined;
+  const handle = client.workflow.getHandle(d.workflowId, d.runId, { followRuns: false });
+  try {
+    return { result: (await handle.result()) as RotationResult };
+  } catch (err) {
+    return { cause: failureCause(err) };
+  }
+}
+
+/** "ErrorType: message" of the innermost cause of a workflow failure (decoded by the client's codec). */
+export function failureCause(err: unknown): string {
+  if (err instanceof WorkflowNotFoundError) return 'no such rotation';
+  let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  if (e instanceof TerminatedFailure) return `terminated: ${e.message || 'no reason given'}`;
+  if (e instanceof TimeoutFailure) return `timed out (${String(e.timeoutType)})`;
+  if (e instanceof CancelledFailure) return 'cancelled';
+  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
+    e = (e as { cause?: unknown }).cause;
+  if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,233 @@
+/**
+ * Issue 11, items 1 and 2, with real SIGKILLs on the dev server and real
+ * PostgreSQL.
+ *
+ * Item 1: a store step runs as a local activity; its effect happens, then the
+ * worker dies before the workflow task completes, so history has no trace of
+ * it; an abort arrives. The next worker sees the abort before the step's
+ * boundary. Compensation must still put everything back, because it reads the
+ * actual state (store labels, server logins) instead of the steps history
+ * shows: CURRENT is the old login and it logs in, every time.
+ *
+ * Item 2: while the sticky worker is dead, operators and consumers keep
+ * looking at the rotation (status, rotate --wait, heartbeats): through
+ * describe(), never a query, so the history stays replayable.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { readRotation } from '../../src/rotation-view';
+import { encryptedDataConverter } from '../../src/codec';
+import { parseKeyring } from '../../src/store';
+import { rotationWorkflowId } from '../../src/shared/constants';
+import { abortUpdate, consumerHeartbeatSignal } from '../../src/shared/messages';
+import type { RotationResult } from '../../src/shared/types';
+import { sleep, spawnWorker, stopAllFaultProcesses, workflowBundleCopy } from '../helpers/faults';
+import { markerName } from '../helpers/hold-worker-name';
+import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
+import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
+import { createRotationRig, type RotationRig } from '../helpers/rotation';
+import { REPO_ROOT } from '../helpers/services';
+import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
+
+const HOLD_WORKER = join(REPO_ROOT, 'test', 'helpers', 'hold-worker.ts');
+
+let env: TestWorkflowEnvironment;
+let tmp: string;
+let bundle: string;
+beforeAll(async () => {
+  env = await devServerEnv();
+  tmp = mkdtempSync(join(tmpdir(), 'rotator-lost-'));
+  bundle = workflowBundleCopy(tmp);
+});
+afterAll(async () => {
+  await env?.teardown();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+let pg: PgNamespace;
+let rig: RotationRig | undefined;
+const started: WorkflowHandle[] = [];
+beforeEach(async () => {
+  pg = await freshPg();
+});
+afterEach(async () => {
+  await stopAllFaultProcesses();
+  for (const h of started.splice(0)) {
+    if ((await h.describe().catch(() => undefined))?.status.name === 'RUNNING')
+      await h.terminate('test cleanup').catch(() => undefined);
+  }
+  await rig?.close().catch(() => undefined);
+  rig = undefined;
+  await pg?.cleanup();
+});
+
+async function canLogin(database: string, user: string, password: string): Promise<boolean> {
+  try {
+    await (await pgConnect(database, user, password)).end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function prefixRoles(): Promise<string[]> {
+  const { rows } = await pg.admin.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname`,
+    [pg.prefix],
+  );
+  return rows.map((r) => r.rolname);
+}
+
+async function expectReplays(r: RotationRig, workflowId: string): Promise<void> {
+  const history = await r.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory(
+    {
+      workflowBundle: { codePath: bundle },
+      dataConverter: encryptedDataConverter(parseKeyring(r.env.ROTATOR_CODEC_KEYS!)),
+    },
+    history,
+    workflowId,
+  );
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const BATCH = 5;
+
+describe('a store step lost with its worker, then an abort (issue 11 item 1)', () => {
+  for (const [holdAfter, runs, effect] of [
+    ['promote', 20, 'current'],
+    ['createPending', 5, 'pending'],
+  ] as const) {
+    it(`${holdAfter} done, worker SIGKILLed before its task completed, abort: CURRENT is the old login and logs in, ${runs} of ${runs}`, async () => {
+      rig = await createRotationRig(env);
+      const adminId = await addPgAdmin(rig, pg);
+      const taskQueue = uniqueTaskQueue('lost');
+      const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: bundle };
+      let ok = 0;
+      for (let round = 0; round < runs / BATCH; round++) {
+        const apps: Array<Awaited<ReturnType<typeof addPgApp>>> = [];
+        for (let i = 0; i < BATCH; i++) apps.push(await addPgApp(rig, pg, adminId, `l${round}${i}`));
+        const rolesBefore = await prefixRoles();
+        const markers = mkdtempSync(join(tmp, 'markers-'));
+        const holder = spawnWorker(
+          { ...workerEnv, HOLD_AFTER: holdAfter, HOLD_MARKER_DIR: markers },
+          HOLD_WORKER,
+        );
+        await holder.ready();
+        const handles = await Promise.all(
+          apps.map((app) =>
+            rig!.client.workflow.start('rotateCredential', {
+              args: [{ credentialId: app.id, graceMs: 600_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 }],
+              taskQueue,
+              workflowId: rotationWorkflowId(app.id),
+              // A killed worker's task is handed on after 2 s instead of 10 s.
+              workflowTaskTimeout: '2s',
+            }),
+          ),
+        );
+        started.push(...handles);
+        await waitFor('every rotation held after its store step', () =>
+          apps.every((a) => existsSync(join(markers, markerName(a.id)))),
+        );
+        await holder.kill('SIGKILL');
+
+        // The effect is real, and history does not know it.
+        for (const app of apps) {
+          expect((await rig.store.getVersion(app.id, 2))?.state).toBe(effect);
+          const events =
+            (await rig.client.workflow.getHandle(rotationWorkflowId(app.id)).fetchHistory()).events ?? [];
+          // Only the markers of the local steps before the held one (audit, createPending); none of it.
+          expect(events.filter((e) => e.markerRecordedEventAttributes)).toHaveLength(
+            holdAfter === 'promote' ? 2 : 0,
+          );
+        }
+
+        // The abort arrives while no worker runs; a fresh worker takes over.
+        const aborts = handles.map((h) =>
+          h.executeUpdate(abortUpdate, { args: [{ reason: 'lost step test', by: 'test' }] }),
+        );
+        const worker = spawnWorker(workerEnv);
+        await worker.ready();
+        const results = (await Promise.all(handles.map((h) => h.result()))) as RotationResult[];
+        await Promise.all(aborts);
+
+        for (const [i, app] of apps.entries()) {
+          expect(results[i]!.outcome, `${app.id}: ${results[i]!.error ?? ''}`).toBe('aborted');
+          const current = await rig.store.getSecret(app.id, 'CURRENT');
+          expect(current).toMatchObject({ version: 1, username: app.login });
+          expect(await canLogin(pg.database, current.username, current.password)).toBe(true);
+          expect(await rig.store.getVersion(app.id, 'PENDING')).toBeUndefined();
+          expect((await rig.store.listVersions(app.id)).map((v) => [v.version, v.state])).toEqual([
+            [1, 'current'],
+          ]);
+          // The local audit step ran twice (before and after the kill) but wrote once.
+          const actions = (await rig.store.listAudit(app.id)).map((a) => a.action);
+          expect(actions.filter((a) => a === 'rotation-started')).toHaveLength(1);
+          expect(actions.filter((a) => a === 'rotation-aborted')).toHaveLength(1);
+          await expectReplays(rig, rotationWorkflowId(app.id));
+          ok++;
+        }
+        expect(await prefixRoles()).toEqual(rolesBefore);
+        await worker.kill('SIGTERM');
+      }
+      expect(ok).toBe(runs);
+    }, 300_000);
+  }
+});
+
+describe('looking at a rotation while its sticky worker is dead (issue 11 item 2)', () => {
+  it('status, rotate --wait and heartbeats go through describe(); the history replays and the rotation completes', async () => {
+    rig = await createRotationRig(env);
+    const adminId = await addPgAdmin(rig, pg);
+    const app = await addPgApp(rig, pg, adminId, 'sticky');
+    // A slow verification check makes the verify activity long enough to kill the worker inside it.
+    const def = await rig.store.getDefinition(app.id);
+    await rig.store.putDefinition({ ...def, verifyChecks: ['SELECT pg_sleep(2)'] }, 'test');
+    const taskQueue = uniqueTaskQueue('sticky');
+    const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: bundle };
+    const first = spawnWorker(workerEnv);
+    await first.ready();
+    const handle = await rig.client.workflow.start('rotateCredential', {
+      args: [{ credentialId: app.id, graceMs: 1_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 }],
+      taskQueue,
+      workflowId: rotationWorkflowId(app.id),
+    });
+    started.push(handle);
+    await waitFor('verify', async () => (await readRotation(rig!.client, app.id)).phase === 'verify');
+    await first.kill('SIGKILL');
+    // The step's result lands in history while nobody runs the workflow; everyone keeps looking.
+    const second = spawnWorker(workerEnv);
+    const looks: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      looks.push(readRotation(rig.client, app.id));
+      looks.push(handle.signal(consumerHeartbeatSignal, { consumerId: `look-${i % 3}`, version: 2 }));
+      await sleep(150);
+    }
+    await Promise.all(looks);
+    await second.ready();
+    const result = (await Promise.race([
+      handle.result(),
+      sleep(60_000).then(async () => {
+        throw new Error(
+          `rotation stuck: ${JSON.stringify(await readRotation(rig!.client, app.id))}\n${second.output().slice(-3000)}`,
+        );
+      }),
+    ])) as RotationResult;
+    expect(result.outcome).toBe('rotated');
+    await expectReplays(rig, handle.workflowId);
+    const view = await readRotation(rig.client, app.id);
+    expect(view).toMatchObject({ execution: 'COMPLETED', outcome: 'rotated', phase: 'done' });
+  }, 120_000);
+});
