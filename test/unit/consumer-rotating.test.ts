@@ -546,3 +546,241 @@ describe('Rotating core: options, errors and logs', () => {
     await r.close();
   });
 });
+
+describe('Rotating core: lifecycle edges and metrics', () => {
+  /** TestSource that records why it was asked to refresh. */
+  class ReasonSource extends TestSource {
+    reasons: string[] = [];
+    failReads = false;
+    override refresh(reason: string) {
+      this.reasons.push(reason);
+      if (this.failReads) return Promise.reject(new Error('store down'));
+      return super.refresh(reason);
+    }
+  }
+
+  it('close() of an instance that never started, and close() waiting for a slow driver close', async () => {
+    const { driver, clients } = fakeDriver();
+    await new Rotating(new TestSource(1), driver, { registry: false }).close();
+    const close = driver.close;
+    driver.close = async (client) => {
+      await new Promise((res) => setTimeout(res, 40));
+      return close(client);
+    };
+    const r = await new Rotating(new TestSource(1), driver, { registry: false }).start();
+    await r.close();
+    expect(clients[0]!.closed).toBe(true);
+  });
+
+  it('the drain waits for every operation on the old client, not just the first to finish', async () => {
+    const source = new TestSource(1);
+    const { driver, clients } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const [g1, g2] = [deferred(), deferred()];
+    const a = r.run((c) => slowOp(c, g1.promise));
+    const b = r.run((c) => slowOp(c, g2.promise));
+    await source.publish(2);
+    await tick();
+    g1.resolve();
+    await a;
+    await tick();
+    expect(clients[0]!.closed).toBe(false);
+    g2.resolve();
+    await b;
+    await tick();
+    expect(clients[0]!.closed).toBe(true);
+    expect(r.stats.drainTimeouts).toBe(0);
+    await r.close();
+  });
+
+  it('a lease released twice counts once; a failed checkout is not left in flight', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const lease = await r.hold(async (c) => `conn on v${c.version}`);
+    expect(lease).toMatchObject({ value: 'conn on v1', version: 1 });
+    lease.release();
+    lease.release();
+    expect(r.inFlight()).toEqual([{ version: 1, inFlight: 0, state: 'active' }]);
+    await expect(r.hold(async () => Promise.reject(new Error('pool exhausted')))).rejects.toThrow(
+      'pool exhausted',
+    );
+    expect(r.inFlight()).toEqual([{ version: 1, inFlight: 0, state: 'active' }]);
+    await expect(r.run(async () => Promise.reject(new Error('syntax')))).rejects.toThrow('syntax');
+    expect(r.stats.authFailures).toBe(0);
+    await r.close();
+  });
+
+  it('refresh reasons and swap reasons say why; auth recovery works again for the next rotation', async () => {
+    const source = new ReasonSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const reasons: string[] = [];
+    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    const op = (c: FakeClient) =>
+      c.version === source.value.version ? Promise.resolve(c.version) : Promise.reject(authError());
+    source.value = cred(2);
+    expect(await r.run(op)).toBe(2);
+    source.value = cred(3);
+    expect(await r.run(op)).toBe(3);
+    // The re-read tells subscribers, so the swap itself is the source's.
+    expect(reasons).toEqual(['2 source', '3 source']);
+    expect(source.reasons).toEqual(['initial', 'auth-failure', 'auth-failure']);
+    await r.close();
+  });
+
+  it('an auth failure swaps to a version the source already knew (an earlier swap to it failed)', async () => {
+    const source = new TestSource(1);
+    let failures = 1;
+    const { driver } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60_000 }).start();
+    const reasons: string[] = [];
+    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    await source.publish(2);
+    await tick();
+    expect(r.version).toBe(1);
+    const result = await r.run(async (c) => (c.version === 1 ? Promise.reject(authError()) : c.version));
+    expect(result).toBe(2);
+    expect(reasons).toEqual(['2 auth-failure']);
+    await r.close();
+  });
+
+  it('an auth failure whose newer credential fails its check is not retried on the old client', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver({ failCheck: (c) => (c.version === 2 ? new Error('refused') : undefined) });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60_000 }).start();
+    source.value = cred(2);
+    let calls = 0;
+    const auth = authError();
+    await expect(
+      r.run(async () => {
+        calls++;
+        throw auth;
+      }),
+    ).rejects.toBe(auth);
+    expect(calls).toBe(1);
+    expect(r.version).toBe(1);
+    await r.close();
+  });
+
+  it('a swap retry re-reads with its own reason, falls back to the wanted credential, and stops at close', async () => {
+    const source = new ReasonSource(1);
+    let failures = 1;
+    const { driver } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 50 }).start();
+    const reasons: string[] = [];
+    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    await source.publish(2);
+    source.failReads = true; // the retry's re-read fails: it swaps to what it wanted anyway
+    await new Promise((res) => setTimeout(res, 150));
+    expect(reasons).toEqual(['2 retry']);
+    expect(source.reasons).toContain('swap-retry');
+
+    // A retry pending at close() never runs.
+    source.failReads = false;
+    failures = 1;
+    const { driver: d2 } = fakeDriver({
+      failCheck: (c) => (c.version === 3 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const s2 = new ReasonSource(2);
+    const r2 = await new Rotating(s2, d2, { registry: false, swapRetryMs: 40 }).start();
+    await s2.publish(3);
+    await tick();
+    await r2.close();
+    const count = s2.reasons.length;
+    await new Promise((res) => setTimeout(res, 100));
+    expect(s2.reasons.length).toBe(count);
+    await r.close();
+  });
+
+  it('a swap that completes while close() runs closes the new client too', async () => {
+    const source = new TestSource(1);
+    const { driver, clients } = fakeDriver();
+    const gate = deferred();
+    const check = driver.check;
+    driver.check = async (client) => {
+      if (client.version === 2) await gate.promise;
+      return check(client);
+    };
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    void source.publish(2);
+    await tick();
+    const closing = r.close();
+    gate.resolve();
+    await closing;
+    expect(clients.map((c) => c.closed)).toEqual([true, true]);
+  });
+
+  it('metrics: failed swaps, failed and same-version refreshes, acquire latency, live clients only', async () => {
+    const registry = new Registry();
+    const source = new TestSource(1);
+    let failures = 1;
+    const { driver } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const r = await new Rotating(source, driver, { registry, name: 'm-1', swapRetryMs: 60_000 }).start();
+    await source.publish(2);
+    await tick();
+    source.value = cred(2);
+    // Auth failure, re-read gives the version the failed swap wanted: "new-version" but no retry client.
+    const lease = await r.hold(async (c) => c.version);
+    lease.release();
+    (source as unknown as { read: () => Promise<ConsumerCredential> }).read = async () => {
+      throw new Error('store down');
+    };
+    await expect(r.run(async () => Promise.reject(authError()))).rejects.toThrow(/password authentication/);
+    const text = await registry.metrics();
+    expect(text).toContain('db_rotator_consumer_swaps_total{pool="m-1",engine="postgres",result="failed"} 1');
+    expect(text).toContain(
+      'db_rotator_consumer_refreshes_total{pool="m-1",engine="postgres",reason="auth-failure",result="error"} 1',
+    );
+    expect(text).toMatch(
+      /db_rotator_consumer_operation_seconds_count\{pool="m-1",engine="postgres",op="acquire"\} 1/,
+    );
+    await r.close();
+
+    const registry2 = new Registry();
+    const s2 = new TestSource(1);
+    const { driver: d2 } = fakeDriver();
+    const r2 = await new Rotating(s2, d2, { registry: registry2, name: 'm-2' }).start();
+    await expect(r2.run(async () => Promise.reject(authError()))).rejects.toThrow();
+    await s2.publish(2);
+    await tick();
+    const text2 = await registry2.metrics();
+    expect(text2).toContain(
+      'db_rotator_consumer_refreshes_total{pool="m-2",engine="postgres",reason="auth-failure",result="same-version"} 1',
+    );
+    // The drained v1 client is closed: only v2 is reported.
+    expect(text2).toContain(
+      'db_rotator_consumer_connections{pool="m-2",engine="postgres",version="2",state="idle"} 1',
+    );
+    expect(text2).not.toMatch(/db_rotator_consumer_connections\{[^}]*version="1"/);
+    await r2.close();
+
+    const registry3 = new Registry();
+    const { driver: d3 } = fakeDriver();
+    delete (d3 as { connections?: unknown }).connections;
+    const r3 = await new Rotating(new TestSource(1), d3, { registry: registry3, name: 'm-3' }).start();
+    expect(await registry3.metrics()).not.toMatch(/db_rotator_consumer_connections\{pool="m-3"/);
+    await r3.close();
+  });
+
+  it('closeTimeoutMs defaults to 10 s: a slow but finite driver close is awaited', async () => {
+    const source = new TestSource(1);
+    const { driver, clients } = fakeDriver();
+    const close = driver.close;
+    driver.close = async (client) => {
+      await new Promise((res) => setTimeout(res, 60));
+      return close(client);
+    };
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const t0 = Date.now();
+    await r.close();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
+    expect(clients[0]!.closed).toBe(true);
+  });
+});
