@@ -557,4 +557,21 @@ describe('redis-acl: inputs that tell right from wrong', () => {
     expect(dryrunVerdict('ERR unknown command')).toBe('invalid');
     expect(dryrunVerdict('ok')).toBe('invalid');
   });
+
+  it('last edges: dangling reply keys, selector channels, escaped class ranges, odd command tables', () => {
+    expect(parseAclGetUser(['flags', ['on'], 'channels'])!.hasChannels).toBe(false);
+    expect(
+      parseAclGetUser(['flags', [], 'selectors', [['keys', '~s:*', 'channels', '&c:*', 'commands', '+get']]])!
+        .selectors,
+    ).toEqual([{ keys: ['~s:*'], channels: ['&c:*'], commands: ['+get'] }]);
+    expect(globSample('a[\\]')).toBe('ax');
+    expect(globSample('k[^\\-z]')).toBe('kx');
+    const u = parseAclGetUser(['flags', [], 'keys', '~a:* resetkeys', 'channels', ''])!;
+    expect(samplesOf([u], 'keys')).toEqual(['a:x', OUTSIDE_SAMPLE]);
+    expect(parseCommandTable([['get', 2, [], 1, 1, 1]]).map((c) => c.name)).toEqual(['get']);
+    expect(parseCommandTable(null)).toEqual([]);
+    const x = parseCommandTable([['x', -5, [], 1, -2, 1, [], [], [], []]]);
+    expect(buildProbes(x, ['k'], [])).toEqual([['x', 'k', 'k', 'k', '1']]);
+    expect(dryrunVerdict(new Error('NOPERM this user has no permissions'))).toBe('invalid');
+  });
 });
