@@ -455,5 +455,20 @@ describe('grant replay: differences that only an option or a name can show', () 
     bad('GRANT SELECT ON TABLE TO `app`@`%`', /line 2: unexpected object/);
     bad('GRANT SELECT ON `x`.`t` `u` TO `app`@`%`', /line 2: unexpected tokens in object/);
     bad('GRANT SELECT ON `x`.* TO `other`@`%`', /line 2: grantee is not the account asked about/);
+    bad('GRANT ON `x`.* TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT SELECT `s` ON `x`.* TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT (`a`) ON `x`.`t` TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT SELECT (*) ON `x`.`t` TO `app`@`%`', /line 2: unexpected column/);
+    bad('GRANT `r`@`h` `x` TO `app`@`%`', /line 2: unexpected role name/);
+  });
+
+  it('extra facts are reported as extra (so they are revoked); CREATE ROLE is a privilege, not SET DEFAULT ROLE', () => {
+    const template = facts('GRANT SELECT ON `x`.* TO `app`@`%`');
+    const other = facts('GRANT SELECT, DELETE ON `x`.* TO `app`@`%`', 'GRANT `r` TO `app`@`%`');
+    expect(diffGrants(template, other).extra.map(describeGrant)).toEqual(['DELETE ON `x`.*', 'role `r`']);
+    expect(facts('GRANT CREATE ROLE, DROP ROLE ON *.* TO `app`@`%`').map(describeGrant)).toEqual([
+      'CREATE ROLE ON *.*',
+      'DROP ROLE ON *.*',
+    ]);
   });
 });
