@@ -699,3 +699,82 @@ describe('store transitions: audit records', () => {
     expect(m.audit[0]).toMatchObject({ actor: 'carol', version: 5 });
   });
 });
+
+describe('store transitions: what is persisted, exactly', () => {
+  it('no explicit undefined members in records: no label after unlabelling, no version or wasLabel when absent', () => {
+    const s = snapshot([rec(5, 'pending', 'PENDING', 'app_b')]);
+    const m = promote(s, 5, ctx());
+    const v3 = m.next!.versions.find((v) => v.version === 3)!;
+    expect(Object.keys(v3)).not.toContain('label');
+    const put = putDefinition({ id: ID, versions: [] }, definition(), ctx());
+    expect(Object.keys(put.audit[0]!)).not.toContain('version');
+    expect(Object.keys(markRevoked(s, 2, ctx()).audit[0]!.details!)).toEqual(['wasState']);
+    expect(Object.keys(auditOnly({ actor: 'a', credentialId: ID, action: 'x' }, 'T').audit[0]!)).toEqual([
+      'at',
+      'actor',
+      'credentialId',
+      'action',
+    ]);
+  });
+
+  it('demote finds the PREVIOUS version wherever it is listed', () => {
+    const s: CredentialSnapshot = {
+      id: ID,
+      definition: definition(),
+      versions: [
+        rec(1, 'revoked'),
+        rec(4, 'current', 'CURRENT'),
+        rec(2, 'previous'),
+        rec(3, 'previous', 'PREVIOUS'),
+      ],
+    };
+    expect(stateOf(demote(s, 3, ctx()).next)).toEqual({
+      1: 'revoked',
+      2: 'previous',
+      3: 'current/CURRENT',
+      4: 'pending/PENDING',
+    });
+  });
+
+  it('re-encryption reports the retired keys sorted', () => {
+    const [ka, kb, kc] = [randomBytes(32), randomBytes(32), randomBytes(32)];
+    const viaB = new SecretCipher({ activeKeyId: 'kb', keys: { kb } });
+    const viaA = new SecretCipher({ activeKeyId: 'ka', keys: { ka } });
+    const all = new SecretCipher({ activeKeyId: 'kc', keys: { ka, kb, kc } });
+    const s: CredentialSnapshot = {
+      id: ID,
+      definition: definition(),
+      versions: [
+        { ...rec(1, 'previous', 'PREVIOUS'), secret: viaB.encrypt('pw-1', { credentialId: ID, version: 1 }) },
+        { ...rec(2, 'current', 'CURRENT'), secret: viaA.encrypt('pw-2', { credentialId: ID, version: 2 }) },
+      ],
+    };
+    expect(reencrypt(s, ctx({ cipher: all })).audit[0]!.details).toEqual({
+      versions: [1, 2],
+      fromKeyIds: ['ka', 'kb'],
+      toKeyId: 'kc',
+    });
+  });
+
+  it('definitions: arrays of numbers compare element by element; a mismatched id is named', () => {
+    const d = definition({ options: { ports: [1, 23] } });
+    expect(sameDefinition(d, { ...d, options: { ports: [12, 3] } })).toBe(false);
+    expect(() => putDefinition({ id: ID, versions: [] }, definition({ id: 'x.y/z' }), ctx())).toThrow(
+      `definition id "x.y/z" does not match "${ID}"`,
+    );
+  });
+
+  it('audit details are cut at depth 8 in nested arrays too', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 10; i++) deep = [deep];
+    const out = sanitizeDetails({ deep }) as { deep: unknown };
+    let cur: unknown = out.deep;
+    let depth = 1;
+    while (Array.isArray(cur)) {
+      cur = cur[0];
+      depth++;
+    }
+    expect(cur).toBe('[omitted]');
+    expect(depth).toBe(9);
+  });
+});
