@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -319,11 +319,12 @@ describe('SourceBase contract', () => {
 
   it('retries up to readAttempts with doubling backoff, logs the last error once, then rejects with it', async () => {
     const { logger, lines } = recordingLogger();
-    const src = new ScriptedSource({ logger, readAttempts: 3, backoffMs: 20 });
+    const src = new ScriptedSource({ logger, readAttempts: 3, backoffMs: 30 });
     src.script = [new Error('e1'), new Error('e2'), new Error('e3'), c(1)];
     const t0 = Date.now();
     await expect(src.refresh('r')).rejects.toThrow('e3');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(55); // 20 + 40 ms
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(85); // 30 + 60 ms
+    expect(Date.now() - t0).toBeLessThan(300); // not 120 + 240
     expect(src.reads).toBe(3);
     expect(lines.filter((l) => l.level === 'warn')).toEqual([
       { level: 'warn', obj: { reason: 'r', err: 'e3' }, msg: 'credential source: read failed' },
@@ -499,6 +500,61 @@ describe('FileSource: watch filter and close', () => {
         obj: expect.objectContaining({ path: join(dir, 'missing', 'credential.json') }),
         msg: 'file source: cannot watch; polling only',
       },
+    ]);
+    await src.close();
+  });
+});
+
+describe('sources say why they read', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a watch event reads with reason "watch", the poll with "poll"', async () => {
+    const file = join(dir, 'credential.json');
+    writeFileSync(file, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
+    const watched = recordingLogger();
+    const w = new FileSource({ path: file, debounceMs: 10, pollMs: 0, logger: watched.logger });
+    await w.current();
+    writeFileSync(file, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
+    await sleep(100);
+    expect(watched.lines.at(-1)).toMatchObject({ obj: { reason: 'watch', version: 2 } });
+    await w.close();
+
+    const polled = recordingLogger();
+    const other = join(dir, 'sub');
+    mkdirSync(other);
+    const file2 = join(other, 'credential.json');
+    writeFileSync(file2, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
+    const p = new FileSource({ path: file2, debounceMs: 60_000, pollMs: 40, logger: polled.logger });
+    await p.current();
+    writeFileSync(file2, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
+    await sleep(120);
+    expect(polled.lines.at(-1)).toMatchObject({ obj: { reason: 'poll', version: 2 } });
+    await p.close();
+  });
+
+  it('the store source polls with reason "poll"', async () => {
+    const { store, state } = fakeStore(v(1));
+    const { logger, lines } = recordingLogger();
+    const src = new StoreSource({
+      store,
+      credentialId: 'c',
+      ttlMs: 30,
+      initialDelayMs: 0,
+      minReadIntervalMs: 0,
+      logger,
+    });
+    await sleep(50);
+    state.secret = v(2);
+    await sleep(80);
+    expect(lines.filter((l) => l.msg === 'credential source: new version').map((l) => l.obj.reason)).toEqual([
+      'poll',
+      'poll',
     ]);
     await src.close();
   });
