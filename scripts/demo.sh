@@ -3,8 +3,8 @@
 # PostgreSQL login through a real worker on the Temporal dev server and prints a report.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/ensure-deps.sh
 bash scripts/services.sh up
-[ -d node_modules ] || npm ci --no-audit --no-fund
 eval "$(bash scripts/services.sh env)"
 demo_dir="$ROTATOR_STATE_DIR/demo"
 mkdir -p "$demo_dir"

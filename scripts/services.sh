@@ -33,23 +33,38 @@
 #   ROTATOR_MONGO_HOST ROTATOR_MONGO_PORT ROTATOR_MONGO_ADMIN_USER ROTATOR_MONGO_ADMIN_PASSWORD
 #   TEMPORAL_ADDRESS ROTATOR_STATE_DIR TEMPORAL_TEST_SERVER_PATH
 #
-# State: ${ROTATOR_STATE_DIR:-$HOME/.local/share/db-rotator}
+# State: $ROTATOR_STATE_DIR, default a directory of its own outside $HOME:
+#   /var/lib/db-rotator-dev as root, else ${XDG_STATE_HOME:-$HOME/.local/state}/db-rotator-dev
+#   (an existing $HOME/.local/share/db-rotator/data from older versions is still used).
 #   bin/          temporal, temporal-test-server (symlinks), ferretdb (built)
 #   data/<svc>/   data directories      log/<svc>.log   run/ pid files, sockets
 #   build/        FerretDB build tree
 # Knobs: ROTATOR_WAIT_SECS (default 60) bounds each readiness wait.
-# As root, PostgreSQL runs as OS user `postgres` (via runuser); the script then
-# grants it traverse (x) on the parents of $STATE that lack it (ACL when
-# setfacl exists, else o+x; e.g. /root goes from 700 to 701). MariaDB, Redis,
-# FerretDB and Temporal run as the calling user.
+# As root, PostgreSQL runs as OS user `postgres` (via runuser); the script
+# grants it traverse (x) on directories INSIDE $STATE only (ACL when setfacl
+# exists, else o+x). It never changes permissions outside $STATE (not of the
+# user's home): a parent postgres cannot enter is an error naming it.
+# MariaDB, Redis, FerretDB and Temporal run as the calling user.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd)"
 ENV_FILE="$SCRIPT_DIR/services.env"
 
-STATE="${ROTATOR_STATE_DIR:-${HOME:?HOME is not set}/.local/share/db-rotator}"
+default_state_dir() {
+  local legacy="${HOME:?HOME is not set}/.local/share/db-rotator"
+  if [[ -d "$legacy/data" ]]; then
+    echo "$legacy" # state of an older version of this script: keep using it
+  elif [[ $EUID -eq 0 ]]; then
+    echo /var/lib/db-rotator-dev
+  else
+    echo "${XDG_STATE_HOME:-$HOME/.local/state}/db-rotator-dev"
+  fi
+}
+STATE="${ROTATOR_STATE_DIR:-$(default_state_dir)}"
 BIN="$STATE/bin"
+# shellcheck source=scripts/tls.sh
+. "$SCRIPT_DIR/tls.sh"
 DATA="$STATE/data"
 LOG="$STATE/log"
 RUN="$STATE/run"
@@ -68,7 +83,7 @@ TEMPORAL_UI_PORT=8233
 FERRETDB_VERSION=v1.24.0
 PG_MAJOR=15
 SEARCH_ATTRIBUTES=(RotationCredentialId=Keyword RotationEngine=Keyword RotationPhase=Keyword RotationStrategy=Keyword)
-APT_PACKAGES=(postgresql-15 mariadb-server redis-server)
+APT_PACKAGES=(postgresql-15 mariadb-server redis-server openssl nginx-light)
 SERVICES=(postgres mariadb redis ferretdb temporal)
 
 PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin" # Debian's layout for postgresql-15
@@ -155,6 +170,7 @@ ROTATOR_MONGO_ADMIN_PASSWORD=$ADMIN_PW
 TEMPORAL_ADDRESS=$HOST:$TEMPORAL_PORT
 TEMPORAL_TEST_SERVER_PATH=$BIN/temporal-test-server
 EOF
+  tls_env_lines
 }
 
 # write scripts/services.env (only when it changed) and a copy in $STATE
@@ -335,13 +351,17 @@ as_pg() { "${AS_PG[@]}" "$@"; }
 # its directories even if they live under a private $HOME (e.g. /root).
 pg_grant_traverse() {
   [[ $EUID -eq 0 ]] || return 0
-  local target="$1" d="" part
+  local target="$1" d="" part state_real
   [[ -d "$target" ]] || target="$(dirname "$target")"
+  state_real="$(realpath -m "$STATE")"
   # walk top-down so each check only depends on the parents already fixed
   IFS='/' read -ra parts <<<"${target#/}"
   for part in "${parts[@]}"; do
     d="$d/$part"
     if ! runuser -u postgres -- test -x "$d" 2>/dev/null; then
+      if [[ "$(realpath -m "$d")/" != "$state_real/"* ]]; then
+        die "postgres: the OS user postgres cannot enter $d, which is outside the state directory; this script does not change permissions there (e.g. of your home). Set ROTATOR_STATE_DIR to a directory outside private homes (default as root: /var/lib/db-rotator-dev)"
+      fi
       if have setfacl && setfacl -m u:postgres:x "$d" 2>/dev/null; then
         log "postgres: granted traverse (ACL u:postgres:x) on $d"
       else
@@ -406,6 +426,8 @@ local   replication  all                    scram-sha-256
 host    replication  all    127.0.0.1/32    scram-sha-256
 host    replication  all    ::1/128         scram-sha-256
 EOF
+  tls_certs
+  pg_tls_conf >>"$PG_DATA/rotator.conf"
   if [[ $EUID -eq 0 ]]; then chown postgres: "$PG_DATA/rotator.conf" "$PG_DATA/pg_hba.conf"; fi
   # ours, but not answering yet (e.g. crash recovery): wait for it below
   if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then return 0; fi
@@ -455,7 +477,10 @@ my_start() {
     die "mariadb: $HOST:$MY_PORT is taken by a server that rejects $ADMIN_USER (not ours?); see $logf"
   fi
   log "mariadb: starting"
-  setsid nohup "$mariadbd" --no-defaults --datadir="$MY_DATA" --user="$(id -un)" \
+  tls_certs
+  local tls_args
+  mapfile -t tls_args < <(my_tls_args)
+  setsid nohup "$mariadbd" --no-defaults --datadir="$MY_DATA" --user="$(id -un)" "${tls_args[@]}" \
     --bind-address="$HOST" --port="$MY_PORT" --socket="$MY_SOCK" \
     --pid-file="$RUN/mariadb.pid" --log-error="$logf" \
     --max-connections=300 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
@@ -495,6 +520,7 @@ redis_start() {
   redis_ready && return 0
   have redis-server || die "redis: redis-server not found (apt package redis-server)"
   local conf="$DATA/redis/redis.conf" logf="$LOG/redis.log"
+  tls_certs
   cat >"$conf" <<EOF
 # written by scripts/services.sh
 bind $HOST
@@ -509,6 +535,7 @@ appendonly no
 # ACL: the default user is disabled, so unauthenticated commands fail (NOAUTH)
 user default off resetpass resetkeys resetchannels -@all
 user $ADMIN_USER on >$ADMIN_PW ~* &* +@all
+$(redis_tls_conf)
 EOF
   if pid_runs "$(read_pid "$RUN/redis.pid")" "redis-server $HOST:$REDIS_PORT"; then return 0; fi
   if port_open "$REDIS_PORT"; then
@@ -579,10 +606,13 @@ ferretdb_start() {
   mkdir -p "$DATA/ferretdb" "$RUN/ferretdb"
   have_mongo_driver || log "ferretdb: note: no 'mongodb' driver in $REPO_ROOT/node_modules; readiness is a TCP check only"
   log "ferretdb: starting"
+  tls_certs
+  local tls_args
+  mapfile -t tls_args < <(ferretdb_tls_args)
   # --setup-* creates the user only when the `admin` database does not exist yet
   setsid nohup "$BIN/ferretdb" \
     --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
-    --listen-addr="$HOST:$MONGO_PORT" --state-dir="$RUN/ferretdb" \
+    --listen-addr="$HOST:$MONGO_PORT" "${tls_args[@]}" --state-dir="$RUN/ferretdb" \
     --debug-addr=- --telemetry=disable --log-level=info \
     --test-enable-new-auth \
     --setup-database=admin --setup-username="$ADMIN_USER" --setup-password="$ADMIN_PW" \
@@ -743,6 +773,7 @@ cmd_up() {
   done
   ((failed == 0)) || die "a service failed to start (see the errors above)"
   for svc in "${started[@]}"; do wait_ready "$svc" 9>&-; done
+  tls_up 9>&-
   if ((${#started[@]})); then
     log "up: started ${started[*]} in $(elapsed "$t0")"
   else
@@ -752,6 +783,7 @@ cmd_up() {
 
 cmd_down() {
   with_lock
+  temporal_tls_stop
   local i svc
   for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
     svc="${SERVICES[$i]}"
@@ -788,10 +820,10 @@ cmd_env() {
 
 main() {
   case "${1:-}" in
-    install) with_lock; cmd_install 9>&- ;;
-    up) cmd_up ;;
-    down) cmd_down ;;
-    status) cmd_status ;;
+    install) with_lock; cmd_install 9>&-; bash "$SCRIPT_DIR/services-delivery.sh" install 9>&- ;;
+    up) cmd_up; bash "$SCRIPT_DIR/services-delivery.sh" up 9>&- ;; # PgBouncer, moto (delivery targets)
+    down) bash "$SCRIPT_DIR/services-delivery.sh" down; cmd_down ;;
+    status) local rc=0; cmd_status || rc=$?; bash "$SCRIPT_DIR/services-delivery.sh" status || rc=3; return $rc ;;
     env) cmd_env ;;
     *)
       echo "usage: $0 install|up|down|status|env" >&2
@@ -800,6 +832,8 @@ main() {
   esac
 }
 
+# tests source the file to call single functions
+if [[ "${SERVICES_SH_SOURCED:-}" == 1 ]]; then return 0; fi
 # the whole file is parsed before anything runs, so editing it while another
 # invocation is running cannot corrupt that invocation
 main "$@"; exit $?

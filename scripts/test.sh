@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash scripts/ensure-deps.sh
+# bin/db-rotator runs dist/ (operations.test.ts runs it): build what the package ships.
+bash scripts/build.sh
 bash scripts/services.sh up
 mkdir -p reports
 rm -f reports/vitest.json reports/vitest-leak-scan.json

@@ -1,3 +1,4 @@
+import { registerTargetCommands } from './cli/targets';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
@@ -9,12 +10,15 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { createCodecServer } from './codec/server';
+import { registerCommands } from './cli/register';
+import { scheduleStart } from './cli/schedule-start';
+import { checkStartWindow, windowLine } from './cli/window';
+import { createCodecServer, type CodecServerOptions } from './codec/server';
+import { readDefinitionFile, registerStoreCommands } from './cli/store-commands';
 import { formatHistory, rotationHistory, type RotationHistoryEntry } from './history';
 import { loadConfig, type RotatorConfig } from './config';
 import { RotatorError } from './errors';
 import { connectClient, openConfiguredStore } from './runtime';
-import { parseCredentialDefinition } from './store';
 import { planWorkflowId, rotationWorkflowId } from './shared/constants';
 import {
   abortUpdate,
@@ -31,6 +35,7 @@ import {
   type OperatorReply,
 } from './shared/operator-requests';
 import { failureCause, readRotation, type RotationView } from './rotation-view';
+import { rotationInputProblems } from './shared/rotation-input';
 import type {
   ConsumerStatus,
   FleetInput,
@@ -64,7 +69,8 @@ export const EXIT = {
 } as const;
 
 /** The exit code that describes a rotation's state (status and rotate --wait). */
-export function exitCodeFor(view: Pick<RotationView, 'outcome' | 'phase'>): number {
+export function exitCodeFor(view: Pick<RotationView, 'outcome' | 'phase' | 'stuck'>): number {
+  if (view.stuck) return EXIT.failed;
   if (view.phase === 'needs-operator') return EXIT.needsOperator;
   switch (view.outcome) {
     case undefined:
@@ -100,6 +106,8 @@ function duration(value: string): number {
 
 /** Starts the rotation of one credential; the fixed workflow id makes a second start fail. */
 export async function startRotation(client: Client, cfg: RotatorConfig, input: RotationInput) {
+  const problems = rotationInputProblems(input);
+  if (problems) throw new CliError(`invalid rotation input: ${problems}`, EXIT.usage);
   await assertRotatable(cfg, input.credentialId);
   try {
     return await client.workflow.start('rotateCredential', {
@@ -237,6 +245,7 @@ export function formatView(v: RotationView): string {
   const lines = [`run          ${v.workflowId} ${v.runId} (${v.execution})`];
   if (v.outcome) lines.push(`outcome      ${v.outcome}`);
   if (v.cause) lines.push(`cause        ${v.cause}`);
+  if (v.stuck) lines.push(`STUCK        ${v.stuck}`);
   if (v.status) lines.push(formatStatus(v.status));
   else lines.push(`phase        ${v.phase}`);
   return lines.join('\n');
@@ -302,6 +311,23 @@ async function addRunsEndedByTemporal(
     return;
   }
   try {
+    await mergeEndedRuns(client, credentialId, entries);
+  } catch (err) {
+    // Best effort: e.g. runs encrypted with codec keys this CLI does not hold.
+    console.error(
+      `note: runs ended by Temporal not shown (${err instanceof Error ? err.message : String(err)})`,
+    );
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function mergeEndedRuns(
+  client: Client,
+  credentialId: string,
+  entries: RotationHistoryEntry[],
+): Promise<void> {
+  {
     const byRun = new Map(entries.map((e) => [e.runId, e]));
     const query = `WorkflowId = '${rotationWorkflowId(credentialId).replace(/'/g, "\\'")}'`;
     for await (const w of client.workflow.list({ query })) {
@@ -327,8 +353,6 @@ async function addRunsEndedByTemporal(
         });
     }
     entries.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-  } finally {
-    await client.connection.close();
   }
 }
 
@@ -342,15 +366,35 @@ function checked<T>(parse: () => T): T {
 }
 
 /** Sends an operator Update; a rejection by the workflow's validator becomes a clear error. */
-async function sendOperatorRequest(name: string, send: () => Promise<OperatorReply>): Promise<OperatorReply> {
+const UPDATE_TIMEOUT_MS = 30_000;
+
+async function sendOperatorRequest(
+  name: string,
+  send: () => Promise<OperatorReply>,
+  client?: Client,
+): Promise<OperatorReply> {
   try {
-    return await send();
+    // An Update is accepted by a worker; without one it would wait forever and, unlike a
+    // signal, is not recorded until a worker accepts it.
+    return client ? await client.connection.withDeadline(Date.now() + UPDATE_TIMEOUT_MS, send) : await send();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw err;
+    if (isDeadlineExceeded(err))
+      throw new CliError(
+        `${name}: no worker accepted the request within ${UPDATE_TIMEOUT_MS / 1000} s; nothing was recorded (is a worker running?)`,
+        EXIT.error,
+      );
     if (err instanceof WorkflowUpdateFailedError)
       throw new CliError(`${name} rejected: ${failureCause(err.cause)}`, EXIT.conflict);
     throw err;
   }
+}
+
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 4 || /deadline exceeded/i.test(e.message)) return true;
+  }
+  return false;
 }
 
 const WAIT_POLL_MS = 1000;
@@ -367,6 +411,10 @@ export async function waitForRotation(client: Client, credentialId: string): Pro
     const line = `${view.phase}${s && s.consumers.length ? ` — ${s.consumersBehind.length}/${s.consumers.length} consumers behind` : ''}`;
     if (line !== last && view.execution === 'RUNNING') console.log(line);
     last = line;
+    if (view.stuck) {
+      console.log(`stuck: ${view.stuck}`);
+      return view;
+    }
     if (view.execution !== 'RUNNING' || view.phase === 'needs-operator') {
       if (view.phase === 'needs-operator')
         console.log(
@@ -423,6 +471,7 @@ export function buildCli(): Command {
       'leaked credential: short grace (default 5m), then end the old sessions regardless',
     )
     .option('--wait', 'wait for the outcome, showing progress')
+    .option('--outside-window', 'start outside the rotation window on purpose (needs --reason; audited)')
     .option(
       '--dry-run',
       `show the plan (strategy, statements, blockers, sessions) and change nothing; exit ${EXIT.blocked} if blocked`,
@@ -431,6 +480,8 @@ export function buildCli(): Command {
     .action(async (credentialId: string, opts) => {
       if (opts.emergency && !opts.reason) throw new CliError('--emergency needs --reason', EXIT.usage);
       if (opts.json && !opts.dryRun) throw new CliError('--json goes with --dry-run', EXIT.usage);
+      if (opts.outsideWindow && !opts.reason)
+        throw new CliError('--outside-window needs --reason', EXIT.usage);
       await withClient(async (client, cfg) => {
         const input: RotationInput = {
           credentialId,
@@ -440,6 +491,7 @@ export function buildCli(): Command {
           reason: opts.reason,
           emergency: opts.emergency,
           requestedBy: cfg.actor,
+          outsideWindow: opts.outsideWindow ? 'override' : undefined,
         };
         if (opts.dryRun) {
           const report = await planRotation(client, cfg, input);
@@ -447,6 +499,7 @@ export function buildCli(): Command {
           if (report.blockers.length > 0) process.exitCode = EXIT.blocked;
           return;
         }
+        await checkStartWindow(cfg, input);
         const handle = await startRotation(client, cfg, input);
         console.log(`started ${handle.workflowId}`);
         if (!opts.wait) return;
@@ -461,9 +514,14 @@ export function buildCli(): Command {
     )
     .option('--json', 'machine-readable output')
     .action(async (credentialId: string, opts) => {
-      await withClient(async (client) => {
+      await withClient(async (client, cfg) => {
         const view = await readRotation(client, credentialId);
-        console.log(opts.json ? JSON.stringify(view, null, 2) : formatView(view));
+        const window = await windowLine(cfg, credentialId);
+        console.log(
+          opts.json
+            ? JSON.stringify({ ...view, window }, null, 2)
+            : `${formatView(view)}${window ? `\nwindow       ${window}` : ''}`,
+        );
         process.exitCode = exitCodeFor(view);
       });
     });
@@ -481,7 +539,11 @@ export function buildCli(): Command {
       .action(async (credentialId: string, opts) => {
         const req = request(opts, loadConfig().actor);
         await withClient(async (client) => {
-          const reply = await sendOperatorRequest(name, () => send(handleFor(client, credentialId), req));
+          const reply = await sendOperatorRequest(
+            name,
+            () => send(handleFor(client, credentialId), req),
+            client,
+          );
           console.log(
             `${name}: accepted by ${rotationWorkflowId(credentialId)} — ${reply.accepted}; phase ${reply.phase}` +
               (reply.graceDeadline ? `; grace until ${reply.graceDeadline}` : ''),
@@ -520,8 +582,10 @@ export function buildCli(): Command {
         }),
       );
       await withClient(async (client) => {
-        const reply = await sendOperatorRequest('extend-grace', () =>
-          handleFor(client, credentialId).executeUpdate(extendGraceUpdate, { args: [req] }),
+        const reply = await sendOperatorRequest(
+          'extend-grace',
+          () => handleFor(client, credentialId).executeUpdate(extendGraceUpdate, { args: [req] }),
+          client,
         );
         console.log(
           `extend-grace: accepted — grace until ${reply.graceDeadline ?? 'the end of the grace to come'}`,
@@ -548,13 +612,16 @@ export function buildCli(): Command {
       );
       if (req.action === 'abandon' && !req.reason) throw new CliError('--abandon needs --reason', EXIT.usage);
       await withClient(async (client) => {
-        const reply = await sendOperatorRequest('resolve', () =>
-          handleFor(client, credentialId).executeUpdate(resolveUpdate, { args: [req] }),
+        const reply = await sendOperatorRequest(
+          'resolve',
+          () => handleFor(client, credentialId).executeUpdate(resolveUpdate, { args: [req] }),
+          client,
         );
         console.log(`resolve: ${reply.accepted} accepted; phase ${reply.phase}`);
       });
     });
 
+  registerTargetCommands(program);
   const credentials = program
     .command('credentials')
     .description('manage credential definitions (never prints a secret)');
@@ -563,7 +630,7 @@ export function buildCli(): Command {
     .description('add or replace a credential definition from a JSON file')
     .action(async (file: string) => {
       const cfg = loadConfig();
-      const def = parseCredentialDefinition(JSON.parse(readFileSync(file, 'utf8')));
+      const def = readDefinitionFile(file);
       const store = await openConfiguredStore(cfg);
       try {
         await store.putDefinition(def, cfg.actor);
@@ -585,6 +652,40 @@ export function buildCli(): Command {
       try {
         const v = await store.importCurrent(credentialId, { username: opts.username, password }, cfg.actor);
         console.log(`credential ${credentialId}: version ${v.version} is CURRENT`);
+      } finally {
+        await store.close();
+      }
+    });
+  credentials
+    .command('discard-pending <credential>')
+    .description(
+      'delete a PENDING version left by an abandoned rotation (never CURRENT; refused while a rotation runs)',
+    )
+    .action(async (credentialId: string) => {
+      const cfg = loadConfig();
+      const running = await withClient(async (client) =>
+        readRotation(client, credentialId).then(
+          (v) => v.execution === 'RUNNING',
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return false;
+            throw err;
+          },
+        ),
+      );
+      if (running)
+        throw new CliError(
+          `a rotation of "${credentialId}" is running; it owns the PENDING version`,
+          EXIT.conflict,
+        );
+      const store = await openConfiguredStore(cfg);
+      try {
+        const pending = await store.getVersion(credentialId, 'PENDING');
+        if (!pending) {
+          console.log(`credential ${credentialId}: no PENDING version`);
+          return;
+        }
+        await store.discardPending(credentialId, pending.version, cfg.actor);
+        console.log(`credential ${credentialId}: PENDING version ${pending.version} discarded`);
       } finally {
         await store.close();
       }
@@ -649,19 +750,24 @@ export function buildCli(): Command {
   const schedule = program.command('schedule').description('periodic rotation through Temporal Schedules');
   schedule
     .command('create <credential>')
-    .option('--every-days <n>', 'rotation period in days', (v) => positiveInt(v), 90)
+    .option('--every-days <n>', "rotation period in days (default: the policy's rotateEveryDays)", (v) =>
+      positiveInt(v),
+    )
     .option('--jitter <duration>', 'random delay per run', duration)
     .option('--grace <duration>', 'grace period of each rotation', duration)
     .option('--paused', 'create it paused')
     .action(async (credentialId: string, opts) => {
       await withClient(async (client, cfg) => {
+        // First run N days after the last rotation (or import), not aligned to the epoch.
+        const { everyDays, firstRunAt } = await scheduleStart(cfg, credentialId, opts.everyDays);
         const handle = await createRotationSchedule(client, cfg, credentialId, {
-          everyDays: opts.everyDays,
+          everyDays,
+          firstRunAt,
           jitterMs: opts.jitter,
           rotation: opts.grace === undefined ? undefined : { graceMs: opts.grace },
           paused: opts.paused,
         });
-        console.log(`schedule ${handle.scheduleId} created`);
+        console.log(`schedule ${handle.scheduleId} created; first run ${firstRunAt.toISOString()}`);
       });
     });
   schedule
@@ -741,21 +847,14 @@ export function buildCli(): Command {
       });
     });
 
+  registerStoreCommands(program);
+
   program
     .command('codec-server')
     .description('serve /encode and /decode for the Temporal UI/CLI (needs ROTATOR_CODEC_SERVER_TOKEN)')
     .action(async () => {
       const cfg = loadConfig();
-      if (!cfg.codecServerToken)
-        throw new CliError(
-          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
-          EXIT.usage,
-        );
-      const server = createCodecServer({
-        keyring: cfg.codecKeyring,
-        token: cfg.codecServerToken,
-        corsOrigin: cfg.codecServerCorsOrigin,
-      });
+      const server = createCodecServer(codecServerOptions(cfg));
       await new Promise<void>((resolve) => server.listen(cfg.codecServerPort, '127.0.0.1', resolve));
       console.log(
         `codec server on http://127.0.0.1:${cfg.codecServerPort} (CORS origin ${cfg.codecServerCorsOrigin})`,
@@ -764,7 +863,43 @@ export function buildCli(): Command {
       server.close();
     });
 
+  registerCommands(program);
   return program;
+}
+
+/** Codec server settings from the config; errors name the missing variable. */
+function codecServerOptions(cfg: RotatorConfig): CodecServerOptions {
+  const base = { keyring: cfg.codecKeyring, corsOrigin: cfg.codecServerCorsOrigin };
+  const token = cfg.codecServerToken;
+  switch (cfg.codecServerAuth) {
+    case 'token':
+      if (!token) {
+        throw new CliError(
+          'set ROTATOR_CODEC_SERVER_TOKEN (operators present it as a bearer token)',
+          EXIT.usage,
+        );
+      }
+      return { ...base, token };
+    case 'jwt':
+      if (!cfg.codecServerJwtIssuer || !cfg.codecServerJwksUrl) {
+        throw new CliError(
+          'JWT mode needs ROTATOR_CODEC_SERVER_JWT_ISSUER and ROTATOR_CODEC_SERVER_JWKS_URL',
+          EXIT.usage,
+        );
+      }
+      return {
+        ...base,
+        ...(token ? { token } : {}),
+        auth: {
+          mode: 'jwt',
+          issuer: cfg.codecServerJwtIssuer,
+          jwksUrl: cfg.codecServerJwksUrl,
+          ...(cfg.codecServerJwtAudience ? { audience: cfg.codecServerJwtAudience } : {}),
+        },
+      };
+    case 'loopback':
+      return { ...base, ...(token ? { token } : {}), auth: { mode: 'loopback' } };
+  }
 }
 
 function positiveInt(v: string): number {

@@ -20,6 +20,21 @@ const configSchema = z
         address: z.string().min(1).default('127.0.0.1:7233'),
         namespace: z.string().min(1).default('default'),
         taskQueue: z.string().min(1).default(TASK_QUEUE),
+        /** TLS to Temporal (src/temporal-connection.ts): server CA/name, mTLS client cert/key. */
+        tls: z
+          .object({
+            enabled: z
+              .union([z.boolean(), z.string().transform((v) => /^(1|true|yes)$/i.test(v))])
+              .optional(),
+            caFile: z.string().min(1).optional(),
+            serverName: z.string().min(1).optional(),
+            clientCertFile: z.string().min(1).optional(),
+            clientKeyFile: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        /** Temporal Cloud API key (sent as a bearer token over TLS). */
+        apiKey: z.string().min(1).optional(),
       })
       .strict()
       .default({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: TASK_QUEUE }),
@@ -43,11 +58,26 @@ const configSchema = z
     /** Prometheus endpoint of the worker; 0 disables it. */
     metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
     metricsHost: z.string().min(1).default('127.0.0.1'),
+    /** /healthz and /readyz of the worker (on metricsHost); 0 disables them. */
+    healthPort: z.coerce.number().int().min(0).max(65535).default(9465),
+    /** On SIGTERM: how long running activities may finish before they are cancelled. */
+    shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     /** Bearer token operators present to the codec server; without it the server refuses to start. */
     codecServerToken: z.string().min(16, 'at least 16 characters').optional(),
     codecServerPort: z.coerce.number().int().min(1).max(65535).default(8888),
+    /** token (static bearer), jwt (the UI user's access token, verified), loopback (local UI only). */
+    codecServerAuth: z.enum(['token', 'jwt', 'loopback']).default('token'),
+    codecServerJwtIssuer: z.string().min(1).optional(),
+    codecServerJwksUrl: z.string().url().optional(),
+    codecServerJwtAudience: z.string().min(1).optional(),
     /** Origin allowed to call the codec server from a browser (the Temporal UI). */
     codecServerCorsOrigin: z.string().default('http://127.0.0.1:8233'),
+    /** How long a revoked version keeps its secret in the store before the worker purges it. */
+    revokedRetentionMs: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 24 * 60 * 60 * 1000),
     /** Who the CLI records as actor in audit records. */
     actor: z
       .string()
@@ -71,6 +101,12 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['TEMPORAL_ADDRESS', ['temporal', 'address']],
   ['TEMPORAL_NAMESPACE', ['temporal', 'namespace']],
   ['ROTATOR_TASK_QUEUE', ['temporal', 'taskQueue']],
+  ['TEMPORAL_TLS', ['temporal', 'tls', 'enabled']],
+  ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', ['temporal', 'tls', 'caFile']],
+  ['TEMPORAL_TLS_SERVER_NAME', ['temporal', 'tls', 'serverName']],
+  ['TEMPORAL_TLS_CLIENT_CERT_PATH', ['temporal', 'tls', 'clientCertFile']],
+  ['TEMPORAL_TLS_CLIENT_KEY_PATH', ['temporal', 'tls', 'clientKeyFile']],
+  ['TEMPORAL_API_KEY', ['temporal', 'apiKey']],
   ['ROTATOR_STORE_BACKEND', ['store', 'backend']],
   ['ROTATOR_STORE_PATH', ['store', 'path']],
   ['ROTATOR_STORE_URL', ['store', 'connectionString']],
@@ -81,9 +117,16 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['ROTATOR_METRICS_PORT', ['metricsPort']],
   ['ROTATOR_ACTOR', ['actor']],
   ['ROTATOR_METRICS_HOST', ['metricsHost']],
+  ['ROTATOR_HEALTH_PORT', ['healthPort']],
+  ['ROTATOR_SHUTDOWN_GRACE_MS', ['shutdownGraceMs']],
   ['ROTATOR_CODEC_SERVER_TOKEN', ['codecServerToken']],
   ['ROTATOR_CODEC_SERVER_PORT', ['codecServerPort']],
   ['ROTATOR_CODEC_SERVER_CORS_ORIGIN', ['codecServerCorsOrigin']],
+  ['ROTATOR_CODEC_SERVER_AUTH', ['codecServerAuth']],
+  ['ROTATOR_CODEC_SERVER_JWT_ISSUER', ['codecServerJwtIssuer']],
+  ['ROTATOR_CODEC_SERVER_JWKS_URL', ['codecServerJwksUrl']],
+  ['ROTATOR_CODEC_SERVER_JWT_AUDIENCE', ['codecServerJwtAudience']],
+  ['ROTATOR_REVOKED_RETENTION_MS', ['revokedRetentionMs']],
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RotatorConfig {

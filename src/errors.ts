@@ -82,3 +82,10 @@ export class TransientError extends RotatorError {
     super(message, 'TransientError', true);
   }
 }
+
+/** A rotation asked to start outside its credential's rotation windows (or in a freeze), without an override. */
+export class OutsideWindowError extends PermanentError {
+  constructor(message: string) {
+    super(message, 'OutsideWindowError');
+  }
+}

@@ -13,6 +13,8 @@ export interface RotationHistoryEntry {
   requestedBy?: string;
   reason?: string;
   emergency?: boolean;
+  /** Started outside the rotation window by an explicit override. */
+  outsideWindow?: boolean;
   error?: string;
 }
 
@@ -23,9 +25,11 @@ export interface RotationHistoryEntry {
  */
 export function rotationHistory(records: AuditRecord[]): RotationHistoryEntry[] {
   const byRun = new Map<string, RotationHistoryEntry>();
+  const overridden = new Set<string>(); // runs whose preflight recorded a window override
   for (const r of records) {
     const d = r.details ?? {};
     const runId = typeof d.runId === 'string' ? d.runId : undefined;
+    if (runId && r.action === 'window-override') overridden.add(runId);
     if (!runId || !r.action.startsWith('rotation-')) continue;
     if (r.action === 'rotation-started') {
       byRun.set(runId, {
@@ -38,6 +42,7 @@ export function rotationHistory(records: AuditRecord[]): RotationHistoryEntry[] 
         requestedBy: str(d.by),
         reason: str(d.reason),
         emergency: d.emergency === true,
+        ...(overridden.has(runId) ? { outsideWindow: true } : {}),
       });
       continue;
     }
@@ -72,7 +77,7 @@ export function formatHistory(entries: RotationHistoryEntry[]): string {
   const rows = entries.map((e) =>
     [
       e.startedAt,
-      e.outcome + (e.emergency ? ' (EMERGENCY)' : ''),
+      e.outcome + (e.emergency ? ' (EMERGENCY)' : '') + (e.outsideWindow ? ' (OUTSIDE WINDOW)' : ''),
       e.strategy ?? '-',
       `v${e.fromVersion ?? '?'}→v${e.toVersion ?? '?'}`,
       e.durationMs === undefined ? '-' : `${Math.round(e.durationMs / 1000)}s`,

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { sanitizeError } from './sanitize-error';
 
 /**
  * Structured logs. Any field named like a secret is redacted by pino itself,
@@ -18,7 +19,13 @@ const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `err.$
 
 export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
-    { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { app: 'db-rotator' } },
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { app: 'db-rotator' },
+      // An error is logged as its sanitized copy: no driver fields (ioredis command.args...).
+      serializers: { err: (e: unknown) => pino.stdSerializers.err(sanitizeError(e)) },
+    },
     destination,
   );
 }

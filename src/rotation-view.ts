@@ -26,6 +26,11 @@ export interface RotationView {
   outcome?: string;
   /** Why it did not rotate: error class and message. */
   cause?: string;
+  /**
+   * Set when the run's workflow task keeps failing (a bug, bad input or a
+   * nondeterminism error): the run makes no progress although it shows a phase.
+   */
+  stuck?: string;
 }
 
 export async function readRotation(client: Client, credentialId: string): Promise<RotationView> {
@@ -45,6 +50,9 @@ export function viewOf(d: WorkflowExecutionDescription, close?: Close): Rotation
     status,
     phase,
   };
+  const wft = d.raw.pendingWorkflowTask;
+  if (d.status.name === 'RUNNING' && wft && (wft.attempt ?? 1) > 1)
+    view.stuck = `its workflow task has failed ${(wft.attempt ?? 1) - 1} time(s); the worker log has the error (see README, Troubleshooting: TMPRL1100 / reset)`;
   if (close?.result) {
     view.outcome = close.result.outcome;
     view.cause = close.result.error;

@@ -1,11 +1,14 @@
 import { NativeConnection } from '@temporalio/worker';
 import { Connection, Client } from '@temporalio/client';
+import { createDeliveryActivities } from './activities/delivery';
 import { createPlanningActivities } from './activities/dry-run';
 import { createFleetActivities } from './activities/fleet';
 import { createRotationActivities } from './activities/rotation';
+import { createWindowActivities } from './activities/window';
 import { encryptedDataConverter } from './codec';
 import type { RotatorConfig } from './config';
 import { createEngine } from './engines';
+import { temporalConnectionOptions } from './temporal-connection';
 import { openStore, SecretCipher, type ManagedCredentialStore } from './store';
 
 /** Opens the configured store with its keyring. */
@@ -20,12 +23,14 @@ export function productionActivities(store: ManagedCredentialStore, actor = 'wor
     ...createRotationActivities(deps),
     ...createPlanningActivities(deps),
     ...createFleetActivities(store),
+    ...createWindowActivities(store),
+    ...createDeliveryActivities({ store }),
   };
 }
 
 /** A Temporal client with the encrypting data converter. */
 export async function connectClient(cfg: RotatorConfig): Promise<Client> {
-  const connection = await Connection.connect({ address: cfg.temporal.address });
+  const connection = await Connection.connect(temporalConnectionOptions(cfg.temporal));
   return new Client({
     connection,
     namespace: cfg.temporal.namespace,
@@ -34,5 +39,5 @@ export async function connectClient(cfg: RotatorConfig): Promise<Client> {
 }
 
 export function connectWorkerConnection(cfg: RotatorConfig): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: cfg.temporal.address });
+  return NativeConnection.connect(temporalConnectionOptions(cfg.temporal));
 }

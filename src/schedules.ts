@@ -1,6 +1,8 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { RotatorConfig } from './config';
+import { ConfigError } from './errors';
 import type { FleetInput, RotationInput } from './shared/types';
+import type { CredentialStore } from './store/types';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -10,6 +12,12 @@ export function rotationScheduleId(credentialId: string): string {
 
 export interface RotationScheduleOptions {
   everyDays?: number;
+  /**
+   * When the first run is due (see firstRunAt); the interval is phased so that
+   * runs fall on it and every `everyDays` after it. Absent: aligned to the
+   * Unix epoch (Temporal's default), i.e. anywhere in the first period.
+   */
+  firstRunAt?: Date;
   /** Random delay added to each run so a fleet does not rotate all at once. */
   jitterMs?: number;
   rotation?: Omit<RotationInput, 'credentialId'>;
@@ -30,9 +38,17 @@ export async function createRotationSchedule(
   opts: RotationScheduleOptions = {},
 ) {
   const everyDays = opts.everyDays ?? 90;
+  const everyMs = everyDays * DAY_MS;
+  const offset = opts.firstRunAt ? intervalOffsetMs(opts.firstRunAt, everyMs) : 0;
+  const first = opts.firstRunAt ? `, first run ${opts.firstRunAt.toISOString()}` : '';
   return client.schedule.create({
     scheduleId: rotationScheduleId(credentialId),
-    spec: { intervals: [{ every: everyDays * DAY_MS }], jitter: opts.jitterMs ?? DAY_MS },
+    // startAt too: the phase also lands one period earlier (the last rotation itself).
+    spec: {
+      intervals: [{ every: everyMs, offset }],
+      jitter: opts.jitterMs ?? DAY_MS,
+      startAt: opts.firstRunAt,
+    },
     action: {
       type: 'startWorkflow',
       workflowType: 'scheduledRotation',
@@ -41,8 +57,34 @@ export async function createRotationSchedule(
       workflowId: `scheduled-rotation/${credentialId}`,
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, pauseOnFailure: true, catchupWindow: DAY_MS },
-    state: { paused: opts.paused ?? false, note: `rotate ${credentialId} every ${everyDays} days` },
+    state: { paused: opts.paused ?? false, note: `rotate ${credentialId} every ${everyDays} days${first}` },
   });
+}
+
+/** Minutes an overdue credential waits for its first scheduled run. */
+const OVERDUE_DELAY_MS = 60_000;
+
+/**
+ * The first run of an "every N days" schedule: N days after the credential's
+ * last rotation (or import), or in a minute when that is already past
+ * (overdue). Whole seconds, as schedule specs have no finer resolution.
+ */
+export function firstRunAt(lastRotatedAt: Date, everyDays: number, now: Date = new Date()): Date {
+  const due = lastRotatedAt.getTime() + everyDays * DAY_MS;
+  const at = due > now.getTime() ? due : now.getTime() + OVERDUE_DELAY_MS;
+  return new Date(Math.ceil(at / 1000) * 1000);
+}
+
+/** Temporal interval runs fall on epoch + k·every + offset: the offset that puts one on `at`. */
+export function intervalOffsetMs(at: Date, everyMs: number): number {
+  return ((at.getTime() % everyMs) + everyMs) % everyMs;
+}
+
+/** When the credential's CURRENT version became current (rotation promote or import). */
+export async function lastRotatedAt(store: CredentialStore, credentialId: string): Promise<Date> {
+  const current = await store.getVersion(credentialId, 'CURRENT');
+  if (!current) throw new ConfigError(`credential "${credentialId}" has no CURRENT version: import it first`);
+  return new Date(current.updatedAt);
 }
 
 /** Daily sweep that rotates every credential whose expiry date is near. */
@@ -65,5 +107,7 @@ export async function createExpirySweepSchedule(client: Client, cfg: RotatorConf
 
 export function describeScheduleLine(id: string, d: ScheduleDescription): string {
   const next = d.info.nextActionTimes[0]?.toISOString() ?? '-';
-  return `${id}\t${d.state.paused ? 'paused' : 'active'}\tnext ${next}\t${d.state.note ?? ''}`;
+  const jitterMs = d.spec.jitter === undefined ? 0 : Number(d.spec.jitter);
+  const jitter = jitterMs > 0 ? ` (+ up to ${Math.round(jitterMs / 3_600_000)}h jitter)` : '';
+  return `${id}\t${d.state.paused ? 'paused' : 'active'}\tnext run ${next}${jitter}\t${d.state.note ?? ''}`;
 }

@@ -1,10 +1,15 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { helloActivities } from './activities/hello';
 import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
+import { createHealthServer } from './health';
 import { createLogger } from './logger';
-import { connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
+import { gatewayFromEnv } from './heartbeat-gateway';
+import { startRevokedPurge } from './revoked-purge';
+import { connectClient, connectWorkerConnection, openConfiguredStore, productionActivities } from './runtime';
 
 export interface RunWorkerOptions {
   /**
@@ -14,7 +19,13 @@ export interface RunWorkerOptions {
   wrapActivities?: (activities: Record<string, (...args: never[]) => Promise<unknown>>) => object;
 }
 
-/** Starts a worker for the rotation task queue; resolves when it shuts down (SIGINT/SIGTERM). */
+/**
+ * Starts a worker for the rotation task queue; resolves when it has shut
+ * down. SIGINT/SIGTERM (the SDK runtime's handlers) stop polling at once;
+ * activities already running get `shutdownGraceMs` to finish (a rotation step
+ * cut in half is retried elsewhere, but a finished one is cheaper), then are
+ * cancelled; the promise resolves and the process exits 0.
+ */
 export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   const cfg = loadConfig();
   const log = createLogger(cfg.logLevel);
@@ -28,24 +39,66 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
   });
   const store = await openConfiguredStore(cfg);
   const connection = await connectWorkerConnection(cfg);
+  const source = workflowSource();
   const worker = await Worker.create({
     connection,
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
-    ...workflowSource(),
+    ...source,
     activities: (options.wrapActivities ?? ((a) => a))({
       ...productionActivities(store),
       ...helloActivities,
     }),
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
+    shutdownGraceTime: cfg.shutdownGraceMs,
+    // A stuck activity must not keep the process forever: give up 5 s after the grace
+    // (run() then rejects and the process exits 1; the step is retried by another worker).
+    shutdownForceTime: cfg.shutdownGraceMs + 5_000,
   });
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (!stopping) log.info({ signal, graceMs: cfg.shutdownGraceMs }, 'shutdown requested: polling stops');
+    stopping = true;
+  };
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  const health =
+    cfg.healthPort > 0
+      ? createHealthServer({
+          accepting: () => !stopping && worker.getState() === 'RUNNING',
+          checks: {
+            temporal: () => connection.workflowService.getSystemInfo({}),
+            store: () => store.listDefinitions(),
+          },
+        })
+      : undefined;
+  if (health) {
+    health.listen(cfg.healthPort, cfg.metricsHost);
+    await once(health, 'listening');
+  }
   log.info(
-    { taskQueue: cfg.temporal.taskQueue, address: cfg.temporal.address, metricsPort: cfg.metricsPort },
+    {
+      taskQueue: cfg.temporal.taskQueue,
+      address: cfg.temporal.address,
+      metricsPort: cfg.metricsPort,
+      healthPort: cfg.healthPort,
+      workflows: 'workflowBundle' in source ? 'prebuilt bundle' : 'bundled at start',
+      startupMs: Math.round(performance.now()),
+    },
     'worker started',
   );
+  // Heartbeats without master keys (src/heartbeat-gateway.ts), when ROTATOR_HEARTBEAT_LISTEN is set.
+  const gatewayClient = process.env.ROTATOR_HEARTBEAT_LISTEN ? await connectClient(cfg) : undefined;
+  const gateway = gatewayClient && (await gatewayFromEnv(process.env, gatewayClient));
+  if (gateway) log.info({ port: gateway.port }, 'heartbeat gateway listening');
+  const stopPurge = startRevokedPurge(store, cfg.revokedRetentionMs, log);
   try {
     await worker.run();
   } finally {
+    stopPurge();
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    health?.close();
+    await gateway?.close();
+    await gatewayClient?.connection.close();
     await store.close();
     await connection.close();
     log.info('worker stopped');
@@ -53,14 +106,18 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
 }
 
 /**
- * Where the worker gets its workflow code. Default: bundle src/workflows at
- * start (takes seconds). Opt-in `ROTATOR_WORKFLOW_BUNDLE=<path>`: load a
- * prebuilt bundle instead (fast restarts, e.g. the fault tests); it must be
- * built with `bundleWorkflowCode({ workflowsPath, failureConverterPath })`
- * like test/helpers/global-setup.ts does, or failures cannot be decoded.
+ * Where the worker gets its workflow code, first match:
+ * 1. `ROTATOR_WORKFLOW_BUNDLE=<path>` (tests: a bundle they built);
+ * 2. `workflow-bundle.js` next to this file — `npm run build` writes it to
+ *    dist/, so the installed package never bundles at start;
+ * 3. bundle src/workflows now (development under tsx; takes seconds).
+ * A bundle must be built with `bundleWorkflowCode({ workflowsPath,
+ * failureConverterPath })` (src/build/bundle-workflows.ts) or failures
+ * cannot be decoded.
  */
 function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
-  const bundle = process.env.ROTATOR_WORKFLOW_BUNDLE;
+  const prebuilt = join(__dirname, 'workflow-bundle.js');
+  const bundle = process.env.ROTATOR_WORKFLOW_BUNDLE || (existsSync(prebuilt) ? prebuilt : undefined);
   return bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: join(__dirname, 'workflows') };
 }
 

@@ -16,6 +16,8 @@ import type { DryRunRecorder, Engine, EngineConnection, Secret } from '../engine
 import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
 import type { CredentialDefinition } from '../store/types';
+import { describeDelivery } from './delivery';
+import { resolveTls, tlsWarning } from '../engines/tls';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
 import { applyStep, classified, revokeStep, type RotationDeps } from './rotation';
 
@@ -45,6 +47,8 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
       const def = await store.getDefinition(input.credentialId);
       const blockers = new Blockers(true);
       const notes = new Set<string>();
+      const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
+      if (tlsOff) notes.add(tlsOff);
       const apply: string[] = [];
       const revoke: string[] = [];
       const recorder = (into: string[]): DryRunRecorder => ({
@@ -61,6 +65,11 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
         notes: [],
         plannedAt: new Date().toISOString(),
       };
+      if (def.targets?.length) {
+        const delivery = await describeDelivery(def, process.env);
+        out.delivery = delivery.lines;
+        for (const b of delivery.blockers) blockers.addMessage(b);
+      }
 
       /**
        * A step in dry-run mode. A failing rotation step is a blocker, or a
@@ -84,8 +93,9 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
       const secrets: string[] = [PLACEHOLDER_PASSWORD];
       const current = await currentToRotate(store, def, blockers);
       let plan: RotationPlan | undefined;
-      if (current) {
-        const conn = await connectionFor(store, def);
+      // The admin scope is checked before any connection: a blocker, and nothing is contacted.
+      const conn = current && (await blockers.guard(() => connectionFor(store, def)));
+      if (current && conn) {
         const from = await store.getSecret(def.id, current.version);
         secrets.push(conn.admin.password, from.password);
         const to: Secret = { username: current.username, password: PLACEHOLDER_PASSWORD };
@@ -93,6 +103,7 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
         await withRecordingEngine(def, conn, recorder(apply), async (engine) => {
           const planned = await planOnServer(store, def, input, current, engine, blockers);
           plan = planned.plan;
+          if (planned.window.note) notes.add(planned.window.note);
           if (planned.server) out.serverVersion = `${planned.server.variant} ${planned.server.version}`;
           await step(
             'open sessions',

@@ -4,6 +4,7 @@
  * dry run (./dry-run.ts) collects every problem and keeps planning where it
  * can. Same checks, same order, one source of truth.
  */
+import { describeTargetSpec } from '../targets/schema';
 import {
   StoreStateError,
   UnsafeIdentifierError,
@@ -20,7 +21,10 @@ import {
 import type { ResolvedStrategy, RotationInput, RotationPlan } from '../shared/types';
 import { nextVersion } from '../store/transitions';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
+import { resolveTls, tlsWarning } from '../engines/tls';
+import { assertAdminScope } from './admin-scope';
 import { nextLoginName } from './login-names';
+import { checkRotationWindow, type WindowCheck } from './window-check';
 
 /** Problems found while planning: thrown at once (preflight) or collected (dry run). */
 export class Blockers {
@@ -98,11 +102,12 @@ export async function planOnServer(
   current: VersionMeta,
   engine: Engine,
   blockers: Blockers,
-): Promise<{ plan?: RotationPlan; server?: ServerInfo }> {
+): Promise<{ plan?: RotationPlan; server?: ServerInfo; window: WindowCheck }> {
+  const window = checkRotationWindow(def, input, blockers);
   const server = await blockers.guard(() => engine.describe());
-  if (!server) return {};
+  if (!server) return { window };
   const choice = await blockers.guard(async () => chooseStrategy(def, server.strategies));
-  if (!choice) return { server };
+  if (!choice) return { server, window };
   const { strategy, reason } = choice;
   // Above every version ever stored, not CURRENT + 1: a rolled-back version may still exist.
   const toVersion = nextVersion(await store.listVersions(def.id));
@@ -119,13 +124,17 @@ export async function planOnServer(
   await blockers.engine(engine, current.username, strategy);
   if (strategy === 'dual-user') await blockers.guard(() => checkNewLoginName(engine, toUsername));
   const warnings: string[] = [];
+  const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
+  if (tlsOff) warnings.push(tlsOff);
   if (strategy === 'single') {
     warnings.push(
       'strategy "single" changes the password in place: clients using the old one fail until they reload',
     );
   }
+  if (window.overridden) warnings.push(window.note!);
   return {
     server,
+    window,
     plan: {
       credentialId: def.id,
       engine: def.engine,
@@ -139,6 +148,8 @@ export async function planOnServer(
       ...timings(def, input),
       emergency: input.emergency ? { reason: input.reason ?? 'no reason given' } : undefined,
       warnings,
+      window: window.window,
+      targets: def.targets?.length ? def.targets.map(describeTargetSpec) : undefined,
     },
   };
 }
@@ -237,6 +248,8 @@ export async function connectionFor(
   store: CredentialStore,
   def: CredentialDefinition,
 ): Promise<EngineConnection> {
+  // The admin's password goes only to the admin's own server (before any connection).
+  if (def.adminCredentialId) assertAdminScope(def, await store.getDefinition(def.adminCredentialId));
   const admin = await store.getSecret(def.adminCredentialId ?? def.id, 'CURRENT');
   return {
     host: def.host,
@@ -244,5 +257,6 @@ export async function connectionFor(
     database: def.database,
     admin: { username: admin.username, password: admin.password },
     options: def.options,
+    tls: resolveTls(def.tls, def.host),
   };
 }

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { RotatorError, PrivilegeParityError } from '../errors';
+import { redactText, sanitizeError } from '../sanitize-error';
 import type { Engine, EngineFactory, Secret } from '../engines/types';
 import { generatePassword } from '../engines/password';
 import type { CredentialDefinition, CredentialStore } from '../store/types';
@@ -48,7 +49,20 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const enforce = new Blockers(false); // throws at the first problem
       const current = (await currentToRotate(store, def, enforce))!;
       return withEngine(def, async (engine) => {
-        const { plan } = await planOnServer(store, def, input, current, engine, enforce);
+        const { plan, window } = await planOnServer(store, def, input, current, engine, enforce);
+        if (window.overridden) {
+          await store.audit({
+            actor,
+            credentialId: def.id,
+            action: 'window-override',
+            details: {
+              by: input.requestedBy ?? 'unknown',
+              reason: input.reason,
+              window: window.note,
+              runId: Context.current().info.workflowExecution?.runId,
+            },
+          });
+        }
         return plan!;
       });
     },
@@ -69,6 +83,10 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       await withEngine(def, (engine) => applyStep(engine, plan, from, to));
     },
 
+    async isPromoted(plan) {
+      return (await store.getVersion(plan.credentialId, plan.toVersion))?.state === 'current';
+    },
+
     async restore(plan) {
       const id = plan.credentialId;
       // 1. Consumers first: if the new version got promoted (the workflow may not know), demote it.
@@ -77,6 +95,9 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       // 2. The server: remove whatever apply may have done. Every undo below is idempotent
       //    and harmless when apply never ran.
       const pending = await store.getVersion(id, plan.toVersion);
+      // Apply reads the new version's secret: without a stored new version it never ran, and
+      // the server holds nothing of ours (a login named like the new one is someone else's).
+      if (!pending) return;
       const from = await store.getSecret(id, plan.fromVersion);
       const def = await store.getDefinition(id);
       await withEngine(def, async (engine) => {
@@ -87,12 +108,11 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
           case 'dual-password':
             return engine.keepOnlyPassword(from.username, from.password);
           case 'single':
-            // Apply needs the pending secret: without it nothing was applied.
-            if (pending) return engine.setPassword(from.username, from.password);
+            return engine.setPassword(from.username, from.password);
         }
       });
       // 3. The store: no PENDING version left behind to block the next rotation.
-      if (pending?.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
+      if (pending.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
     },
 
     async verifyPending(plan) {
@@ -219,15 +239,15 @@ function toFailure(err: unknown, activity: string): unknown {
   if (err instanceof RotatorError) {
     const details = err instanceof PrivilegeParityError ? [{ missing: err.differences }] : [];
     return ApplicationFailure.create({
-      message: err.message,
+      message: redactText(err.message),
       type: err.code,
       nonRetryable: !err.retryable,
       details,
     });
   }
   const attempt = safeAttempt();
-  // Unknown errors are retried; keep only the message (driver errors may echo connection strings).
-  const message = err instanceof Error ? err.message : String(err);
+  // Unknown errors are retried; keep only the sanitized message (driver errors may echo connection strings).
+  const message = sanitizeError(err).message;
   return ApplicationFailure.create({
     message: `${activity}: ${message}`,
     type: 'TransientError',

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { authorizer, type CodecAuth } from './ui-auth';
 import type { Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, type CodecKeyring } from './aes-gcm-codec';
 
@@ -10,7 +10,10 @@ import { AesGcmPayloadCodec, type CodecKeyring } from './aes-gcm-codec';
  */
 export interface CodecServerOptions {
   keyring: CodecKeyring;
-  token: string;
+  /** Static bearer token (mode "token"; also accepted in the other modes when set). */
+  token?: string;
+  /** Who may call (./ui-auth.ts); default: the static token. */
+  auth?: CodecAuth;
   corsOrigin: string;
 }
 
@@ -20,8 +23,23 @@ interface JsonPayload {
 }
 
 export function createCodecServer(opts: CodecServerOptions): Server {
-  const codec = new AesGcmPayloadCodec(opts.keyring);
-  const expected = Buffer.from(`Bearer ${opts.token}`);
+  const auth: CodecAuth = opts.auth ?? { mode: 'token', token: opts.token as string };
+  // Refuse to exist without a real credential check: whoever reaches the port could decode every payload.
+  const token = auth.token ?? opts.token;
+  if (auth.mode === 'token' && (typeof token !== 'string' || token.length < 16)) {
+    throw new Error(
+      'codec server: a bearer token of at least 16 characters is required (ROTATOR_CODEC_SERVER_TOKEN)',
+    );
+  }
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
+    throw new Error('codec server: the bearer token must have at least 16 characters');
+  }
+  if (auth.mode === 'jwt' && (!auth.issuer || !auth.jwksUrl)) {
+    throw new Error('codec server: JWT mode needs an issuer and a JWKS URL');
+  }
+  const allowed = authorizer({ ...auth, ...(token ? { token } : {}) } as CodecAuth, opts.corsOrigin);
+  // /decode serves plaintext payloads unchanged (what the UI shows as-is); the workers refuse them.
+  const codec = new AesGcmPayloadCodec(opts.keyring, { allowPlaintext: true });
   return createServer((req, res) => {
     handle(req, res).catch(() => reply(res, 500, { error: 'codec failure' }));
   });
@@ -32,10 +50,7 @@ export function createCodecServer(opts: CodecServerOptions): Server {
     res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization, X-Namespace');
     res.setHeader('Access-Control-Allow-Credentials', 'true');
     if (req.method === 'OPTIONS') return reply(res, 204);
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply(res, 401, { error: 'unauthorized' });
-    }
+    if (!(await allowed(req))) return reply(res, 401, { error: 'unauthorized' });
     if (req.method !== 'POST' || (req.url !== '/encode' && req.url !== '/decode')) {
       return reply(res, 404, { error: 'use POST /encode or POST /decode' });
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { credentialFromJson, isDirectory, readCredentialBytes } from './file-layouts';
 import { SourceBase, errorMessage, type SourceBaseOptions } from './source-base';
 import type { ConsumerCredential } from './types';
 
@@ -11,7 +11,9 @@ export interface FileSourceOptions extends SourceBaseOptions {
    * content is one JSON object: `{"version": 7, "username": "app_b",
    * "password": "..."}` (other fields are ignored). In a Kubernetes secret
    * volume the file is a symlink through `..data`, which the kubelet swaps
-   * atomically; plain files replaced by rename work the same way.
+   * atomically; plain files replaced by rename work the same way. Also a
+   * file-target directory, AWS's secret JSON, or a directory of one file per
+   * key: see ./file-layouts.ts.
    */
   path: string;
   /** Events within this window are coalesced into one read (default 100 ms). */
@@ -48,7 +50,7 @@ export class FileSource extends SourceBase {
   }
 
   protected async read(previous: ConsumerCredential | undefined): Promise<ConsumerCredential> {
-    const raw = await readFile(this.opts.path);
+    const raw = await readCredentialBytes(this.opts.path);
     const hash = createHash('sha256').update(raw).digest('hex');
     if (previous && hash === this.lastHash) {
       this.unchangedReads++;
@@ -62,7 +64,7 @@ export class FileSource extends SourceBase {
       throw new Error(`file source: ${this.opts.path} is not valid JSON`);
     }
     this.lastHash = hash;
-    return parsed as ConsumerCredential; // validated by the base class
+    return credentialFromJson(parsed); // validated by the base class
   }
 
   override async close(): Promise<void> {
@@ -73,7 +75,8 @@ export class FileSource extends SourceBase {
   }
 
   private startWatching(): void {
-    const dir = dirname(this.opts.path);
+    // A directory (file target, Kubernetes Secret volume) is watched itself: its ..data swaps.
+    const dir = isDirectory(this.opts.path) ? this.opts.path : dirname(this.opts.path);
     const name = basename(this.opts.path);
     try {
       this.watcher = watch(dir, { persistent: false }, (_event, file) => {

@@ -9,6 +9,8 @@ export type {
 export { SourceBase, StaticSource, validateCredential, type SourceBaseOptions } from './source-base';
 export { StoreSource, DEFAULT_STORE_TTL_MS, type StoreSourceOptions } from './store-source';
 export { FileSource, type FileSourceOptions } from './file-source';
+export { AwsSecretsManagerSource, type AwsSecretsManagerSourceOptions } from './aws-source';
+export { GatewayHeartbeatReporter, type GatewayHeartbeatOptions } from './gateway-heartbeat';
 export { isAuthError, errorCode } from './auth-errors';
 export { Rotating, type RotatingDriver, type RotatingOptions, type Lease, type SwapEvent } from './rotating';
 export { RotatingPgPool, type RotatingPgPoolOptions } from './pg-pool';
@@ -24,3 +26,5 @@ export {
   type VersionedClient,
 } from './heartbeat';
 export { ConsumerMetrics, type ConnectionCounts } from './metrics';
+export { connectTemporal, temporalSettingsFromEnv } from '../temporal-connection';
+export type { TemporalSettings, TemporalTlsSettings } from '../temporal-connection';

@@ -1,6 +1,14 @@
 import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
 import type { ConsumerCredential, CredentialSource } from './types';
+import { mongoTlsOptions } from '../engines/tls';
+import { consumerTls } from './tls';
+
+/** First host of a mongodb:// URL (for the certificate name check). */
+function hostOf(url: string): string {
+  const m = /^mongodb(?:\+srv)?:\/\/(?:[^@/]*@)?(\[[^\]]+\]|[^:/,?]+)/.exec(url);
+  return m?.[1] ?? 'localhost';
+}
 
 export interface RotatingMongoClientOptions extends RotatingOptions {
   source: CredentialSource;
@@ -34,6 +42,7 @@ export class RotatingMongoClient {
       engine: 'mongodb',
       create(cred: ConsumerCredential) {
         const client = new MongoClient(opts.url, {
+          ...(opts.client?.tls === undefined ? mongoTlsOptions(consumerTls(opts.tls, hostOf(opts.url))) : {}),
           ...opts.client,
           authSource,
           auth: { username: cred.username, password: cred.password },

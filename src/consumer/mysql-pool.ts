@@ -6,6 +6,7 @@ import {
   type PoolOptions,
   type QueryResult,
 } from 'mysql2/promise';
+import { mysqlTlsOptions, resolveTls } from '../engines/tls';
 import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
 import type { ConsumerCredential, CredentialSource } from './types';
 
@@ -33,8 +34,20 @@ export class RotatingMysqlPool {
   private constructor(opts: RotatingMysqlPoolOptions) {
     const driver: RotatingDriver<Pool> = {
       engine: 'mysql',
-      create: (cred: ConsumerCredential) =>
-        createPool({ ...opts.pool, user: cred.username, password: cred.password }),
+      create: (cred: ConsumerCredential) => {
+        const host = opts.pool?.host ?? 'localhost';
+        const ssl =
+          opts.pool?.ssl ??
+          (opts.tls === false
+            ? undefined
+            : (mysqlTlsOptions(resolveTls(opts.tls, host), host) as PoolOptions['ssl']));
+        return createPool({
+          ...opts.pool,
+          ...(ssl ? { ssl } : {}),
+          user: cred.username,
+          password: cred.password,
+        });
+      },
       async check(pool) {
         const conn = await pool.getConnection();
         try {

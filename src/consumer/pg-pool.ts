@@ -6,6 +6,7 @@ import {
   type QueryResult,
   type QueryResultRow,
 } from 'pg';
+import { consumerTls } from './tls';
 import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
 import { errorMessage } from './source-base';
 import type { ConsumerCredential, CredentialSource } from './types';
@@ -38,7 +39,8 @@ export class RotatingPgPool {
     const driver: RotatingDriver<Pool> = {
       engine: 'postgres',
       create(cred: ConsumerCredential) {
-        const pool = new Pool({ ...opts.pool, user: cred.username, password: cred.password });
+        const ssl = opts.pool?.ssl ?? consumerTls(opts.tls, opts.pool?.host ?? 'localhost') ?? false;
+        const pool = new Pool({ ...opts.pool, ssl, user: cred.username, password: cred.password });
         // Idle clients that die (terminated session, network) are dropped by pg; without a listener the process would crash.
         pool.on('error', (err) => logger?.debug?.({ err: errorMessage(err) }, 'pg pool: idle client error'));
         return pool;

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
 import { isAuthError } from './auth-errors';
+import { consumerTls } from './tls';
 import { errorMessage } from './source-base';
 import type { ConsumerCredential, CredentialSource } from './types';
 
@@ -55,6 +56,7 @@ export class RotatingRedis {
           // The ready check runs INFO, which restricted ACL users may not run; check() proves the login instead.
           enableReadyCheck: false,
           ...opts.redis,
+          tls: opts.redis?.tls ?? consumerTls(opts.tls, opts.redis?.host ?? 'localhost'),
           username: cred.username,
           password: cred.password,
           lazyConnect: true,

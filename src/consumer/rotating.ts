@@ -1,4 +1,6 @@
 import type { Registry } from 'prom-client';
+import { sanitizeError } from '../sanitize-error';
+import type { TlsSettings } from '../engines/tls';
 import { isAuthError } from './auth-errors';
 import { ConsumerMetrics, type ConnectionCounts } from './metrics';
 import { errorMessage } from './source-base';
@@ -35,6 +37,13 @@ export interface RotatingOptions {
   logger?: ConsumerLogger;
   /** Prometheus registry for the metrics (default: prom-client's default registry); false: no metrics. */
   registry?: Registry | false;
+  /**
+   * TLS to the database: verified (verify-full) by default, trusting
+   * `caFile` or ROTATOR_TLS_CA_FILE or the system CAs; `false` (or
+   * `{ mode: "disabled" }`) connects in plain text. A `ssl`/`tls` object in
+   * the driver options takes precedence (explicit configuration).
+   */
+  tls?: TlsSettings | false;
 }
 
 export interface SwapEvent {
@@ -114,8 +123,32 @@ export class Rotating<T> {
     if (opts.registry !== false) this.metrics = ConsumerMetrics.for(opts.registry);
   }
 
-  /** Reads the credential, builds and checks the first client, and starts following the source. */
+  /**
+   * Reads the credential, builds and checks the first client, and starts
+   * following the source. Rejects with a sanitized copy of the driver's
+   * error (../sanitize-error.ts): no driver object reaches the application.
+   */
   async start(): Promise<this> {
+    try {
+      return await this.startRaw();
+    } catch (err) {
+      throw sanitizeError(err, this.knownSecrets());
+    }
+  }
+
+  /** Passwords this client has seen (to redact them from any error text). */
+  private readonly seenPasswords = new Set<string>();
+
+  private knownSecrets(): string[] {
+    return [...this.seenPasswords];
+  }
+
+  private remember(cred: ConsumerCredential): void {
+    if (this.seenPasswords.size >= 16) this.seenPasswords.delete(this.seenPasswords.values().next().value!);
+    this.seenPasswords.add(cred.password);
+  }
+
+  private async startRaw(): Promise<this> {
     this.unsubscribe = this.source.subscribe((c) => {
       if (this.gen) this.swapTo(c, 'source').catch(() => undefined);
       else this.wanted = c;
@@ -231,7 +264,16 @@ export class Rotating<T> {
     return this.gen;
   }
 
+  /** Every error of an operation leaves the library sanitized (no driver object, no secret). */
   private async execute<R>(fn: (gen: Generation<T>) => Promise<R>, keep: boolean): Promise<R> {
+    try {
+      return await this.executeRaw(fn, keep);
+    } catch (err) {
+      throw sanitizeError(err, this.knownSecrets());
+    }
+  }
+
+  private async executeRaw<R>(fn: (gen: Generation<T>) => Promise<R>, keep: boolean): Promise<R> {
     const gen = this.active();
     try {
       return await this.attempt(gen, fn, keep);
@@ -384,6 +426,7 @@ export class Rotating<T> {
   }
 
   private async build(cred: ConsumerCredential): Promise<Generation<T>> {
+    this.remember(cred);
     const client = await this.driver.create(cred);
     const gen: Generation<T> = { client, credential: cred, inFlight: 0, state: 'active', idleWaiters: [] };
     try {

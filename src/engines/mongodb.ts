@@ -25,8 +25,8 @@
  * endSessions 0, and the drain relies on consumer heartbeats.
  *
  * Connection options (EngineConnection.options): authSource, authMechanism
- * (admin only), replicaSet, directConnection, tls, tlsCAFile,
- * tlsCertificateKeyFile, tlsAllowInvalidCertificates, tlsAllowInvalidHostnames.
+ * (admin only), replicaSet, directConnection, tlsCertificateKeyFile. TLS is
+ * EngineConnection.tls (./tls.ts): verified by default.
  */
 import {
   BSON,
@@ -46,6 +46,8 @@ import {
   UnsupportedStrategyError,
   VerificationError,
 } from '../errors';
+import { assertVerifyCheck } from './verify-checks';
+import { connectionTls, mongoTlsOptions, nodeTlsOptions } from './tls';
 import type { ResolvedStrategy } from '../shared/types';
 import { REDACTED } from './dry-run';
 import type {
@@ -86,15 +88,8 @@ const CODE_COMMAND_NOT_FOUND = 59;
 /** "User ... already exists" (createUser), on MongoDB and FerretDB; 11000 from older servers. */
 const CODES_USER_EXISTS = new Set([51003, 11000]);
 
-const PASSTHROUGH_OPTIONS = [
-  'replicaSet',
-  'directConnection',
-  'tls',
-  'tlsCAFile',
-  'tlsCertificateKeyFile',
-  'tlsAllowInvalidCertificates',
-  'tlsAllowInvalidHostnames',
-] as const;
+/** TLS comes from EngineConnection.tls (./tls.ts), never from these free-form options. */
+const PASSTHROUGH_OPTIONS = ['replicaSet', 'directConnection', 'tlsCertificateKeyFile'] as const;
 
 export function createMongoEngine(conn: EngineConnection): Engine {
   return new MongoEngine(conn);
@@ -163,6 +158,7 @@ class MongoEngine implements Engine {
       maxPoolSize: 2,
       appName: 'db-rotator',
       retryWrites: false,
+      ...mongoTlsOptions(nodeTlsOptions(connectionTls(this.conn))),
     };
     const o = this.conn.options ?? {};
     for (const key of PASSTHROUGH_OPTIONS) {
@@ -562,6 +558,7 @@ export function parseCheck(check: string, i: number, defaultDb: string): { db: s
     throw new ConfigError(`check ${i + 1} is not a JSON command document: ${check}`);
   }
   const command = { ...(doc as Document) };
+  assertVerifyCheck('mongodb', JSON.stringify(command), i);
   let db = defaultDb;
   if ('$db' in command) {
     if (typeof command.$db !== 'string') throw new ConfigError(`check ${i + 1}: "$db" must be a string`);

@@ -19,6 +19,7 @@ import {
 } from 'mysql2/promise';
 import { AdminPrivilegeError, ConfigError, RotatorError, TransientError } from '../errors';
 import { REDACTED } from './dry-run';
+import { connectionTls, mysqlTlsOptions } from './tls';
 import type { DryRunRecorder, EngineConnection } from './types';
 
 export interface MysqlErrorLike {
@@ -123,7 +124,8 @@ export class MysqlConnector {
 
   /** Options shared by admin and verification connections. */
   options(user: string, password: string, database = this.conn.database): ConnectionOptions {
-    const ssl = this.conn.options?.ssl as ConnectionOptions['ssl'] | undefined;
+    const ssl = mysqlTlsOptions(connectionTls(this.conn), this.conn.host) as
+      ConnectionOptions['ssl'] | undefined;
     return {
       host: this.conn.host,
       port: this.conn.port,

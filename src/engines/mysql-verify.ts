@@ -7,6 +7,7 @@
 import { createConnection, escape } from 'mysql2/promise';
 import { ConfigError, TransientError, VerificationError } from '../errors';
 import type { Secret, VerifyOptions } from './types';
+import { assertVerifyCheck } from './verify-checks';
 import { errorCode, hasErrno, mapMysqlError, type MysqlConnector } from './mysql-connection';
 
 export async function verifyMysqlLogin(
@@ -32,9 +33,10 @@ export async function verifyMysqlLogin(
       throw new VerificationError(`SELECT 1 failed for ${who}: ${errorCode(err)}`);
     });
     const checks = options.checks ?? [];
-    if (checks.length === 0) return;
-    await client.query('START TRANSACTION READ ONLY');
+    checks.forEach((check, i) => assertVerifyCheck('mysql', check, i));
+    // One statement each (no multipleStatements), each in its own read-only transaction.
     for (const [i, check] of checks.entries()) {
+      await client.query('START TRANSACTION READ ONLY');
       try {
         await client.query(check);
       } catch (err) {
@@ -42,9 +44,10 @@ export async function verifyMysqlLogin(
         throw new VerificationError(
           `check ${i + 1} (${check}) failed for ${who}: ${e.sqlMessage ?? e.message ?? ''} [${errorCode(err)}]`,
         );
+      } finally {
+        await client.query('ROLLBACK').catch(() => undefined);
       }
     }
-    await client.query('ROLLBACK');
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,4 +1,5 @@
 import { Pool, escapeIdentifier, type PoolClient } from 'pg';
+import { connectionTls, nodeTlsOptions } from './tls';
 import {
   AdminPrivilegeError,
   ConfigError,
@@ -135,7 +136,7 @@ export class PgConnector {
 
   /** Connection options shared by admin and verification clients. */
   clientOptions(database: string, user: string, password: string) {
-    const ssl = this.conn.options?.ssl as boolean | Record<string, unknown> | undefined;
+    const ssl = nodeTlsOptions(connectionTls(this.conn)) ?? false;
     return {
       host: this.conn.host,
       port: this.conn.port,

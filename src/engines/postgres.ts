@@ -22,6 +22,7 @@ import {
   UnsupportedStrategyError,
   VerificationError,
 } from '../errors';
+import { assertVerifyCheck } from './verify-checks';
 import type { ResolvedStrategy } from '../shared/types';
 import type {
   Engine,
@@ -331,19 +332,22 @@ class PostgresEngine implements Engine {
         );
       }
       const checks = options.checks ?? [];
-      if (checks.length === 0) return;
-      await client.query('BEGIN TRANSACTION READ ONLY');
+      checks.forEach((check, i) => assertVerifyCheck('postgres', check, i));
+      // One statement each (extended protocol refuses a second one), each in its own
+      // read-only transaction, rolled back.
       for (const [i, check] of checks.entries()) {
+        await client.query('BEGIN TRANSACTION READ ONLY');
         try {
-          await client.query(check);
+          await client.query({ text: check, queryMode: 'extended' } as never);
         } catch (err) {
           const e = err as { code?: string; message?: string };
           throw new VerificationError(
             `check ${i + 1} (${check}) failed for ${user}: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`,
           );
+        } finally {
+          await client.query('ROLLBACK').catch(() => undefined);
         }
       }
-      await client.query('ROLLBACK');
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -19,12 +19,14 @@
  * (see resolvePersist): ACL SAVE when an aclfile is used, else best-effort
  * CONFIG REWRITE of redis.conf.
  *
- * Connection options (EngineConnection.options): `tls` (true or a
- * tls.ConnectionOptions object), `persist` ('auto' | 'aclfile' | 'config' |
+ * TLS: EngineConnection.tls (./tls.ts, verified by default). Connection
+ * options (EngineConnection.options): `persist` ('auto' | 'aclfile' | 'config' |
  * 'none'), `nodeLocalAcl` (boolean). `database` is the db index the
  * application uses (verifyLogin SELECTs it).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { assertVerifyCheck } from './verify-checks';
+import { connectionTls, nodeTlsOptions } from './tls';
 import type { ConnectionOptions } from 'node:tls';
 import {
   AdminPrivilegeError,
@@ -107,13 +109,6 @@ function mapRedisError(err: unknown, context: string, adminUser: string): Error 
   return new Error(text);
 }
 
-function tlsOption(value: unknown): ConnectionOptions | undefined {
-  if (value === undefined || value === false || value === null) return undefined;
-  if (value === true) return {};
-  if (typeof value === 'object') return value as ConnectionOptions;
-  throw new ConfigError('options.tls must be a boolean or a TLS options object');
-}
-
 function dbIndex(database: string | undefined): number {
   if (database === undefined || database === '') return 0;
   if (!/^\d{1,5}$/.test(database))
@@ -135,7 +130,7 @@ class RedisEngine implements Engine {
 
   constructor(private readonly conn: EngineConnection) {
     this.db = dbIndex(conn.database);
-    this.tls = tlsOption(conn.options?.tls);
+    this.tls = nodeTlsOptions(connectionTls(conn));
   }
 
   /** The admin's ACL user name ("default" when it logs in with a password only). */
@@ -538,6 +533,7 @@ class RedisEngine implements Engine {
           throw new ConfigError(`check ${i + 1} (${check}) has unbalanced quotes`);
         }
         if (args.length === 0) throw new ConfigError(`check ${i + 1} is empty`);
+        assertVerifyCheck('redis', args[0]!, i);
         try {
           await client.call(args[0]!, ...args.slice(1));
         } catch (err) {

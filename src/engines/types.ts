@@ -1,4 +1,5 @@
 import type { EngineKind, ResolvedStrategy } from '../shared/types';
+import type { ResolvedTls } from './tls';
 
 /**
  * The one interface every database engine implements. The rotation logic
@@ -29,8 +30,13 @@ export interface EngineConnection {
   /** Database to connect to (PostgreSQL/MySQL db name, Mongo auth database, Redis db index as string). */
   database?: string;
   admin: Secret;
-  /** Engine-specific options from the credential definition (TLS, authSource...). */
+  /** Engine-specific options from the credential definition (authSource, persist...). */
   options?: Record<string, unknown>;
+  /**
+   * TLS for admin and verification connections (./tls.ts). Absent: the
+   * default, verify-full with ROTATOR_TLS_CA_FILE or the system trust store.
+   */
+  tls?: ResolvedTls;
   /** Connect timeout for admin and verification connections. */
   connectTimeoutMs?: number;
   /** Dry-run mode (see DryRunRecorder): read everything, change nothing, record what would change. */

@@ -33,6 +33,8 @@ export interface RotationActivities {
    * credential, no PENDING version left. Safe to run at any point and again.
    */
   restore(plan: RotationPlan): Promise<void>;
+  /** Is the new version CURRENT in the store? (A promote's effect may outlive its lost result.) */
+  isPromoted(plan: RotationPlan): Promise<boolean>;
   /**
    * Appends an audit record (no secret) for workflow-level events. With
    * `details.eventId`, a record with that id is written once only (a local
@@ -44,4 +46,22 @@ export interface RotationActivities {
 /** The dry-run activity: computes a rotation's plan and changes nothing (one audit record). */
 export interface PlanningActivities {
   planRotation(input: RotationInput): Promise<RotationDryRun>;
+}
+
+/**
+ * Delivery to the credential's targets (src/targets). Arguments are the plan
+ * only: each activity reads the versions from the store itself. Each one
+ * publishes to every target and reads it back; all are idempotent.
+ */
+export interface DeliveryActivities {
+  /** After verify: the new version as PENDING where the target has that notion. */
+  deliverPending(plan: RotationPlan): Promise<void>;
+  /** At promote: the new version becomes what applications read. */
+  deliverCurrent(plan: RotationPlan): Promise<void>;
+  /** Rollback/compensation: the old version is what applications read again; the new one is withdrawn. */
+  deliverRestore(plan: RotationPlan): Promise<void>;
+  /** At revoke: the old version is removed from every target. */
+  deliverRemoveOld(plan: RotationPlan): Promise<void>;
+  /** A lifecycle event that publishes nothing (failed, needs-operator) to targets that listen (webhooks). */
+  deliverEvent(plan: RotationPlan, event: 'failed' | 'needs-operator', detail?: string): Promise<void>;
 }

@@ -36,5 +36,6 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'VerificationError',
   'StoreStateError',
   'UnsafeIdentifierError',
+  'OutsideWindowError',
 ] as const;
 export type NonRetryableErrorType = (typeof NON_RETRYABLE_ERROR_TYPES)[number];

@@ -1,5 +1,6 @@
 // Types shared by workflows, activities, client and tests.
 // Nothing here may hold a secret: these values travel through Temporal history.
+import type { WindowPolicy } from './windows';
 
 export const ENGINE_KINDS = ['postgres', 'mysql', 'redis', 'mongodb'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
@@ -68,6 +69,14 @@ export interface RotationInput {
    * except one "rotation-planned" audit record.
    */
   dryRun?: boolean;
+  /**
+   * Rotation windows (policy.windows/freezes, src/shared/windows.ts) at start:
+   * 'override' = an operator starts outside a window on purpose (needs a
+   * reason; audited as "window-override"); 'launcher-waited' = the
+   * schedule/fleet launcher already waited for the window in workflow time.
+   * Emergencies ignore windows.
+   */
+  outsideWindow?: 'override' | 'launcher-waited';
 }
 
 /** What preflight learned; everything later phases need, and no secret. */
@@ -91,6 +100,10 @@ export interface RotationPlan {
   /** Set for an emergency rotation, with the operator's reason. */
   emergency?: { reason: string };
   warnings: string[];
+  /** Windows and freezes the revoke waits for (absent: none declared, or an emergency). */
+  window?: WindowPolicy;
+  /** Delivery targets of the credential (descriptions, no secret); absent when it has none. */
+  targets?: string[];
 }
 
 export interface ConsumerHeartbeat {
@@ -184,6 +197,8 @@ export interface RotationDryRun {
   openSessions: OpenSession[];
   blockers: string[];
   notes: string[];
+  /** What each delivery target would do at each step (describeActions), one line each. */
+  delivery?: string[];
   plannedAt: string;
 }
 

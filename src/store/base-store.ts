@@ -1,5 +1,6 @@
 import { StoreStateError } from '../errors';
 import type { SecretCipher } from './crypto';
+import { signSnapshot, verifySnapshot, type VerifyOptions } from './integrity';
 import { parseCredentialDefinition } from './schema';
 import * as T from './transitions';
 import type { CredentialSnapshot, Mutation, TransitionContext } from './transitions';
@@ -20,6 +21,26 @@ export interface ManagedCredentialStore extends CredentialStore {
    * keyring). Returns how many versions were re-encrypted.
    */
   reencryptSecrets(actor: string): Promise<number>;
+  /**
+   * Signs records of a legacy store that have no signature yet (the key
+   * holder vouches for them; records with a wrong signature stay refused).
+   * All credentials if `id` is omitted. Returns how many records it signed.
+   */
+  signUnsigned(actor: string, id?: string): Promise<number>;
+  /**
+   * Deletes the secrets of versions revoked more than `retentionMs` ago (all
+   * credentials), audited per credential. Returns how many it purged.
+   */
+  purgeRevokedSecrets(actor: string, retentionMs?: number): Promise<number>;
+}
+
+/** How long a revoked version keeps its (encrypted) secret: 7 days. */
+export const DEFAULT_REVOKED_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** A definition as loaded, with its signature. */
+export interface DefinitionRecord {
+  definition: CredentialDefinition;
+  tag?: string;
 }
 
 /**
@@ -38,7 +59,9 @@ export abstract class BaseStore implements ManagedCredentialStore {
 
   /** Loads one credential (definition undefined and no versions if unknown). */
   protected abstract load(id: string): Promise<CredentialSnapshot>;
-  protected abstract loadDefinitions(): Promise<CredentialDefinition[]>;
+  protected abstract loadDefinitions(): Promise<DefinitionRecord[]>;
+  /** Every credential id that has a definition or any version. */
+  protected abstract loadIds(): Promise<string[]>;
   protected abstract loadAudit(id?: string): Promise<AuditRecord[]>;
   /**
    * Runs `fn` on the latest snapshot of credential `id` while holding the
@@ -73,24 +96,66 @@ export abstract class BaseStore implements ManagedCredentialStore {
     this.ensureOpen();
     this.checkActor(actor);
     return this.transact(id, (snap) => {
+      // A definition being replaced or deleted by a key holder need not verify (that is the repair).
+      if (checkFirst) verifySnapshot(snap, this.cipher);
+      else if (snap.versions.length > 0) verifySnapshot(snap, this.cipher, { skipDefinition: true });
       if (checkFirst) T.checkInvariants(snap);
-      return step(snap, { now: this.clock().toISOString(), actor, cipher: this.cipher });
+      const m = step(snap, { now: this.clock().toISOString(), actor, cipher: this.cipher });
+      return m.next ? { ...m, next: signSnapshot(m.next, this.cipher) } : m;
     });
+  }
+
+  /** Loads one credential and checks every signature in it. */
+  private async loadVerified(id: string, opts?: VerifyOptions): Promise<CredentialSnapshot> {
+    const snap = await this.load(id);
+    verifySnapshot(snap, this.cipher, opts);
+    return snap;
   }
 
   async putDefinition(def: CredentialDefinition, actor: string): Promise<void> {
     const valid = parseCredentialDefinition(def);
-    await this.mutate(valid.id, actor, (s, c) => T.putDefinition(s, valid, c), false);
+    await this.mutate(
+      valid.id,
+      actor,
+      (s, c) => {
+        const m = T.putDefinition(s, valid, c);
+        if (m.next !== undefined || this.definitionSigned(s)) return m;
+        // Same content, but unsigned or signed wrongly: the key holder vouches for it now.
+        return {
+          ...m,
+          next: s,
+          audit: [
+            { at: c.now, actor, credentialId: s.id, action: 'put-definition', details: { resigned: true } },
+          ],
+        };
+      },
+      false,
+    );
+  }
+
+  private definitionSigned(s: CredentialSnapshot): boolean {
+    try {
+      verifySnapshot({ ...s, versions: [] }, this.cipher);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async getDefinition(id: string): Promise<CredentialDefinition> {
     this.ensureOpen();
-    return T.requireDefinition(await this.load(id));
+    return T.requireDefinition(await this.loadVerified(id));
   }
 
   async listDefinitions(): Promise<CredentialDefinition[]> {
     this.ensureOpen();
-    const defs = await this.loadDefinitions();
+    const defs = (await this.loadDefinitions()).map((r) => {
+      verifySnapshot(
+        { id: r.definition.id, definition: r.definition, definitionTag: r.tag, versions: [] },
+        this.cipher,
+      );
+      return r.definition;
+    });
     return defs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -108,19 +173,19 @@ export abstract class BaseStore implements ManagedCredentialStore {
 
   async listVersions(id: string): Promise<VersionMeta[]> {
     this.ensureOpen();
-    const snap = await this.load(id);
+    const snap = await this.loadVerified(id);
     T.requireDefinition(snap);
     return T.sortVersions(snap.versions).map(T.toMeta);
   }
 
   async getSecret(id: string, selector: VersionSelector): Promise<StoredSecret> {
     this.ensureOpen();
-    return T.getSecretFrom(await this.load(id), selector, this.cipher);
+    return T.getSecretFrom(await this.loadVerified(id), selector, this.cipher);
   }
 
   async getVersion(id: string, selector: VersionSelector): Promise<VersionMeta | undefined> {
     this.ensureOpen();
-    const snap = await this.load(id);
+    const snap = await this.loadVerified(id);
     T.requireDefinition(snap);
     const r = T.findVersion(snap.versions, selector);
     return r && T.toMeta(r);
@@ -167,8 +232,48 @@ export abstract class BaseStore implements ManagedCredentialStore {
     this.ensureOpen();
     this.checkActor(actor);
     let n = 0;
-    for (const def of await this.loadDefinitions()) {
-      n += await this.mutate(def.id, actor, (s, c) => T.reencrypt(s, c));
+    // Every id with anything stored, not only those with a definition.
+    for (const id of await this.loadIds()) {
+      n += await this.mutate(id, actor, (s, c) => T.reencrypt(s, c));
+    }
+    return n;
+  }
+
+  async purgeRevokedSecrets(actor: string, retentionMs = DEFAULT_REVOKED_RETENTION_MS): Promise<number> {
+    this.ensureOpen();
+    this.checkActor(actor);
+    if (!Number.isSafeInteger(retentionMs) || retentionMs < 0) {
+      throw new StoreStateError(`retention must be a non-negative number of milliseconds`);
+    }
+    const cutoff = new Date(this.clock().getTime() - retentionMs).toISOString();
+    let n = 0;
+    for (const id of await this.loadIds()) {
+      n += await this.mutate(id, actor, (s, c) => T.purgeRevoked(s, cutoff, retentionMs, c));
+    }
+    return n;
+  }
+
+  async signUnsigned(actor: string, id?: string): Promise<number> {
+    this.ensureOpen();
+    this.checkActor(actor);
+    let n = 0;
+    for (const cid of id === undefined ? await this.loadIds() : [id]) {
+      n += await this.transact(cid, (snap) => {
+        const unsigned = verifySnapshot(snap, this.cipher, { allowUnsigned: true });
+        const count = (unsigned.definition ? 1 : 0) + unsigned.versions.length;
+        if (count === 0) return { result: 0, audit: [] };
+        const details: Record<string, unknown> = {
+          definition: unsigned.definition,
+          versions: unsigned.versions,
+        };
+        return {
+          result: count,
+          next: signSnapshot(snap, this.cipher),
+          audit: [
+            { at: this.clock().toISOString(), actor, credentialId: cid, action: 'sign-records', details },
+          ],
+        };
+      });
     }
     return n;
   }

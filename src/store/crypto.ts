@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { ConfigError } from '../errors';
 
 /**
@@ -34,6 +41,8 @@ const FORMAT = 'enc1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
+const MAC_FORMAT = 'mac1';
+const MAC_INFO = Buffer.from('db-rotator store record authentication v1', 'utf8');
 const KEY_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 const B64URL_RE = /^[A-Za-z0-9_-]*$/;
 
@@ -125,6 +134,49 @@ export class SecretCipher {
         `cannot decrypt ${describe(ctx)} with key id "${keyId}": authentication failed (wrong key for that id, or the ciphertext was altered or belongs to another credential/version)`,
       );
     }
+  }
+
+  private readonly macKeys = new Map<string, Buffer>();
+
+  /** HMAC key for record authentication: HKDF-SHA256 of a store key (never the key itself). */
+  private macKey(kid: string): Buffer | undefined {
+    const cached = this.macKeys.get(kid);
+    if (cached) return cached;
+    const key = this.keys.get(kid);
+    if (!key) return undefined;
+    const derived = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), MAC_INFO, 32));
+    this.macKeys.set(kid, derived);
+    return derived;
+  }
+
+  /**
+   * Authentication tag of `data` (a canonical serialization of a record) with
+   * the active key: `mac1:<keyId>:<base64url HMAC-SHA256>`. Only a holder of
+   * the store keyring can make one.
+   */
+  sign(data: string): string {
+    const mac = createHmac('sha256', this.macKey(this.activeKeyId)!).update(data, 'utf8').digest();
+    return `${MAC_FORMAT}:${this.activeKeyId}:${mac.toString('base64url')}`;
+  }
+
+  /**
+   * "ok", "unknown-key" (signed with a key not in the keyring) or "bad"
+   * (malformed, or the record was changed after signing).
+   */
+  verify(data: string, tag: string): 'ok' | 'unknown-key' | 'bad' {
+    const parts = typeof tag === 'string' ? tag.split(':') : [];
+    if (parts.length !== 3 || parts[0] !== MAC_FORMAT || !KEY_ID_RE.test(parts[1]!)) return 'bad';
+    const key = this.macKey(parts[1]!);
+    if (!key) return 'unknown-key';
+    const want = createHmac('sha256', key).update(data, 'utf8').digest();
+    const got = Buffer.from(parts[2]!, 'base64url');
+    return got.length === want.length && timingSafeEqual(got, want) ? 'ok' : 'bad';
+  }
+
+  /** Key id a tag was made with, or undefined if it is not a tag. */
+  keyIdOfTag(tag: string): string | undefined {
+    const parts = typeof tag === 'string' ? tag.split(':') : [];
+    return parts.length === 3 && parts[0] === MAC_FORMAT ? parts[1] : undefined;
   }
 
   /** Key id a ciphertext was sealed with (no decryption). */

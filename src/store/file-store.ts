@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors';
-import { BaseStore } from './base-store';
+import { BaseStore, type DefinitionRecord } from './base-store';
 import type { SecretCipher } from './crypto';
 import { FileLock, type FileLockOptions, withProcessMutex } from './file-lock';
 import { sortVersions, type CredentialSnapshot, type Mutation, type VersionRecord } from './transitions';
@@ -15,10 +15,14 @@ import type { AuditRecord, CredentialDefinition } from './types';
  *     "format": "db-rotator-credential-store",
  *     "formatVersion": 1,
  *     "credentials": [
- *       { "id": "...", "definition": {...},
+ *       { "id": "...", "definition": {...}, "definitionTag": "mac1:<keyId>:<hmac>",
  *         "versions": [ { "credentialId", "version", "username", "state",
  *                         "label"?, "createdAt", "updatedAt",
- *                         "secret": "enc1:<keyId>:<iv>:<tag>:<ciphertext>" } ] }
+ *                         "secret": "enc1:<keyId>:<iv>:<tag>:<ciphertext>",
+ *                         "tag": "mac1:<keyId>:<hmac>" } ] }
+ *
+ * Definitions and versions are signed with the store key (integrity.ts):
+ * editing this file by hand makes the store refuse the edited record.
  *     ],
  *     "audit": [ { "at", "actor", "credentialId", "action", "version"?, "details"? } ]
  *   }
@@ -38,6 +42,8 @@ const FORMAT_VERSION = 1;
 interface FileCredential {
   id: string;
   definition?: CredentialDefinition;
+  /** Signature of the definition with the store key (integrity.ts). */
+  definitionTag?: string;
   versions: VersionRecord[];
 }
 
@@ -58,6 +64,37 @@ function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/**
+ * The store holds every admin credential (encrypted) and the signed
+ * definitions: its directory and file must be private to their owner. A
+ * group- or world-accessible one is refused (not silently fixed: someone
+ * made it so, and others may have read it already).
+ */
+async function checkPrivate(path: string, what: 'directory' | 'file'): Promise<void> {
+  let st: import('node:fs').Stats;
+  try {
+    st = await fs.stat(path);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return; // created 0600 on first write
+    throw e;
+  }
+  const mode = st.mode & 0o777;
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `credential store ${what} ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); ` +
+        `refusing to use it. Make it private: chmod ${what === 'directory' ? '700' : '600'} ${path}` +
+        (what === 'directory' ? ' (or put the store in a directory of its own)' : ''),
+    );
+  }
+}
+
+function toSnapshot(id: string, entry: FileCredential | undefined): CredentialSnapshot {
+  const snap: CredentialSnapshot = { id, versions: entry?.versions ?? [] };
+  if (entry?.definition) snap.definition = entry.definition;
+  if (entry?.definition && entry.definitionTag) snap.definitionTag = entry.definitionTag;
+  return snap;
+}
+
 export class FileStore extends BaseStore {
   private constructor(
     readonly path: string,
@@ -76,6 +113,8 @@ export class FileStore extends BaseStore {
     // Canonical path (resolving a symlinked directory) so every instance on
     // the same file shares one process mutex.
     const real = join(await fs.realpath(dir), basename(abs));
+    await checkPrivate(dirname(real), 'directory');
+    await checkPrivate(real, 'file');
     const store = new FileStore(real, cipher, opts);
     await store.read(); // fail early on a corrupt or foreign file
     return store;
@@ -176,15 +215,14 @@ export class FileStore extends BaseStore {
       const data = await this.read();
       const idx = data.credentials.findIndex((c) => c.id === id);
       const entry = idx >= 0 ? data.credentials[idx] : undefined;
-      const snap: CredentialSnapshot = { id, versions: entry?.versions ?? [] };
-      if (entry?.definition) snap.definition = entry.definition;
-      const m = fn(snap);
+      const m = fn(toSnapshot(id, entry));
       if (m.next === undefined && m.audit.length === 0) return m.result;
       if (m.next === null) {
         if (idx >= 0) data.credentials.splice(idx, 1);
       } else if (m.next) {
         const updated: FileCredential = { id, versions: sortVersions(m.next.versions) };
         if (m.next.definition) updated.definition = m.next.definition;
+        if (m.next.definition && m.next.definitionTag) updated.definitionTag = m.next.definitionTag;
         if (idx >= 0) data.credentials[idx] = updated;
         else data.credentials.push(updated);
       }
@@ -196,15 +234,27 @@ export class FileStore extends BaseStore {
 
   protected async load(id: string): Promise<CredentialSnapshot> {
     const data = await this.read();
-    const entry = data.credentials.find((c) => c.id === id);
-    const snap: CredentialSnapshot = { id, versions: entry?.versions ?? [] };
-    if (entry?.definition) snap.definition = entry.definition;
-    return snap;
+    return toSnapshot(
+      id,
+      data.credentials.find((c) => c.id === id),
+    );
   }
 
-  protected async loadDefinitions(): Promise<CredentialDefinition[]> {
+  protected async loadDefinitions(): Promise<DefinitionRecord[]> {
     const data = await this.read();
-    return data.credentials.flatMap((c) => (c.definition ? [c.definition] : []));
+    return data.credentials.flatMap((c) =>
+      c.definition
+        ? [
+            c.definitionTag
+              ? { definition: c.definition, tag: c.definitionTag }
+              : { definition: c.definition },
+          ]
+        : [],
+    );
+  }
+
+  protected async loadIds(): Promise<string[]> {
+    return (await this.read()).credentials.map((c) => c.id);
   }
 
   protected async loadAudit(id?: string): Promise<AuditRecord[]> {

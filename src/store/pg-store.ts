@@ -1,6 +1,6 @@
 import { Pool, escapeIdentifier, type PoolClient, type PoolConfig } from 'pg';
 import { ConfigError, RotatorError, TransientError } from '../errors';
-import { BaseStore } from './base-store';
+import { BaseStore, type DefinitionRecord } from './base-store';
 import type { SecretCipher } from './crypto';
 import {
   diffVersions,
@@ -15,9 +15,9 @@ import type { AuditRecord, CredentialDefinition } from './types';
  * PostgreSQL backend, for production and many workers.
  *
  * Tables live in one schema (default "rotator") and are created on first use:
- *   credentials(id PK, definition jsonb, created_at, updated_at)
+ *   credentials(id PK, definition jsonb, definition_tag, created_at, updated_at)
  *   versions(credential_id FK ON DELETE CASCADE, version, username, state,
- *            label, secret, created_at, updated_at; PK (credential_id, version);
+ *            label, secret, tag, created_at, updated_at; PK (credential_id, version);
  *            a deferred EXCLUDE constraint: at most one version per label)
  *   audit(seq bigserial PK, at, actor, credential_id, action, version, details jsonb)
  *
@@ -27,6 +27,12 @@ import type { AuditRecord, CredentialDefinition } from './types';
  * shared transition, write the changed rows and the audit records, COMMIT.
  * So a promote is atomic across workers, and two concurrent promotes of the
  * same version serialize (the second one is the idempotent no-op).
+ *
+ * Definitions and versions carry a signature made with the store key
+ * (integrity.ts, columns definition_tag and tag): a row changed by someone
+ * without the keyring is refused when read. Schema version 2 added those
+ * columns; a version 1 schema is migrated on first use (its rows stay
+ * unsigned until `db-rotator store sign --all`).
  *
  * All values are bound parameters; the only identifier (the schema) is
  * quoted with pg's escapeIdentifier.
@@ -38,7 +44,7 @@ export interface PgStoreOptions {
   clock?: () => Date;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /** SQLSTATE classes/codes and socket errors that can pass: retry. */
 function isTransient(e: unknown): boolean {
@@ -79,6 +85,7 @@ interface VersionRow {
   state: VersionRecord['state'];
   label: VersionRecord['label'] | null;
   secret: string;
+  tag?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -103,6 +110,7 @@ function toRecord(r: VersionRow): VersionRecord {
     secret: r.secret,
   };
   if (r.label) v.label = r.label;
+  if (r.tag) v.tag = r.tag;
   return v;
 }
 
@@ -185,9 +193,15 @@ export class PgStore extends BaseStore {
         [this.schema],
       );
       if (rows[0]?.n !== 4) await this.createTables(client);
-      const v = await client.query<{ value: string }>(
+      let v = await client.query<{ value: string }>(
         `SELECT value FROM ${this.t('meta')} WHERE key = 'schema_version'`,
       );
+      if (v.rows[0]?.value === '1') {
+        await this.migrateFrom1(client);
+        v = await client.query<{ value: string }>(
+          `SELECT value FROM ${this.t('meta')} WHERE key = 'schema_version'`,
+        );
+      }
       const found = Number(v.rows[0]?.value ?? NaN);
       if (found !== SCHEMA_VERSION) {
         throw new ConfigError(
@@ -196,6 +210,25 @@ export class PgStore extends BaseStore {
       }
     } finally {
       client.release();
+    }
+  }
+
+  /** 1 -> 2: signature columns (rows stay unsigned until `db-rotator store sign`). */
+  private async migrateFrom1(client: PoolClient): Promise<void> {
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
+        `db-rotator schema ${this.schema}`,
+      ]);
+      await client.query(`ALTER TABLE ${this.t('credentials')} ADD COLUMN IF NOT EXISTS definition_tag text`);
+      await client.query(`ALTER TABLE ${this.t('versions')} ADD COLUMN IF NOT EXISTS tag text`);
+      await client.query(
+        `UPDATE ${this.t('meta')} SET value = '2' WHERE key = 'schema_version' AND value = '1'`,
+      );
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
     }
   }
 
@@ -218,6 +251,7 @@ export class PgStore extends BaseStore {
         CREATE TABLE IF NOT EXISTS ${this.t('credentials')} (
           id text PRIMARY KEY,
           definition jsonb NOT NULL,
+          definition_tag text,
           created_at timestamptz NOT NULL,
           updated_at timestamptz NOT NULL
         )`);
@@ -229,6 +263,7 @@ export class PgStore extends BaseStore {
           state text NOT NULL CHECK (state IN ('pending', 'current', 'previous', 'revoked', 'discarded')),
           label text CHECK (label IN ('CURRENT', 'PENDING', 'PREVIOUS')),
           secret text NOT NULL,
+          tag text,
           created_at timestamptz NOT NULL,
           updated_at timestamptz NOT NULL,
           PRIMARY KEY (credential_id, version),
@@ -284,7 +319,7 @@ export class PgStore extends BaseStore {
 
   private async selectVersions(c: PoolClient, id: string): Promise<VersionRecord[]> {
     const { rows } = await c.query<VersionRow>(
-      `SELECT credential_id, version, username, state, label, secret, created_at, updated_at
+      `SELECT credential_id, version, username, state, label, secret, tag, created_at, updated_at
          FROM ${this.t('versions')} WHERE credential_id = $1 ORDER BY version`,
       [id],
     );
@@ -296,9 +331,10 @@ export class PgStore extends BaseStore {
       // One statement = one consistent snapshot of definition and versions.
       const { rows } = await c.query<{
         definition: CredentialDefinition | null;
+        definition_tag: string | null;
         versions: VersionRow[] | null;
       }>(
-        `SELECT c.definition,
+        `SELECT c.definition, c.definition_tag,
                 (SELECT json_agg(v ORDER BY v.version) FROM ${this.t('versions')} v WHERE v.credential_id = c.id) AS versions
            FROM ${this.t('credentials')} c WHERE c.id = $1`,
         [id],
@@ -307,6 +343,7 @@ export class PgStore extends BaseStore {
       const snap: CredentialSnapshot = { id, versions: [] };
       if (!row) return snap;
       if (row.definition) snap.definition = row.definition;
+      if (row.definition && row.definition_tag) snap.definitionTag = row.definition_tag;
       snap.versions = (row.versions ?? []).map((v) =>
         toRecord({ ...v, created_at: new Date(v.created_at), updated_at: new Date(v.updated_at) }),
       );
@@ -314,12 +351,23 @@ export class PgStore extends BaseStore {
     });
   }
 
-  protected loadDefinitions(): Promise<CredentialDefinition[]> {
+  protected loadDefinitions(): Promise<DefinitionRecord[]> {
     return this.withClient('listing credentials', async (c) => {
-      const { rows } = await c.query<{ definition: CredentialDefinition }>(
-        `SELECT definition FROM ${this.t('credentials')} ORDER BY id`,
+      const { rows } = await c.query<{ definition: CredentialDefinition; definition_tag: string | null }>(
+        `SELECT definition, definition_tag FROM ${this.t('credentials')} ORDER BY id`,
       );
-      return rows.map((r) => r.definition);
+      return rows.map((r) =>
+        r.definition_tag ? { definition: r.definition, tag: r.definition_tag } : { definition: r.definition },
+      );
+    });
+  }
+
+  protected loadIds(): Promise<string[]> {
+    return this.withClient('listing credentials', async (c) => {
+      const { rows } = await c.query<{ id: string }>(
+        `SELECT id FROM ${this.t('credentials')} UNION SELECT credential_id FROM ${this.t('versions')} ORDER BY 1`,
+      );
+      return rows.map((r) => r.id);
     });
   }
 
@@ -345,12 +393,13 @@ export class PgStore extends BaseStore {
         await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
           JSON.stringify(['db-rotator', this.schema, id]),
         ]);
-        const def = await c.query<{ definition: CredentialDefinition }>(
-          `SELECT definition FROM ${this.t('credentials')} WHERE id = $1 FOR UPDATE`,
+        const def = await c.query<{ definition: CredentialDefinition; definition_tag: string | null }>(
+          `SELECT definition, definition_tag FROM ${this.t('credentials')} WHERE id = $1 FOR UPDATE`,
           [id],
         );
         const snap: CredentialSnapshot = { id, versions: await this.selectVersions(c, id) };
         if (def.rows[0]) snap.definition = def.rows[0].definition;
+        if (def.rows[0]?.definition_tag) snap.definitionTag = def.rows[0].definition_tag;
         const m = fn(snap);
         if (m.next === null) {
           await c.query(`DELETE FROM ${this.t('credentials')} WHERE id = $1`, [id]);
@@ -382,12 +431,19 @@ export class PgStore extends BaseStore {
 
   private async persist(c: PoolClient, before: CredentialSnapshot, after: CredentialSnapshot): Promise<void> {
     const id = before.id;
-    if (after.definition && (!before.definition || !sameDefinition(before.definition, after.definition))) {
+    if (
+      after.definition &&
+      (!before.definition ||
+        !sameDefinition(before.definition, after.definition) ||
+        before.definitionTag !== after.definitionTag)
+    ) {
       const now = new Date().toISOString();
       await c.query(
-        `INSERT INTO ${this.t('credentials')} (id, definition, created_at, updated_at) VALUES ($1, $2, $3, $3)
-         ON CONFLICT (id) DO UPDATE SET definition = EXCLUDED.definition, updated_at = EXCLUDED.updated_at`,
-        [id, JSON.stringify(after.definition), now],
+        `INSERT INTO ${this.t('credentials')} (id, definition, definition_tag, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (id) DO UPDATE SET definition = EXCLUDED.definition,
+           definition_tag = EXCLUDED.definition_tag, updated_at = EXCLUDED.updated_at`,
+        [id, JSON.stringify(after.definition), after.definitionTag ?? null, now],
       );
     }
     const diff = diffVersions(before.versions, after.versions);
@@ -400,17 +456,27 @@ export class PgStore extends BaseStore {
     for (const v of diff.updated) {
       await c.query(
         `UPDATE ${this.t('versions')}
-            SET username = $3, state = $4, label = $5, secret = $6, updated_at = $7
+            SET username = $3, state = $4, label = $5, secret = $6, updated_at = $7, tag = $8
           WHERE credential_id = $1 AND version = $2`,
-        [id, v.version, v.username, v.state, v.label ?? null, v.secret, v.updatedAt],
+        [id, v.version, v.username, v.state, v.label ?? null, v.secret, v.updatedAt, v.tag ?? null],
       );
     }
     for (const v of diff.inserted) {
       await c.query(
         `INSERT INTO ${this.t('versions')}
-           (credential_id, version, username, state, label, secret, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [id, v.version, v.username, v.state, v.label ?? null, v.secret, v.createdAt, v.updatedAt],
+           (credential_id, version, username, state, label, secret, tag, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          id,
+          v.version,
+          v.username,
+          v.state,
+          v.label ?? null,
+          v.secret,
+          v.tag ?? null,
+          v.createdAt,
+          v.updatedAt,
+        ],
       );
     }
   }

@@ -7,7 +7,10 @@ import {
   DEFAULT_MIGRATION_TIMEOUT_MS,
 } from '../shared/constants';
 import { ENGINE_KINDS, LOGIN_NAMINGS, STRATEGIES } from '../shared/types';
+import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
+import { targetIssues, targetSpecSchema } from '../targets/schema';
+import { verifyCheckProblem } from '../engines/verify-checks';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
 
@@ -37,6 +40,13 @@ const policySchema = z
     drainTimeoutMs: nonNegativeMs.default(DEFAULT_DRAIN_TIMEOUT_MS),
     consumerDiscoveryMs: nonNegativeMs.default(DEFAULT_CONSUMER_DISCOVERY_MS),
     rotateEveryDays: z.number().positive().default(DEFAULT_ROTATE_EVERY_DAYS),
+    /** When rotations may start and old credentials may be revoked; none: any time. */
+    windows: z
+      .array(rotationWindowSchema)
+      .min(1, { error: 'give at least one window, or omit the key' })
+      .optional(),
+    /** Periods in which nothing starts or is revoked, whatever the windows say. */
+    freezes: z.array(freezePeriodSchema).optional(),
   })
   .prefault({});
 
@@ -46,18 +56,22 @@ const baseUsername = z
   .refine((s) => !s.includes('\0'), { error: 'must not contain a NUL character' })
   .refine((s) => [...s].length <= 128, { error: 'must be at most 128 characters' });
 
+const hostSchema = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(255)
+  .refine((s) => !/[\0\s]/.test(s), { error: 'must not contain whitespace or NUL' });
+const portSchema = z.number().int().min(1).max(65535);
+
 export const credentialDefinitionSchema = z
   .strictObject({
     id: credentialId,
     engine: z.enum(ENGINE_KINDS, { error: `expected one of ${ENGINE_KINDS.join(', ')}` }),
-    host: z
-      .string()
-      .min(1, { error: 'must not be empty' })
-      .max(255)
-      .refine((s) => !/[\0\s]/.test(s), { error: 'must not contain whitespace or NUL' }),
-    port: z.number().int().min(1).max(65535),
+    host: hostSchema,
+    port: portSchema,
     database: z.string().min(1, { error: 'must not be empty' }).max(255).optional(),
     adminCredentialId: credentialId.optional(),
+    allowedServers: z.array(z.strictObject({ host: hostSchema, port: portSchema })).optional(),
     strategy: z.enum(STRATEGIES, { error: `expected one of ${STRATEGIES.join(', ')}` }).default('auto'),
     loginNaming: z
       .enum(LOGIN_NAMINGS, { error: `expected one of ${LOGIN_NAMINGS.join(', ')}` })
@@ -65,20 +79,36 @@ export const credentialDefinitionSchema = z
     baseUsername,
     policy: policySchema,
     verifyChecks: z.array(z.string().min(1, { error: 'must not be empty' })).default(() => []),
+    tls: z
+      .strictObject({
+        mode: z.enum(['verify-full', 'disabled']).optional(),
+        caFile: z.string().min(1).optional(),
+        serverName: hostSchema.optional(),
+      })
+      .optional(),
     options: z.record(z.string(), z.unknown()).default(() => ({})),
     labels: z.record(z.string(), z.string()).default(() => ({})),
+    /** Where each new version is delivered (src/targets). */
+    targets: z.array(targetSpecSchema).optional(),
     expiresAt: z
       .string()
       .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected an ISO 8601 date/time' })
       .optional(),
   })
   .superRefine((d, ctx) => {
+    d.verifyChecks.forEach((check, i) => {
+      const problem = verifyCheckProblem(d.engine, check);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['verifyChecks', i], message: problem });
+    });
     if (d.adminCredentialId !== undefined && d.adminCredentialId === d.id) {
       ctx.addIssue({
         code: 'custom',
         path: ['adminCredentialId'],
         message: 'must not be the credential itself',
       });
+    }
+    for (const issue of targetIssues(d.engine, d.targets ?? [])) {
+      ctx.addIssue({ code: 'custom', path: ['targets', ...issue.path], message: issue.message });
     }
   });
 
@@ -134,6 +164,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
  * must not leak through an error message).
  */
 export function parseCredentialDefinition(input: unknown): CredentialDefinition {
+  input = withoutSchemaReference(input);
   const result = credentialDefinitionSchema.safeParse(input, { reportInput: true });
   if (result.success) return stripUndefined(result.data) as CredentialDefinition;
   const rawId = input && typeof input === 'object' ? (input as { id?: unknown }).id : undefined;
@@ -145,6 +176,13 @@ export function parseCredentialDefinition(input: unknown): CredentialDefinition 
     throw new ConfigError(`${who}: expected an object, received ${typeName(input)}`);
   }
   throw new ConfigError(`${who}: ${formatIssues(result.error.issues).join('; ')}`);
+}
+
+/** A definition file may name its JSON Schema ("$schema", for editors); it is not part of the definition. */
+function withoutSchemaReference(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input) || !('$schema' in input)) return input;
+  const { $schema: _ignored, ...rest } = input as Record<string, unknown>;
+  return rest;
 }
 
 /** Drops keys whose value is undefined, so stored definitions compare and serialize cleanly. */

@@ -26,11 +26,15 @@ import type { AuditRecord, CredentialDefinition, StoredSecret, VersionMeta, Vers
 /** A version as stored: metadata plus the encrypted secret (enc1:... ciphertext). */
 export interface VersionRecord extends VersionMeta {
   secret: string;
+  /** Signature of this record with the store key (integrity.ts); absent in legacy stores. */
+  tag?: string;
 }
 
 export interface CredentialSnapshot {
   id: string;
   definition?: CredentialDefinition;
+  /** Signature of the definition with the store key (integrity.ts); absent in legacy stores. */
+  definitionTag?: string;
   versions: VersionRecord[];
 }
 
@@ -94,7 +98,15 @@ export function requireDefinition(snap: CredentialSnapshot): CredentialDefinitio
   return snap.definition;
 }
 
+/** What a version holds instead of its ciphertext once its secret was purged. */
+export const PURGED_SECRET = 'purged';
+
 export function openSecret(r: VersionRecord, cipher: SecretCipher): StoredSecret {
+  if (r.secret === PURGED_SECRET) {
+    throw new StoreStateError(
+      `credential "${r.credentialId}" version ${r.version}: its secret was purged (revoked versions keep their secret only for the retention period)`,
+    );
+  }
   const password = cipher.decrypt(r.secret, { credentialId: r.credentialId, version: r.version });
   return { version: r.version, username: r.username, password };
 }
@@ -114,7 +126,10 @@ export function getSecretFrom(
 // helpers
 
 function clone(snap: CredentialSnapshot): CredentialSnapshot {
-  return { id: snap.id, definition: snap.definition, versions: snap.versions.map((v) => ({ ...v })) };
+  const out: CredentialSnapshot = { id: snap.id, versions: snap.versions.map((v) => ({ ...v })) };
+  if (snap.definition) out.definition = snap.definition;
+  if (snap.definitionTag) out.definitionTag = snap.definitionTag;
+  return out;
 }
 
 function record(
@@ -230,7 +245,8 @@ function done<T>(next: CredentialSnapshot, result: T, audit: AuditRecord[]): Mut
 // ---------------------------------------------------------------------------
 // definitions
 
-function stableJson(v: unknown): string {
+/** Canonical JSON: object keys sorted, undefined dropped (for comparison and signing). */
+export function stableJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'undefined';
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
   const entries = Object.entries(v as Record<string, unknown>)
@@ -517,14 +533,23 @@ export function markRevoked(
   return done(next, undefined, [record(ctx, snap.id, 'mark-revoked', version, details)]);
 }
 
-/** Re-encrypts every secret not sealed with the active key (after a key rotation). */
+/**
+ * Re-encrypts every secret not sealed with the active key (after a key
+ * rotation); records signed with another key are re-signed by the store
+ * when it persists the result. Returns how many secrets were re-encrypted.
+ */
 export function reencrypt(snap: CredentialSnapshot, ctx: TransitionContext): Mutation<number> {
-  const stale = snap.versions.filter((v) => ctx.cipher.needsReencrypt(v.secret));
-  if (stale.length === 0) return unchanged(0);
+  const sealed = (v: VersionRecord) => v.secret !== PURGED_SECRET;
+  const stale = snap.versions.filter((v) => sealed(v) && ctx.cipher.needsReencrypt(v.secret));
+  const staleTags =
+    (snap.definitionTag !== undefined &&
+      ctx.cipher.keyIdOfTag(snap.definitionTag) !== ctx.cipher.activeKeyId) ||
+    snap.versions.some((v) => v.tag !== undefined && ctx.cipher.keyIdOfTag(v.tag) !== ctx.cipher.activeKeyId);
+  if (stale.length === 0 && !staleTags) return unchanged(0);
   const next = clone(snap);
   const fromKeys = new Set<string>();
   for (const v of next.versions) {
-    if (!ctx.cipher.needsReencrypt(v.secret)) continue;
+    if (!sealed(v) || !ctx.cipher.needsReencrypt(v.secret)) continue;
     fromKeys.add(ctx.cipher.keyIdOf(v.secret));
     const secretCtx = { credentialId: v.credentialId, version: v.version };
     v.secret = ctx.cipher.encrypt(ctx.cipher.decrypt(v.secret, secretCtx), secretCtx);
@@ -534,6 +559,37 @@ export function reencrypt(snap: CredentialSnapshot, ctx: TransitionContext): Mut
       versions: stale.map((v) => v.version),
       fromKeyIds: [...fromKeys].sort(),
       toKeyId: ctx.cipher.activeKeyId,
+      resigned: true,
+    }),
+  ]);
+}
+
+/**
+ * Deletes the secret of every revoked version whose revocation is older
+ * than `cutoff` (ISO): its login no longer works, and a secret that is not
+ * kept cannot leak from a backup or a stolen keyring. The version's
+ * metadata stays (history, version numbering). Idempotent.
+ */
+export function purgeRevoked(
+  snap: CredentialSnapshot,
+  cutoff: string,
+  retentionMs: number,
+  ctx: TransitionContext,
+): Mutation<number> {
+  const due = snap.versions.filter(
+    (v) => v.state === 'revoked' && v.secret !== PURGED_SECRET && v.updatedAt <= cutoff,
+  );
+  if (due.length === 0) return unchanged(0);
+  const next = clone(snap);
+  for (const v of next.versions) {
+    if (!due.some((d) => d.version === v.version)) continue;
+    v.secret = PURGED_SECRET;
+    v.updatedAt = ctx.now;
+  }
+  return done(next, due.length, [
+    record(ctx, snap.id, 'purge-revoked-secrets', undefined, {
+      versions: due.map((v) => v.version),
+      retentionMs,
     }),
   ]);
 }
@@ -576,7 +632,8 @@ export function diffVersions(before: VersionRecord[], after: VersionRecord[]): V
       o.label !== v.label ||
       o.username !== v.username ||
       o.secret !== v.secret ||
-      o.updatedAt !== v.updatedAt
+      o.updatedAt !== v.updatedAt ||
+      o.tag !== v.tag
     ) {
       diff.updated.push(v);
     }

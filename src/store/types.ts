@@ -1,3 +1,6 @@
+import type { FreezePeriod, RotationWindow } from '../shared/windows';
+import type { TargetSpec } from '../targets/schema';
+import type { TlsSettings } from '../engines/tls';
 import type { EngineKind, LoginNaming, StrategyName, VersionLabel, VersionState } from '../shared/types';
 
 /**
@@ -15,6 +18,13 @@ export interface CredentialDefinition {
   database?: string;
   /** Id of the admin credential used to manage this one; absent for an admin itself. */
   adminCredentialId?: string;
+  /**
+   * For an admin credential: further servers (same engine) it may be used
+   * against besides its own host:port, e.g. a replica name or another
+   * listener of the same server. An admin is never sent anywhere else
+   * (activities/admin-scope.ts).
+   */
+  allowedServers?: AllowedServer[];
   strategy: StrategyName;
   /** dual-user login naming; default "alternate" (base name and base + "_b"). */
   loginNaming: LoginNaming;
@@ -23,12 +33,25 @@ export interface CredentialDefinition {
   policy: RotationPolicy;
   /** Extra read-only checks the pending credential must pass (engine syntax). */
   verifyChecks: string[];
-  /** Engine-specific options (TLS, authSource...). */
+  /**
+   * TLS to the server (admin, verification and, as a default, consumers):
+   * verified (verify-full) unless `mode: "disabled"`, which the dry-run plan
+   * and `status` show as a warning. See engines/tls.ts.
+   */
+  tls?: TlsSettings;
+  /** Engine-specific options (authSource, persist...). */
   options: Record<string, unknown>;
   /** Free-form labels for fleet selectors. */
   labels: Record<string, string>;
+  /** Where each new version is delivered for applications (src/targets); may be empty. */
+  targets?: TargetSpec[];
   /** Optional expiry date of the current credential (ISO), for rotate-before-expiry. */
   expiresAt?: string;
+}
+
+export interface AllowedServer {
+  host: string;
+  port: number;
 }
 
 export interface RotationPolicy {
@@ -42,6 +65,10 @@ export interface RotationPolicy {
    */
   consumerDiscoveryMs: number;
   rotateEveryDays: number;
+  /** When rotations may start and old credentials be revoked (src/shared/windows.ts); none: any time. */
+  windows?: RotationWindow[];
+  /** Periods in which nothing starts or is revoked. */
+  freezes?: FreezePeriod[];
 }
 
 /** Metadata of one version; the secret is stored encrypted beside it. */

@@ -1,9 +1,11 @@
 import {
   ActivityCancellationType,
+  ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   sleep,
@@ -16,6 +18,9 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
 import { AbortRequested, RotationTracker } from './tracker';
 import { registerHandlers } from './handlers';
+import { rotationInputProblems } from '../shared/rotation-input';
+import { waitForRevokeWindow } from './windows';
+import { deliveryFor, type Delivery } from './delivery';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -80,6 +85,8 @@ const DRAIN_POLL_MS = 5_000;
  * promote (or an undo) that keeps failing parks the run for an operator.
  */
 export async function rotateCredential(input: RotationInput): Promise<RotationResult> {
+  const problems = rotationInputProblems(input);
+  if (problems) return refuseInput(input, problems);
   if (input.dryRun) return planOnly(input);
   const t = new RotationTracker(input.credentialId, input);
   registerHandlers(t);
@@ -103,22 +110,39 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   }
   t.setPlan(plan);
   upsertSearchAttributes({ RotationEngine: [plan.engine], RotationStrategy: [plan.strategy] });
-  await audit(plan, 'rotation-started');
-  const note = (action: string, extra: Record<string, unknown>) => audit(plan, action, extra);
+  await CancellationScope.nonCancellable(() => audit(plan, 'rotation-started'));
+  const deliver = deliveryFor(plan);
+  const note = (action: string, extra: Record<string, unknown>) =>
+    audit(plan, action, extra).then(() => deliver.announce(action, extra.error));
 
   // 2–5. Before promote: any failure or abort restores the state as it was.
   try {
     await t.phase('create-pending', () => store.createPending(plan));
     await t.phase('apply', () => act.applyPending(plan));
     await t.phase('verify', () => act.verifyPending(plan));
-    await t.phase('promote', () => store.promote(plan));
+    await deliver.pending();
+    await t.phase('promote', () => store.promote(plan).then(() => deliver.current()));
   } catch (err) {
     const outcome: Outcome = err instanceof AbortRequested || isCancellation(err) ? 'aborted' : 'failed';
     t.recordError(err);
     const restored = await CancellationScope.nonCancellable(() =>
-      t.phase('compensate', () => untilDone(t, note, 'restore', () => undo.restore(plan))),
+      t.phase('compensate', async () => {
+        // A promote whose result was lost with its worker may have let consumers move to the
+        // new version already: then it is undone like a rollback, consumers back first. The
+        // store says so, not the history.
+        if (patched('compensate-reads-promote')) {
+          let promoted = false;
+          const inspected = await untilDone(t, note, 'inspect', async () => {
+            promoted = await undo.isPromoted(plan);
+          });
+          if (!inspected) return false;
+          if (promoted) return moveBack(t, note, plan, deliver);
+        }
+        if (!(await untilDone(t, note, 'restore', () => undo.restore(plan)))) return false;
+        return untilDone(t, note, 'deliver-restore', () => deliver.restore());
+      }),
     );
-    return finish(t, plan, restored ? outcome : 'failed', audit);
+    return finish(t, plan, restored ? outcome : 'failed', audit, deliver);
   }
 
   // 6–7. The new credential is CURRENT; the old one stays valid until revoke.
@@ -136,26 +160,65 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
   if (t.rollbackWanted()) {
     // Consumers go back to the old version first; the new login goes only after they left it.
     const rolledBack = await CancellationScope.nonCancellable(() =>
-      t.phase('rollback', async () => {
-        if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
-        await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
-        if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'to', plan.drainTimeoutMs))))
-          return false;
-        return untilDone(t, note, 'restore', () => undo.restore(plan));
-      }),
+      t.phase('rollback', () => moveBack(t, note, plan, deliver)),
     );
-    return finish(t, plan, rolledBack ? 'rolled-back' : 'failed', audit);
+    return finish(t, plan, rolledBack ? 'rolled-back' : 'failed', audit, deliver);
   }
 
   // 8. revoke: drain by the server's own session data, then end the rest.
   const revoked = await CancellationScope.nonCancellable(() =>
     t.phase('revoke', async () => {
+      await waitForRevokeWindow(plan); // policy windows/freezes; patched('revoke-window')
       if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'from', plan.drainTimeoutMs))))
         return false;
-      return untilDone(t, note, 'revoke', () => undo.revokeOld(plan));
+      if (!(await untilDone(t, note, 'revoke', () => undo.revokeOld(plan)))) return false;
+      return untilDone(t, note, 'deliver-remove-old', () => deliver.removeOld());
     }),
   );
-  return finish(t, plan, revoked ? 'rotated' : 'failed', audit);
+  return finish(t, plan, revoked ? 'rotated' : 'failed', audit, deliver);
+}
+
+type Note = (action: string, extra: Record<string, unknown>) => Promise<void>;
+
+/**
+ * Undoes a promote: consumers go back to the old version first, the new
+ * login (or password) goes only after they left it. With one password
+ * (single) there is nothing to wait for: consumers on the new password fail
+ * until the server has the old one again, so that comes at once.
+ */
+async function moveBack(
+  t: RotationTracker,
+  note: Note,
+  plan: RotationPlan,
+  deliver: Delivery,
+): Promise<boolean> {
+  if (!(await untilDone(t, note, 'demote', () => storeUndo.demote(plan)))) return false;
+  if (!(await untilDone(t, note, 'deliver-restore', () => deliver.restore()))) return false;
+  if (plan.strategy !== 'single' || !patched('single-rollback-without-wait')) {
+    await waitForConsumers(t, plan.fromVersion, plan.migrationTimeoutMs);
+    if (!(await untilDone(t, note, 'drain', () => drainSessions(plan, 'to', plan.drainTimeoutMs))))
+      return false;
+  }
+  if (!(await untilDone(t, note, 'restore', () => undo.restore(plan)))) return false;
+  return untilDone(t, note, 'deliver-restore', () => deliver.restore()); // drops the new login's traces
+}
+
+/**
+ * A start input that does not parse (started around our CLI): fail at once
+ * with every problem named, before any timer or activity could choke on it.
+ */
+async function refuseInput(input: RotationInput, problems: string): Promise<never> {
+  const failure = ApplicationFailure.nonRetryable(`invalid rotation input: ${problems}`, 'ConfigError');
+  const id = typeof input?.credentialId === 'string' && input.credentialId ? input.credentialId : undefined;
+  if (id) {
+    const t = new RotationTracker(id);
+    t.recordError(failure);
+    t.setOutcome('failed');
+    await CancellationScope.nonCancellable(() =>
+      auditor(input)(undefined, 'rotation-failed', { phase: 'preflight', error: t.status().lastError }),
+    );
+  }
+  throw failure;
 }
 
 /**
@@ -184,13 +247,15 @@ async function planOnly(input: RotationInput): Promise<RotationResult> {
  */
 async function untilDone(
   t: RotationTracker,
-  record: (action: string, extra: Record<string, unknown>) => Promise<void>,
+  record: Note,
   step: string,
   run: () => Promise<unknown>,
 ): Promise<boolean> {
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     try {
       await run();
+      // Patched: clearing republishes the memo, a command older runs did not issue here.
+      if (attempt > 1 && patched('clear-error-after-retry')) t.clearError();
       return true;
     } catch (err) {
       log.warn('step keeps failing; waiting for an operator', { step });
@@ -227,6 +292,7 @@ async function discoverConsumers(t: RotationTracker, discoveryMs: number): Promi
 async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   t.setMigrationDeadline(deadline);
+  t.waitingSince(Date.now());
   const leaving = version !== t.plan?.fromVersion;
   for (;;) {
     const done = () => t.consumersBehind(version).length === 0 || (leaving && t.rollbackWanted());
@@ -235,6 +301,7 @@ async function waitForConsumers(t: RotationTracker, version: number, timeoutMs: 
     if (now >= deadline) break;
     const wakeAt = Math.min(deadline, t.nextExpiryMs(version, now) ?? deadline);
     await condition(done, Math.max(1, wakeAt - now));
+    t.refresh();
   }
   log.warn('migration timeout: consumers still behind', { behind: t.consumersBehind(version) });
 }
@@ -312,10 +379,12 @@ async function finish(
   plan: RotationPlan,
   outcome: Outcome,
   audit: Audit,
+  deliver?: ReturnType<typeof deliveryFor>,
 ): Promise<RotationResult> {
   t.setOutcome(outcome);
   const error = t.status().lastError;
   await CancellationScope.nonCancellable(() => audit(plan, `rotation-${outcome}`, { error }));
+  await CancellationScope.nonCancellable(async () => deliver?.announce(`rotation-${outcome}`, error));
   return {
     credentialId: plan.credentialId,
     outcome,

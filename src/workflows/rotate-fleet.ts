@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowCancellationType,
   ParentClosePolicy,
   continueAsNew,
@@ -16,6 +17,7 @@ import { NON_RETRYABLE_ERROR_TYPES, rotationWorkflowId } from '../shared/constan
 import type { FleetInput, FleetSummary, LaunchResult, RotationInput, RotationResult } from '../shared/types';
 import { rotateCredential } from './rotate-credential';
 import { describeError } from './tracker';
+import { waitForStartWindow } from './windows';
 
 const { selectCredentials } = proxyActivities<FleetActivities>({
   startToCloseTimeout: '1m',
@@ -46,7 +48,13 @@ export async function rotateFleet(input: FleetInput): Promise<FleetSummary> {
   setHandler(fleetProgressQuery, () => ({ ...summary, remaining: remaining.length, running: [...running] }));
 
   if (!input.remaining) {
-    remaining = await selectCredentials(input.selector);
+    try {
+      remaining = await selectCredentials(input.selector);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      summary.cancelled = true;
+      return summary;
+    }
     summary.total = remaining.length;
   }
 
@@ -54,6 +62,10 @@ export async function rotateFleet(input: FleetInput): Promise<FleetSummary> {
   const concurrency = Math.max(1, input.concurrency ?? 5);
   const lanes = Array.from({ length: Math.min(concurrency, thisRun.length) }, async () => {
     while (!summary.cancelled && thisRun.length > 0) {
+      if (CancellationScope.current().consideredCancelled) {
+        summary.cancelled = true;
+        break;
+      }
       const id = thisRun.shift()!;
       running.add(id);
       try {
@@ -102,7 +114,7 @@ async function rotateOne(input: RotationInput): Promise<OneResult> {
   try {
     return await executeChild(rotateCredential, {
       workflowId: rotationWorkflowId(input.credentialId),
-      args: [input],
+      args: [await waitForStartWindow(input)],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       cancellationType: ChildWorkflowCancellationType.ABANDON,
     });
@@ -150,10 +162,11 @@ function record(summary: FleetSummary, id: string, r: OneResult): void {
  */
 export async function scheduledRotation(input: RotationInput): Promise<LaunchResult> {
   let handle;
+  const started = await waitForStartWindow(input);
   try {
     handle = await startChild(rotateCredential, {
       workflowId: rotationWorkflowId(input.credentialId),
-      args: [{ ...input, requestedBy: input.requestedBy ?? 'schedule' }],
+      args: [{ ...started, requestedBy: input.requestedBy ?? 'schedule' }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       cancellationType: ChildWorkflowCancellationType.ABANDON,
     });

@@ -55,6 +55,8 @@ export class RotationTracker {
   private decision?: ResolveRequest;
   private outcome?: Outcome;
   private published = '';
+  /** Silence counts from here at the earliest: when a wait on consumers began (see waitingSince). */
+  private silenceFrom = 0;
 
   /** `limits`: the run's own consumer-table bounds, in force before preflight made the plan. */
   constructor(
@@ -99,7 +101,7 @@ export class RotationTracker {
     if (typeof hb !== 'object' || hb === null) return;
     const { consumerId, version } = hb as Partial<ConsumerHeartbeat>;
     if (typeof consumerId !== 'string' || consumerId.length === 0) return;
-    if (consumerId.length > MAX_CONSUMER_ID_LENGTH) return;
+    if (consumerId.length > MAX_CONSUMER_ID_LENGTH || /[\p{C}]/u.test(consumerId)) return; // no control characters for terminals
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) return;
     if (!this.consumers.has(consumerId) && this.consumers.size >= this.maxConsumers()) {
       this.overflow++;
@@ -189,8 +191,22 @@ export class RotationTracker {
     );
   }
 
+  /**
+   * Consumers report only on a change while nothing waits on them (grace), so
+   * silence counts from the start of the current wait: a consumer gets the
+   * full expiry to answer a migrate or a rollback, whenever it last spoke.
+   */
+  waitingSince(ms: number): void {
+    this.silenceFrom = ms;
+    this.publish();
+  }
+
+  private lastHeardMs(c: ConsumerStatus): number {
+    return Math.max(Date.parse(c.lastSeen), this.silenceFrom);
+  }
+
   private isGone(c: ConsumerStatus, nowMs: number): boolean {
-    return nowMs - Date.parse(c.lastSeen) > this.expiryMs();
+    return nowMs - this.lastHeardMs(c) > this.expiryMs();
   }
 
   /** Live consumers whose last report is not `version` (silent ones past the expiry do not count). */
@@ -204,7 +220,7 @@ export class RotationTracker {
   nextExpiryMs(version: number, nowMs: number = Date.now()): number | undefined {
     const times = [...this.consumers.values()]
       .filter((c) => c.version !== version && !this.isGone(c, nowMs))
-      .map((c) => Date.parse(c.lastSeen) + this.expiryMs() + 1);
+      .map((c) => this.lastHeardMs(c) + this.expiryMs() + 1);
     return times.length ? Math.min(...times) : undefined;
   }
 
@@ -237,8 +253,20 @@ export class RotationTracker {
     return decision;
   }
 
+  /** Parked and no decision taken yet (a second resolve in the same task is refused). */
   isParked(): boolean {
-    return this.parked !== undefined;
+    return this.parked !== undefined && this.decision === undefined;
+  }
+
+  /** A step that failed before went through (after `resolve retry`): its error is history, not the cause. */
+  clearError(): void {
+    this.lastError = undefined;
+    this.publish();
+  }
+
+  /** Re-publishes the status (after a wait woke up: consumers may have gone silent meanwhile). */
+  refresh(): void {
+    this.publish();
   }
 
   /** The operator gave up on `step`: the outcome says so, with the step's last error. */
@@ -300,7 +328,7 @@ export class RotationTracker {
     const status = this.status();
     const signature = JSON.stringify({
       ...status,
-      consumers: status.consumers.map((c) => [c.consumerId, c.version]),
+      consumers: status.consumers.map((c) => [c.consumerId, c.version, c.gone === true]),
       consumersBehind: undefined,
     });
     if (signature === this.published) return;

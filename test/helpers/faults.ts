@@ -132,7 +132,13 @@ export function spawnWorker(
 ): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ROTATOR_LOG_LEVEL: 'info', ROTATOR_METRICS_PORT: '0', ...env },
+    env: {
+      ...process.env,
+      ROTATOR_LOG_LEVEL: 'info',
+      ROTATOR_METRICS_PORT: '0',
+      ROTATOR_HEALTH_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child, 'worker');

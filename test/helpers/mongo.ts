@@ -1,5 +1,6 @@
 import { MongoClient, type Document } from 'mongodb';
-import { services, uniqueSuffix } from './services';
+import { mongoTlsOptions } from '../../src/engines/tls';
+import { services, testTls, uniqueSuffix } from './services';
 
 export interface MongoNamespace {
   /** A fresh database of this test; it is also the auth database of the users createUser() makes. */
@@ -33,6 +34,7 @@ export async function mongoConnect(
     serverSelectionTimeoutMS: 3000,
     connectTimeoutMS: 3000,
     maxPoolSize: 2,
+    ...mongoTlsOptions(testTls(services.mongo.host)),
   });
   try {
     await c.connect();

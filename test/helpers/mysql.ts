@@ -1,5 +1,5 @@
 import { createConnection, escape, escapeId, type Connection } from 'mysql2/promise';
-import { services, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix } from './services';
 
 export interface MysqlNamespace {
   /** A fresh database, dropped by cleanup(). */
@@ -30,6 +30,7 @@ export async function mysqlConnect(
     user,
     password,
     charset: 'utf8mb4',
+    ssl: testTls(services.mysql.host) as never,
     ...(database ? { database } : {}),
   });
   c.on('error', () => undefined);

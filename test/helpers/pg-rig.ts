@@ -4,7 +4,12 @@ import { uniqueCredentialId, type RotationRig } from './rotation';
 import { services } from './services';
 
 /** Registers the PostgreSQL admin of `pg` in the rig's store; returns its credential id. */
-export async function addPgAdmin(rig: RotationRig, pg: PgNamespace): Promise<string> {
+export async function addPgAdmin(
+  rig: RotationRig,
+  pg: PgNamespace,
+  /** Other host:port of the same server the admin may be used against (a proxy in front of it). */
+  allowedServers?: Array<{ host: string; port: number }>,
+): Promise<string> {
   const id = uniqueCredentialId('pg-admin');
   await rig.addCredential(
     {
@@ -13,6 +18,7 @@ export async function addPgAdmin(rig: RotationRig, pg: PgNamespace): Promise<str
       host: services.postgres.host,
       port: services.postgres.port,
       database: pg.database,
+      ...(allowedServers ? { allowedServers } : {}),
     },
     { username: services.postgres.user, password: services.postgres.password },
   );

@@ -1,5 +1,5 @@
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { services, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix } from './services';
 
 export interface PgNamespace {
   /** A fresh database owned by the admin, dropped by cleanup(). */
@@ -26,6 +26,7 @@ export async function pgConnect(
     user,
     password,
     database,
+    ssl: testTls(services.postgres.host),
   });
   await c.connect();
   return c;

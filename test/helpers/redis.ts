@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { services, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix } from './services';
 
 export interface RedisNamespace {
   /** Prefix of every ACL user and key of this test; cleanup() removes them all. */
@@ -28,7 +28,12 @@ const quick: RedisOptions = {
  * the server's error (WRONGPASS...).
  */
 export async function redisConnect(user: string, password: string): Promise<Redis> {
-  const c = new Redis({ ...quick, host: services.redis.host, port: services.redis.port });
+  const c = new Redis({
+    ...quick,
+    host: services.redis.host,
+    port: services.redis.port,
+    tls: testTls(services.redis.host),
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();

@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { homedir } from 'node:os';
+import { nodeTlsOptions, resolveTls } from '../../src/engines/tls';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 
@@ -23,6 +24,12 @@ function loadServiceEnv(): Record<string, string> {
 
 const env = loadServiceEnv();
 
+// The suite runs encrypted: every client (helpers, engines, consumer library,
+// the worker's activities) trusts the services' local CA and verifies names.
+if (env.ROTATOR_TLS_CA_FILE && !process.env.ROTATOR_TLS_CA_FILE) {
+  process.env.ROTATOR_TLS_CA_FILE = env.ROTATOR_TLS_CA_FILE;
+}
+
 function need(name: string): string {
   const v = env[name];
   if (!v) throw new Error(`test environment: ${name} is not set (run: bash scripts/services.sh up)`);
@@ -30,6 +37,16 @@ function need(name: string): string {
 }
 
 export const services = {
+  tls: {
+    /** The services' CA (scripts/tls.sh). */
+    get caFile(): string {
+      return need('ROTATOR_TLS_CA_FILE');
+    },
+    /** An unrelated CA: a server certificate does not chain to it. */
+    get otherCaFile(): string {
+      return need('ROTATOR_TEST_OTHER_CA_FILE');
+    },
+  },
   stateDir: env.ROTATOR_STATE_DIR ?? join(homedir(), '.local', 'share', 'db-rotator'),
   temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
   get testServerPath(): string {
@@ -57,7 +74,8 @@ export const services = {
   },
   redis: {
     host: env.ROTATOR_REDIS_HOST ?? '127.0.0.1',
-    port: Number(env.ROTATOR_REDIS_PORT ?? 6379),
+    /** The TLS port (plain 6379 stays open for others until TLS is required). */
+    port: Number(env.ROTATOR_REDIS_TLS_PORT ?? env.ROTATOR_REDIS_PORT ?? 6379),
     get user() {
       return need('ROTATOR_REDIS_ADMIN_USER');
     },
@@ -65,9 +83,19 @@ export const services = {
       return need('ROTATOR_REDIS_ADMIN_PASSWORD');
     },
   },
+  /** PgBouncer and moto from scripts/services-delivery.sh. */
+  pgbouncer: {
+    host: '127.0.0.1',
+    port: Number(env.ROTATOR_PGBOUNCER_PORT ?? 6432),
+    get authFile(): string {
+      return env.ROTATOR_PGBOUNCER_AUTH_FILE ?? join(services.stateDir, 'data', 'pgbouncer', 'userlist.txt');
+    },
+  },
+  motoEndpoint: env.ROTATOR_MOTO_ENDPOINT ?? 'http://127.0.0.1:4566',
   mongo: {
     host: env.ROTATOR_MONGO_HOST ?? '127.0.0.1',
-    port: Number(env.ROTATOR_MONGO_PORT ?? 27017),
+    /** The TLS port. */
+    port: Number(env.ROTATOR_MONGO_TLS_PORT ?? env.ROTATOR_MONGO_PORT ?? 27017),
     get user() {
       return need('ROTATOR_MONGO_ADMIN_USER');
     },
@@ -80,4 +108,9 @@ export const services = {
 /** A short random suffix for per-test names (lowercase, safe in every engine). */
 export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Verified TLS options for test clients of the local services (Node tls.ConnectionOptions). */
+export function testTls(host = '127.0.0.1') {
+  return nodeTlsOptions(resolveTls(undefined, host))!;
 }

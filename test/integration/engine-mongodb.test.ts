@@ -266,10 +266,22 @@ describe('MongoDB engine on FerretDB: single and verification', () => {
     expect((wrong as Error).message).toMatch(/authentication failed/);
     expect((wrong as Error).message).not.toContain('Wrong-password-123');
     const failing = await engine
-      .verifyLogin({ username: user, password: pw }, { checks: ['{"ping": 1}', '{"noSuchCommand": 1}'] })
+      .verifyLogin(
+        { username: user, password: pw },
+        {
+          checks: [
+            '{"ping": 1}',
+            '{"aggregate": "orders", "pipeline": [{"$noSuchStage": {}}], "cursor": {}}',
+          ],
+        },
+      )
       .catch((e: unknown) => e);
     expect(failing).toBeInstanceOf(VerificationError);
-    expect((failing as Error).message).toMatch(/^check 2 \(\{"noSuchCommand": 1\}\) failed/);
+    expect((failing as Error).message).toMatch(/^check 2 \(\{"aggregate": "orders".*\) failed/);
+    // only reading commands may run (issue 16)
+    await expect(
+      engine.verifyLogin({ username: user, password: pw }, { checks: ['{"drop": "orders"}'] }),
+    ).rejects.toThrow(/verification check 1 command drop is not a read-only command/);
     await expect(
       engine.verifyLogin({ username: user, password: pw }, { checks: ['find orders'] }),
     ).rejects.toBeInstanceOf(ConfigError);

@@ -355,7 +355,7 @@ describe('sessions and verification', () => {
       /check 1 .* failed for .*ER_TABLEACCESS_DENIED_ERROR \(1142\)/,
     );
     await expect(engine.verifyLogin(secret, { checks: [`INSERT INTO ${db}.ok VALUES (1)`] })).rejects.toThrow(
-      /ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION/,
+      /verification check 1 must be one reading statement/,
     );
     const wrong = await engine
       .verifyLogin({ username: app, password: 'not-the-password-42' })

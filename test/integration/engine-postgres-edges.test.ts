@@ -11,7 +11,7 @@ import {
 } from '../../src/errors';
 import { generatePassword } from '../../src/engines/password';
 import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
-import { services } from '../helpers/services';
+import { services, testTls } from '../helpers/services';
 
 async function waitForPostgres(): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -47,6 +47,7 @@ async function connectAs(database: string, user: string, password: string): Prom
     database,
     user,
     password,
+    ssl: testTls(services.postgres.host),
   });
   c.on('error', () => undefined);
   await c.connect();

@@ -7,7 +7,7 @@ import { ConfigError, VerificationError } from '../../src/errors';
 import { generatePassword } from '../../src/engines/password';
 import { scramVerifierMatches } from '../../src/engines/scram';
 import { freshPg, type PgNamespace } from '../helpers/pg';
-import { services } from '../helpers/services';
+import { services, testTls } from '../helpers/services';
 
 /** Another engineer starts the services; wait for them (up to 15 minutes) instead of starting PostgreSQL. */
 async function waitForPostgres(): Promise<void> {
@@ -44,6 +44,7 @@ async function connectAs(database: string, user: string, password: string): Prom
     database,
     user,
     password,
+    ssl: testTls(services.postgres.host),
   });
   c.on('error', () => undefined);
   await c.connect();
@@ -545,10 +546,16 @@ describe('verification and password', () => {
         .catch((e: unknown) => e);
       expect(failing).toBeInstanceOf(VerificationError);
       expect((failing as Error).message).toMatch(/check 2 \(SELECT \* FROM pg_authid\) failed .*42501/);
-      // Checks run read-only.
+      // Checks run read-only: DDL is refused before it is sent, a write inside a reading statement by the server.
       await expect(
         engine.verifyLogin({ username: login, password: pw }, { checks: ['CREATE TEMP TABLE x (y int)'] }),
-      ).rejects.toThrow(/25006/);
+      ).rejects.toThrow(/must be one reading statement/);
+      await expect(
+        engine.verifyLogin(
+          { username: login, password: pw },
+          { checks: ["SELECT nextval('no_such_seq')", 'WITH x AS (INSERT INTO t VALUES (1)) SELECT 1'] },
+        ),
+      ).rejects.toThrow(/check 1 .*failed/);
 
       const next = generatePassword();
       await engine.setPassword(login, next);

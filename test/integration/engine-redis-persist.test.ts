@@ -131,6 +131,8 @@ function engineOn(t: Throwaway, options: Record<string, unknown> = {}): Engine {
     port: t.port,
     admin: { username: ADMIN, password: ADMIN_PW },
     options,
+    // A private throwaway server on loopback, started without TLS: an explicit opt-out.
+    tls: { mode: 'disabled', serverName: '127.0.0.1' },
   });
 }
 

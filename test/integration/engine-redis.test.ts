@@ -243,7 +243,7 @@ describe('Redis engine: dual-user', () => {
 
     await engine.verifyLogin(
       { username: clone, password: newPw },
-      { checks: [`GET ${p}app:x`, `SET ${p}app:x 1`] },
+      { checks: [`GET ${p}app:x`, `EXISTS ${p}app:x`] },
     );
     await engine.verifyLogin({ username: template, password: tplPw });
     const c = await ns.connectAs(clone, newPw);
@@ -256,10 +256,14 @@ describe('Redis engine: dual-user', () => {
     expect(await run(c, 'DEL', `${p}app:x`)).toBe('NOPERM');
 
     const failed = await engine
-      .verifyLogin({ username: clone, password: newPw }, { checks: ['FLUSHALL'] })
+      .verifyLogin({ username: clone, password: newPw }, { checks: [`GET ${p}elsewhere`] })
       .catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(VerificationError);
-    expect((failed as Error).message).toMatch(/check 1 \(FLUSHALL\).*NOPERM/);
+    expect((failed as Error).message).toMatch(/check 1 \(GET .*elsewhere\).*NOPERM/);
+    // a check never writes: refused before it is sent (issue 16)
+    await expect(
+      engine.verifyLogin({ username: clone, password: newPw }, { checks: ['FLUSHALL'] }),
+    ).rejects.toThrow(/verification check 1 command FLUSHALL is not a read-only command/);
   });
 
   it('is idempotent: a second run with another password converges (one password, same rules)', async () => {

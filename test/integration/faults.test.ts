@@ -346,7 +346,8 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
     const proxy = await TcpProxy.start(services.postgres.host, services.postgres.port);
     cleanups.push(() => proxy.close());
     rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
+    // The proxy is the same server under another port: the admin may be used there.
+    const adminId = await addPgAdmin(rig, pg, [{ host: '127.0.0.1', port: proxy.port }]);
     const password = `init-${name}-Pw1`;
     const login = await pg.createLogin(name, password);
     await pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
@@ -436,7 +437,7 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
     // The undo of apply cannot reach the server either; it retries with a bounded policy, visibly.
     const undo = await eventually(async () => {
       const d = await handle.describe();
-      const a = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'undoApply');
+      const a = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'restore');
       return a && (a.attempt ?? 0) >= 2 ? a : undefined;
     }, 15_000);
     expect((await handle.describe()).status.name).toBe('RUNNING');
@@ -445,7 +446,7 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
     expect(await rig!.store.getVersion(app.id, 'CURRENT')).toMatchObject({ version: 1 });
     log(
       `DB down before verify: verify gave up after ${gaveUpMs} ms with lastError "${compensating.lastError}"; ` +
-        `undoApply attempt ${undo.attempt} of max ${undo.maximumAttempts}, last failure "${undo.lastFailure?.message ?? '-'}"`,
+        `restore attempt ${undo.attempt} of max ${undo.maximumAttempts}, last failure "${undo.lastFailure?.message ?? '-'}"`,
     );
     expect(compensating.lastError).toMatch(/TransientError|terminated|connect/i);
     expect(undo.maximumAttempts).toBe(20);

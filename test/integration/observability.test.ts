@@ -59,6 +59,7 @@ describe('worker process: metrics, logs; codec server', () => {
         ...rig.env,
         ROTATOR_TASK_QUEUE: taskQueue,
         ROTATOR_METRICS_PORT: String(metricsPort),
+        ROTATOR_HEALTH_PORT: '0',
         ROTATOR_LOG_LEVEL: 'debug',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -336,6 +336,8 @@ describe('operator messages are Updates with validators (dev server)', () => {
         const result = (await h.result()) as RotationResult;
         if (decision === 'retry') {
           expect(result.outcome).toBe(step === 'restore' ? 'rolled-back' : 'rotated');
+          // The failure was dealt with: it is not the outcome's cause.
+          expect(result.error).toBeUndefined();
         } else {
           expect(result.outcome).toBe('failed');
           expect(result.error).toContain('abandoned by operator at revoke: db decommissioned');
@@ -346,6 +348,28 @@ describe('operator messages are Updates with validators (dev server)', () => {
       });
     }, 90_000);
   }
+});
+
+describe('start input is checked by the workflow itself', () => {
+  it('a start around our CLI with bad durations fails at once, naming every problem, touching nothing', async () => {
+    const world = newWorld();
+    await withWorld(world, {}, async (_w, taskQueue) => {
+      const credentialId = `badinput-${taskQueue}`;
+      const h = await env.client.workflow.start('rotateCredential', {
+        args: [{ credentialId, graceMs: '5m', drainTimeoutMs: -1, maxConsumers: 0 } as never],
+        taskQueue,
+        workflowId: rotationWorkflowId(credentialId),
+      });
+      const err = await h.result().then(
+        () => undefined,
+        (e: unknown) => e as Error & { cause?: Error },
+      );
+      expect(err?.cause?.message).toMatch(/invalid rotation input: .*graceMs.*drainTimeoutMs.*maxConsumers/);
+      expect(world.calls).toEqual([]);
+      expect(world.audit).toEqual(['rotation-failed']);
+      expect(((await h.describe()).memo?.status as RotationStatus).lastError).toMatch(/^ConfigError: /);
+    });
+  }, 60_000);
 });
 
 describe('heartbeats cannot lock operators out (server signal limit lowered)', () => {

@@ -251,6 +251,9 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     await rig.store.putDefinition({ ...original, adminCredentialId: weakId }, 'test');
     expect(await failureOf(credentialId)).toMatch(/CREATEROLE/);
 
+    // An unreachable port that the admin is allowed on (else the admin-scope check stops it first).
+    const admin = await rig.store.getDefinition(adminId);
+    await rig.store.putDefinition({ ...admin, allowedServers: [{ host: admin.host, port: 1 }] }, 'test');
     const started = Date.now();
     await rig.store.putDefinition({ ...original, port: 1 }, 'test');
     expect(await failureOf(credentialId)).toMatch(/ECONNREFUSED|connect/i);

@@ -8,7 +8,6 @@ import { escapeIdentifier } from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreStateError } from '../../src/errors';
 import { openStore, PgStore, type ManagedCredentialStore } from '../../src/store';
-import { SecretCipher } from '../../src/store/crypto';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { services } from '../helpers/services';
 import { cipherK1, defineStoreSuite, type StoreHarness } from '../unit/store-lifecycle.test';
@@ -55,6 +54,30 @@ async function pgHarness(schema?: string): Promise<StoreHarness & { ns: PgNamesp
             AND ((v.version = $2 AND o.version = $3) OR (v.version = $3 AND o.version = $2))`,
         [id, a, b],
       );
+    },
+    async editDefinition(id, patch) {
+      await ns.admin.query(`UPDATE ${s}.credentials SET definition = definition || $2::jsonb WHERE id = $1`, [
+        id,
+        JSON.stringify(patch),
+      ]);
+    },
+    async editVersion(id, version, patch) {
+      for (const [k, v] of Object.entries(patch)) {
+        await ns.admin.query(
+          `UPDATE ${s}.versions SET ${escapeIdentifier(k)} = $3 WHERE credential_id = $1 AND version = $2`,
+          [id, version, v],
+        );
+      }
+    },
+    async dropDefinitionKeepVersions(id) {
+      // The foreign key forbids versions without a credentials row; a row
+      // whose definition a DBA emptied is the closest a pg store gets.
+      await ns.admin.query(`ALTER TABLE ${s}.versions DROP CONSTRAINT versions_credential_id_fkey`);
+      await ns.admin.query(`DELETE FROM ${s}.credentials WHERE id = $1`, [id]);
+    },
+    async stripSignatures() {
+      await ns.admin.query(`UPDATE ${s}.credentials SET definition_tag = NULL`);
+      await ns.admin.query(`UPDATE ${s}.versions SET tag = NULL`);
     },
     async cleanup() {
       await Promise.all(opened.map((st) => st.close().catch(() => undefined)));
@@ -153,7 +176,7 @@ describe('postgres store specifics', () => {
         pool: { ...poolConfig(h.ns.database), user: role, password: pass },
         schema: 'Rotator "Store"; DROP',
       },
-      new SecretCipher({ activeKeyId: 'k1', keys: { k1: randomBytes(32) } }),
+      cipherK1, // the same keyring: records are signed with it
     );
     try {
       await limited.importCurrent(ID, { username: 'app', password: pw() }, 'op');
@@ -161,6 +184,23 @@ describe('postgres store specifics', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it('migrates a schema version 1 store: rows stay unsigned and refused until `store sign`', async () => {
+    const a = await h.open();
+    await a.putDefinition({ ...def } as never, 'op');
+    await a.importCurrent(ID, { username: 'app', password: pw() }, 'op');
+    const s = escapeIdentifier('Rotator "Store"; DROP');
+    // What a build before record signing left behind.
+    await h.ns.admin.query(`ALTER TABLE ${s}.credentials DROP COLUMN definition_tag`);
+    await h.ns.admin.query(`ALTER TABLE ${s}.versions DROP COLUMN tag`);
+    await h.ns.admin.query(`UPDATE ${s}.meta SET value = '1' WHERE key = 'schema_version'`);
+    const b = await h.open();
+    await expect(b.getDefinition(ID)).rejects.toThrow(/not signed with the store key.*db-rotator store sign/);
+    expect(await b.signUnsigned('ops')).toBe(2);
+    expect((await b.getDefinition(ID)).host).toBe('127.0.0.1');
+    const { rows } = await h.ns.admin.query(`SELECT value FROM ${s}.meta WHERE key = 'schema_version'`);
+    expect(rows[0].value).toBe('2');
   });
 
   it('reports an unreachable server as a retryable error', async () => {

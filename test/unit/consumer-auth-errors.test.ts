@@ -1,3 +1,4 @@
+import { mongoTlsOptions } from '../../src/engines/tls';
 import { describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { Redis } from 'ioredis';
@@ -7,7 +8,7 @@ import { errorCode, isAuthError } from '../../src/consumer/auth-errors';
 import { RotatingRedis } from '../../src/consumer/redis-client';
 import { StaticSource } from '../../src/consumer/source-base';
 import { pgConnect } from '../helpers/pg';
-import { services, uniqueSuffix } from '../helpers/services';
+import { services, testTls, uniqueSuffix } from '../helpers/services';
 
 // Real failing logins against the local servers: the classifier must match
 // what the drivers really throw, not what we think they throw.
@@ -26,7 +27,14 @@ describe('auth error classification with real servers', () => {
     const pg =
       (user: string, password: string, port = services.postgres.port) =>
       async () => {
-        const c = new Client({ host: services.postgres.host, port, user, password, database: 'postgres' });
+        const c = new Client({
+          host: services.postgres.host,
+          port,
+          user,
+          password,
+          database: 'postgres',
+          ssl: testTls(services.postgres.host),
+        });
         try {
           await c.connect();
         } finally {
@@ -65,6 +73,7 @@ describe('auth error classification with real servers', () => {
         port: services.mysql.port,
         user: services.mysql.user,
         password,
+        ssl: testTls(services.mysql.host) as never,
       });
     const wrong = await failure(conn('not-the-password'));
     expect(errorCode(wrong)).toBe('ER_ACCESS_DENIED_ERROR');
@@ -83,6 +92,7 @@ describe('auth error classification with real servers', () => {
     const c = new Redis({
       host: services.redis.host,
       port: services.redis.port,
+      tls: testTls(services.redis.host),
       lazyConnect: true,
       enableReadyCheck: false,
       enableOfflineQueue: false,
@@ -128,6 +138,7 @@ describe('auth error classification with real servers', () => {
       auth: { username: services.mongo.user, password: 'not-the-password' },
       authSource: 'admin',
       serverSelectionTimeoutMS: 5000,
+      ...mongoTlsOptions(testTls(services.mongo.host)),
     });
     const wrong = await failure(async () => {
       await bad.connect();
@@ -141,6 +152,7 @@ describe('auth error classification with real servers', () => {
       auth: { username: services.mongo.user, password: services.mongo.password },
       authSource: 'admin',
       serverSelectionTimeoutMS: 5000,
+      ...mongoTlsOptions(testTls(services.mongo.host)),
     });
     try {
       await good.connect();

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, StoreStateError, UnknownCredentialError } from '../../src/errors';
 import { nextVersion, openStore, type ManagedCredentialStore } from '../../src/store';
-import { SecretCipher, SecretDecryptError } from '../../src/store/crypto';
+import { SecretCipher } from '../../src/store/crypto';
+import { TamperedRecordError, UnsignedRecordError } from '../../src/store/integrity';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../../src/store/types';
 
 export const K1 = randomBytes(32);
@@ -25,6 +26,14 @@ export interface StoreHarness {
   raw(): Promise<string>;
   /** Swaps the stored ciphertexts of two versions behind the store's back. */
   swapCiphertexts(id: string, a: number, b: number): Promise<void>;
+  /** Edits a stored definition behind the store's back (no key): sets the given fields. */
+  editDefinition(id: string, patch: Record<string, unknown>): Promise<void>;
+  /** Edits a stored version's metadata behind the store's back (no key). */
+  editVersion(id: string, version: number, patch: Record<string, unknown>): Promise<void>;
+  /** Removes every signature (a store written before records were signed). */
+  stripSignatures(): Promise<void>;
+  /** Leaves a credential's versions without its definition (a legacy or hand-pruned store). */
+  dropDefinitionKeepVersions(id: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -435,16 +444,16 @@ export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreH
         await seeded();
         const wrongSameId = await h.open(new SecretCipher({ activeKeyId: 'k1', keys: { k1: K2 } }));
         const e = await rejection(wrongSameId.getSecret(ID, 'CURRENT'));
-        expect(e).toBeInstanceOf(SecretDecryptError);
+        expect(e).toBeInstanceOf(TamperedRecordError);
         expect(e.message).toMatch(
-          /cannot decrypt secret of credential "orders-pg\/app" version 1 with key id "k1": authentication failed/,
+          /credential "orders-pg\/app": its definition .*signature does not match.*different key under id "k1"/,
         );
         const otherId = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k2: K2 } }));
         expect((await rejection(otherId.getSecret(ID, 1))).message).toMatch(
           /key id "k1", which is not in the keyring \(known: k2\)/,
         );
-        // metadata is still readable without the key
-        expect(await otherId.listVersions(ID)).toHaveLength(1);
+        // metadata cannot be trusted without the key either
+        await expect(otherId.listVersions(ID)).rejects.toThrow(/key id "k1", which is not in the keyring/);
       });
 
       it('key rotation: old key still decrypts, new writes use the active key, re-encryption retires the old key', async () => {
@@ -456,9 +465,10 @@ export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreH
         const raw = await h.raw();
         expect(raw).toMatch(/enc1:k1:/);
         expect(raw).toMatch(/enc1:k2:/);
-        // the k1-only store cannot read v2, can still read v1
+        // the k1-only store cannot even trust the credential now (records signed with k2):
+        // every worker needs the new key in its keyring before it becomes active anywhere
         await expect(store.getSecret(ID, 2)).rejects.toThrow(/key id "k2", which is not in the keyring/);
-        expect(await store.getSecret(ID, 1)).toMatchObject({ password: p1 });
+        await expect(store.getSecret(ID, 1)).rejects.toThrow(/key id "k2", which is not in the keyring/);
 
         expect(await both.reencryptSecrets('ops')).toBe(1);
         expect(await both.reencryptSecrets('ops')).toBe(0); // idempotent
@@ -470,7 +480,7 @@ export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreH
         expect(re).toEqual([
           expect.objectContaining({
             actor: 'ops',
-            details: { versions: [1], fromKeyIds: ['k1'], toKeyId: 'k2' },
+            details: { versions: [1], fromKeyIds: ['k1'], toKeyId: 'k2', resigned: true },
           }),
         ]);
       });
@@ -481,9 +491,134 @@ export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreH
         await h.swapCiphertexts(ID, 1, 2);
         for (const v of [1, 2]) {
           const e = await rejection(store.getSecret(ID, v));
-          expect(e).toBeInstanceOf(SecretDecryptError);
-          expect(e.message).toContain(`version ${v}`);
+          // caught by the record signature before decryption is even tried
+          expect(e).toBeInstanceOf(TamperedRecordError);
+          expect(e.message).toContain(`version 1`);
         }
+      });
+    });
+
+    describe('record signatures (definitions and version metadata)', () => {
+      it('a definition edited without the key is refused on every read and by the rotation steps', async () => {
+        await seeded();
+        await h.editDefinition(ID, { host: 'attacker.example', port: 6380 });
+        for (const read of [
+          () => store.getDefinition(ID),
+          () => store.listDefinitions(),
+          () => store.getSecret(ID, 'CURRENT'),
+          () => store.getVersion(ID, 'CURRENT'),
+          () => store.createPending(ID, 2, 'app_b', () => pw('x'), 'w'),
+        ]) {
+          const e = await rejection(read());
+          expect(e).toBeInstanceOf(TamperedRecordError);
+          expect(e.message).toMatch(
+            /credential "orders-pg\/app": its definition was changed without the store key/,
+          );
+          expect(e.message).toContain('db-rotator credentials add');
+        }
+      });
+
+      it('an adminCredentialId slipped into a definition is refused', async () => {
+        await seeded();
+        await h.editDefinition(ID, { adminCredentialId: 'prod/admin' });
+        await expect(store.getDefinition(ID)).rejects.toThrow(TamperedRecordError);
+      });
+
+      it('version metadata edited without the key (label, username) is refused', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await h.editVersion(ID, 2, { username: 'postgres' });
+        const e = await rejection(store.getSecret(ID, 'PENDING'));
+        expect(e).toBeInstanceOf(TamperedRecordError);
+        expect(e.message).toMatch(
+          /credential "orders-pg\/app" version 2: its metadata was changed without the store key/,
+        );
+        await expect(store.promote(ID, 2, 'w')).rejects.toThrow(TamperedRecordError);
+      });
+
+      it('a key holder legitimately changes a definition with putDefinition (credentials add), which re-signs it', async () => {
+        await seeded();
+        await h.editDefinition(ID, { host: 'attacker.example' });
+        await store.putDefinition(def({ host: 'db2.internal' }), 'op');
+        expect((await store.getDefinition(ID)).host).toBe('db2.internal');
+        // same content as the tampered one, re-put by a key holder: re-signed, audited
+        await h.editDefinition(ID, { port: 5433 });
+        await store.putDefinition(def({ host: 'db2.internal', port: 5433 }), 'op');
+        expect((await store.getDefinition(ID)).port).toBe(5433);
+        expect((await store.listAudit(ID)).at(-1)).toMatchObject({ action: 'put-definition', actor: 'op' });
+      });
+
+      it('a legacy (unsigned) store is refused with the command that signs it; signUnsigned signs it and is audited', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await h.stripSignatures();
+        const e = await rejection(store.getDefinition(ID));
+        expect(e).toBeInstanceOf(UnsignedRecordError);
+        expect(e.message).toContain('db-rotator store sign');
+        await expect(store.listVersions(ID)).rejects.toThrow(UnsignedRecordError);
+        expect(await store.signUnsigned('ops')).toBe(3);
+        expect(await store.signUnsigned('ops')).toBe(0);
+        expect((await store.getDefinition(ID)).host).toBe('127.0.0.1');
+        expect(await store.listVersions(ID)).toHaveLength(2);
+        expect((await store.listAudit(ID)).filter((a) => a.action === 'sign-records')).toEqual([
+          expect.objectContaining({ actor: 'ops', details: { definition: true, versions: [1, 2] } }),
+        ]);
+      });
+
+      it('signUnsigned never blesses a record with a wrong signature', async () => {
+        await seeded();
+        await h.editDefinition(ID, { host: 'attacker.example' });
+        await expect(store.signUnsigned('ops')).rejects.toThrow(TamperedRecordError);
+        await expect(store.getDefinition(ID)).rejects.toThrow(TamperedRecordError);
+      });
+    });
+
+    describe('store hygiene', () => {
+      it('purges secrets of versions revoked longer ago than the retention (default 7 days), audited', async () => {
+        const p1 = await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await store.promote(ID, 2, 'w');
+        await store.markRevoked(ID, 1, 'w');
+        expect(await store.purgeRevokedSecrets('ops')).toBe(0); // revoked just now, default 7 d
+        expect(await store.getSecret(ID, 1)).toMatchObject({ password: p1 });
+        expect(await store.purgeRevokedSecrets('ops', 0)).toBe(1);
+        expect(await store.purgeRevokedSecrets('ops', 0)).toBe(0); // idempotent
+        await expect(store.getSecret(ID, 1)).rejects.toThrow(/version 1: its secret was purged/);
+        expect(await h.raw()).not.toMatch(new RegExp(`"secret":\\s*"enc1:[^"]*"[^}]*"version":\\s*1\\b`));
+        expect(await labels(store)).toEqual({ 1: 'revoked', 2: 'current/CURRENT' });
+        expect((await store.listAudit(ID)).filter((a) => a.action === 'purge-revoked-secrets')).toEqual([
+          expect.objectContaining({ actor: 'ops', details: { versions: [1], retentionMs: 0 } }),
+        ]);
+        // the CURRENT and a PREVIOUS version are never purged
+        await store.createPending(ID, 3, 'app', () => pw('v3'), 'w');
+        await store.promote(ID, 3, 'w');
+        expect(await store.purgeRevokedSecrets('ops', 0)).toBe(0);
+        expect((await store.getSecret(ID, 2)).username).toBe('app_b');
+        // a later key rotation skips purged secrets
+        const both = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k1: K1, k2: K2 } }));
+        expect(await both.reencryptSecrets('ops')).toBe(2);
+      });
+
+      it('store key rotation re-encrypts every secret, also of a credential whose definition is gone, and re-signs every record', async () => {
+        await seeded();
+        await store.createPending(ID, 2, 'app_b', () => pw('v2'), 'w');
+        await store.putDefinition(def({ id: 'other/x' }), 'op');
+        const px = pw('x');
+        await store.importCurrent('other/x', { username: 'x', password: px }, 'op');
+        await h.dropDefinitionKeepVersions('other/x');
+        const both = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k1: K1, k2: K2 } }));
+        expect(await both.reencryptSecrets('ops')).toBe(3);
+        const raw = await h.raw();
+        expect(raw).not.toMatch(/enc1:k1:/);
+        expect(raw).not.toMatch(/mac1:k1:/);
+        const k2only = await h.open(new SecretCipher({ activeKeyId: 'k2', keys: { k2: K2 } }));
+        expect((await k2only.getSecret(ID, 2)).username).toBe('app_b');
+        expect(await k2only.listDefinitions()).toHaveLength(1);
+        expect((await both.listAudit('other/x')).at(-1)).toMatchObject({
+          action: 'reencrypt-secrets',
+          actor: 'ops',
+          details: { versions: [1], fromKeyIds: ['k1'], toKeyId: 'k2' },
+        });
       });
     });
 
@@ -564,6 +699,35 @@ export async function fileHarness(): Promise<StoreHarness> {
       const va = cred.versions.find((v: { version: number }) => v.version === a);
       const vb = cred.versions.find((v: { version: number }) => v.version === b);
       [va.secret, vb.secret] = [vb.secret, va.secret];
+      await fs.writeFile(path, JSON.stringify(data));
+    },
+    async editDefinition(id, patch) {
+      const data = JSON.parse(await fs.readFile(path, 'utf8'));
+      Object.assign(data.credentials.find((c: { id: string }) => c.id === id).definition, patch);
+      await fs.writeFile(path, JSON.stringify(data));
+    },
+    async editVersion(id, version, patch) {
+      const data = JSON.parse(await fs.readFile(path, 'utf8'));
+      const cred = data.credentials.find((c: { id: string }) => c.id === id);
+      Object.assign(
+        cred.versions.find((v: { version: number }) => v.version === version),
+        patch,
+      );
+      await fs.writeFile(path, JSON.stringify(data));
+    },
+    async dropDefinitionKeepVersions(id) {
+      const data = JSON.parse(await fs.readFile(path, 'utf8'));
+      const c = data.credentials.find((x: { id: string }) => x.id === id);
+      delete c.definition;
+      delete c.definitionTag;
+      await fs.writeFile(path, JSON.stringify(data));
+    },
+    async stripSignatures() {
+      const data = JSON.parse(await fs.readFile(path, 'utf8'));
+      for (const c of data.credentials) {
+        delete c.definitionTag;
+        for (const v of c.versions) delete v.tag;
+      }
       await fs.writeFile(path, JSON.stringify(data));
     },
     async cleanup() {

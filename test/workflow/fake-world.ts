@@ -107,6 +107,10 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
       step('applyPending', () => {
         w.logins[plan.toUsername] = `pw${plan.toVersion}`;
       }),
+    async isPromoted(plan) {
+      w.calls.push('isPromoted');
+      return version(plan.toVersion)?.state === 'current';
+    },
     // State-driven like the real one: demote if promoted, undo the server, discard the pending version.
     restore: (plan) =>
       step('restore', () => {

@@ -220,4 +220,24 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       await h.result();
     });
   });
+
+  it('a rollback long into grace waits for consumers to come back, however long they were quiet', async () => {
+    const world = newWorld();
+    await rotate(world, { strategy: 'dual-password' }, { graceMs: 3_600_000 }, async (h) => {
+      await waitForPhase(h, 'grace');
+      // Migrated; during grace the reporter stays quiet (it reports only on a change).
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'pod-1', version: 2 });
+      await env.sleep(10 * 60_000);
+      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+      await waitForPhase(h, 'rollback');
+      const s = await h.query(statusQuery);
+      // Silence counts from the start of the rollback: pod-1 is behind, not gone.
+      expect(s.consumersBehind).toEqual(['pod-1']);
+      expect(s.consumers[0]!.gone).toBeUndefined();
+      expect(world.calls).not.toContain('restore');
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'pod-1', version: 1 });
+    });
+    expect(world.calls.slice(-1)).toEqual(['restore']);
+    expect(world.logins).toEqual({ app: 'pw1' });
+  });
 });

@@ -1,0 +1,164 @@
+# shellcheck shell=bash
+# TLS for the dev services, sourced by scripts/services.sh (needs its HOST,
+# ports, STATE, RUN, LOG, DATA, PG_DATA, as_pg, log, die, have helpers).
+#
+# A local CA (tls/ca.crt) signs one server certificate for localhost and
+# 127.0.0.1; every service presents it:
+#   PostgreSQL  5432   ssl = on (reload, no restart); `host` lines in pg_hba
+#                      still accept plain connections until the switch to hostssl
+#   MariaDB     3306   --ssl-cert/--ssl-key (plain still accepted)
+#   Redis       6380   tls-port beside the plain 6379 (tls-auth-clients no)
+#   FerretDB    27018  --listen-tls beside the plain 27017
+#   Temporal    7234   nginx (Debian nginx-light) terminating TLS in front of 7233 (7235: mTLS)
+# tls/other-ca.crt is an unrelated CA: tests use it to show a wrong CA is refused.
+# Clients: ROTATOR_TLS_CA_FILE (scripts/services.env) is the CA to trust.
+
+TLS_DIR="$STATE/tls"
+REDIS_TLS_PORT=6380
+MONGO_TLS_PORT=27018
+TEMPORAL_TLS_PORT=7234
+
+tls_certs() {
+  have openssl || die "tls: openssl not found (apt package openssl)"
+  mkdir -p "$TLS_DIR"
+  chmod 755 "$TLS_DIR"
+  local d="$TLS_DIR"
+  if [[ ! -s "$d/ca.crt" || ! -s "$d/server.crt" ]]; then
+    log "tls: creating the local CA and the server certificate in $d"
+    (
+      umask 077
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=db-rotator dev CA" \
+        -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+      openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=some other CA" \
+        -keyout "$d/other-ca.key" -out "$d/other-ca.crt" 2>/dev/null
+      # a client certificate for mTLS tests (Temporal)
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=db-rotator worker" \
+        -keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+      printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+      openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+    ) || die "tls: openssl failed"
+    chmod 644 "$d/ca.crt" "$d/other-ca.crt" "$d/server.crt" "$d/client.crt"
+  fi
+}
+
+# PostgreSQL: its own copy of the key (owned by postgres, 0600), ssl on by reload.
+pg_tls_conf() {
+  cp "$TLS_DIR/server.key" "$PG_DATA/server.key"
+  cp "$TLS_DIR/server.crt" "$PG_DATA/server.crt"
+  chmod 600 "$PG_DATA/server.key"
+  if [[ $EUID -eq 0 ]]; then chown postgres: "$PG_DATA/server.key" "$PG_DATA/server.crt"; fi
+  printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+}
+
+my_tls_args() {
+  printf '%s\n' "--ssl-ca=$TLS_DIR/ca.crt" "--ssl-cert=$TLS_DIR/server.crt" "--ssl-key=$TLS_DIR/server.key"
+}
+
+redis_tls_conf() {
+  printf 'tls-port %s\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-auth-clients no\n' \
+    "$REDIS_TLS_PORT" "$TLS_DIR/server.crt" "$TLS_DIR/server.key" "$TLS_DIR/ca.crt"
+}
+
+ferretdb_tls_args() {
+  printf '%s\n' "--listen-tls=$HOST:$MONGO_TLS_PORT" "--listen-tls-cert-file=$TLS_DIR/server.crt" \
+    "--listen-tls-key-file=$TLS_DIR/server.key"
+}
+
+# Applies TLS to services that are already running, without a restart where
+# the server allows it (PostgreSQL reload, Redis CONFIG SET).
+tls_apply_running() {
+  if pg_ready 2>/dev/null && [[ "$(pg_psql -c 'show ssl' 2>/dev/null)" != on ]]; then
+    pg_psql -c 'select pg_reload_conf()' >/dev/null && log "postgres: TLS enabled (reload)"
+  fi
+  if redis_ready 2>/dev/null && [[ "$(redis_cli CONFIG GET tls-port 2>/dev/null | tail -1)" == 0 ]]; then
+    redis_cli CONFIG SET tls-cert-file "$TLS_DIR/server.crt" tls-key-file "$TLS_DIR/server.key" \
+      tls-ca-cert-file "$TLS_DIR/ca.crt" tls-auth-clients no >/dev/null &&
+      redis_cli CONFIG SET tls-port "$REDIS_TLS_PORT" >/dev/null &&
+      log "redis: TLS on $HOST:$REDIS_TLS_PORT (CONFIG SET)"
+  fi
+}
+
+# ---- nginx: TLS in front of the Temporal dev server (which has no TLS flags) ----
+# gRPC needs HTTP/2 negotiated by ALPN; stunnel 5.68 (Debian 12) cannot
+# negotiate it, so nginx (Debian nginx-light: http_v2 + grpc_pass) terminates
+# TLS: 7234 server-TLS, 7235 mutual TLS (client certificate from the local CA).
+temporal_tls_start() {
+  have nginx || die "tls: nginx not found (apt package nginx-light)"
+  local conf="$RUN/nginx-temporal.conf" logf="$LOG/nginx-temporal.log" mtls_port=$((TEMPORAL_TLS_PORT + 1))
+  if port_open "$TEMPORAL_TLS_PORT" && port_open "$mtls_port"; then return 0; fi
+  mkdir -p "$RUN/nginx-temporal"
+  cat >"$conf" <<EOC
+# written by scripts/tls.sh
+daemon on;
+pid $RUN/nginx-temporal.pid;
+error_log $logf warn;
+worker_processes 1;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $RUN/nginx-temporal/body;
+  proxy_temp_path $RUN/nginx-temporal/proxy;
+  fastcgi_temp_path $RUN/nginx-temporal/fastcgi;
+  uwsgi_temp_path $RUN/nginx-temporal/uwsgi;
+  scgi_temp_path $RUN/nginx-temporal/scgi;
+  ssl_certificate $TLS_DIR/server.crt;
+  ssl_certificate_key $TLS_DIR/server.key;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  grpc_read_timeout 1h;
+  grpc_send_timeout 1h;
+  client_max_body_size 0;
+  server {
+    listen $HOST:$TEMPORAL_TLS_PORT ssl http2;
+    location / { grpc_pass grpc://$HOST:$TEMPORAL_PORT; }
+  }
+  server {
+    listen $HOST:$mtls_port ssl http2;
+    ssl_client_certificate $TLS_DIR/ca.crt;
+    ssl_verify_client on;
+    location / { grpc_pass grpc://$HOST:$TEMPORAL_PORT; }
+  }
+}
+EOC
+  log "nginx: TLS for Temporal on $HOST:$TEMPORAL_TLS_PORT, mTLS on $HOST:$mtls_port"
+  nginx -c "$conf" -p "$RUN/nginx-temporal" >>"$logf" 2>&1 || die "nginx: failed to start; see $logf"
+}
+
+temporal_tls_stop() {
+  local f="$RUN/nginx-temporal.pid"
+  if [[ -s "$f" ]]; then kill "$(cat "$f")" 2>/dev/null || true; fi
+  rm -f "$f"
+  return 0
+}
+
+tls_env_lines() {
+  echo "ROTATOR_TLS_CA_FILE=$TLS_DIR/ca.crt"
+  echo "ROTATOR_TEST_OTHER_CA_FILE=$TLS_DIR/other-ca.crt"
+  echo "ROTATOR_REDIS_TLS_PORT=$REDIS_TLS_PORT"
+  echo "ROTATOR_MONGO_TLS_PORT=$MONGO_TLS_PORT"
+  echo "TEMPORAL_TLS_ADDRESS=$HOST:$TEMPORAL_TLS_PORT"
+  echo "TEMPORAL_MTLS_ADDRESS=$HOST:$((TEMPORAL_TLS_PORT + 1))"
+  echo "ROTATOR_TEST_CLIENT_CERT_FILE=$TLS_DIR/client.crt"
+  echo "ROTATOR_TEST_CLIENT_KEY_FILE=$TLS_DIR/client.key"
+}
+
+# After `up`: TLS on what runs already (no restart), stunnel for Temporal.
+tls_up() {
+  tls_certs
+  if pg_ready 2>/dev/null && [[ "$(pg_psql -c 'show ssl' 2>/dev/null)" != on ]]; then
+    grep -q '^ssl = on' "$PG_DATA/rotator.conf" 2>/dev/null || pg_tls_conf >>"$PG_DATA/rotator.conf"
+  fi
+  tls_apply_running
+  if my_ready 2>/dev/null && [[ "$(my_root_sql -N -e "SELECT @@have_ssl" 2>/dev/null)" != YES ]]; then
+    log "mariadb: running without TLS; restart it (down, up) to enable TLS"
+  fi
+  if ferretdb_ready 2>/dev/null && ! port_open "$MONGO_TLS_PORT"; then
+    log "ferretdb: running without TLS; restart it (down, up) to enable TLS on $MONGO_TLS_PORT"
+  fi
+  temporal_tls_start
+}

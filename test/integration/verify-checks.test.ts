@@ -1,0 +1,144 @@
+/**
+ * Operator verification checks (issue 16, item 6) on the real servers: one
+ * reading statement each, in its own read-only transaction; transaction
+ * control, SET and DDL are refused before anything is sent, and a second
+ * statement smuggled after a SELECT never runs.
+ */
+import { escapeIdentifier as id } from 'pg';
+import { escapeId } from 'mysql2/promise';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, VerificationError } from '../../src/errors';
+import { createEngine } from '../../src/engines';
+import type { Engine } from '../../src/engines/types';
+import { parseCredentialDefinition } from '../../src/store/schema';
+import { freshMysql, type MysqlNamespace } from '../helpers/mysql';
+import { freshPg, type PgNamespace } from '../helpers/pg';
+import { services } from '../helpers/services';
+
+async function outcome(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => 'ok',
+    (e: unknown) => e,
+  );
+}
+
+describe('PostgreSQL verification checks', () => {
+  let pg: PgNamespace;
+  let engine: Engine;
+  let app: { username: string; password: string };
+
+  beforeEach(async () => {
+    pg = await freshPg();
+    engine = createEngine('postgres', {
+      host: services.postgres.host,
+      port: services.postgres.port,
+      database: pg.database,
+      admin: { username: services.postgres.user, password: services.postgres.password },
+    });
+    const password = 'app-password-Ab1';
+    const login = await pg.createLogin('app', password);
+    await pg.admin.query(`CREATE TABLE public.t (x int)`);
+    await pg.admin.query(`INSERT INTO public.t VALUES (1)`);
+    await pg.admin.query(`ALTER TABLE public.t OWNER TO ${id(login)}`);
+    app = { username: login, password };
+  });
+  afterEach(async () => {
+    await engine?.close();
+    await pg?.cleanup();
+  });
+
+  const rows = async () => (await pg.admin.query(`SELECT count(*)::int AS n FROM public.t`)).rows[0].n;
+
+  it('runs reading checks, each in its own read-only transaction', async () => {
+    await engine.verifyLogin(app, {
+      checks: ['SELECT count(*) FROM public.t', 'SHOW transaction_read_only'],
+    });
+    const e = await outcome(
+      engine.verifyLogin(app, { checks: ['WITH d AS (DELETE FROM public.t RETURNING *) SELECT * FROM d'] }),
+    );
+    expect(e).toBeInstanceOf(VerificationError);
+    expect((e as Error).message).toMatch(/read-only transaction.*SQLSTATE 25006/);
+    expect(await rows()).toBe(1);
+  });
+
+  for (const check of [
+    'COMMIT; DROP TABLE public.t',
+    'ROLLBACK',
+    'BEGIN',
+    'SET transaction_read_only = off',
+    'DROP TABLE public.t',
+    'TRUNCATE public.t',
+    'DELETE FROM public.t',
+    '/* x */ DROP TABLE public.t',
+  ]) {
+    it(`refuses "${check}" before sending it`, async () => {
+      const e = await outcome(engine.verifyLogin(app, { checks: [check] }));
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as Error).message).toMatch(/verification check 1 must be one reading statement/);
+      expect(await rows()).toBe(1);
+    });
+  }
+
+  it('a second statement after a SELECT never runs', async () => {
+    const e = await outcome(engine.verifyLogin(app, { checks: ['SELECT 1; DROP TABLE public.t'] }));
+    expect(e).toBeInstanceOf(VerificationError);
+    expect((e as Error).message).toMatch(/cannot insert multiple commands/);
+    expect(await rows()).toBe(1);
+  });
+
+  it('a definition with such a check is refused when it is stored', () => {
+    expect(() =>
+      parseCredentialDefinition({
+        id: 'a/b',
+        engine: 'postgres',
+        host: 'h',
+        port: 5432,
+        baseUsername: 'u',
+        verifyChecks: ['SELECT 1', 'COMMIT'],
+      }),
+    ).toThrow(/verifyChecks\[1\]: must be one reading statement/);
+  });
+});
+
+describe('MySQL/MariaDB verification checks', () => {
+  let my: MysqlNamespace;
+  let engine: Engine;
+  let app: { username: string; password: string };
+
+  beforeEach(async () => {
+    my = await freshMysql();
+    engine = createEngine('mysql', {
+      host: services.mysql.host,
+      port: services.mysql.port,
+      admin: { username: services.mysql.user, password: services.mysql.password },
+    });
+    const password = 'app-password-Ab1';
+    const login = await my.createLogin('app', password);
+    await my.admin.query(`CREATE TABLE ${escapeId(my.database)}.t (x int)`);
+    await my.admin.query(`INSERT INTO ${escapeId(my.database)}.t VALUES (1)`);
+    await my.admin.query(`GRANT ALL ON ${escapeId(my.database)}.* TO ${my.admin.escape(login)}@'%'`);
+    app = { username: login, password };
+  });
+  afterEach(async () => {
+    await engine?.close();
+    await my?.cleanup();
+  });
+
+  const rows = async () => {
+    const [r] = await my.admin.query(`SELECT count(*) AS n FROM ${escapeId(my.database)}.t`);
+    return Number((r as Array<{ n: number }>)[0]!.n);
+  };
+
+  it('DDL (which MySQL would commit implicitly) and transaction control are refused; nothing changes', async () => {
+    const t = `${escapeId(my.database)}.t`;
+    for (const check of [`DROP TABLE ${t}`, `CREATE TABLE ${t}2 (x int)`, 'COMMIT', `SET autocommit = 1`]) {
+      const e = await outcome(engine.verifyLogin(app, { checks: [check] }));
+      expect(e).toBeInstanceOf(ConfigError);
+    }
+    const e = await outcome(engine.verifyLogin(app, { checks: [`SELECT 1; DROP TABLE ${t}`] }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as Error).message).toMatch(/single statement/);
+    await engine.verifyLogin(app, { checks: [`SELECT count(*) FROM ${t}`, `SELECT x FROM ${t}`] });
+    expect(await rows()).toBe(1);
+  });
+});
