@@ -361,7 +361,10 @@ describe('Rotating core: options, errors and logs', () => {
     source.value = cred(2);
     const reads = source.reads;
     const auth = authError();
-    await expect(r.run(async () => Promise.reject(auth))).rejects.toBe(auth);
+    await expect(r.run(async () => Promise.reject(auth))).rejects.toMatchObject({
+      message: auth.message,
+      code: (auth as { code?: unknown }).code,
+    });
     expect(source.reads).toBe(reads);
     expect(r.stats).toMatchObject({ authFailures: 1, authRetries: 0 });
     await r.close();
@@ -371,12 +374,18 @@ describe('Rotating core: options, errors and logs', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     const s1 = new TestSource(1);
     const d1 = fakeDriver({ failCheck: () => refused });
-    await expect(new Rotating(s1, d1.driver, { registry: false }).start()).rejects.toBe(refused);
+    await expect(new Rotating(s1, d1.driver, { registry: false }).start()).rejects.toMatchObject({
+      message: refused.message,
+      code: (refused as { code?: unknown }).code,
+    });
     expect(s1.reads).toBe(1);
     const s2 = new TestSource(1);
     const auth = authError();
     const d2 = fakeDriver({ failCheck: () => auth });
-    await expect(new Rotating(s2, d2.driver, { registry: false }).start()).rejects.toBe(auth);
+    await expect(new Rotating(s2, d2.driver, { registry: false }).start()).rejects.toMatchObject({
+      message: auth.message,
+      code: (auth as { code?: unknown }).code,
+    });
     expect(s2.reads).toBe(2);
     expect(d2.events).toEqual(['create v1', 'check v1', 'close v1']);
   });
@@ -386,10 +395,12 @@ describe('Rotating core: options, errors and logs', () => {
     const { driver } = fakeDriver();
     const r = await new Rotating(source, driver, { registry: false }).start();
     source.value = cred(2);
-    const second = authError();
-    await expect(r.run(async (c) => Promise.reject(c.version === 1 ? authError() : second))).rejects.toBe(
-      second,
-    );
+    const second = Object.assign(new Error('password authentication failed for user "u2"'), {
+      code: '28P01',
+    });
+    await expect(
+      r.run(async (c) => Promise.reject(c.version === 1 ? authError() : second)),
+    ).rejects.toMatchObject({ message: second.message, code: '28P01' });
     expect(r.stats).toMatchObject({ authFailures: 2, authRetries: 1 });
     await r.close();
   });
@@ -403,7 +414,10 @@ describe('Rotating core: options, errors and logs', () => {
       throw new Error('store down');
     };
     const auth = authError();
-    await expect(r.run(async () => Promise.reject(auth))).rejects.toBe(auth);
+    await expect(r.run(async () => Promise.reject(auth))).rejects.toMatchObject({
+      message: auth.message,
+      code: (auth as { code?: unknown }).code,
+    });
     expect(lines).toContainEqual({
       level: 'warn',
       obj: { pool: r.name, err: 'store down' },
@@ -659,7 +673,7 @@ describe('Rotating core: lifecycle edges and metrics', () => {
         calls++;
         throw auth;
       }),
-    ).rejects.toBe(auth);
+    ).rejects.toMatchObject({ message: auth.message, code: (auth as { code?: unknown }).code });
     expect(calls).toBe(1);
     expect(r.version).toBe(1);
     await r.close();

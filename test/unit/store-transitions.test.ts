@@ -572,7 +572,7 @@ describe('store transitions: versions', () => {
         actor: 'alice',
         credentialId: ID,
         action: 'reencrypt-secrets',
-        details: { versions: [3, 1, 4, 2], fromKeyIds: ['k1'], toKeyId: 'k2' },
+        details: { versions: [3, 1, 4, 2], fromKeyIds: ['k1'], toKeyId: 'k2', resigned: true },
       },
     ]);
     for (const v of m.next!.versions) {
@@ -753,6 +753,7 @@ describe('store transitions: what is persisted, exactly', () => {
       versions: [1, 2],
       fromKeyIds: ['ka', 'kb'],
       toKeyId: 'kc',
+      resigned: true,
     });
   });
 
