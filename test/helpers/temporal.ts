@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -101,6 +101,19 @@ export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${uniqueSuffix()}`;
 }
 
+/**
+ * Mutation testing (StrykerJS, stryker.workflow.config.mjs): the bundle is built from the
+ * instrumented sources, but the workflow sandbox does not share this process's globals, so the
+ * active mutant would never be seen there. A one-line prelude puts it into the sandbox's own
+ * `__stryker__` namespace, read at each Worker's creation (inside a test, after Stryker set it).
+ */
+function workflowBundle(): { codePath: string } | { code: string } {
+  const ns = (globalThis as { __stryker__?: { activeMutant?: string } }).__stryker__;
+  if (ns?.activeMutant === undefined) return { codePath: WORKFLOW_BUNDLE_PATH };
+  const prelude = `globalThis.__stryker__ = { activeMutant: ${JSON.stringify(String(ns.activeMutant))} };\n`;
+  return { code: prelude + readFileSync(WORKFLOW_BUNDLE_PATH, 'utf8') };
+}
+
 /** A worker on the prebuilt workflow bundle (built once by global-setup). */
 export async function createTestWorker(
   env: TestWorkflowEnvironment,
@@ -112,7 +125,7 @@ export async function createTestWorker(
   return Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
-    workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+    workflowBundle: workflowBundle(),
     dataConverter: keyring ? encryptedDataConverter(keyring) : undefined,
     ...rest,
   });

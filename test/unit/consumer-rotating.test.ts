@@ -327,3 +327,474 @@ describe('Rotating core (fake clients)', () => {
     await r.close();
   });
 });
+
+describe('Rotating core: options, errors and logs', () => {
+  function recordingLogger() {
+    const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+    const push = (level: string) => (obj: object, msg?: string) =>
+      lines.push({ level, obj: obj as Record<string, unknown>, msg });
+    return { lines, logger: { info: push('info'), warn: push('warn') } };
+  }
+
+  it('names itself <engine>-<n> unless named; refuses work before start and after close, naming itself', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const a = new Rotating(source, driver, { registry: false });
+    const b = new Rotating(source, driver, { registry: false });
+    expect(a.name).toMatch(/^postgres-\d+$/);
+    expect(Number(b.name.split('-')[1])).toBe(Number(a.name.split('-')[1]) + 1);
+    expect(a.engine).toBe('postgres');
+    expect(() => a.version).toThrow(`rotating postgres client "${a.name}" is not started`);
+    const named = await new Rotating(source, driver, { registry: false, name: 'api-7' }).start();
+    expect(named.name).toBe('api-7');
+    expect(named.username).toBe('u1');
+    await named.close();
+    await named.close(); // idempotent
+    expect(() => named.version).toThrow('rotating postgres client "api-7" is closed');
+    await expect(named.hold(async () => 1)).rejects.toThrow('rotating postgres client "api-7" is closed');
+  });
+
+  it('authRetry: false passes auth errors through without re-reading', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false, authRetry: false }).start();
+    source.value = cred(2);
+    const reads = source.reads;
+    const auth = authError();
+    await expect(r.run(async () => Promise.reject(auth))).rejects.toMatchObject({
+      message: auth.message,
+      code: (auth as { code?: unknown }).code,
+    });
+    expect(source.reads).toBe(reads);
+    expect(r.stats).toMatchObject({ authFailures: 1, authRetries: 0 });
+    await r.close();
+  });
+
+  it('start(): a non-auth failure is thrown at once; an auth failure with no newer credential too', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const s1 = new TestSource(1);
+    const d1 = fakeDriver({ failCheck: () => refused });
+    await expect(new Rotating(s1, d1.driver, { registry: false }).start()).rejects.toMatchObject({
+      message: refused.message,
+      code: (refused as { code?: unknown }).code,
+    });
+    expect(s1.reads).toBe(1);
+    const s2 = new TestSource(1);
+    const auth = authError();
+    const d2 = fakeDriver({ failCheck: () => auth });
+    await expect(new Rotating(s2, d2.driver, { registry: false }).start()).rejects.toMatchObject({
+      message: auth.message,
+      code: (auth as { code?: unknown }).code,
+    });
+    expect(s2.reads).toBe(2);
+    expect(d2.events).toEqual(['create v1', 'check v1', 'close v1']);
+  });
+
+  it('an auth failure on the retry counts too, and is what the caller gets', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    source.value = cred(2);
+    const second = Object.assign(new Error('password authentication failed for user "u2"'), {
+      code: '28P01',
+    });
+    await expect(
+      r.run(async (c) => Promise.reject(c.version === 1 ? authError() : second)),
+    ).rejects.toMatchObject({ message: second.message, code: '28P01' });
+    expect(r.stats).toMatchObject({ authFailures: 2, authRetries: 1 });
+    await r.close();
+  });
+
+  it('a failed re-read after an auth failure is logged and the original error surfaces', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false, logger }).start();
+    (source as unknown as { read: () => Promise<ConsumerCredential> }).read = async () => {
+      throw new Error('store down');
+    };
+    const auth = authError();
+    await expect(r.run(async () => Promise.reject(auth))).rejects.toMatchObject({
+      message: auth.message,
+      code: (auth as { code?: unknown }).code,
+    });
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: { pool: r.name, err: 'store down' },
+      msg: 'rotating client: refresh after auth failure failed',
+    });
+    await r.close();
+  });
+
+  it('swap listeners: unsubscribe works; a throwing listener is logged and the others still run', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false, logger, name: 'p' }).start();
+    const seen: string[] = [];
+    r.onSwap(() => {
+      throw new Error('listener bug');
+    });
+    const off = r.onSwap((e) => seen.push(`a ${e.previousVersion}->${e.version} ${e.reason}`));
+    r.onSwap((e) => seen.push(`b ${e.version}`));
+    await source.publish(2);
+    await tick();
+    off();
+    await source.publish(3);
+    await tick();
+    expect(seen).toEqual(['a 1->2 source', 'b 2', 'b 3']);
+    expect(lines.filter((l) => l.msg === 'rotating client: swap listener threw')).toEqual([
+      { level: 'warn', obj: { pool: 'p', err: 'listener bug' }, msg: 'rotating client: swap listener threw' },
+      { level: 'warn', obj: { pool: 'p', err: 'listener bug' }, msg: 'rotating client: swap listener threw' },
+    ]);
+    expect(
+      lines.filter((l) => l.msg === 'rotating client: swapped to new credential').map((l) => l.obj),
+    ).toEqual([
+      { pool: 'p', version: 2, username: 'u2', previous: 1, reason: 'source' },
+      { pool: 'p', version: 3, username: 'u3', previous: 2, reason: 'source' },
+    ]);
+    expect(JSON.stringify(lines)).not.toMatch(/"p[123]"/);
+    await r.close();
+  });
+
+  it('a failed swap is logged without the password, counted, and retried with growing delays', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    let failures = 2;
+    const { driver, events } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('connect ECONNREFUSED') : undefined),
+    });
+    const r = await new Rotating(source, driver, {
+      registry: false,
+      logger,
+      swapRetryMs: 150,
+      name: 'p',
+    }).start();
+    await source.publish(2);
+    await tick();
+    expect(
+      lines.find((l) => l.msg === 'rotating client: new client failed its check; keeping the old one'),
+    ).toEqual({
+      level: 'warn',
+      obj: { pool: 'p', version: 2, username: 'u2', err: 'connect ECONNREFUSED' },
+      msg: 'rotating client: new client failed its check; keeping the old one',
+    });
+    await new Promise((res) => setTimeout(res, 240)); // the first retry, after 150 ms, fails again
+    expect(r.stats.failedSwaps).toBe(2);
+    expect(r.version).toBe(1);
+    await new Promise((res) => setTimeout(res, 130)); // the second retry waits 300 ms, not 150
+    expect(r.version).toBe(1);
+    await new Promise((res) => setTimeout(res, 250));
+    expect(r.version).toBe(2);
+    expect(events.filter((e) => e === 'create v2')).toHaveLength(3);
+    await r.close();
+  });
+
+  it('a client whose close fails or hangs is logged or given up on after closeTimeoutMs', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    let hang = false;
+    driver.close = async (client) => {
+      if (hang) return new Promise(() => undefined);
+      throw new Error(`close failed v${client.version}`);
+    };
+    const r = await new Rotating(source, driver, {
+      registry: false,
+      logger,
+      closeTimeoutMs: 30,
+      name: 'p',
+    }).start();
+    await source.publish(2);
+    await tick();
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: { pool: 'p', err: 'close failed v1' },
+      msg: 'rotating client: closing the old client failed',
+    });
+    hang = true;
+    const t0 = Date.now();
+    await r.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(r.inFlight()).toEqual([{ version: 2, inFlight: 0, state: 'closed' }]);
+  });
+
+  it('drain timeouts are logged with the version and the operations left', async () => {
+    const source = new TestSource(1);
+    const { logger, lines } = recordingLogger();
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, {
+      registry: false,
+      logger,
+      drainTimeoutMs: 20,
+      name: 'p',
+    }).start();
+    void r.run((c) => slowOp(c, new Promise(() => undefined)));
+    void r.run((c) => slowOp(c, new Promise(() => undefined)));
+    await source.publish(2);
+    await new Promise((res) => setTimeout(res, 60));
+    expect(lines).toContainEqual({
+      level: 'warn',
+      obj: { pool: 'p', version: 1, inFlight: 2 },
+      msg: 'rotating client: drain timeout; closing the old client with operations in flight',
+    });
+    await r.close();
+  });
+
+  it('a credential published while start() runs is swapped to right after', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const gate = deferred();
+    const check = driver.check;
+    driver.check = async (client) => {
+      if (client.version === 1) await gate.promise;
+      return check(client);
+    };
+    const starting = new Rotating(source, driver, { registry: false }).start();
+    await tick();
+    await source.publish(2);
+    gate.resolve();
+    const r = await starting;
+    await tick();
+    expect(r.version).toBe(2);
+    await r.close();
+  });
+});
+
+describe('Rotating core: lifecycle edges and metrics', () => {
+  /** TestSource that records why it was asked to refresh. */
+  class ReasonSource extends TestSource {
+    reasons: string[] = [];
+    failReads = false;
+    override refresh(reason: string) {
+      this.reasons.push(reason);
+      if (this.failReads) return Promise.reject(new Error('store down'));
+      return super.refresh(reason);
+    }
+  }
+
+  it('close() of an instance that never started, and close() waiting for a slow driver close', async () => {
+    const { driver, clients } = fakeDriver();
+    await new Rotating(new TestSource(1), driver, { registry: false }).close();
+    const close = driver.close;
+    driver.close = async (client) => {
+      await new Promise((res) => setTimeout(res, 40));
+      return close(client);
+    };
+    const r = await new Rotating(new TestSource(1), driver, { registry: false }).start();
+    await r.close();
+    expect(clients[0]!.closed).toBe(true);
+  });
+
+  it('the drain waits for every operation on the old client, not just the first to finish', async () => {
+    const source = new TestSource(1);
+    const { driver, clients } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const [g1, g2] = [deferred(), deferred()];
+    const a = r.run((c) => slowOp(c, g1.promise));
+    const b = r.run((c) => slowOp(c, g2.promise));
+    await source.publish(2);
+    await tick();
+    g1.resolve();
+    await a;
+    await tick();
+    expect(clients[0]!.closed).toBe(false);
+    g2.resolve();
+    await b;
+    await tick();
+    expect(clients[0]!.closed).toBe(true);
+    expect(r.stats.drainTimeouts).toBe(0);
+    await r.close();
+  });
+
+  it('a lease released twice counts once; a failed checkout is not left in flight', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const lease = await r.hold(async (c) => `conn on v${c.version}`);
+    expect(lease).toMatchObject({ value: 'conn on v1', version: 1 });
+    lease.release();
+    lease.release();
+    expect(r.inFlight()).toEqual([{ version: 1, inFlight: 0, state: 'active' }]);
+    await expect(r.hold(async () => Promise.reject(new Error('pool exhausted')))).rejects.toThrow(
+      'pool exhausted',
+    );
+    expect(r.inFlight()).toEqual([{ version: 1, inFlight: 0, state: 'active' }]);
+    await expect(r.run(async () => Promise.reject(new Error('syntax')))).rejects.toThrow('syntax');
+    expect(r.stats.authFailures).toBe(0);
+    await r.close();
+  });
+
+  it('refresh reasons and swap reasons say why; auth recovery works again for the next rotation', async () => {
+    const source = new ReasonSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const reasons: string[] = [];
+    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    const op = (c: FakeClient) =>
+      c.version === source.value.version ? Promise.resolve(c.version) : Promise.reject(authError());
+    source.value = cred(2);
+    expect(await r.run(op)).toBe(2);
+    source.value = cred(3);
+    expect(await r.run(op)).toBe(3);
+    // The re-read tells subscribers, so the swap itself is the source's.
+    expect(reasons).toEqual(['2 source', '3 source']);
+    expect(source.reasons).toEqual(['initial', 'auth-failure', 'auth-failure']);
+    await r.close();
+  });
+
+  it('an auth failure swaps to a version the source already knew (an earlier swap to it failed)', async () => {
+    const source = new TestSource(1);
+    let failures = 1;
+    const { driver } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60_000 }).start();
+    const reasons: string[] = [];
+    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    await source.publish(2);
+    await tick();
+    expect(r.version).toBe(1);
+    const result = await r.run(async (c) => (c.version === 1 ? Promise.reject(authError()) : c.version));
+    expect(result).toBe(2);
+    expect(reasons).toEqual(['2 auth-failure']);
+    await r.close();
+  });
+
+  it('an auth failure whose newer credential fails its check is not retried on the old client', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver({ failCheck: (c) => (c.version === 2 ? new Error('refused') : undefined) });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60_000 }).start();
+    source.value = cred(2);
+    let calls = 0;
+    const auth = authError();
+    await expect(
+      r.run(async () => {
+        calls++;
+        throw auth;
+      }),
+    ).rejects.toMatchObject({ message: auth.message, code: (auth as { code?: unknown }).code });
+    expect(calls).toBe(1);
+    expect(r.version).toBe(1);
+    await r.close();
+  });
+
+  it('a swap retry re-reads with its own reason, falls back to the wanted credential, and stops at close', async () => {
+    const source = new ReasonSource(1);
+    let failures = 1;
+    const { driver } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 50 }).start();
+    const reasons: string[] = [];
+    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    await source.publish(2);
+    source.failReads = true; // the retry's re-read fails: it swaps to what it wanted anyway
+    await new Promise((res) => setTimeout(res, 150));
+    expect(reasons).toEqual(['2 retry']);
+    expect(source.reasons).toContain('swap-retry');
+
+    // A retry pending at close() never runs.
+    source.failReads = false;
+    failures = 1;
+    const { driver: d2 } = fakeDriver({
+      failCheck: (c) => (c.version === 3 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const s2 = new ReasonSource(2);
+    const r2 = await new Rotating(s2, d2, { registry: false, swapRetryMs: 40 }).start();
+    await s2.publish(3);
+    await tick();
+    await r2.close();
+    const count = s2.reasons.length;
+    await new Promise((res) => setTimeout(res, 100));
+    expect(s2.reasons.length).toBe(count);
+    await r.close();
+  });
+
+  it('a swap that completes while close() runs closes the new client too', async () => {
+    const source = new TestSource(1);
+    const { driver, clients } = fakeDriver();
+    const gate = deferred();
+    const check = driver.check;
+    driver.check = async (client) => {
+      if (client.version === 2) await gate.promise;
+      return check(client);
+    };
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    void source.publish(2);
+    await tick();
+    const closing = r.close();
+    gate.resolve();
+    await closing;
+    expect(clients.map((c) => c.closed)).toEqual([true, true]);
+  });
+
+  it('metrics: failed swaps, failed and same-version refreshes, acquire latency, live clients only', async () => {
+    const registry = new Registry();
+    const source = new TestSource(1);
+    let failures = 1;
+    const { driver } = fakeDriver({
+      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
+    });
+    const r = await new Rotating(source, driver, { registry, name: 'm-1', swapRetryMs: 60_000 }).start();
+    await source.publish(2);
+    await tick();
+    source.value = cred(2);
+    // Auth failure, re-read gives the version the failed swap wanted: "new-version" but no retry client.
+    const lease = await r.hold(async (c) => c.version);
+    lease.release();
+    (source as unknown as { read: () => Promise<ConsumerCredential> }).read = async () => {
+      throw new Error('store down');
+    };
+    await expect(r.run(async () => Promise.reject(authError()))).rejects.toThrow(/password authentication/);
+    const text = await registry.metrics();
+    expect(text).toContain('db_rotator_consumer_swaps_total{pool="m-1",engine="postgres",result="failed"} 1');
+    expect(text).toContain(
+      'db_rotator_consumer_refreshes_total{pool="m-1",engine="postgres",reason="auth-failure",result="error"} 1',
+    );
+    expect(text).toMatch(
+      /db_rotator_consumer_operation_seconds_count\{pool="m-1",engine="postgres",op="acquire"\} 1/,
+    );
+    await r.close();
+
+    const registry2 = new Registry();
+    const s2 = new TestSource(1);
+    const { driver: d2 } = fakeDriver();
+    const r2 = await new Rotating(s2, d2, { registry: registry2, name: 'm-2' }).start();
+    await expect(r2.run(async () => Promise.reject(authError()))).rejects.toThrow();
+    await s2.publish(2);
+    await tick();
+    const text2 = await registry2.metrics();
+    expect(text2).toContain(
+      'db_rotator_consumer_refreshes_total{pool="m-2",engine="postgres",reason="auth-failure",result="same-version"} 1',
+    );
+    // The drained v1 client is closed: only v2 is reported.
+    expect(text2).toContain(
+      'db_rotator_consumer_connections{pool="m-2",engine="postgres",version="2",state="idle"} 1',
+    );
+    expect(text2).not.toMatch(/db_rotator_consumer_connections\{[^}]*version="1"/);
+    await r2.close();
+
+    const registry3 = new Registry();
+    const { driver: d3 } = fakeDriver();
+    delete (d3 as { connections?: unknown }).connections;
+    const r3 = await new Rotating(new TestSource(1), d3, { registry: registry3, name: 'm-3' }).start();
+    expect(await registry3.metrics()).not.toMatch(/db_rotator_consumer_connections\{pool="m-3"/);
+    await r3.close();
+  });
+
+  it('closeTimeoutMs defaults to 10 s: a slow but finite driver close is awaited', async () => {
+    const source = new TestSource(1);
+    const { driver, clients } = fakeDriver();
+    const close = driver.close;
+    driver.close = async (client) => {
+      await new Promise((res) => setTimeout(res, 60));
+      return close(client);
+    };
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const t0 = Date.now();
+    await r.close();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
+    expect(clients[0]!.closed).toBe(true);
+  });
+});

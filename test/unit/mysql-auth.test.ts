@@ -11,6 +11,7 @@ import {
   nativePasswordHash,
   planMysqlAddPassword,
   planMysqlKeepOnly,
+  sha256Crypt,
   storedPasswordMatches,
 } from '../../src/engines/mysql-auth';
 import { parseServerVersion, strategiesFor } from '../../src/engines/mysql';
@@ -149,5 +150,97 @@ describe('server versions and strategies', () => {
     });
     expect(strategiesFor('mariadb', 100400)['dual-password'].supported).toBe(true);
     expect(strategiesFor('mysql', 50744)['dual-user'].supported).toBe(true);
+  });
+});
+
+describe('SHA-256 crypt and stored-credential matching: edges', () => {
+  // Test vectors of Drepper's SHA-crypt specification (salt already cut to 16 bytes).
+  it.each([
+    ['Hello world!', 'saltstringsaltst', 10000, '3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA'],
+    ['This is just a test', 'toolongsaltstrin', 5000, 'Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5'],
+    [
+      'we have a short salt string but not a short password',
+      'short',
+      77777,
+      'JiO1O3ZpDAxGJeaDIuqCoEFysAe1mZNJRs3pw0KQRd/',
+    ],
+    [
+      'the minimum number is still observed',
+      'roundstoolow',
+      1000,
+      'yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC',
+    ],
+  ])('sha256Crypt(%j, %j, %i)', (password, salt, rounds, expected) => {
+    expect(sha256Crypt(Buffer.from(password), Buffer.from(salt), rounds)).toBe(expected);
+  });
+
+  const sha2 = (roundsHex: string, salt: Buffer, password: string) =>
+    Buffer.concat([
+      Buffer.from(`$A$${roundsHex}$`, 'latin1'),
+      salt,
+      Buffer.from(sha256Crypt(Buffer.from(password, 'utf8'), salt, parseInt(roundsHex, 16) * 1000), 'latin1'),
+    ]);
+
+  it('caching_sha2 strings: rounds in hex of either case, exact length, anchored header', () => {
+    const salt = Buffer.from('0123456789abcdefghij');
+    const lower = sha2('00a', salt, 'pässwörd');
+    expect(cachingSha2Matches(lower, 'pässwörd')).toBe(true);
+    expect(cachingSha2Matches(Buffer.concat([Buffer.from('$A$00A$'), lower.subarray(7)]), 'pässwörd')).toBe(
+      true,
+    );
+    expect(cachingSha2Matches(sha2('001', salt, 'x'), 'x')).toBe(true);
+    expect(cachingSha2Matches(Buffer.concat([lower, Buffer.from('x')]), 'pässwörd')).toBeUndefined();
+    expect(cachingSha2Matches(lower.subarray(0, lower.length - 1), 'pässwörd')).toBeUndefined();
+    expect(
+      cachingSha2Matches(Buffer.concat([Buffer.from('x'), lower.subarray(1)]), 'pässwörd'),
+    ).toBeUndefined();
+    expect(
+      cachingSha2Matches(Buffer.concat([Buffer.from('$A$0g0$'), lower.subarray(7)]), 'pässwörd'),
+    ).toBeUndefined();
+    expect(
+      cachingSha2Matches(Buffer.concat([Buffer.from('$A$0005'), lower.subarray(7)]), 'pässwörd'),
+    ).toBeUndefined();
+    // An empty stored string is an empty password.
+    expect(cachingSha2Matches(Buffer.alloc(0), '')).toBe(true);
+    expect(cachingSha2Matches(Buffer.alloc(0), 'x')).toBe(false);
+    expect(storedPasswordMatches('caching_sha2_password', lower, 'pässwörd')).toBe(true);
+    // The header must start the string, and the format belongs to caching_sha2_password only.
+    const shifted = Buffer.concat([Buffer.from('x'), lower.subarray(0, lower.length - 1)]);
+    expect(cachingSha2Matches(shifted, 'pässwörd')).toBeUndefined();
+    expect(storedPasswordMatches('sha256_password', lower, 'pässwörd')).toBeUndefined();
+    expect(storedPasswordMatches('caching_sha2_password', undefined, 'x')).toBeUndefined();
+  });
+
+  it('native: an empty stored string is an empty password, and only that', () => {
+    expect(storedPasswordMatches('mysql_native_password', Buffer.alloc(0), '')).toBe(true);
+    expect(storedPasswordMatches('mysql_native_password', Buffer.alloc(0), 'x')).toBe(false);
+    expect(storedPasswordMatches('mysql_native_password', Buffer.from(nativePasswordHash('')), '')).toBe(
+      false,
+    );
+  });
+
+  it('classifies: unreadable new password, unreadable current password, no new candidate', () => {
+    const odd = Buffer.from('$A$005$short');
+    expect(classifyStored('caching_sha2_password', odd, { new: 'n', current: 'c' })).toBe('unknown');
+    expect(classifyStored('caching_sha2_password', odd, { current: 'c' })).toBe('unknown');
+    const native = Buffer.from(nativePasswordHash('z'));
+    expect(classifyStored('mysql_native_password', native, { current: 'c' })).toBe('other');
+    expect(
+      classifyStored('mysql_native_password', Buffer.from(nativePasswordHash('c')), { current: 'c' }),
+    ).toBe('current');
+  });
+
+  it('statements: no hash is refused; sha256_password is a password plugin; plans read both slots', () => {
+    expect(() => mariadbIdentifiedClause([])).toThrow('at least one password hash is required');
+    expect(mysqlIdentifiedClause('sha256_password', "p'w")).toBe(
+      "IDENTIFIED WITH sha256_password BY 'p\\'w'",
+    );
+    expect(() => mysqlIdentifiedClause('auth_socket', 'x')).toThrow(
+      'authentication plugin auth_socket does not store a password',
+    );
+    expect(() => mysqlSetStatement({ user: 'a', host: '%' }, 'unix_socket', 'x')).toThrow(/does not store/);
+    expect(planMysqlAddPassword('new', 'other')).toEqual(['set-current', 'retain-new']);
+    expect(planMysqlKeepOnly('current', 'current')).toEqual(['discard']);
+    expect(planMysqlKeepOnly('new', 'none')).toEqual(['set-keep']);
   });
 });

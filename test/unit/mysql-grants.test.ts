@@ -290,17 +290,19 @@ describe('login names', () => {
 
 describe('admin privilege check', () => {
   const admin = (lines: string[]) => parseGrants(lines, { user: 'adm', host: 'localhost' });
-  const template = parseGrants(['GRANT SELECT ON `shop`.* TO `app`@`%`', 'GRANT `r` TO `app`@`%`'], {
-    user: 'app',
-    host: '%',
-  });
+  // Parsed inside each test (not at collection time), so a mutant in the parser is active when it runs.
+  const templateFacts = () =>
+    parseGrants(['GRANT SELECT ON `shop`.* TO `app`@`%`', 'GRANT `r` TO `app`@`%`'], {
+      user: 'app',
+      host: '%',
+    });
 
   it('ALL PRIVILEGES WITH GRANT OPTION (and admin option on roles) is enough', () => {
     const a = admin([
       'GRANT ALL PRIVILEGES ON *.* TO `adm`@`localhost` WITH GRANT OPTION',
       'GRANT `r` TO `adm`@`localhost` WITH ADMIN OPTION',
     ]);
-    expect(adminGaps(a, template, 'dual-user', 'mariadb')).toEqual([]);
+    expect(adminGaps(a, templateFacts(), 'dual-user', 'mariadb')).toEqual([]);
   });
 
   it('names what is missing', () => {
@@ -308,7 +310,7 @@ describe('admin privilege check', () => {
     expect(adminGaps(a, [], 'single', 'mariadb')).toEqual([
       'CREATE USER (global, to alter and create accounts)',
     ]);
-    const gaps = adminGaps(a, template, 'dual-user', 'mariadb');
+    const gaps = adminGaps(a, templateFacts(), 'dual-user', 'mariadb');
     expect(gaps).toContain('SELECT ON `shop`.* WITH GRANT OPTION');
     expect(gaps).toContain('ADMIN OPTION on role `r`');
     expect(gaps).toContain("PROCESS (global, to see the old login's sessions)");
@@ -326,6 +328,147 @@ describe('admin privilege check', () => {
     expect(adminGaps(a, t, 'dual-user', 'mariadb')).toEqual([
       'SELECT on mysql.* (to read accounts and their grants)',
       'SELECT ON `other`.`t` WITH GRANT OPTION',
+    ]);
+  });
+});
+
+describe('grant replay: differences that only an option or a name can show', () => {
+  const owner = { user: 'app', host: '%' };
+  const target = { user: 'app_b', host: '%' };
+  const facts = (...lines: string[]) => parseGrants(lines, owner);
+  const replay = (template: GrantFact[], other: GrantFact[], variant: 'mysql' | 'mariadb' = 'mariadb') =>
+    grantStatements(template, diffGrants(template, other).missing, target, variant);
+
+  it('a login that lacks only the GRANT OPTION gets the whole grant again, with the option', () => {
+    const template = facts(
+      'GRANT SELECT ON `x`.* TO `app`@`%`',
+      'GRANT SELECT, INSERT ON `y`.* TO `app`@`%` WITH GRANT OPTION',
+    );
+    const other = facts('GRANT SELECT ON `x`.* TO `app`@`%`', 'GRANT SELECT, INSERT ON `y`.* TO `app`@`%`');
+    expect(diffGrants(template, other).missing.map(describeGrant)).toEqual(['GRANT OPTION ON `y`.*']);
+    expect(replay(template, other)).toEqual([
+      "GRANT SELECT, INSERT ON `y`.* TO 'app_b'@'%' WITH GRANT OPTION",
+    ]);
+  });
+
+  it('a grant option alone (USAGE WITH GRANT OPTION) is replayed as USAGE with the option', () => {
+    const template = facts('GRANT USAGE ON `z`.* TO `app`@`%` WITH GRANT OPTION');
+    expect(template.map(describeGrant)).toEqual(['GRANT OPTION ON `z`.*']);
+    expect(replay(template, [])).toEqual(["GRANT USAGE ON `z`.* TO 'app_b'@'%' WITH GRANT OPTION"]);
+  });
+
+  it('a login that lacks only the ADMIN OPTION of a role gets the role again with it', () => {
+    const template = facts('GRANT `r1` TO `app`@`%`', 'GRANT `r2` TO `app`@`%` WITH ADMIN OPTION');
+    const other = facts('GRANT `r1` TO `app`@`%`', 'GRANT `r2` TO `app`@`%`');
+    expect(diffGrants(template, other).missing.map(describeGrant)).toEqual(['ADMIN OPTION on role `r2`']);
+    expect(replay(template, other)).toEqual(["GRANT `r2` TO 'app_b'@'%' WITH ADMIN OPTION"]);
+    // The admin option of another role does not spill over.
+    expect(replay(template, facts('GRANT `r2` TO `app`@`%` WITH ADMIN OPTION'))).toEqual([
+      "GRANT `r1` TO 'app_b'@'%'",
+    ]);
+  });
+
+  it('column names with dots stay one quoted name (never schema-qualified)', () => {
+    const template = facts('GRANT SELECT (`a.b`, `c`) ON `shop`.`t.1` TO `app`@`%`');
+    expect(template.map(describeGrant)).toEqual([
+      'SELECT (`a.b`) ON `shop`.`t.1`',
+      'SELECT (`c`) ON `shop`.`t.1`',
+    ]);
+    expect(replay(template, [])).toEqual(["GRANT SELECT (`a.b`, `c`) ON `shop`.`t.1` TO 'app_b'@'%'"]);
+    expect(revokeStatements(template, target, 'mysql')).toEqual([
+      "REVOKE SELECT (`a.b`) ON `shop`.`t.1` FROM 'app_b'@'%'",
+      "REVOKE SELECT (`c`) ON `shop`.`t.1` FROM 'app_b'@'%'",
+    ]);
+  });
+
+  it('extra facts of every kind are revoked, per variant, each statement once', () => {
+    const extra = facts(
+      'GRANT SELECT ON `x`.* TO `app`@`%` WITH GRANT OPTION',
+      'GRANT `r`@`%` TO `app`@`%` WITH ADMIN OPTION',
+      'REVOKE DELETE ON `mysql`.* FROM `app`@`%`',
+      'SET DEFAULT ROLE `r`@`%` TO `app`@`%`',
+    );
+    expect(revokeStatements(extra, target, 'mysql')).toEqual([
+      "REVOKE SELECT ON `x`.* FROM 'app_b'@'%'",
+      "REVOKE GRANT OPTION ON `x`.* FROM 'app_b'@'%'",
+      "REVOKE `r`@`%` FROM 'app_b'@'%'",
+      "GRANT DELETE ON `mysql`.* TO 'app_b'@'%'",
+      "SET DEFAULT ROLE NONE TO 'app_b'@'%'",
+    ]);
+    expect(revokeStatements(extra, target, 'mariadb')).toContain(
+      "REVOKE ADMIN OPTION FOR `r`@`%` FROM 'app_b'@'%'",
+    );
+  });
+
+  it('default roles: several on MySQL, the first on MariaDB, NONE when the template has none', () => {
+    const template = facts('SET DEFAULT ROLE `r1`@`%`,`r2`@`%` TO `app`@`%`');
+    expect(template.map(describeGrant)).toEqual(['default role `r1`@`%`', 'default role `r2`@`%`']);
+    expect(replay(template, [], 'mysql')).toEqual(["SET DEFAULT ROLE `r1`@`%`, `r2`@`%` TO 'app_b'@'%'"]);
+    expect(replay(template, [], 'mariadb')).toEqual(["SET DEFAULT ROLE `r1`@`%` FOR 'app_b'@'%'"]);
+    expect(facts('SET DEFAULT ROLE NONE FOR `app`@`%`')).toEqual([]);
+    expect(revokeStatements(template, target, 'mariadb')).toEqual(["SET DEFAULT ROLE NONE FOR 'app_b'@'%'"]);
+  });
+
+  it('a partial revoke missing on the other login is applied after the grants', () => {
+    const template = facts('GRANT SELECT ON *.* TO `app`@`%`', 'REVOKE SELECT ON `mysql`.* FROM `app`@`%`');
+    const other = facts('GRANT SELECT ON *.* TO `app`@`%`');
+    expect(replay(template, other, 'mysql')).toEqual(["REVOKE SELECT ON `mysql`.* FROM 'app_b'@'%'"]);
+  });
+
+  it('ALL is ALL PRIVILEGES; USAGE is no fact; a repeated line is one fact; objects of every form', () => {
+    expect(facts('GRANT ALL ON `x`.* TO `app`@`%`').map(describeGrant)).toEqual(['ALL PRIVILEGES ON `x`.*']);
+    expect(facts('GRANT USAGE ON *.* TO `app`@`%`')).toEqual([]);
+    expect(facts('GRANT SELECT ON `x`.* TO `app`@`%`', 'GRANT SELECT ON `x`.* TO `app`@`%`')).toHaveLength(1);
+    expect(
+      facts(
+        'GRANT EXECUTE ON FUNCTION `x`.`f` TO `app`@`%`',
+        'GRANT EXECUTE ON PACKAGE BODY `x`.`p` TO `app`@`%`',
+        'GRANT SELECT ON TABLE `x`.`t` TO `app`@`%`',
+        'GRANT SELECT ON `t` TO `app`@`%`',
+      ).map(describeGrant),
+    ).toEqual([
+      'EXECUTE ON FUNCTION `x`.`f`',
+      'EXECUTE ON PACKAGE BODY `x`.`p`',
+      'SELECT ON TABLE `x`.`t`',
+      'SELECT ON `t`',
+    ]);
+  });
+
+  it('refuses what it cannot place, naming the line', () => {
+    const bad = (line: string, message: RegExp) => {
+      expect(() => parseGrants(['GRANT SELECT ON `x`.* TO `app`@`%`', line], owner)).toThrow(SqlParseError);
+      expect(() => parseGrants(['GRANT SELECT ON `x`.* TO `app`@`%`', line], owner)).toThrow(message);
+    };
+    bad('SET DEFAULT ROLE `r`', /^SHOW GRANTS line 2: SET DEFAULT ROLE without grantee$/);
+    bad('SET DEFAULT ROLE `r` FOR `app`@`%` x', /line 2: unexpected tokens after the grantee/);
+    bad('SET DEFAULT ROLE `r`.`s` FOR `app`@`%`', /line 2: unexpected role name/);
+    bad('DENY SELECT ON `x`.* TO `app`@`%`', /line 2: line is neither GRANT, REVOKE nor SET DEFAULT ROLE/);
+    bad('REVOKE `r` FROM `app`@`%`', /line 2: REVOKE of a role/);
+    bad('GRANT SELECT ON `x`.* FROM `app`@`%`', /line 2: no grantee/);
+    bad('GRANT `r`@ TO `app`@`%`', /line 2: unexpected role name/);
+    bad('GRANT `r` `s` TO `app`@`%`', /line 2: unexpected role name/);
+    bad('GRANT SELECT (`a`) x ON `x`.`t` TO `app`@`%`', /line 2: unterminated column list/);
+    bad('GRANT SELECT (`a` `b`) ON `x`.`t` TO `app`@`%`', /line 2: unexpected column/);
+    bad('GRANT SELECT (,) ON `x`.`t` TO `app`@`%`', /line 2: unexpected column/);
+    bad('GRANT `s` ON `x`.* TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT SELECT ON `x`. TO `app`@`%`', /line 2: unexpected object/);
+    bad('GRANT SELECT ON TABLE TO `app`@`%`', /line 2: unexpected object/);
+    bad('GRANT SELECT ON `x`.`t` `u` TO `app`@`%`', /line 2: unexpected tokens in object/);
+    bad('GRANT SELECT ON `x`.* TO `other`@`%`', /line 2: grantee is not the account asked about/);
+    bad('GRANT ON `x`.* TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT SELECT `s` ON `x`.* TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT (`a`) ON `x`.`t` TO `app`@`%`', /line 2: unexpected privilege/);
+    bad('GRANT SELECT (*) ON `x`.`t` TO `app`@`%`', /line 2: unexpected column/);
+    bad('GRANT `r`@`h` `x` TO `app`@`%`', /line 2: unexpected role name/);
+  });
+
+  it('extra facts are reported as extra (so they are revoked); CREATE ROLE is a privilege, not SET DEFAULT ROLE', () => {
+    const template = facts('GRANT SELECT ON `x`.* TO `app`@`%`');
+    const other = facts('GRANT SELECT, DELETE ON `x`.* TO `app`@`%`', 'GRANT `r` TO `app`@`%`');
+    expect(diffGrants(template, other).extra.map(describeGrant)).toEqual(['DELETE ON `x`.*', 'role `r`']);
+    expect(facts('GRANT CREATE ROLE, DROP ROLE ON *.* TO `app`@`%`').map(describeGrant)).toEqual([
+      'CREATE ROLE ON *.*',
+      'DROP ROLE ON *.*',
     ]);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { generatePassword, URI_SAFE_ALPHABET } from '../../src/engines/password';
+import {
+  generatePassword,
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  URI_SAFE_ALPHABET,
+} from '../../src/engines/password';
 
 describe('generatePassword', () => {
   it('defaults to 32 URI-safe characters with every class present', () => {
@@ -44,5 +49,30 @@ describe('generatePassword', () => {
     expect(() => generatePassword(32.5)).toThrow(RangeError);
     expect(() => generatePassword(32, 'a')).toThrow(RangeError);
     expect(() => generatePassword(32, 'aab')).toThrow(RangeError);
+  });
+
+  it('accepts exactly the length bounds and a two-character alphabet; says what is wrong', () => {
+    expect([MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH]).toEqual([16, 1024]);
+    expect(generatePassword(16)).toHaveLength(16);
+    expect(generatePassword(1024)).toHaveLength(1024);
+    expect(() => generatePassword(15)).toThrow('password length must be an integer in [16, 1024]');
+    expect(() => generatePassword(1025)).toThrow('password length must be an integer in [16, 1024]');
+    expect(generatePassword(16, 'ab')).toMatch(/^(?=.*a)(?=.*b)[ab]{16}$/);
+    expect(() => generatePassword(16, 'b')).toThrow(
+      'password alphabet must hold at least two distinct characters, each once',
+    );
+  });
+
+  it('every class present in the alphabet appears, even when it is one character among many', () => {
+    // One member of a class among 25 others: a draw of 16 lacks it about half the time.
+    const rare: [string, RegExp][] = [
+      ['Abcdefghijklmnopqrstuvwxyz', /A/],
+      ['aBCDEFGHIJKLMNOPQRSTUVWXYZ', /a/],
+      ['0abcdefghijklmnopqrstuvwxy', /0/],
+      ['-abcdefghijklmnopqrstuvwxy', /-/],
+    ];
+    for (const [alphabet, member] of rare) {
+      for (let i = 0; i < 40; i++) expect(generatePassword(16, alphabet)).toMatch(member);
+    }
   });
 });

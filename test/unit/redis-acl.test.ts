@@ -6,8 +6,11 @@ import {
   cloneRules,
   compareAclUsers,
   diffCommandRules,
+  describeRules,
   dryrunVerdict,
   globSample,
+  hasAcl,
+  hasDryrun,
   OUTSIDE_SAMPLE,
   parseAclGetUser,
   parseClientList,
@@ -16,8 +19,11 @@ import {
   parsePersistOption,
   passwordHashRule,
   resolvePersist,
+  rulePattern,
+  type AclUser,
   samplesOf,
   splitCommandLine,
+  toSession,
 } from '../../src/engines/redis-acl';
 import { UnsafeIdentifierError } from '../../src/errors';
 
@@ -115,12 +121,13 @@ describe('redis-acl: ACL GETUSER parsing and cloning', () => {
 });
 
 describe('redis-acl: comparison', () => {
-  const ref = parseAclGetUser(redis7User)!;
-  const with_ = (patch: Partial<typeof ref>) => ({ ...ref, ...patch });
+  // Parsed inside each test (not at collection time), so a mutant in the parser is active when it runs.
+  const parsed = () => parseAclGetUser(redis7User)!;
+  const with_ = (patch: Partial<AclUser>) => ({ ...parsed(), ...patch });
 
   it('identical users (different passwords) do not differ', () => {
     expect(
-      compareAclUsers(ref, with_({ passwords: ['ab'], flags: ['on', 'sanitize-payload', 'nopass'] })),
+      compareAclUsers(parsed(), with_({ passwords: ['ab'], flags: ['on', 'sanitize-payload', 'nopass'] })),
     ).toEqual({
       missing: [],
       extra: [],
@@ -129,7 +136,7 @@ describe('redis-acl: comparison', () => {
 
   it('reports missing and extra patterns, flags and selectors', () => {
     const other = with_({ keys: ['~app:*', '~more:*'], flags: ['off'], selectors: [] });
-    const d = compareAclUsers(ref, other);
+    const d = compareAclUsers(parsed(), other);
     expect(d.missing).toEqual([
       'flag on',
       'flag sanitize-payload',
@@ -276,5 +283,295 @@ describe('redis-acl: names, INFO, CLIENT LIST, checks, persistence', () => {
     expect(resolvePersist('auto', '', '/etc/redis.conf')).toBe('config');
     expect(resolvePersist('auto', '', '')).toBe('none');
     expect(resolvePersist('none', '/etc/users.acl', '')).toBe('none');
+  });
+});
+
+describe('redis-acl: inputs that tell right from wrong', () => {
+  const user = (over: Partial<AclUser> = {}): AclUser => ({
+    flags: ['on'],
+    passwords: [],
+    commands: ['-@all', '+get'],
+    keys: ['~app:*'],
+    channels: ['&news:*'],
+    hasChannels: true,
+    selectors: [],
+    hasSelectors: true,
+    ...over,
+  });
+
+  it('channel patterns are compared and cloned; a login without them differs', () => {
+    const ref = user({ channels: ['&news:*', '&alerts'] });
+    expect(compareAclUsers(ref, user({ channels: ['&news:*'] }))).toEqual({
+      missing: ['channel pattern &alerts'],
+      extra: [],
+    });
+    expect(compareAclUsers(user({ channels: [] }), ref).extra).toEqual([
+      'channel pattern &news:*',
+      'channel pattern &alerts',
+    ]);
+    expect(cloneRules(ref)).toContain('&alerts');
+    expect(describeRules(ref)).toEqual([
+      'flag on',
+      'key pattern ~app:*',
+      'channel pattern &news:*',
+      'channel pattern &alerts',
+    ]);
+  });
+
+  it('selectors are facts with their channels; nopass and duplicates are not facts', () => {
+    const sel = { keys: ['~s:*'], channels: ['&c'], commands: ['+get'] };
+    expect(describeRules(user({ flags: ['on', 'nopass', 'on'], selectors: [sel, sel] }))).toEqual([
+      'flag on',
+      'key pattern ~app:*',
+      'channel pattern &news:*',
+      'selector (~s:* &c +get)',
+    ]);
+    expect(cloneRules(user({ selectors: [sel] })).at(-1)).toBe('(~s:* resetchannels &c +get)');
+    expect(cloneRules(user({ hasChannels: false, hasSelectors: false, channels: [] }))).toEqual([
+      'off',
+      'resetpass',
+      'resetkeys',
+      '-@all',
+      'on',
+      '~app:*',
+      '-@all',
+      '+get',
+    ]);
+  });
+
+  it('command rules: an extra + rule in the same order is only extra; reordered + rules are missing as a whole', () => {
+    expect(diffCommandRules(['-@all', '+get'], ['-@all', '+set', '+get'])).toEqual({
+      missing: [],
+      extra: ['command rule +set'],
+    });
+    expect(diffCommandRules(['-@all', '+get', '+set'], ['-@all', '+set', '+get'])).toEqual({
+      missing: ['command rules "-@all +get +set" (other: "-@all +set +get")'],
+      extra: [],
+    });
+    expect(diffCommandRules(['-@all', '+get'], ['-@all', '+get', '-get'])).toEqual({
+      missing: ['command rules "-@all +get" (other: "-@all +get -get")'],
+      extra: ['command rule -get'],
+    });
+    // A missing rule is reported as such, not as a sequence change as well.
+    expect(diffCommandRules(['-@all', '+get', '+set'], ['+get', '-@all']).missing).toEqual([
+      'command rule +set',
+    ]);
+  });
+
+  it('parses replies of every shape, Buffers included; 6.x all* flags are not duplicated', () => {
+    expect(parseAclGetUser('garbage')).toEqual({
+      flags: [],
+      passwords: [],
+      commands: [],
+      keys: [],
+      channels: [],
+      hasChannels: false,
+      selectors: [],
+      hasSelectors: false,
+    });
+    expect(parseAclGetUser(undefined)).toBeNull();
+    const u = parseAclGetUser([
+      'flags',
+      ['on', 'allkeys', 'allchannels', 'allcommands'],
+      'commands',
+      Buffer.from('+@all  -keys'),
+      'keys',
+      ['*'],
+      'channels',
+      ['*'],
+      'dangling',
+    ])!;
+    expect(u.flags).toEqual(['on']);
+    expect(u.commands).toEqual(['+@all', '-keys']);
+    expect(u.keys).toEqual(['~*']);
+    expect(u.channels).toEqual(['&*']);
+    expect(u.hasSelectors).toBe(false);
+    expect(parseAclGetUser(['keys', ['a'], 'channels', ['b']])).toMatchObject({
+      keys: ['~a'],
+      channels: ['&b'],
+    });
+    expect(parseAclGetUser(['keys', '~a', 'channels', 7])).toMatchObject({ keys: ['~a'], channels: [] });
+  });
+
+  it('probes: every channel command (publish and the subscribe family) gets the channel samples', () => {
+    const table = parseCommandTable(
+      ['publish', 'spublish', 'subscribe', 'ssubscribe', 'psubscribe', 'punsubscribe'].map((n) => [
+        n.toUpperCase(),
+        -2,
+        [],
+        0,
+        0,
+        0,
+        [],
+        [],
+        [],
+        [],
+      ]),
+    );
+    const probes = buildProbes(table, ['k'], ['c1', 'c2']);
+    for (const n of ['publish', 'spublish', 'subscribe', 'ssubscribe', 'psubscribe']) {
+      expect(probes).toContainEqual([n, 'c1']);
+      expect(probes).toContainEqual([n, 'c2']);
+    }
+    expect(probes).toContainEqual(['punsubscribe', '1']);
+    expect(probes.filter((p) => p[0] === 'punsubscribe')).toHaveLength(1);
+  });
+
+  it('probes: key positions follow first/last/step, negative last, subcommand heads', () => {
+    const table = parseCommandTable([
+      ['mset', -3, [], 1, -1, 2, [], [], [], []],
+      ['lmove', 5, [], 1, 2, 1, [], [], [], []],
+      ['bitop', -4, [], 2, -1, 1, [], [], [], []],
+      ['weird', 3, [], 1, 1, 0, [], [], [], []],
+      ['object', -2, [], 0, 0, 0, [], [], [], [['object|encoding', 3, [], 2, 2, 1, [], [], [], []]]],
+      ['short', 2, []],
+    ]);
+    expect(table.map((c) => c.name)).toEqual(['bitop', 'lmove', 'mset', 'object|encoding', 'weird']);
+    expect(table.find((c) => c.name === 'weird')!.keyStep).toBe(1);
+    const probes = buildProbes(table, ['k'], ['c']);
+    expect(probes).toEqual([
+      ['bitop', '1', 'k', 'k'],
+      ['lmove', 'k', 'k', '1', '1'],
+      ['mset', 'k', '1'],
+      ['object', 'encoding', 'k'],
+      ['weird', 'k', '1'],
+    ]);
+    expect(parseCommandTable('nope')).toEqual([]);
+  });
+
+  it('glob samples: unterminated classes, escapes in classes, ranges, fully covered negations', () => {
+    expect(globSample('a[bc')).toBe('a[bc');
+    expect(globSample('a[]b]c')).toBe('a]c');
+    expect(globSample('k[\\-x]')).toBe('k-');
+    expect(globSample('k[^xyzaq09_]')).toBe('k~');
+    expect(globSample('k[^a-z0-9_]')).toBe('k~');
+    expect(globSample('k[^\\x-z]')).toBe('ka');
+    expect(globSample('k[^a-y]')).toBe('kz');
+    expect(globSample('k[^x-]')).toBe('ky');
+    expect(globSample('end\\')).toBe('end\\');
+    expect(globSample('?\\?*')).toBe('x?x');
+  });
+
+  it('rule patterns of key and channel rules only', () => {
+    expect(rulePattern('~a:*')).toBe('a:*');
+    expect(rulePattern('%R~r:*')).toBe('r:*');
+    expect(rulePattern('%W~w:*')).toBe('w:*');
+    expect(rulePattern('%RW~rw:*')).toBe('rw:*');
+    expect(rulePattern('&ch')).toBe('ch');
+    expect(rulePattern('+get')).toBeNull();
+    expect(rulePattern('%X~k')).toBeNull();
+    expect(rulePattern('x~k')).toBeNull();
+    expect(rulePattern('%RWR~k')).toBeNull();
+  });
+
+  it('INFO: comments, odd lines, defaults, valkey by version field', () => {
+    const s = parseInfo(
+      '#x:y\n:z\nredis_version: 6.2.14 \nrole:slave\nconnected_slaves:abc\nvalkey_version:7.2.5\n',
+    );
+    expect(s).toEqual({
+      version: '6.2.14',
+      major: 6,
+      minor: 2,
+      variant: 'valkey',
+      mode: 'standalone',
+      role: 'slave',
+      connectedReplicas: 0,
+      configFile: '',
+    });
+    expect(parseInfo('redis_mode:cluster\n')).toMatchObject({
+      version: '0.0.0',
+      major: 0,
+      minor: 0,
+      mode: 'cluster',
+      role: 'master',
+    });
+    expect(parseInfo('redis_version:x.y\n')).toMatchObject({ major: 0, minor: 0 });
+    expect(parseInfo('redis_version:7\n')).toMatchObject({ major: 7, minor: 0 });
+    expect(parseInfo('server_name:redis\n').variant).toBe('redis');
+    expect([
+      hasAcl({ major: 5 }),
+      hasAcl({ major: 6 }),
+      hasDryrun({ major: 6 }),
+      hasDryrun({ major: 7 }),
+    ]).toEqual([false, true, false, true]);
+  });
+
+  it('CLIENT LIST: skips blank lines and lines without id; missing fields stay undefined', () => {
+    expect(parseClientList('\r\n  \nfd=3 user=x\nid=7 =bad noequals user=u\r\n')).toEqual([
+      {
+        id: '7',
+        user: 'u',
+        addr: undefined,
+        age: undefined,
+        idle: undefined,
+        cmd: undefined,
+        flags: undefined,
+      },
+    ]);
+    expect(toSession({ id: '7' }, 'u')).toEqual({
+      id: '7',
+      username: 'u',
+      clientAddress: undefined,
+      ageSeconds: undefined,
+      state: 'idle ?s, last command ?',
+    });
+    expect(toSession({ id: '8', addr: 'a:1', age: 5, idle: 2, cmd: 'get' }, 'u').state).toBe(
+      'idle 2s, last command get',
+    );
+  });
+
+  it('check command lines: tabs, single quotes keep backslashes, a trailing backslash in quotes', () => {
+    expect(splitCommandLine('\tGET\t k ')).toEqual(['GET', 'k']);
+    expect(splitCommandLine(`SET 'a\\b' x`)).toEqual(['SET', 'a\\b', 'x']);
+    expect(splitCommandLine(`SET a"b c"d`)).toEqual(['SET', 'ab cd']);
+    expect(() => splitCommandLine(`GET "x\\"`)).toThrow('unbalanced quotes');
+    expect(splitCommandLine('')).toEqual([]);
+  });
+
+  it('names: messages say which name, and every control character is refused for new logins', () => {
+    expect(() => checkRedisLogin('', 'admin login')).toThrow('admin login is empty');
+    expect(() => checkRedisLogin(7 as unknown as string)).toThrow('login name is empty');
+    expect(() => checkRedisLogin('a\tb')).toThrow('login name contains whitespace or a NUL byte');
+    expect(() => checkNewRedisLogin('a b')).toThrow('new login name contains whitespace');
+    for (const cp of [0x01, 0x1f, 0x7f])
+      expect(() => checkNewRedisLogin(`a${String.fromCharCode(cp)}b`)).toThrow(
+        /new login name contains a quote/,
+      );
+    expect(() => checkNewRedisLogin('a\u0080b')).not.toThrow();
+  });
+
+  it('persist option: each value as given, null as auto, anything else refused with the value', () => {
+    for (const v of ['auto', 'aclfile', 'config', 'none'] as const) expect(parsePersistOption(v)).toBe(v);
+    expect(parsePersistOption(null)).toBe('auto');
+    expect(() => parsePersistOption('ACLFILE')).toThrow(
+      'options.persist must be one of auto, aclfile, config, none (got "ACLFILE")',
+    );
+    expect(() => parsePersistOption(1)).toThrow(/\(got 1\)/);
+    expect(resolvePersist('aclfile', null, '')).toBe('aclfile');
+    expect(resolvePersist('config', '/a.acl', '')).toBe('config');
+    expect(resolvePersist('auto', null, '/r.conf')).toBe('config');
+  });
+
+  it('DRYRUN verdicts: any other text is invalid; the match ignores case', () => {
+    expect(dryrunVerdict('No Permissions to run')).toBe('denied');
+    expect(dryrunVerdict('ERR unknown command')).toBe('invalid');
+    expect(dryrunVerdict('ok')).toBe('invalid');
+  });
+
+  it('last edges: dangling reply keys, selector channels, escaped class ranges, odd command tables', () => {
+    expect(parseAclGetUser(['flags', ['on'], 'channels'])!.hasChannels).toBe(false);
+    expect(
+      parseAclGetUser(['flags', [], 'selectors', [['keys', '~s:*', 'channels', '&c:*', 'commands', '+get']]])!
+        .selectors,
+    ).toEqual([{ keys: ['~s:*'], channels: ['&c:*'], commands: ['+get'] }]);
+    expect(globSample('a[\\]')).toBe('ax');
+    expect(globSample('k[^\\-z]')).toBe('kx');
+    const u = parseAclGetUser(['flags', [], 'keys', '~a:* resetkeys', 'channels', ''])!;
+    expect(samplesOf([u], 'keys')).toEqual(['a:x', OUTSIDE_SAMPLE]);
+    expect(parseCommandTable([['get', 2, [], 1, 1, 1]]).map((c) => c.name)).toEqual(['get']);
+    expect(parseCommandTable(null)).toEqual([]);
+    const x = parseCommandTable([['x', -5, [], 1, -2, 1, [], [], [], []]]);
+    expect(buildProbes(x, ['k'], [])).toEqual([['x', 'k', 'k', 'k', '1']]);
+    expect(dryrunVerdict(new Error('NOPERM this user has no permissions'))).toBe('invalid');
   });
 });
