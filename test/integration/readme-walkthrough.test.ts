@@ -6,7 +6,7 @@
  * and credential ids get a unique prefix (the dev server is shared).
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, SecretCipher } from '../../src/store';
 import { parseKeyring } from '../../src/store/crypto';
 import { freePort } from '../helpers/faults';
+import { recordCodecKey } from '../helpers/leak-ledger';
 import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
 import { REPO_ROOT, services, uniqueSuffix } from '../helpers/services';
 import { uniqueTaskQueue } from '../helpers/temporal';
@@ -110,6 +111,14 @@ describe('README walk-through', () => {
       ROTATOR_METRICS_PORT: '0',
     };
     const result = await run(script, work, env);
+    // The end-of-suite scans decode this run's history with the codec key the reader generated.
+    const keyFile = join(work, 'rotator-keys.env');
+    const codecLine = existsSync(keyFile)
+      ? readFileSync(keyFile, 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith('ROTATOR_CODEC_KEYS='))
+      : undefined;
+    if (codecLine) recordCodecKey(codecLine.slice('ROTATOR_CODEC_KEYS='.length));
     const output = `${result.out}\n--- worker.log\n${(() => {
       try {
         return readFileSync(join(work, 'worker.log'), 'utf8');
