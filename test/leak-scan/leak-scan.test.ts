@@ -39,19 +39,7 @@ function encryptedPayloads(node: unknown, out: string[] = []): string[] {
 }
 
 function tryDecrypt(data: Buffer, keys: Buffer[]): string | undefined {
-  const iv = data.subarray(0, 12);
-  const tag = data.subarray(data.length - 16);
-  const body = data.subarray(12, data.length - 16);
-  for (const key of keys) {
-    try {
-      const d = createDecipheriv('aes-256-gcm', key, iv);
-      d.setAuthTag(tag);
-      return Buffer.concat([d.update(body), d.final()]).toString('utf8');
-    } catch {
-      // not this key
-    }
-  }
-  return undefined;
+  return tryDecryptBytes(data, keys)?.toString('utf8');
 }
 
 describe('secret leak scan over everything the suite left in Temporal', () => {
