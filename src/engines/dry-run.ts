@@ -1,7 +1,7 @@
 /** Helpers shared by the engines for dry-run mode and blocker lists (contract in ./types.ts). */
 import { RotatorError } from '../errors';
-import { nativePasswordHash } from './mysql-auth';
-import { sha256Hex } from './redis-acl';
+import { nativePasswordHash } from './mysql/auth';
+import { sha256Hex } from './redis/acl';
 
 /** What dry-run mode records in place of every secret. */
 export const REDACTED = '<redacted>';
