@@ -20,6 +20,7 @@ import {
 import { AdminPrivilegeError, ConfigError, RotatorError, TransientError } from '../../errors';
 import { REDACTED } from '../dry-run';
 import { connectionTls, mysqlTlsOptions } from '../tls';
+import { TRANSIENT_NETWORK_CODES } from '../transient';
 import type { DryRunRecorder, EngineConnection } from '../types';
 
 export interface MysqlErrorLike {
@@ -31,15 +32,8 @@ export interface MysqlErrorLike {
   fatal?: boolean;
 }
 
-/** Node/driver codes of network trouble that may pass. */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'EAI_AGAIN',
+/** Driver codes of trouble that may pass, beside the shared network table (../transient.ts). */
+const TRANSIENT_DRIVER_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
@@ -75,7 +69,10 @@ export function mapMysqlError(
     ? errorCode(err)
     : `${e.sqlMessage ?? e.message ?? String(err)} [${errorCode(err)}]`;
   const text = `${context}: ${detail}`;
-  if ((e.code && TRANSIENT_CODES.has(e.code)) || (e.errno !== undefined && TRANSIENT_ERRNOS.has(e.errno))) {
+  if (
+    (e.code && (TRANSIENT_NETWORK_CODES.has(e.code) || TRANSIENT_DRIVER_CODES.has(e.code))) ||
+    (e.errno !== undefined && TRANSIENT_ERRNOS.has(e.errno))
+  ) {
     return new TransientError(text);
   }
   if (e.errno !== undefined && ACCESS_DENIED_ERRNOS.has(e.errno) && opts.admin !== false) {

@@ -1,5 +1,6 @@
 import { Pool, escapeIdentifier, type PoolClient } from 'pg';
 import { connectionTls, nodeTlsOptions } from '../tls';
+import { TRANSIENT_NETWORK_CODES } from '../transient';
 import {
   AdminPrivilegeError,
   ConfigError,
@@ -48,16 +49,6 @@ interface PgErrorLike {
   detail?: string;
 }
 
-const TRANSIENT_NODE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'EAI_AGAIN',
-]);
-
 /**
  * Classifies a driver/server error, keeping the SQLSTATE in the message.
  * Our SQL carries SCRAM verifiers, never passwords, and messages never echo
@@ -72,7 +63,7 @@ export function mapPgError(err: unknown, context: string, onAdminConnection = tr
     if (/timeout|terminated|ECONN|socket/i.test(e.message ?? '')) return new TransientError(text);
     return err instanceof Error ? err : new Error(text);
   }
-  if (TRANSIENT_NODE_CODES.has(code)) return new TransientError(text);
+  if (TRANSIENT_NETWORK_CODES.has(code)) return new TransientError(text);
   if (code === '42501') return new AdminPrivilegeError(text);
   if ((code === '28P01' || code === '28000') && onAdminConnection) {
     return new ConfigError(`${context}: admin credential rejected (SQLSTATE ${code})`);

@@ -27,6 +27,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { assertVerifyCheck } from '../verify-checks';
 import { connectionTls, nodeTlsOptions } from '../tls';
+import { mentionsTransientNetworkCode } from '../transient';
 import type { ConnectionOptions } from 'node:tls';
 import {
   AdminPrivilegeError,
@@ -100,9 +101,8 @@ function mapRedisError(err: unknown, context: string, adminUser: string): Error 
     return new AdminPrivilegeError(`admin "${adminUser}" may not ${context}: ${message}`);
   if (/^(LOADING|BUSY|TRYAGAIN|MASTERDOWN)/.test(message)) return new TransientError(text);
   if (
-    /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE|EAI_AGAIN|timed? ?out|Stream isn't writeable/i.test(
-      message,
-    )
+    mentionsTransientNetworkCode(message) ||
+    /Connection is closed|timed? ?out|Stream isn't writeable/i.test(message)
   ) {
     return new TransientError(text);
   }
