@@ -11,7 +11,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { TransientError } from '../errors';
-import { redactValues, secretForms } from '../engines/dry-run';
+import { secretFormsOf } from '../engines';
+import { redactValues } from '../engines/redaction';
 import type { DryRunRecorder, Engine, EngineConnection, Secret } from '../engines/types';
 import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
@@ -158,7 +159,7 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
       }
 
       // Defence in depth: the engines redact, and no known secret may pass either way.
-      const forms = secrets.flatMap(secretForms);
+      const forms = secrets.flatMap((secret) => secretFormsOf(def.engine, secret));
       const clean = (text: string) => redactValues(text, forms);
       out.statements = { apply: apply.map(clean), revoke: revoke.map(clean) };
       out.privilegesToClone = out.privilegesToClone.map(clean);

@@ -49,9 +49,11 @@ import {
 import { assertVerifyCheck } from '../verify-checks';
 import { connectionTls, mongoTlsOptions, nodeTlsOptions } from '../tls';
 import type { ResolvedStrategy } from '../../shared/types';
-import { REDACTED } from '../dry-run';
+import { collectBlockers } from '../checks';
+import { REDACTED } from '../redaction';
 import type {
   Engine,
+  PasswordChange,
   EngineConnection,
   PrivilegeDiff,
   Secret,
@@ -91,8 +93,13 @@ const CODES_USER_EXISTS = new Set([51003, 11000]);
 /** TLS comes from EngineConnection.tls (./tls.ts), never from these free-form options. */
 const PASSTHROUGH_OPTIONS = ['replicaSet', 'directConnection', 'tlsCertificateKeyFile'] as const;
 
-export function createMongoEngine(conn: EngineConnection): Engine {
+export function createMongoEngine(conn: EngineConnection): MongoEngine {
   return new MongoEngine(conn);
+}
+
+/** The forms in which a password can appear in our commands: itself (updateUser/createUser pwd). */
+export function secretForms(password: string): string[] {
+  return password ? [password] : [];
 }
 
 const codeOf = (err: unknown): number | undefined =>
@@ -119,7 +126,7 @@ function mapMongoError(err: unknown, context: string, adminUser: string): Error 
   return new Error(`${context}: ${message}`);
 }
 
-class MongoEngine implements Engine {
+export class MongoEngine implements Engine {
   readonly kind = 'mongodb' as const;
   private clientPromise?: Promise<MongoClient>;
   private client?: MongoClient;
@@ -285,7 +292,12 @@ class MongoEngine implements Engine {
     };
   }
 
-  async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
+  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
+    return collectBlockers(() => this.preflight(login, strategy));
+  }
+
+  /** The checks, in order; throws the first problem. */
+  private async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
     checkMongoUser(login);
     this.checkAuthDb();
     await this.supportedServer();
@@ -402,17 +414,13 @@ class MongoEngine implements Engine {
 
   // ------------------------------------------------------------ passwords
 
-  async addPassword(): Promise<void> {
-    throw new UnsupportedStrategyError(
-      'dual-password is not supported: a MongoDB user has exactly one password; use dual-user',
-    );
-  }
-
-  async keepOnlyPassword(): Promise<void> {
-    await this.addPassword();
-  }
-
-  async setPassword(login: string, password: string): Promise<void> {
+  async changePassword(login: string, change: PasswordChange): Promise<void> {
+    if (change.mode !== 'replace') {
+      throw new UnsupportedStrategyError(
+        'dual-password is not supported: a MongoDB user has exactly one password; use dual-user',
+      );
+    }
+    const { password } = change;
     checkMongoUser(login);
     this.checkAuthDb();
     await this.supportedServer();
@@ -510,6 +518,7 @@ class MongoEngine implements Engine {
     }));
   }
 
+  /** Ends every session of `login`; returns how many it ended. Idempotent. (dropLogin, tests.) */
   async endSessions(login: string): Promise<number> {
     const ops = await this.currentOps(login);
     if (ops === null) return 0; // FerretDB 1.x: no killOp / killAllSessionsByPattern either

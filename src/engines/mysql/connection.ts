@@ -18,7 +18,7 @@ import {
   type RowDataPacket,
 } from 'mysql2/promise';
 import { AdminPrivilegeError, ConfigError, RotatorError, TransientError } from '../../errors';
-import { REDACTED } from '../dry-run';
+import { REDACTED } from '../redaction';
 import { connectionTls, mysqlTlsOptions } from '../tls';
 import { TRANSIENT_NETWORK_CODES } from '../transient';
 import type { DryRunRecorder, EngineConnection } from '../types';

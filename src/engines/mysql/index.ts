@@ -40,10 +40,11 @@ import {
   UnsupportedServerError,
   UnsupportedStrategyError,
 } from '../../errors';
-import { blockerMessages, throwFirstBlocker } from '../dry-run';
+import { collectBlockers } from '../checks';
 import type { ResolvedStrategy } from '../../shared/types';
 import type {
   Engine,
+  PasswordChange,
   EngineConnection,
   PrivilegeDiff,
   Secret,
@@ -87,14 +88,20 @@ import { verifyMysqlLogin } from './verify';
 export { parseServerVersion, strategiesFor } from './server';
 
 /** The engine factory for EngineKind "mysql" (MySQL and MariaDB). */
-export function createMysqlEngine(conn: EngineConnection): Engine {
+export function createMysqlEngine(conn: EngineConnection): MysqlEngine {
   return new MysqlEngine(conn);
+}
+
+/** The forms in which a password can appear in our statements: itself and its mysql_native_password hash (with and without "*"). */
+export function secretForms(password: string): string[] {
+  if (!password) return [];
+  return [password, nativePasswordHash(password), nativePasswordHash(password).slice(1)];
 }
 
 /** Longest user name any supported server stores; verifyLogin checks names without asking the server. */
 const MAX_ANY_USER_CHARS = 128;
 
-class MysqlEngine implements Engine {
+export class MysqlEngine implements Engine {
   readonly kind = 'mysql' as const;
   private readonly db: MysqlConnector;
   private readonly accountHost?: string;
@@ -207,17 +214,13 @@ class MysqlEngine implements Engine {
     return { user: me.slice(0, at), host: me.slice(at + 1) };
   }
 
-  // ------------------------------------------------------------ preflight
+  // ------------------------------------------------------------ checks
 
-  async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
-    await throwFirstBlocker((found) => this.findBlockers(login, strategy, found));
+  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
+    return collectBlockers((found) => this.findBlockers(login, strategy, found));
   }
 
-  async blockers(login: string, strategy: ResolvedStrategy): Promise<string[]> {
-    return blockerMessages((found) => this.findBlockers(login, strategy, found));
-  }
-
-  /** preflight's checks, in order (see BlockerSearch). */
+  /** The checks, in order (see BlockerSearch). */
   private async findBlockers(
     login: string,
     strategy: ResolvedStrategy,
@@ -387,7 +390,18 @@ class MysqlEngine implements Engine {
       throw new UnsupportedStrategyError(`dual-password is not supported: ${support.reason}`);
   }
 
-  async addPassword(login: string, newPassword: string, currentPassword: string): Promise<void> {
+  async changePassword(login: string, change: PasswordChange): Promise<void> {
+    switch (change.mode) {
+      case 'add':
+        return this.addPassword(login, change.password, change.current);
+      case 'keep-only':
+        return this.keepOnlyPassword(login, change.password);
+      case 'replace':
+        return this.setPassword(login, change.password);
+    }
+  }
+
+  private async addPassword(login: string, newPassword: string, currentPassword: string): Promise<void> {
     passwords.checkPassword(newPassword);
     passwords.checkPassword(currentPassword);
     await this.requireDualPassword();
@@ -399,13 +413,13 @@ class MysqlEngine implements Engine {
     );
   }
 
-  async keepOnlyPassword(login: string, keepPassword: string): Promise<void> {
+  private async keepOnlyPassword(login: string, keepPassword: string): Promise<void> {
     passwords.checkPassword(keepPassword);
     await this.requireDualPassword();
     await passwords.keepOnlyPassword(await this.access(), await this.requireAccount(login), keepPassword);
   }
 
-  async setPassword(login: string, password: string): Promise<void> {
+  private async setPassword(login: string, password: string): Promise<void> {
     passwords.checkPassword(password);
     await passwords.setPassword(await this.access(), await this.requireAccount(login), password);
   }
@@ -422,6 +436,7 @@ class MysqlEngine implements Engine {
     return listUserSessions(this.db, parseLogin(login, v.maxUserChars).user);
   }
 
+  /** Ends every session of `login`; returns how many it ended. Idempotent. (Tests; dropLogin drains.) */
   async endSessions(login: string): Promise<number> {
     const v = await this.version();
     return endUserSessions(this.db, parseLogin(login, v.maxUserChars).user);

@@ -27,6 +27,7 @@ import type { ResolvedStrategy } from '../../shared/types';
 import type {
   Engine,
   EngineConnection,
+  PasswordChange,
   PrivilegeDiff,
   Secret,
   ServerInfo,
@@ -37,7 +38,7 @@ import { readObjectPrivileges, readSharedPrivileges, type Query } from './privil
 import { emptyRole, readRole, type RoleInfo } from './roles';
 import { cloneLogin, compareLogins } from './clone';
 import { leftoverRevokeStatements } from './grants';
-import { blockerMessages, throwFirstBlocker } from '../dry-run';
+import { collectBlockers } from '../checks';
 import { holdingsByDatabase, preflightGaps, unreachableHoldings } from './preflight';
 import { drainSessions, endSessions, listSessions } from './sessions';
 import { hasSqlState, mapPgError, PgConnector, quoteName, scopeDatabases, type ServerVersion } from './sql';
@@ -45,11 +46,16 @@ import { scramSha256Verifier } from './scram';
 
 export const POSTGRES_MIN_VERSION_NUM = 110000;
 
-export function createPostgresEngine(conn: EngineConnection): Engine {
+export function createPostgresEngine(conn: EngineConnection): PostgresEngine {
   return new PostgresEngine(conn);
 }
 
-class PostgresEngine implements Engine {
+/** The forms in which a password can appear in our statements: itself (SCRAM verifiers are salted; ./sql.ts redacts them). */
+export function secretForms(password: string): string[] {
+  return password ? [password] : [];
+}
+
+export class PostgresEngine implements Engine {
   readonly kind = 'postgres' as const;
   private readonly db: PgConnector;
   private version?: ServerVersion;
@@ -128,17 +134,13 @@ class PostgresEngine implements Engine {
     return rows.length > 0;
   }
 
-  // ------------------------------------------------------------ preflight
+  // ------------------------------------------------------------ checks
 
-  async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
-    await throwFirstBlocker((found) => this.findBlockers(login, strategy, found));
+  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
+    return collectBlockers((found) => this.findBlockers(login, strategy, found));
   }
 
-  async blockers(login: string, strategy: ResolvedStrategy): Promise<string[]> {
-    return blockerMessages((found) => this.findBlockers(login, strategy, found));
-  }
-
-  /** preflight's checks, in order (see BlockerSearch). */
+  /** The checks, in order (see BlockerSearch). */
   private async findBlockers(
     login: string,
     strategy: ResolvedStrategy,
@@ -282,19 +284,13 @@ class PostgresEngine implements Engine {
 
   // ------------------------------------------------------------ passwords
 
-  async addPassword(): Promise<void> {
-    throw new UnsupportedStrategyError(
-      'dual-password is not supported: PostgreSQL has one password per role',
-    );
-  }
-
-  async keepOnlyPassword(): Promise<void> {
-    throw new UnsupportedStrategyError(
-      'dual-password is not supported: PostgreSQL has one password per role',
-    );
-  }
-
-  async setPassword(login: string, password: string): Promise<void> {
+  async changePassword(login: string, change: PasswordChange): Promise<void> {
+    if (change.mode !== 'replace') {
+      throw new UnsupportedStrategyError(
+        'dual-password is not supported: PostgreSQL has one password per role',
+      );
+    }
+    const { password } = change;
     const loginSql = quoteName(login);
     await this.server();
     await this.requireRole(login, 'login');
@@ -353,6 +349,7 @@ class PostgresEngine implements Engine {
     return listSessions(this.db, login);
   }
 
+  /** Ends every session of `login`; returns how many it ended. Idempotent. (Tests; dropLogin drains.) */
   async endSessions(login: string): Promise<number> {
     quoteName(login);
     return endSessions(this.db, login);

@@ -8,7 +8,7 @@ import {
   TransientError,
   UnsafeIdentifierError,
 } from '../../errors';
-import { REDACTED } from '../dry-run';
+import { REDACTED } from '../redaction';
 import type { DryRunRecorder, EngineConnection } from '../types';
 
 /** Advisory lock key (per database) taken by every privilege-changing transaction. */

@@ -39,9 +39,11 @@ import {
   VerificationError,
 } from '../../errors';
 import type { ResolvedStrategy } from '../../shared/types';
-import { REDACTED } from '../dry-run';
+import { collectBlockers } from '../checks';
+import { REDACTED } from '../redaction';
 import type {
   Engine,
+  PasswordChange,
   EngineConnection,
   PrivilegeDiff,
   Secret,
@@ -64,6 +66,7 @@ import {
   parseInfo,
   parsePersistOption,
   passwordHashRule,
+  sha256Hex,
   resolvePersist,
   samplesOf,
   splitCommandLine,
@@ -77,8 +80,13 @@ import {
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const AUTH_FAILURE = /WRONGPASS|invalid password|invalid username-password|NOAUTH/i;
 
-export function createRedisEngine(conn: EngineConnection): Engine {
+export function createRedisEngine(conn: EngineConnection): RedisEngine {
   return new RedisEngine(conn);
+}
+
+/** The forms in which a password can appear in our commands: itself and its SHA-256 hex (ACL #hash rules). */
+export function secretForms(password: string): string[] {
+  return password ? [password, sha256Hex(password)] : [];
 }
 
 interface RedisErrorLike {
@@ -116,7 +124,7 @@ function dbIndex(database: string | undefined): number {
   return Number(database);
 }
 
-class RedisEngine implements Engine {
+export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
   private clientPromise?: Promise<Redis>;
   private client?: Redis;
@@ -308,7 +316,12 @@ class RedisEngine implements Engine {
     return { engine: 'redis', version: s.version, variant: s.variant, strategies };
   }
 
-  async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
+  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
+    return collectBlockers(() => this.preflight(login, strategy));
+  }
+
+  /** The checks, in order; throws the first problem. */
+  private async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
     checkRedisLogin(login);
     const s = await this.facts();
     const problem = this.topologyProblem(s);
@@ -442,7 +455,18 @@ class RedisEngine implements Engine {
 
   // ------------------------------------------------------------ passwords
 
-  async addPassword(login: string, newPassword: string, currentPassword: string): Promise<void> {
+  async changePassword(login: string, change: PasswordChange): Promise<void> {
+    switch (change.mode) {
+      case 'add':
+        return this.addPassword(login, change.password, change.current);
+      case 'keep-only':
+        return this.keepOnlyPassword(login, change.password);
+      case 'replace':
+        return this.setPassword(login, change.password);
+    }
+  }
+
+  private async addPassword(login: string, newPassword: string, currentPassword: string): Promise<void> {
     checkRedisLogin(login);
     await this.requireAcl('dual-password');
     await this.requireUser(login);
@@ -461,7 +485,7 @@ class RedisEngine implements Engine {
     await this.persist();
   }
 
-  async keepOnlyPassword(login: string, keepPassword: string): Promise<void> {
+  private async keepOnlyPassword(login: string, keepPassword: string): Promise<void> {
     checkRedisLogin(login);
     await this.requireAcl('dual-password');
     await this.requireUser(login);
@@ -473,7 +497,7 @@ class RedisEngine implements Engine {
     await this.persist();
   }
 
-  async setPassword(login: string, password: string): Promise<void> {
+  private async setPassword(login: string, password: string): Promise<void> {
     checkRedisLogin(login);
     const s = await this.facts();
     if (!hasAcl(s)) {
@@ -564,6 +588,7 @@ class RedisEngine implements Engine {
       .map((c) => toSession(c, login));
   }
 
+  /** Ends every session of `login`; returns how many it ended. Idempotent. (Tests; dropLogin ends them.) */
   async endSessions(login: string): Promise<number> {
     checkRedisLogin(login);
     const s = await this.facts();

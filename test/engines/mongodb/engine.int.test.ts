@@ -8,9 +8,9 @@
  */
 import type { MongoClient } from 'mongodb';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMongoEngine } from '../../../src/engines/mongodb';
+import { createMongoEngine, type MongoEngine } from '../../../src/engines/mongodb';
 import { generatePassword } from '../../../src/engines/password';
-import type { Engine, EngineConnection } from '../../../src/engines/types';
+import type { EngineConnection } from '../../../src/engines/types';
 import {
   ConfigError,
   UnsafeIdentifierError,
@@ -19,11 +19,12 @@ import {
 } from '../../../src/errors';
 import { freshMongo, mongoConnect, waitForMongo, type MongoNamespace } from '../../helpers/mongo';
 import { services } from '../../helpers/services';
+import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 let ns: MongoNamespace;
-let engine: Engine;
+let engine: MongoEngine;
 
-function engineFor(database: string | undefined, extra: Partial<EngineConnection> = {}): Engine {
+function engineFor(database: string | undefined, extra: Partial<EngineConnection> = {}): MongoEngine {
   return createMongoEngine({
     host: services.mongo.host,
     port: services.mongo.port,
@@ -81,14 +82,14 @@ describe('MongoDB engine on FerretDB: describe and preflight', () => {
 
   it('preflight: an existing login passes, a missing one is a ConfigError, dual-password is refused', async () => {
     const user = await ns.createUser('app', generatePassword());
-    await engine.preflight(user, 'dual-user');
-    await engine.preflight(user, 'single');
-    await expect(engine.preflight(user, 'dual-password')).rejects.toBeInstanceOf(UnsupportedStrategyError);
-    await expect(engine.preflight(`${ns.prefix}nobody`, 'dual-user')).rejects.toBeInstanceOf(ConfigError);
+    await preflight(engine, user, 'dual-user');
+    await preflight(engine, user, 'single');
+    await expect(preflight(engine, user, 'dual-password')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+    await expect(preflight(engine, `${ns.prefix}nobody`, 'dual-user')).rejects.toBeInstanceOf(ConfigError);
     expect(await engine.loginExists(user)).toBe(true);
     expect(await engine.loginExists(`${ns.prefix}nobody`)).toBe(false);
-    await expect(engine.addPassword(user, 'a', 'b')).rejects.toBeInstanceOf(UnsupportedStrategyError);
-    await expect(engine.keepOnlyPassword(user, 'a')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+    await expect(addPassword(engine, user, 'a', 'b')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+    await expect(keepOnlyPassword(engine, user, 'a')).rejects.toBeInstanceOf(UnsupportedStrategyError);
   });
 
   it('a wrong admin password is a ConfigError without the password', async () => {
@@ -107,7 +108,7 @@ describe('MongoDB engine on FerretDB: describe and preflight', () => {
   it('$external users have no password to rotate', async () => {
     const e = engineFor('$external');
     try {
-      await expect(e.preflight('CN=app', 'single')).rejects.toBeInstanceOf(ConfigError);
+      await expect(preflight(e, 'CN=app', 'single')).rejects.toBeInstanceOf(ConfigError);
     } finally {
       await e.close();
     }
@@ -248,12 +249,12 @@ describe('MongoDB engine on FerretDB: single and verification', () => {
     const oldPw = generatePassword();
     const newPw = generatePassword();
     const user = await ns.createUser('app', oldPw, { mechanisms: ['SCRAM-SHA-256'] });
-    await engine.setPassword(user, newPw);
-    await engine.setPassword(user, newPw);
+    await setPassword(engine, user, newPw);
+    await setPassword(engine, user, newPw);
     expect(await tryLogin(user, oldPw)).toBe('AuthenticationFailed');
     expect(await tryLogin(user, newPw)).toBe('ok');
     expect((await ns.userInfo(user))?.mechanisms).toEqual(['SCRAM-SHA-256']);
-    await expect(engine.setPassword(`${ns.prefix}nobody`, newPw)).rejects.toBeInstanceOf(ConfigError);
+    await expect(setPassword(engine, `${ns.prefix}nobody`, newPw)).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('verifyLogin: wrong password, failing check, malformed check', async () => {
@@ -300,7 +301,7 @@ describe('MongoDB engine on FerretDB: rotations in a row and names', () => {
     let current = { username: names[0]!, password: 'pw-v1-0123456789abcdef' };
     for (let i = 0; i < 3; i++) {
       const next = { username: names[(i + 1) % 2]!, password: generatePassword() };
-      await engine.preflight(current.username, 'dual-user');
+      await preflight(engine, current.username, 'dual-user');
       await engine.createLoginLike(current.username, next.username, next.password);
       await engine.verifyLogin(next, { checks: ['{"find": "orders", "limit": 1}'] });
       await engine.verifyLogin(current);
@@ -319,8 +320,8 @@ describe('MongoDB engine on FerretDB: rotations in a row and names', () => {
     let current = 'pw-v1-0123456789abcdef';
     for (let i = 0; i < 3; i++) {
       const next = generatePassword();
-      await engine.preflight(user, 'single');
-      await engine.setPassword(user, next);
+      await preflight(engine, user, 'single');
+      await setPassword(engine, user, next);
       await engine.verifyLogin({ username: user, password: next });
       expect(await tryLogin(user, current)).toBe('AuthenticationFailed');
       current = next;
@@ -336,14 +337,14 @@ describe('MongoDB engine on FerretDB: rotations in a row and names', () => {
       await engine.verifyLogin({ username: name, password: pw });
       expect(await tryLogin(name, pw)).toBe('ok');
       expect((await engine.comparePrivileges(template, name)).missing).toEqual([]);
-      await engine.setPassword(name, pw);
+      await setPassword(engine, name, pw);
       await engine.dropLogin(name);
       expect(await engine.loginExists(name)).toBe(false);
     }
     expect(await engine.loginExists(template)).toBe(true);
     for (const bad of ['', 'a\u0000b']) {
       await expect(engine.createLoginLike(template, bad, 'pw')).rejects.toBeInstanceOf(UnsafeIdentifierError);
-      await expect(engine.setPassword(bad, 'pw')).rejects.toBeInstanceOf(UnsafeIdentifierError);
+      await expect(setPassword(engine, bad, 'pw')).rejects.toBeInstanceOf(UnsafeIdentifierError);
       await expect(engine.dropLogin(bad)).rejects.toBeInstanceOf(UnsafeIdentifierError);
       await expect(engine.verifyLogin({ username: bad, password: 'pw' })).rejects.toBeInstanceOf(
         UnsafeIdentifierError,

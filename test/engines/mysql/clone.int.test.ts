@@ -5,6 +5,7 @@ import type { Engine } from '../../../src/engines/types';
 import { ConfigError, UnsafeIdentifierError } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
 import { services } from '../../helpers/services';
+import { addPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 const timings: Record<string, number[]> = {};
 async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -152,7 +153,7 @@ async function showCreateUser(user: string): Promise<string> {
 describe('dual-user (createLoginLike)', () => {
   it('clones grants, roles, default role and attributes; the clone can do exactly what the template can', async () => {
     const f = await fixture();
-    await engine.preflight(f.app, 'dual-user');
+    await preflight(engine, f.app, 'dual-user');
     expect(await abilities(f, f.app, f.password)).toEqual(EXPECTED_ABILITIES);
 
     const clone = `${f.app}_b`;
@@ -237,7 +238,7 @@ describe('dual-user (createLoginLike)', () => {
         password: `round-${round}-password-xyz`,
       };
       const start = performance.now();
-      await engine.preflight(current.username, 'dual-user');
+      await preflight(engine, current.username, 'dual-user');
       await engine.createLoginLike(current.username, next.username, next.password);
       await engine.verifyLogin(next);
       await engine.verifyLogin(current);
@@ -303,13 +304,13 @@ describe('hostile account names', () => {
     );
 
     const clone = `${user}_b`;
-    await engine.preflight(user, 'dual-user');
+    await preflight(engine, user, 'dual-user');
     await engine.createLoginLike(user, clone, 'clone-password-456');
     expect(await engine.comparePrivileges(user, clone)).toEqual({ missing: [], extra: [] });
     await engine.verifyLogin({ username: clone, password: 'clone-password-456' });
     const c = await ns.connectAs(clone, 'clone-password-456', db);
     await c.query(`UPDATE ${escapeId(user, true)} SET ${escapeId(user, true)} = 1`);
-    await engine.addPassword(clone, 'added-password-789', 'clone-password-456');
+    await addPassword(engine, clone, 'added-password-789', 'clone-password-456');
     await engine.verifyLogin({ username: clone, password: 'added-password-789' });
     await engine.dropLogin(clone);
     expect(await engine.loginExists(clone)).toBe(false);
@@ -330,7 +331,7 @@ describe('hostile account names', () => {
     expect(await engine.loginExists(`'${user}_b'@'localhost'`)).toBe(true);
     expect(await engine.loginExists(`${user}_b`)).toBe(true);
     await engine.verifyLogin({ username: `${user}_b`, password: 'clone-password-456' });
-    await engine.setPassword(`'${user}'@'10.0.0.%'`, 'other-password-7890');
+    await setPassword(engine, `'${user}'@'10.0.0.%'`, 'other-password-7890');
     const pinned = createMysqlEngine({
       host: services.mysql.host,
       port: services.mysql.port,
@@ -340,7 +341,7 @@ describe('hostile account names', () => {
     });
     try {
       expect(await pinned.loginExists(user)).toBe(true);
-      await pinned.setPassword(user, 'pinned-password-2468');
+      await setPassword(pinned, user, 'pinned-password-2468');
       await pinned.verifyLogin({ username: user, password: 'pinned-password-2468' });
     } finally {
       await pinned.close();

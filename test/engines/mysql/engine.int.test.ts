@@ -1,8 +1,7 @@
 import { escape, escapeId } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMysqlEngine } from '../../../src/engines/mysql';
+import { createMysqlEngine, type MysqlEngine } from '../../../src/engines/mysql';
 import { nativePasswordHash } from '../../../src/engines/mysql/auth';
-import type { Engine } from '../../../src/engines/types';
 import {
   AdminPrivilegeError,
   ConfigError,
@@ -13,6 +12,7 @@ import {
 } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
 import { services } from '../../helpers/services';
+import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 const timings: Record<string, number[]> = {};
 async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -27,7 +27,7 @@ async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
 function engineFor(
   ns: MysqlNamespace,
   admin = { username: services.mysql.user, password: services.mysql.password },
-): Engine {
+): MysqlEngine {
   return createMysqlEngine({
     host: services.mysql.host,
     port: services.mysql.port,
@@ -52,7 +52,7 @@ async function attributes(ns: MysqlNamespace, user: string, host = '%'): Promise
     );
 }
 
-async function canLogIn(engine: Engine, username: string, password: string): Promise<boolean | string> {
+async function canLogIn(engine: MysqlEngine, username: string, password: string): Promise<boolean | string> {
   try {
     await engine.verifyLogin({ username, password });
     return true;
@@ -64,7 +64,7 @@ async function canLogIn(engine: Engine, username: string, password: string): Pro
 }
 
 let ns: MysqlNamespace;
-let engine: Engine;
+let engine: MysqlEngine;
 
 /** A login that may connect to the test database (verifyLogin connects to it). */
 async function appLogin(name: string, password: string, attrs = ''): Promise<string> {
@@ -124,9 +124,9 @@ describe('dual-password (MariaDB authentication chain)', () => {
     );
     const before = await attributes(ns, app);
     expect(before).toMatch(/MAX_QUERIES_PER_HOUR 10000 MAX_USER_CONNECTIONS 5/);
-    await engine.preflight(app, 'dual-password');
+    await preflight(engine, app, 'dual-password');
 
-    await timed('addPassword', () => engine.addPassword(app, 'new-password-654321', 'old-password-123456'));
+    await timed('addPassword', () => addPassword(engine, app, 'new-password-654321', 'old-password-123456'));
     expect(await canLogIn(engine, app, 'old-password-123456')).toBe(true);
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(true);
     expect(await canLogIn(engine, app, 'wrong-password-000000')).toBe(false);
@@ -138,7 +138,7 @@ describe('dual-password (MariaDB authentication chain)', () => {
       [app],
     )) as unknown as [[{ t: string; p: unknown }]];
     await timed('addPassword (retry, no-op)', () =>
-      engine.addPassword(app, 'new-password-654321', 'old-password-123456'),
+      addPassword(engine, app, 'new-password-654321', 'old-password-123456'),
     );
     const [[again]] = (await ns.admin.query(
       "SELECT JSON_VALUE(Priv, '$.password_last_changed') AS t, Priv AS p FROM mysql.global_priv WHERE User = ?",
@@ -147,25 +147,25 @@ describe('dual-password (MariaDB authentication chain)', () => {
     expect(again).toEqual(stamp);
 
     const oldSession = await ns.connectAs(app, 'old-password-123456');
-    await timed('keepOnlyPassword', () => engine.keepOnlyPassword(app, 'new-password-654321'));
+    await timed('keepOnlyPassword', () => keepOnlyPassword(engine, app, 'new-password-654321'));
     expect(await canLogIn(engine, app, 'old-password-123456')).toBe(false);
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(true);
     expect(await attributes(ns, app)).toBe(before);
     // Established sessions survive the removal of their password (why heartbeats decide the drain).
     await expect(oldSession.query('SELECT 1')).resolves.toBeDefined();
-    await engine.keepOnlyPassword(app, 'new-password-654321');
+    await keepOnlyPassword(engine, app, 'new-password-654321');
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(true);
   });
 
   it('undo: keepOnlyPassword(current) removes the added password', async () => {
     const app = await appLogin('app', 'old-password-123456');
-    await engine.addPassword(app, 'new-password-654321', 'old-password-123456');
-    await engine.keepOnlyPassword(app, 'old-password-123456');
+    await addPassword(engine, app, 'new-password-654321', 'old-password-123456');
+    await keepOnlyPassword(engine, app, 'old-password-123456');
     expect(await canLogIn(engine, app, 'old-password-123456')).toBe(true);
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(false);
     // And from an unexpected state (only the new one left) addPassword still converges.
-    await engine.keepOnlyPassword(app, 'new-password-654321');
-    await engine.addPassword(app, 'new-password-654321', 'old-password-123456');
+    await keepOnlyPassword(engine, app, 'new-password-654321');
+    await addPassword(engine, app, 'new-password-654321', 'old-password-123456');
     expect(await canLogIn(engine, app, 'old-password-123456')).toBe(true);
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(true);
   });
@@ -178,11 +178,11 @@ describe('dual-password (MariaDB authentication chain)', () => {
     );
     const before = await attributes(ns, app);
     expect(before).toMatch(/REQUIRE .*SUBJECT .*ACCOUNT LOCK PASSWORD EXPIRE NEVER/);
-    await engine.addPassword(app, 'new-password-654321', 'old-password-123456');
+    await addPassword(engine, app, 'new-password-654321', 'old-password-123456');
     expect(await attributes(ns, app)).toBe(before);
-    await engine.keepOnlyPassword(app, 'new-password-654321');
+    await keepOnlyPassword(engine, app, 'new-password-654321');
     expect(await attributes(ns, app)).toBe(before);
-    await engine.setPassword(app, 'third-password-98765');
+    await setPassword(engine, app, 'third-password-98765');
     expect(await attributes(ns, app)).toBe(before);
   });
 
@@ -194,11 +194,13 @@ describe('dual-password (MariaDB authentication chain)', () => {
       `CREATE USER ${escape(chain)}@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('x-password-1234567') OR unix_socket`,
     );
     for (const login of [sock, chain]) {
-      await expect(engine.addPassword(login, 'new-password-654321', 'x-password-1234567')).rejects.toThrow(
+      await expect(addPassword(engine, login, 'new-password-654321', 'x-password-1234567')).rejects.toThrow(
         UnsupportedStrategyError,
       );
-      await expect(engine.setPassword(login, 'new-password-654321')).rejects.toThrow(/unix_socket/);
-      await expect(engine.preflight(login, 'dual-password')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+      await expect(setPassword(engine, login, 'new-password-654321')).rejects.toThrow(/unix_socket/);
+      await expect(preflight(engine, login, 'dual-password')).rejects.toBeInstanceOf(
+        UnsupportedStrategyError,
+      );
       await expect(engine.createLoginLike(login, `${login}_b`, 'new-password-654321')).rejects.toBeInstanceOf(
         UnsupportedStrategyError,
       );
@@ -210,11 +212,11 @@ describe('dual-password (MariaDB authentication chain)', () => {
 describe('single', () => {
   it('replaces the password in place, idempotently', async () => {
     const app = await appLogin('app', 'old-password-123456', 'WITH MAX_USER_CONNECTIONS 3');
-    await engine.preflight(app, 'single');
-    await timed('setPassword', () => engine.setPassword(app, 'new-password-654321'));
+    await preflight(engine, app, 'single');
+    await timed('setPassword', () => setPassword(engine, app, 'new-password-654321'));
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(true);
     expect(await canLogIn(engine, app, 'old-password-123456')).toBe(false);
-    await engine.setPassword(app, 'new-password-654321');
+    await setPassword(engine, app, 'new-password-654321');
     expect(await canLogIn(engine, app, 'new-password-654321')).toBe(true);
     expect(await attributes(ns, app)).toMatch(/MAX_USER_CONNECTIONS 3/);
     const [[row]] = (await ns.admin.query(
@@ -223,7 +225,7 @@ describe('single', () => {
     )) as unknown as [[{ h: string }]];
     expect(row.h).toBe(nativePasswordHash('new-password-654321'));
     // Hashes are computed over UTF-8, as the client computes its proof.
-    await engine.setPassword(app, 'pässwörd-ünï©ødé-42');
+    await setPassword(engine, app, 'pässwörd-ünï©ødé-42');
     expect(await canLogIn(engine, app, 'pässwörd-ünï©ødé-42')).toBe(true);
   });
 });
@@ -233,11 +235,11 @@ describe('preflight', () => {
     const app = await appLogin('app', 'old-password-123456');
     await ns.admin.query(`GRANT SELECT ON ${escapeId(ns.database)}.* TO ${escape(app)}@'%'`);
     for (const strategy of ['dual-password', 'dual-user', 'single'] as const)
-      await engine.preflight(app, strategy);
+      await preflight(engine, app, strategy);
   });
 
   it('names a missing login', async () => {
-    await expect(engine.preflight(`${ns.prefix}nobody`, 'single')).rejects.toThrow(
+    await expect(preflight(engine, `${ns.prefix}nobody`, 'single')).rejects.toThrow(
       new ConfigError(`login '${ns.prefix}nobody'@'%' does not exist`),
     );
   });
@@ -248,12 +250,12 @@ describe('preflight', () => {
     await ns.admin.query(`GRANT SELECT ON *.* TO ${escape(weak)}@'%' WITH GRANT OPTION`);
     const weakEngine = engineFor(ns, { username: weak, password: 'weak-password-123456' });
     try {
-      const err = await weakEngine.preflight(app, 'single').catch((e: unknown) => e);
+      const err = await preflight(weakEngine, app, 'single').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AdminPrivilegeError);
       expect((err as Error).message).toMatch(/missing CREATE USER/);
-      const dual = await weakEngine.preflight(app, 'dual-user').catch((e: unknown) => e);
+      const dual = await preflight(weakEngine, app, 'dual-user').catch((e: unknown) => e);
       expect((dual as Error).message).toMatch(/PROCESS/);
-      const set = await weakEngine.setPassword(app, 'new-password-654321').catch((e: unknown) => e);
+      const set = await setPassword(weakEngine, app, 'new-password-654321').catch((e: unknown) => e);
       expect(set).toBeInstanceOf(AdminPrivilegeError);
       expect((set as Error).message).not.toContain('new-password-654321');
       expect((set as Error).message).not.toContain(nativePasswordHash('new-password-654321'));
@@ -271,10 +273,10 @@ describe('preflight', () => {
     await ns.admin.query(
       `REVOKE ADMIN OPTION FOR ${escape(role)} FROM ${escape(me.u.slice(0, at))}@${escape(me.u.slice(at + 1))}`,
     );
-    await expect(engine.preflight(app, 'dual-user')).rejects.toThrow(
+    await expect(preflight(engine, app, 'dual-user')).rejects.toThrow(
       new RegExp(`missing ADMIN OPTION on role \`${role}\``),
     );
-    await expect(engine.preflight(app, 'dual-password')).resolves.toBeUndefined();
+    await expect(preflight(engine, app, 'dual-password')).resolves.toBeUndefined();
   });
 
   it('dual-user: refuses a login that is the DEFINER of views or routines (they would break once it is dropped)', async () => {
@@ -282,21 +284,23 @@ describe('preflight', () => {
     const db = escapeId(ns.database);
     await ns.admin.query(`CREATE DEFINER = ${escape(app)}@'%' VIEW ${db}.v AS SELECT 1 AS one`);
     await ns.admin.query(`CREATE DEFINER = ${escape(app)}@'%' PROCEDURE ${db}.p() SELECT 1`);
-    const err = await engine.preflight(app, 'dual-user').catch((e: unknown) => e);
+    const err = await preflight(engine, app, 'dual-user').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(
       /DEFINER of 2 object\(s\).*view `t_.*`\.`v`.*procedure `t_.*`\.`p`/,
     );
     await expect(engine.dropLogin(app)).rejects.toBeInstanceOf(ConfigError);
     expect(await engine.loginExists(app)).toBe(true);
-    await engine.preflight(app, 'dual-password');
+    await preflight(engine, app, 'dual-password');
   });
 
   it('strategy the server lacks and unsafe names are refused', async () => {
-    await expect(engine.preflight(`${ns.prefix}emoji😀`, 'single')).rejects.toBeInstanceOf(
+    await expect(preflight(engine, `${ns.prefix}emoji😀`, 'single')).rejects.toBeInstanceOf(
       UnsafeIdentifierError,
     );
-    await expect(engine.preflight(`${ns.prefix}${'x'.repeat(200)}`, 'single')).rejects.toThrow(/at most \d+/);
+    await expect(preflight(engine, `${ns.prefix}${'x'.repeat(200)}`, 'single')).rejects.toThrow(
+      /at most \d+/,
+    );
   });
 });
 

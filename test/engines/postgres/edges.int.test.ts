@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { Client, escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresEngine } from '../../../src/engines/postgres';
-import type { Engine } from '../../../src/engines/types';
+import { createPostgresEngine, type PostgresEngine } from '../../../src/engines/postgres';
 import {
   AdminPrivilegeError,
   ConfigError,
@@ -12,6 +11,7 @@ import {
 import { generatePassword } from '../../../src/engines/password';
 import { freshPg, pgConnect, type PgNamespace } from '../../helpers/pg';
 import { services, testTls } from '../../helpers/services';
+import { addPassword, keepOnlyPassword, preflight } from '../../helpers/engine-calls';
 
 async function waitForPostgres(): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -31,7 +31,7 @@ async function waitForPostgres(): Promise<void> {
 
 const superAdmin = () => ({ username: services.postgres.user, password: services.postgres.password });
 
-function engineFor(ns: PgNamespace, admin = superAdmin(), database = ns.database): Engine {
+function engineFor(ns: PgNamespace, admin = superAdmin(), database = ns.database): PostgresEngine {
   return createPostgresEngine({
     host: services.postgres.host,
     port: services.postgres.port,
@@ -58,13 +58,13 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
   beforeAll(waitForPostgres, 16 * 60_000);
 
   let ns: PgNamespace | undefined;
-  const engines: Engine[] = [];
+  const engines: PostgresEngine[] = [];
   afterEach(async () => {
     await Promise.all(engines.splice(0).map((e) => e.close()));
     await ns?.cleanup();
     ns = undefined;
   });
-  const open = (e: Engine) => (engines.push(e), e);
+  const open = (e: PostgresEngine) => (engines.push(e), e);
 
   it('describes the server and refuses dual-password', async () => {
     ns = await freshPg();
@@ -80,9 +80,9 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
       reason: 'PostgreSQL has one password per role',
     });
     const login = await ns.createLogin('app', generatePassword());
-    await expect(engine.addPassword(login, 'a', 'b')).rejects.toBeInstanceOf(UnsupportedStrategyError);
-    await expect(engine.keepOnlyPassword(login, 'a')).rejects.toBeInstanceOf(UnsupportedStrategyError);
-    await expect(engine.preflight(login, 'dual-password')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+    await expect(addPassword(engine, login, 'a', 'b')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+    await expect(keepOnlyPassword(engine, login, 'a')).rejects.toBeInstanceOf(UnsupportedStrategyError);
+    await expect(preflight(engine, login, 'dual-password')).rejects.toBeInstanceOf(UnsupportedStrategyError);
   });
 
   it('preflight: missing login, admin without CREATEROLE, superuser login, missing grant options', async () => {
@@ -90,17 +90,17 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
     const engine = open(engineFor(ns));
     const pw = generatePassword();
     const login = await ns.createLogin('app', pw);
-    await engine.preflight(login, 'dual-user');
-    await engine.preflight(login, 'single');
+    await preflight(engine, login, 'dual-user');
+    await preflight(engine, login, 'single');
 
-    const missing = await engine.preflight(`${ns.prefix}nobody`, 'dual-user').catch((e: unknown) => e);
+    const missing = await preflight(engine, `${ns.prefix}nobody`, 'dual-user').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ConfigError);
     expect((missing as Error).message).toContain(`${ns.prefix}nobody`);
 
     const weakPw = generatePassword();
     const weak = await ns.createLogin('weak', weakPw);
     const weakEngine = open(engineFor(ns, { username: weak, password: weakPw }));
-    const noCreateRole = await weakEngine.preflight(login, 'dual-user').catch((e: unknown) => e);
+    const noCreateRole = await preflight(weakEngine, login, 'dual-user').catch((e: unknown) => e);
     expect(noCreateRole).toBeInstanceOf(AdminPrivilegeError);
     expect((noCreateRole as Error).message).toMatch(/missing CREATEROLE/);
 
@@ -108,14 +108,14 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
     const adminPw = generatePassword();
     const admin2 = await ns.createLogin('admin2', adminPw, 'CREATEROLE');
     const admin2Engine = open(engineFor(ns, { username: admin2, password: adminPw }));
-    await expect(admin2Engine.preflight(rootLogin, 'single')).rejects.toThrow(
+    await expect(preflight(admin2Engine, rootLogin, 'single')).rejects.toThrow(
       /SUPERUSER \(login .* is a superuser\)/,
     );
 
     await ns.admin.query(`CREATE SCHEMA s; CREATE TABLE s.t1 (x int); CREATE TABLE s.t2 (x int);
       GRANT USAGE ON SCHEMA s TO ${id(login)}; GRANT SELECT, INSERT ON s.t1 TO ${id(login)};
       ALTER TABLE s.t2 OWNER TO ${id(login)}`);
-    const gaps = await admin2Engine.preflight(login, 'dual-user').catch((e: unknown) => e);
+    const gaps = await preflight(admin2Engine, login, 'dual-user').catch((e: unknown) => e);
     expect(gaps).toBeInstanceOf(AdminPrivilegeError);
     const text = (gaps as Error).message;
     expect(text).toContain('table s.t1: SELECT WITH GRANT OPTION');
@@ -149,7 +149,7 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
       ALTER ROLE ${id(login)} SET statement_timeout = '3s';
       GRANT ${id(owner)} TO ${id(admin2)}; GRANT ${id(login)} TO ${id(admin2)}; GRANT pg_signal_backend TO ${id(admin2)}`);
     const engine = open(engineFor(ns, { username: admin2, password: adminPw }));
-    await engine.preflight(login, 'dual-user');
+    await preflight(engine, login, 'dual-user');
     const newLogin = `${ns.prefix}app_v2`;
     const newPw = generatePassword();
     await engine.createLoginLike(login, newLogin, newPw);
@@ -231,7 +231,7 @@ describe('PostgreSQL engine: names, several databases, scale', () => {
 
       const newLogin = `${ns.prefix}new;"'%@ ✓ü`;
       const newPw = `n'e"w\\ ${generatePassword()}`;
-      await engine.preflight(template, 'dual-user');
+      await preflight(engine, template, 'dual-user');
       await engine.createLoginLike(template, newLogin, newPw);
       expect(await engine.comparePrivileges(template, newLogin)).toEqual({ missing: [], extra: [] });
       await engine.verifyLogin(
@@ -263,7 +263,7 @@ describe('PostgreSQL engine: names, several databases, scale', () => {
       await expect(engine.createLoginLike(newLogin, tooLong, 'x')).rejects.toBeInstanceOf(
         UnsafeIdentifierError,
       );
-      await expect(engine.preflight(tooLong, 'dual-user')).rejects.toBeInstanceOf(UnsafeIdentifierError);
+      await expect(preflight(engine, tooLong, 'dual-user')).rejects.toBeInstanceOf(UnsafeIdentifierError);
       await expect(engine.dropLogin(tooLong)).rejects.toBeInstanceOf(UnsafeIdentifierError);
       await expect(engine.listSessions('a\u0000b')).rejects.toBeInstanceOf(UnsafeIdentifierError);
       await expect(engine.loginExists('')).rejects.toBeInstanceOf(UnsafeIdentifierError);

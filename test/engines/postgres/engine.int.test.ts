@@ -8,6 +8,7 @@ import { generatePassword } from '../../../src/engines/password';
 import { scramVerifierMatches } from '../../../src/engines/postgres/scram';
 import { freshPg, type PgNamespace } from '../../helpers/pg';
 import { services, testTls } from '../../helpers/services';
+import { preflight, setPassword } from '../../helpers/engine-calls';
 
 /** Another engineer starts the services; wait for them (up to 15 minutes) instead of starting PostgreSQL. */
 async function waitForPostgres(): Promise<void> {
@@ -204,7 +205,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
     const newLogin = `${ns.prefix}app_v2`;
     const newPassword = generatePassword();
 
-    await engine.preflight(fx.template, 'dual-user');
+    await preflight(engine, fx.template, 'dual-user');
     await engine.createLoginLike(fx.template, newLogin, newPassword);
 
     const diff = await engine.comparePrivileges(fx.template, newLogin);
@@ -558,13 +559,13 @@ describe('verification and password', () => {
       ).rejects.toThrow(/check 1 .*failed/);
 
       const next = generatePassword();
-      await engine.setPassword(login, next);
-      await engine.setPassword(login, next); // idempotent
+      await setPassword(engine, login, next);
+      await setPassword(engine, login, next); // idempotent
       await engine.verifyLogin({ username: login, password: next });
       const stored = (await ns.admin.query(`SELECT rolpassword FROM pg_authid WHERE rolname = $1`, [login]))
         .rows[0].rolpassword;
       expect(scramVerifierMatches(next, stored)).toBe(true);
-      await expect(engine.setPassword(`${ns.prefix}missing`, next)).rejects.toBeInstanceOf(ConfigError);
+      await expect(setPassword(engine, `${ns.prefix}missing`, next)).rejects.toBeInstanceOf(ConfigError);
     } finally {
       await engine.close();
       await ns.cleanup();

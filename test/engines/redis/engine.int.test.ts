@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generatePassword } from '../../../src/engines/password';
-import { createRedisEngine } from '../../../src/engines/redis';
+import { createRedisEngine, type RedisEngine } from '../../../src/engines/redis';
 import { sha256Hex } from '../../../src/engines/redis/acl';
-import type { Engine, EngineConnection } from '../../../src/engines/types';
+import type { EngineConnection } from '../../../src/engines/types';
 import {
   AdminPrivilegeError,
   ConfigError,
@@ -18,11 +18,12 @@ import {
   type RedisNamespace,
 } from '../../helpers/redis';
 import { services } from '../../helpers/services';
+import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 function engineWith(
   admin = { username: services.redis.user, password: services.redis.password },
   extra: Partial<EngineConnection> = {},
-): Engine {
+): RedisEngine {
   // persist: 'none' — the shared server has a redis.conf; tests must not CONFIG REWRITE it.
   return createRedisEngine({
     host: services.redis.host,
@@ -61,7 +62,7 @@ async function passwordHashes(admin: Redis, user: string): Promise<string[]> {
 }
 
 let ns: RedisNamespace;
-let engine: Engine;
+let engine: RedisEngine;
 
 beforeAll(async () => {
   await waitForRedis();
@@ -105,9 +106,11 @@ describe('Redis engine: describe and preflight', () => {
   });
 
   it('preflight: missing login is a ConfigError, an existing one passes every strategy', async () => {
-    await expect(engine.preflight(`${ns.prefix}nobody`, 'dual-password')).rejects.toBeInstanceOf(ConfigError);
+    await expect(preflight(engine, `${ns.prefix}nobody`, 'dual-password')).rejects.toBeInstanceOf(
+      ConfigError,
+    );
     const user = await ns.createUser('app', 'on', '>pw-0123456789abcdef', '~x');
-    for (const s of ['dual-password', 'dual-user', 'single'] as const) await engine.preflight(user, s);
+    for (const s of ['dual-password', 'dual-user', 'single'] as const) await preflight(engine, user, s);
     expect(await engine.loginExists(user)).toBe(true);
     expect(await engine.loginExists(`${ns.prefix}nobody`)).toBe(false);
   });
@@ -118,7 +121,7 @@ describe('Redis engine: describe and preflight', () => {
     const noAcl = await ns.createUser('adm1', 'on', `>${pw}`, '~*', '&*', '+@all', '-acl');
     const e1 = engineWith({ username: noAcl, password: pw });
     try {
-      await expect(e1.preflight(user, 'dual-password')).rejects.toBeInstanceOf(AdminPrivilegeError);
+      await expect(preflight(e1, user, 'dual-password')).rejects.toBeInstanceOf(AdminPrivilegeError);
     } finally {
       await e1.close();
     }
@@ -135,8 +138,8 @@ describe('Redis engine: describe and preflight', () => {
     );
     const e2 = engineWith({ username: partial, password: pw });
     try {
-      await e2.preflight(user, 'dual-password');
-      const err = await e2.preflight(user, 'dual-user').catch((e: unknown) => e);
+      await preflight(e2, user, 'dual-password');
+      const err = await preflight(e2, user, 'dual-user').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AdminPrivilegeError);
       expect((err as Error).message).toMatch(/acl deluser.*client kill/);
     } finally {
@@ -163,22 +166,22 @@ describe('Redis engine: dual-password', () => {
     const user = await createTemplate(oldPw);
     const before = await aclRulesWithoutPasswords(ns.admin, user);
 
-    await engine.addPassword(user, newPw, oldPw);
+    await addPassword(engine, user, newPw, oldPw);
     expect(await tryLogin(user, oldPw)).toBe('ok');
     expect(await tryLogin(user, newPw)).toBe('ok');
     expect(await tryLogin(user, 'wrong-password-123456')).toMatch(/^WRONGPASS/);
     expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(oldPw), sha256Hex(newPw)].sort());
 
     // Twice: still exactly those two.
-    await engine.addPassword(user, newPw, oldPw);
+    await addPassword(engine, user, newPw, oldPw);
     expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(oldPw), sha256Hex(newPw)].sort());
     await engine.verifyLogin({ username: user, password: newPw });
     await engine.verifyLogin({ username: user, password: oldPw });
 
     // A session established with the old password survives its removal (heartbeats decide the drain).
     const oldSession = await ns.connectAs(user, oldPw);
-    await engine.keepOnlyPassword(user, newPw);
-    await engine.keepOnlyPassword(user, newPw); // idempotent
+    await keepOnlyPassword(engine, user, newPw);
+    await keepOnlyPassword(engine, user, newPw); // idempotent
     expect(await tryLogin(user, oldPw)).toMatch(/^WRONGPASS/);
     expect(await tryLogin(user, newPw)).toBe('ok');
     expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(newPw)]);
@@ -193,7 +196,7 @@ describe('Redis engine: dual-password', () => {
   it('addPassword drops a stale third password left by an unfinished rotation', async () => {
     const [a, b, stale] = [generatePassword(), generatePassword(), generatePassword()];
     const user = await ns.createUser('app', 'on', `>${a}`, `>${stale}`, '~x');
-    await engine.addPassword(user, b, a);
+    await addPassword(engine, user, b, a);
     expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(a), sha256Hex(b)].sort());
     expect(await tryLogin(user, stale)).toMatch(/^WRONGPASS/);
   });
@@ -213,9 +216,9 @@ describe('Redis engine: dual-password', () => {
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     } as never);
     try {
-      await engine.addPassword(user, newPw, oldPw);
-      await engine.keepOnlyPassword(user, newPw);
-      await engine.setPassword(user, oldPw);
+      await addPassword(engine, user, newPw, oldPw);
+      await keepOnlyPassword(engine, user, newPw);
+      await setPassword(engine, user, oldPw);
       await engine.createLoginLike(user, `${ns.prefix}copy`, newPw);
     } finally {
       spy.mockRestore();
@@ -399,13 +402,13 @@ describe('Redis engine: single', () => {
     const newPw = generatePassword();
     const user = await createTemplate(oldPw);
     const before = await aclRulesWithoutPasswords(ns.admin, user);
-    await engine.setPassword(user, newPw);
-    await engine.setPassword(user, newPw);
+    await setPassword(engine, user, newPw);
+    await setPassword(engine, user, newPw);
     expect(await tryLogin(user, oldPw)).toMatch(/^WRONGPASS/);
     expect(await tryLogin(user, newPw)).toBe('ok');
     expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(newPw)]);
     expect(await aclRulesWithoutPasswords(ns.admin, user)).toEqual(before);
-    await expect(engine.setPassword(`${ns.prefix}nobody`, newPw)).rejects.toBeInstanceOf(ConfigError);
+    await expect(setPassword(engine, `${ns.prefix}nobody`, newPw)).rejects.toBeInstanceOf(ConfigError);
   });
 });
 
@@ -415,11 +418,11 @@ describe('Redis engine: rotations in a row (as the activities compose them)', ()
     let current = 'pw-v1-0123456789abcdef';
     for (let i = 0; i < 3; i++) {
       const next = generatePassword();
-      await engine.preflight(user, 'dual-password');
-      await engine.addPassword(user, next, current); // apply
+      await preflight(engine, user, 'dual-password');
+      await addPassword(engine, user, next, current); // apply
       await engine.verifyLogin({ username: user, password: next }); // verify
       await engine.verifyLogin({ username: user, password: current });
-      await engine.keepOnlyPassword(user, next); // revoke
+      await keepOnlyPassword(engine, user, next); // revoke
       expect(await tryLogin(user, current)).toMatch(/^WRONGPASS/);
       current = next;
       expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(current)]);
@@ -432,7 +435,7 @@ describe('Redis engine: rotations in a row (as the activities compose them)', ()
     let current = { username: names[0]!, password: 'pw-v1-0123456789abcdef' };
     for (let i = 0; i < 3; i++) {
       const next = { username: names[(i + 1) % 2]!, password: generatePassword() };
-      await engine.preflight(current.username, 'dual-user');
+      await preflight(engine, current.username, 'dual-user');
       await engine.createLoginLike(current.username, next.username, next.password);
       await engine.verifyLogin(next, { checks: [`GET ${ns.prefix}app:x`] });
       await engine.verifyLogin(current);
@@ -448,8 +451,8 @@ describe('Redis engine: rotations in a row (as the activities compose them)', ()
     const oldPw = generatePassword();
     const newPw = generatePassword();
     const user = await createTemplate(oldPw);
-    await engine.addPassword(user, newPw, oldPw);
-    await engine.keepOnlyPassword(user, oldPw);
+    await addPassword(engine, user, newPw, oldPw);
+    await keepOnlyPassword(engine, user, oldPw);
     expect(await passwordHashes(ns.admin, user)).toEqual([sha256Hex(oldPw)]);
     expect(await tryLogin(user, newPw)).toMatch(/^WRONGPASS/);
   });
@@ -462,7 +465,9 @@ describe('Redis engine: names', () => {
       await expect(engine.createLoginLike(template, bad, generatePassword())).rejects.toBeInstanceOf(
         UnsafeIdentifierError,
       );
-      await expect(engine.setPassword(bad, generatePassword())).rejects.toBeInstanceOf(UnsafeIdentifierError);
+      await expect(setPassword(engine, bad, generatePassword())).rejects.toBeInstanceOf(
+        UnsafeIdentifierError,
+      );
       await expect(engine.dropLogin(bad)).rejects.toBeInstanceOf(UnsafeIdentifierError);
       // An empty user name means "default" (AUTH <password>), as for Redis < 6.
       if (bad !== '') {

@@ -15,6 +15,7 @@ import { generatePassword } from '../../../src/engines/password';
 import { createRedisEngine } from '../../../src/engines/redis';
 import { sha256Hex } from '../../../src/engines/redis/acl';
 import type { Engine } from '../../../src/engines/types';
+import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 const haveRedisServer = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 const ADMIN = 'persist_admin';
@@ -186,8 +187,8 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
     const b = generatePassword();
     await e.createLoginLike('app', 'app_b', b);
     const next = generatePassword();
-    await e.addPassword('app', next, appPw);
-    await e.keepOnlyPassword('app', next);
+    await addPassword(e, 'app', next, appPw);
+    await keepOnlyPassword(e, 'app', next);
     expect(readFileSync(join(t.dir, 'users.acl'), 'utf8')).toMatch(/^user app_b on #/m);
     await e.close();
 
@@ -210,7 +211,7 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
     engines.push(e);
     const b = generatePassword();
     await e.createLoginLike('app', 'app_b', b);
-    await e.setPassword('app', b);
+    await setPassword(e, 'app', b);
     expect(readFileSync(t.conf, 'utf8')).toMatch(/^user app_b on #/m);
     await e.close();
     await restart(t);
@@ -256,6 +257,6 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
     const ack = engineOn(primary, { persist: 'none', nodeLocalAcl: true });
     engines.push(ack);
     expect((await ack.describe()).strategies['dual-password'].supported).toBe(true);
-    await ack.preflight('app', 'dual-password');
+    await preflight(ack, 'app', 'dual-password');
   });
 });

@@ -10,7 +10,8 @@ import { redactPgStatement } from '../../src/engines/postgres/sql';
 import { redactRedisCommand } from '../../src/engines/redis';
 import { passwordHashRule } from '../../src/engines/redis/acl';
 import { scramSha256Verifier } from '../../src/engines/postgres/scram';
-import { redactValues, secretForms } from '../../src/engines/dry-run';
+import { secretFormsOf } from '../../src/engines';
+import { redactValues } from '../../src/engines/redaction';
 
 const pw = "it's a \\secret\\ pw";
 const account = { user: 'app', host: '%' };
@@ -60,8 +61,13 @@ describe('dry-run redaction', () => {
     expect(redactRedisCommand(['ACL', 'SETUSER', 'u', '(~a:* +get)'])).toBe('ACL SETUSER u "(~a:* +get)"');
   });
 
-  it('by value: a password and its hashes, wherever they appear', () => {
-    const text = `x ${pw} ${nativePasswordHash(pw)} ${passwordHashRule(pw).slice(1)} y`;
-    expect(redactValues(text, secretForms(pw))).toBe('x <redacted> <redacted> <redacted> y');
+  it('by value: a password and the hashes its engine sends, wherever they appear', () => {
+    const mysql = `x ${pw} ${nativePasswordHash(pw)} ${nativePasswordHash(pw).slice(1)} y`;
+    expect(redactValues(mysql, secretFormsOf('mysql', pw))).toBe('x <redacted> <redacted> <redacted> y');
+    const redis = `x ${pw} ${passwordHashRule(pw).slice(1)} y`;
+    expect(redactValues(redis, secretFormsOf('redis', pw))).toBe('x <redacted> <redacted> y');
+    for (const kind of ['postgres', 'mongodb'] as const) {
+      expect(redactValues(`x ${pw} y`, secretFormsOf(kind, pw))).toBe('x <redacted> y');
+    }
   });
 });
