@@ -17,6 +17,7 @@ export default {
     'src/engines/mysql/tokens.ts',
     'src/engines/mysql/auth.ts',
     'src/engines/redis/acl.ts',
+    'src/engines/redis/probes.ts',
     'src/engines/mongodb/users.ts',
     'src/engines/postgres/scram.ts',
     'src/engines/password.ts',

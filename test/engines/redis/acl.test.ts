@@ -1,30 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildProbes,
   checkNewRedisLogin,
   checkRedisLogin,
   cloneRules,
   compareAclUsers,
   diffCommandRules,
   describeRules,
-  dryrunVerdict,
-  globSample,
   hasAcl,
   hasDryrun,
-  OUTSIDE_SAMPLE,
   parseAclGetUser,
   parseClientList,
-  parseCommandTable,
   parseInfo,
   parsePersistOption,
   passwordHashRule,
   resolvePersist,
-  rulePattern,
   type AclUser,
-  samplesOf,
   splitCommandLine,
   toSession,
 } from '../../../src/engines/redis/acl';
+import {
+  buildProbes,
+  dryrunVerdict,
+  globSample,
+  OUTSIDE_SAMPLE,
+  parseCommandTable,
+  rulePattern,
+  samplesOf,
+} from '../../../src/engines/redis/probes';
 import { UnsafeIdentifierError } from '../../../src/errors';
 
 const redis7User = [
