@@ -14,7 +14,7 @@
  * that quoting is exact.
  */
 import { escape } from 'mysql2/promise';
-import { UnsafeIdentifierError } from '../../errors';
+import { UnsafeIdentifierError, UnsupportedServerError } from '../../errors';
 import { isName, isPunct, SqlParseError, tokenize, type Token } from './tokens';
 
 export interface Account {
@@ -93,4 +93,16 @@ export function describeAccount(account: Account): string {
 
 export function sameAccount(a: Account, b: Account): boolean {
   return a.user === b.user && a.host.toLowerCase() === b.host.toLowerCase();
+}
+
+/** Runs a parser of server output; a statement it cannot read is an UnsupportedServerError naming `what`. */
+export function parsed<T>(account: Account, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SqlParseError) {
+      throw new UnsupportedServerError(`cannot read ${what} of ${describeAccount(account)}: ${err.message}`);
+    }
+    throw err;
+  }
 }

@@ -32,14 +32,8 @@
  * dropLogin refuse such logins with a ConfigError listing the objects;
  * re-pointing DEFINERs is out of scope.
  */
-import { escape, escapeId } from 'mysql2/promise';
-import {
-  AdminPrivilegeError,
-  ConfigError,
-  RotatorError,
-  UnsupportedServerError,
-  UnsupportedStrategyError,
-} from '../../errors';
+import { escape } from 'mysql2/promise';
+import { AdminPrivilegeError, ConfigError, RotatorError, UnsupportedStrategyError } from '../../errors';
 import { collectBlockers } from '../checks';
 import type { ResolvedStrategy } from '../../shared/types';
 import type {
@@ -57,6 +51,7 @@ import {
   describeAccount,
   MAX_HOST_CHARS,
   parseLogin,
+  parsed,
   quoteAccount,
   sameAccount,
   type Account,
@@ -81,9 +76,9 @@ import {
   type ServerVersion,
 } from './server';
 import { drainUser, endUserSessions, listUserSessions } from './sessions';
-import { SqlParseError } from './tokens';
 import { attributeClauses, attributeFacts, parseCreateUser, type UserDefinition } from './user';
 import { verifyMysqlLogin } from './verify';
+import { definerProblem } from './definers';
 
 export { parseServerVersion, strategiesFor } from './server';
 
@@ -257,43 +252,9 @@ export class MysqlEngine implements Engine {
       );
     }
     if (strategy === 'dual-user') {
-      const definer = await this.definerProblem(account, 'dual-user would drop it after grace');
+      const definer = await definerProblem(this.db, account, 'dual-user would drop it after grace');
       if (definer) found.push(definer);
     }
-  }
-
-  /** Views/routines with SQL SECURITY DEFINER, triggers and events that run as `account` (at most 50). */
-  async definerObjects(account: Account): Promise<string[]> {
-    const definer = `${account.user}@${account.host}`;
-    const rows = await this.db.query(
-      `SELECT 'view' AS kind, TABLE_SCHEMA AS db, TABLE_NAME AS name FROM information_schema.VIEWS
-        WHERE DEFINER = ? AND SECURITY_TYPE = 'DEFINER'
-       UNION ALL SELECT LOWER(ROUTINE_TYPE), ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES
-        WHERE DEFINER = ? AND SECURITY_TYPE = 'DEFINER'
-       UNION ALL SELECT 'trigger', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS WHERE DEFINER = ?
-       UNION ALL SELECT 'event', EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS WHERE DEFINER = ?
-       LIMIT 50`,
-      [definer, definer, definer, definer],
-      `looking for objects defined by ${describeAccount(account)}`,
-    );
-    return rows.map(
-      (r) => `${String(r.kind)} ${escapeId(String(r.db), true)}.${escapeId(String(r.name), true)}`,
-    );
-  }
-
-  private async refuseDefiner(account: Account, why: string): Promise<void> {
-    const problem = await this.definerProblem(account, why);
-    if (problem) throw problem;
-  }
-
-  private async definerProblem(account: Account, why: string): Promise<ConfigError | undefined> {
-    const objects = await this.definerObjects(account);
-    if (objects.length === 0) return undefined;
-    const count = objects.length >= 50 ? '50 or more' : String(objects.length);
-    const shown = `${objects.slice(0, 10).join(', ')}${objects.length > 10 ? ', ...' : ''}`;
-    return new ConfigError(
-      `${describeAccount(account)} is the DEFINER of ${count} object(s) that stop working when it is dropped (${shown}); ${why}. Use dual-password, or give these objects another DEFINER first`,
-    );
   }
 
   // ------------------------------------------------------------ dual-user
@@ -369,7 +330,8 @@ export class MysqlEngine implements Engine {
     if (sameAccount(await this.adminAccount(), account)) {
       throw new ConfigError(`refusing to drop the admin account ${describeAccount(account)}`);
     }
-    await this.refuseDefiner(account, 'refusing to drop it');
+    const definer = await definerProblem(this.db, account, 'refusing to drop it');
+    if (definer) throw definer;
     const context = `dropping ${describeAccount(account)}`;
     // No new sessions from here on, so the drained state cannot change under us.
     if (v.num >= ACCOUNT_LOCK_VERSION[v.variant]) {
@@ -391,37 +353,17 @@ export class MysqlEngine implements Engine {
   }
 
   async changePassword(login: string, change: PasswordChange): Promise<void> {
-    switch (change.mode) {
-      case 'add':
-        return this.addPassword(login, change.password, change.current);
-      case 'keep-only':
-        return this.keepOnlyPassword(login, change.password);
-      case 'replace':
-        return this.setPassword(login, change.password);
+    passwords.checkPassword(change.password);
+    if (change.mode === 'replace') {
+      await passwords.setPassword(await this.access(), await this.requireAccount(login), change.password);
+      return;
     }
-  }
-
-  private async addPassword(login: string, newPassword: string, currentPassword: string): Promise<void> {
-    passwords.checkPassword(newPassword);
-    passwords.checkPassword(currentPassword);
+    if (change.mode === 'add') passwords.checkPassword(change.current);
     await this.requireDualPassword();
-    await passwords.addPassword(
-      await this.access(),
-      await this.requireAccount(login),
-      newPassword,
-      currentPassword,
-    );
-  }
-
-  private async keepOnlyPassword(login: string, keepPassword: string): Promise<void> {
-    passwords.checkPassword(keepPassword);
-    await this.requireDualPassword();
-    await passwords.keepOnlyPassword(await this.access(), await this.requireAccount(login), keepPassword);
-  }
-
-  private async setPassword(login: string, password: string): Promise<void> {
-    passwords.checkPassword(password);
-    await passwords.setPassword(await this.access(), await this.requireAccount(login), password);
+    const access = await this.access();
+    const account = await this.requireAccount(login);
+    if (change.mode === 'add') await passwords.addPassword(access, account, change.password, change.current);
+    else await passwords.keepOnlyPassword(access, account, change.password);
   }
 
   // ------------------------------------------------------------ verification and sessions
@@ -444,16 +386,5 @@ export class MysqlEngine implements Engine {
 
   async close(): Promise<void> {
     await this.db.close();
-  }
-}
-
-function parsed<T>(account: Account, what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof SqlParseError) {
-      throw new UnsupportedServerError(`cannot read ${what} of ${describeAccount(account)}: ${err.message}`);
-    }
-    throw err;
   }
 }
