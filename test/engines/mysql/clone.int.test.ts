@@ -4,7 +4,7 @@ import { createMysqlEngine } from '../../../src/engines/mysql';
 import type { Engine } from '../../../src/engines/types';
 import { ConfigError, UnsafeIdentifierError } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
-import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
 import { addPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 const timings: Record<string, number[]> = {};
@@ -23,12 +23,7 @@ let engine: Engine;
 beforeAll(() => waitForMysql(), 16 * 60_000);
 beforeEach(async () => {
   ns = await freshMysql();
-  engine = createMysqlEngine({
-    host: services.mysql.host,
-    port: services.mysql.port,
-    database: ns.database,
-    admin: { username: services.mysql.user, password: services.mysql.password },
-  });
+  engine = createMysqlEngine(adminConnection('mysql', { database: ns.database }));
 });
 afterEach(async () => {
   await engine.close();
@@ -332,13 +327,9 @@ describe('hostile account names', () => {
     expect(await engine.loginExists(`${user}_b`)).toBe(true);
     await engine.verifyLogin({ username: `${user}_b`, password: 'clone-password-456' });
     await setPassword(engine, `'${user}'@'10.0.0.%'`, 'other-password-7890');
-    const pinned = createMysqlEngine({
-      host: services.mysql.host,
-      port: services.mysql.port,
-      database: ns.database,
-      admin: { username: services.mysql.user, password: services.mysql.password },
-      options: { accountHost: 'localhost' },
-    });
+    const pinned = createMysqlEngine(
+      adminConnection('mysql', { database: ns.database, options: { accountHost: 'localhost' } }),
+    );
     try {
       expect(await pinned.loginExists(user)).toBe(true);
       await setPassword(pinned, user, 'pinned-password-2468');

@@ -12,6 +12,7 @@ import {
 } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
 import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
 import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
 const timings: Record<string, number[]> = {};
@@ -28,12 +29,7 @@ function engineFor(
   ns: MysqlNamespace,
   admin = { username: services.mysql.user, password: services.mysql.password },
 ): MysqlEngine {
-  return createMysqlEngine({
-    host: services.mysql.host,
-    port: services.mysql.port,
-    database: ns.database,
-    admin,
-  });
+  return createMysqlEngine(adminConnection('mysql', { database: ns.database, admin }));
 }
 
 /** SHOW CREATE USER without the IDENTIFIED clause: the attributes a password change must keep. */
