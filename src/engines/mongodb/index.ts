@@ -26,7 +26,7 @@
  *
  * Connection options (EngineConnection.options): authSource, authMechanism
  * (admin only), replicaSet, directConnection, tlsCertificateKeyFile. TLS is
- * EngineConnection.tls (./tls.ts): verified by default.
+ * EngineConnection.tls (../tls.ts): verified by default.
  */
 import { type Document } from 'mongodb';
 import { AdminPrivilegeError, ConfigError, RotatorError, UnsupportedStrategyError } from '../../errors';

@@ -2,7 +2,7 @@
  * dual-user: creating a login like another one, and comparing two logins.
  *
  * The clone makes the new login's facts (attributes, memberships, settings,
- * object privileges, default privileges; see postgres-privileges.ts) equal to
+ * object privileges, default privileges; see ./privileges.ts) equal to
  * the template's, by diff: missing ones are granted in batches, extra ones
  * (left over from an earlier attempt) revoked, so running it again converges.
  */
