@@ -45,20 +45,16 @@ import {
   resolveUpdate,
   rollbackUpdate,
 } from '../src/shared/messages';
-import type {
-  FleetInput,
-  FleetSummary,
-  LaunchResult,
-  RotationInput,
-  RotationResult,
-  RotationStatus,
-} from '../src/shared/types';
+import type { FleetInput, RotationInput, RotationResult, RotationStatus } from '../src/shared/types';
 import { freshPg, type PgNamespace } from '../test/helpers/pg';
 import { addPgAdmin, addPgApp } from '../test/helpers/pg-rig';
 import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
 import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
 import type { RotationRig } from '../test/helpers/rotation';
+// Type only: workflow modules load only in the workflow sandbox.
+import type { rotateCredential } from '../src/workflows/rotate-credential';
+import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
 import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';
 import { devServerEnv, encryptedClient, testKeyring, uniqueTaskQueue } from '../test/helpers/temporal';
 
@@ -412,12 +408,12 @@ const SCENARIOS: Scenario[] = [
         await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_b', { labels: { team } }),
       ];
       const input: FleetInput = { selector: { labels: { team } }, concurrency: 2, rotation: NO_GRACE };
-      const h = await c.client.workflow.start('rotateFleet', {
+      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `fleet/replay-${uniqueSuffix()}`,
       });
-      const summary = (await h.result()) as FleetSummary;
+      const summary = await h.result();
       if (summary.rotated.length !== 2) throw new Error(`fleet: ${JSON.stringify(summary)}`);
       const out: Recorded[] = [{ name: 'fleet', workflowId: h.workflowId, runId: await runIdOf(h) }];
       for (const [i, a] of apps.entries()) {
@@ -437,7 +433,7 @@ const SCENARIOS: Scenario[] = [
         await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
       ];
       const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
-      const h = await c.client.workflow.start('rotateFleet', {
+      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
@@ -445,7 +441,7 @@ const SCENARIOS: Scenario[] = [
       const children = apps.map((a) => c.client.workflow.getHandle(rotationWorkflowId(a.id)));
       const first = await firstInGrace(children);
       await h.cancel();
-      const summary = (await h.result()) as FleetSummary;
+      const summary = await h.result();
       if (!summary.cancelled || summary.leftRunning?.[0] !== first.workflowId.replace(/^rotate\//, ''))
         throw new Error(`fleet-cancelled: ${JSON.stringify(summary)}`);
       await first.executeUpdate(finishGraceUpdate, { args: [{}] });
@@ -459,12 +455,12 @@ const SCENARIOS: Scenario[] = [
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'sched');
       const input: RotationInput = { credentialId: app.id, ...NO_GRACE };
-      const h = await c.client.workflow.start('scheduledRotation', {
+      const h = await c.client.workflow.start<typeof scheduledRotation>('scheduledRotation', {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `schedule-launcher/replay-${uniqueSuffix()}`,
       });
-      const result = (await h.result()) as LaunchResult;
+      const result = await h.result();
       if (result.outcome !== 'rotated') throw new Error(`schedule-launcher: ${JSON.stringify(result)}`);
       const child = c.client.workflow.getHandle(rotationWorkflowId(app.id));
       return [
@@ -477,12 +473,12 @@ const SCENARIOS: Scenario[] = [
     name: 'dry-run',
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'plan');
-      const h = await c.client.workflow.start('rotateCredential', {
+      const h = await c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
         args: [{ credentialId: app.id, dryRun: true } satisfies RotationInput],
         taskQueue: c.taskQueue,
         workflowId: planWorkflowId(app.id),
       });
-      const r = (await h.result()) as RotationResult;
+      const r = await h.result();
       if (r.outcome !== 'planned') throw new Error(`dry-run: ${JSON.stringify(r)}`);
       return [{ name: 'dry-run', workflowId: h.workflowId, runId: await runIdOf(h) }];
     },
@@ -497,8 +493,11 @@ async function rotateThroughGrace(c: Ctx, name: string, id: string, strategy: st
   return expectOutcome(name, h, 'rotated', strategy);
 }
 
-function start(c: Ctx, input: RotationInput): Promise<WorkflowHandle> {
-  return c.client.workflow.start('rotateCredential', {
+/** A rotation's handle, typed by the workflow's signature. */
+type RotationHandle = WorkflowHandle<typeof rotateCredential>;
+
+function start(c: Ctx, input: RotationInput): Promise<RotationHandle> {
+  return c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
     args: [input],
     taskQueue: c.taskQueue,
     workflowId: rotationWorkflowId(input.credentialId),
@@ -507,11 +506,11 @@ function start(c: Ctx, input: RotationInput): Promise<WorkflowHandle> {
 
 async function expectOutcome(
   name: string,
-  h: WorkflowHandle,
+  h: RotationHandle,
   outcome: RotationResult['outcome'],
   strategy?: string,
 ): Promise<Recorded> {
-  const r = (await h.result()) as RotationResult;
+  const r = await h.result();
   if (r.outcome !== outcome || (strategy && r.strategy !== strategy))
     throw new Error(
       `${name}: expected ${outcome}${strategy ? ` (${strategy})` : ''}, got ${JSON.stringify(r)}`,
