@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { helloActivities } from './activities/hello';
 import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
 import { createHealthServer } from './health';
@@ -44,7 +45,10 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
     ...source,
-    activities: (options.wrapActivities ?? ((a) => a))(productionActivities(store)),
+    activities: (options.wrapActivities ?? ((a) => a))({
+      ...productionActivities(store),
+      ...helloActivities,
+    }),
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
     shutdownGraceTime: cfg.shutdownGraceMs,
     // A stuck activity must not keep the process forever: give up 5 s after the grace

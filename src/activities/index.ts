@@ -1,1 +1,2 @@
 export { createRotationActivities, chooseStrategy, type RotationDeps } from './rotation';
+export { helloActivities } from './hello';

@@ -19,6 +19,7 @@ import { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { helloActivities } from '../../src/activities/hello';
 import { EXIT, main } from '../../src/client';
 import { encryptedDataConverter } from '../../src/codec';
 import { AesGcmPayloadCodec, CodecError } from '../../src/codec/aes-gcm-codec';
@@ -28,8 +29,7 @@ import { connectClient, connectWorkerConnection } from '../../src/runtime';
 import { generateKeyBase64, parseKeyring } from '../../src/store';
 import { connectTemporal, temporalSettingsFromEnv } from '../../src/temporal-connection';
 import { services } from '../helpers/services';
-import { HELLO_WORKFLOWS_PATH, helloActivities } from '../helpers/hello-workflow';
-import { capturedLogs, devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
+import { capturedLogs, devServerEnv, uniqueTaskQueue, WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
 
 const run = promisify(execFile);
 const TLS_ADDRESS = process.env.TEMPORAL_TLS_ADDRESS ?? '127.0.0.1:7234';
@@ -79,7 +79,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: await connectWorkerConnection(cfg),
     taskQueue,
-    workflowsPath: HELLO_WORKFLOWS_PATH, // test plumbing, not the production workflows
+    workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
     activities: helloActivities,
     dataConverter: encryptedDataConverter(keyring),
   });

@@ -1,0 +1,3 @@
+export interface HelloActivities {
+  greet(name: string): Promise<string>;
+}
