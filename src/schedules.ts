@@ -64,7 +64,7 @@ export async function createRotationSchedule(
   });
 }
 
-/** Minutes an overdue credential waits for its first scheduled run. */
+/** How long an overdue credential waits for its first scheduled run (one minute). */
 const OVERDUE_DELAY_MS = 60_000;
 
 /**
