@@ -11,7 +11,7 @@ import {
   UnsupportedStrategyError,
   type RotatorError,
 } from '../errors';
-import { isPermanent } from '../engines/dry-run';
+import { isPermanent } from '../engines/checks';
 import type { Engine, EngineConnection, ServerInfo } from '../engines/types';
 import {
   DEFAULT_CONSUMER_EXPIRY_MS,
@@ -55,12 +55,7 @@ export class Blockers {
 
   /** The engine's checks of `login` for `strategy`: all of them, or the first thrown. */
   async engine(engine: Engine, login: string, strategy: ResolvedStrategy): Promise<void> {
-    if (!this.collect) return engine.preflight(login, strategy);
-    if (engine.blockers) {
-      for (const message of await engine.blockers(login, strategy)) this.addMessage(message);
-      return;
-    }
-    await this.guard(() => engine.preflight(login, strategy));
+    for (const problem of await engine.check(login, strategy)) this.add(problem);
   }
 }
 

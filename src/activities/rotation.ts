@@ -106,9 +106,9 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
             // Objects the new login created go back to the old one.
             return engine.dropLogin(plan.toUsername, from.username);
           case 'dual-password':
-            return engine.keepOnlyPassword(from.username, from.password);
+            return engine.changePassword(from.username, { mode: 'keep-only', password: from.password });
           case 'single':
-            return engine.setPassword(from.username, from.password);
+            return engine.changePassword(from.username, { mode: 'replace', password: from.password });
         }
       });
       // 3. The store: no PENDING version left behind to block the next rotation.
@@ -176,9 +176,13 @@ export async function applyStep(engine: Engine, plan: RotationPlan, from: Secret
     case 'dual-user':
       return engine.createLoginLike(from.username, to.username, to.password);
     case 'dual-password':
-      return engine.addPassword(from.username, to.password, from.password);
+      return engine.changePassword(from.username, {
+        mode: 'add',
+        password: to.password,
+        current: from.password,
+      });
     case 'single':
-      return engine.setPassword(from.username, to.password);
+      return engine.changePassword(from.username, { mode: 'replace', password: to.password });
   }
 }
 
@@ -188,7 +192,7 @@ export async function revokeStep(engine: Engine, plan: RotationPlan, to: Secret)
     case 'dual-user':
       return engine.dropLogin(plan.fromUsername, to.username);
     case 'dual-password':
-      return engine.keepOnlyPassword(to.username, to.password);
+      return engine.changePassword(to.username, { mode: 'keep-only', password: to.password });
     case 'single':
       return; // the old password stopped working at apply
   }
