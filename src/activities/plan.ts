@@ -166,10 +166,7 @@ async function checkNewLoginName(engine: Engine, login: string): Promise<void> {
   }
 }
 
-/**
- * Grace, migration and drain timeouts of this run. An emergency bounds every
- * wait by a short grace and forces the revoke (drain 0: sessions are ended).
- */
+/** The timings of this run: its waits and the consumer table's bounds. */
 function timings(def: CredentialDefinition, input: RotationInput) {
   return { ...waits(def, input), ...consumerTable(input) };
 }
@@ -186,6 +183,11 @@ function positiveOr(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isSafeInteger(v) && v > 0 ? v : fallback;
 }
 
+/**
+ * Grace, migration, drain and consumer discovery of this run (the run's
+ * values, else the policy's). An emergency bounds every wait by a short grace
+ * and forces the revoke (drain 0: sessions are ended).
+ */
 function waits(def: CredentialDefinition, input: RotationInput) {
   if (input.emergency) {
     const graceMs = input.graceMs ?? DEFAULT_EMERGENCY_GRACE_MS;

@@ -8,9 +8,10 @@
  */
 import { promises as fs } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { EXIT, main, type DryRunReport } from '../../src/client';
+import { EXIT, type DryRunReport } from '../../src/client';
+import { runCli } from '../helpers/cli';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
@@ -42,26 +43,8 @@ async function trap(): Promise<Trap> {
   return t;
 }
 
-async function cli(rig: RotationRig, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { ...process.env };
-  Object.assign(process.env, rig.env, { ROTATOR_ACTOR: 'admin-scope-test' });
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'db-rotator', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    process.exitCode = undefined;
-    process.env = saved;
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (rig: RotationRig, ...args: string[]) =>
+  runCli(args, { ...rig.env, ROTATOR_ACTOR: 'admin-scope-test' });
 
 async function failureOf(rig: RotationRig, credentialId: string): Promise<string> {
   const h = await rig.start({ credentialId });

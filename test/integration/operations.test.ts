@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { main, EXIT } from '../../src/client';
+import { EXIT } from '../../src/client';
+import { runCli } from '../helpers/cli';
 import type { RotationView } from '../../src/rotation-view';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
@@ -43,24 +44,7 @@ describe('operations on the dev server with real PostgreSQL', () => {
     await pg?.cleanup();
   });
 
-  /** Runs the CLI in-process and returns its exit code and output. */
-  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    const error = vi
-      .spyOn(console, 'error')
-      .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    process.exitCode = undefined;
-    try {
-      const code = await main(['node', 'db-rotator', ...args]);
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    } finally {
-      process.exitCode = undefined;
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
+  const cli = (...args: string[]) => runCli(args);
 
   it('CLI: rotate, status --json, rollback, abort, exit codes', async () => {
     const app = await addPgApp(rig, pg, adminId, 'cli');

@@ -7,7 +7,8 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EXIT, main } from '../../src/client';
+import { EXIT } from '../../src/client';
+import { runCli } from '../helpers/cli';
 import type { RotationResult } from '../../src/shared/types';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
@@ -39,23 +40,7 @@ describe('rotation windows on real servers', () => {
     await pg?.cleanup();
   });
 
-  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    const error = vi
-      .spyOn(console, 'error')
-      .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    process.exitCode = undefined;
-    try {
-      const code = await main(['node', 'db-rotator', ...args]);
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    } finally {
-      process.exitCode = undefined;
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
+  const cli = (...args: string[]) => runCli(args);
 
   it('a freeze blocks a manual start; --outside-window starts it (audited) and the revoke waits for the freeze to end', async () => {
     const adminId = await addPgAdmin(rig, pg);
