@@ -2,7 +2,7 @@
  * Records the replay corpus (test/replay/histories/*.json): representative
  * rotations run on the Temporal dev server with the real activities against
  * the real services, one history per scenario (plus the children of the
- * fleet and of the schedule launcher). test/replay/replay.test.ts replays
+ * fleet and of the schedule launcher). test/workflows/replay.test.ts replays
  * every file against the current workflow code.
  *
  *   npx tsx scripts/record-histories.ts [--archive <release>]

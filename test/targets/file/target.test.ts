@@ -11,9 +11,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileTarget } from '../../src/targets/file';
-import { fileTargetSchema } from '../../src/targets/schema';
-import type { DeliveredCredential, DeliveryStep } from '../../src/targets/target';
+import { FileTarget } from '../../../src/targets/file';
+import { fileTargetSchema } from '../../../src/targets/schema';
+import type { DeliveredCredential, DeliveryStep } from '../../../src/targets/target';
 
 function version(v: number, password: string, username = `app_v${v}`): DeliveredCredential {
   return {

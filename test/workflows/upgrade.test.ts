@@ -18,7 +18,7 @@ import {
   uniqueTaskQueue,
   WORKFLOW_BUNDLE_PATH,
 } from '../helpers/temporal';
-import { fakeActivities, newWorld } from '../workflow/fake-world';
+import { fakeActivities, newWorld } from './fake-world';
 
 /**
  * A deploy during grace (issue 11, item 7). A rotation sits in its grace

@@ -4,10 +4,10 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AwsSecretsManagerTarget, versionToken } from '../../src/targets/aws-secrets-manager';
-import { awsSecretsManagerTargetSchema } from '../../src/targets/schema';
-import type { DeliveredCredential, DeliveryStep } from '../../src/targets/target';
-import { services, uniqueSuffix } from '../helpers/services';
+import { AwsSecretsManagerTarget, versionToken } from '../../../src/targets/aws-secrets-manager';
+import { awsSecretsManagerTargetSchema } from '../../../src/targets/schema';
+import type { DeliveredCredential, DeliveryStep } from '../../../src/targets/target';
+import { services, uniqueSuffix } from '../../helpers/services';
 
 // The SDK's standard chain: region, endpoint and credentials from the environment (moto takes any key).
 const saved = { ...process.env };

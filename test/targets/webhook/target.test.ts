@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { webhookTargetSchema } from '../../src/targets/schema';
-import type { DeliveryStep } from '../../src/targets/target';
-import { WebhookTarget } from '../../src/targets/webhook';
-import { startReceiver, type Receiver } from '../helpers/webhook-receiver';
+import { webhookTargetSchema } from '../../../src/targets/schema';
+import type { DeliveryStep } from '../../../src/targets/target';
+import { WebhookTarget } from '../../../src/targets/webhook';
+import { startReceiver, type Receiver } from '../../helpers/webhook-receiver';
 
 const step: DeliveryStep = {
   credentialId: 'orders/app',

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyLines, lineSecret, lineUser, updateAuthFile } from '../../src/targets/pgbouncer/auth-file';
+import { applyLines, lineSecret, lineUser, updateAuthFile } from '../../../src/targets/pgbouncer/auth-file';
 
 describe('PgBouncer auth file lines', () => {
   it('sets, replaces and removes only the given logins; other lines stay byte for byte', () => {

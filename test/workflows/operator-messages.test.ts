@@ -19,7 +19,7 @@ import type { RotationActivities } from '../../src/shared/activities';
 import { TestWorkflowEnvironment as TestEnv } from '@temporalio/testing';
 import { PrivateTemporal } from '../helpers/faults';
 import { createTestWorker, devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
-import { fakeActivities, newWorld, type FakeOptions, type FakeWorld } from '../workflow/fake-world';
+import { fakeActivities, newWorld, type FakeOptions, type FakeWorld } from './fake-world';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
