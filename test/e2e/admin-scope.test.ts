@@ -8,14 +8,12 @@
  */
 import { promises as fs } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { EXIT, main, type DryRunReport } from '../../src/client';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT, type DryRunReport } from '../../src/client';
+import { addPgAdmin, addPgApp, withPgRig } from '../helpers/pg-rig';
+import { uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { runCli } from '../helpers/cli';
 
 interface Trap {
   port: number;
@@ -42,26 +40,8 @@ async function trap(): Promise<Trap> {
   return t;
 }
 
-async function cli(rig: RotationRig, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { ...process.env };
-  Object.assign(process.env, rig.env, { ROTATOR_ACTOR: 'admin-scope-test' });
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'db-rotator', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    process.exitCode = undefined;
-    process.env = saved;
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (rig: RotationRig, ...args: string[]) =>
+  runCli({ ...rig.env, ROTATOR_ACTOR: 'admin-scope-test' }, ...args);
 
 async function failureOf(rig: RotationRig, credentialId: string): Promise<string> {
   const h = await rig.start({ credentialId });
@@ -70,30 +50,17 @@ async function failureOf(rig: RotationRig, credentialId: string): Promise<string
   return `${err.cause?.cause?.message ?? err.cause?.message ?? err.message}`;
 }
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
-
 describe('an admin credential is used only against its own server', () => {
-  let rig: RotationRig;
-  let pg: PgNamespace;
+  const fx = withPgRig();
   let t: Trap;
   let adminId: string;
 
   beforeEach(async () => {
-    rig = await createRotationRig(env);
-    pg = await freshPg();
     t = await trap();
-    adminId = await addPgAdmin(rig, pg);
+    adminId = await addPgAdmin(fx.rig, fx.pg);
   });
   afterEach(async () => {
     await t?.close();
-    await rig?.close();
-    await pg?.cleanup();
   });
 
   const planOf = (r: { out: string }) => JSON.parse(r.out) as DryRunReport;
@@ -101,17 +68,17 @@ describe('an admin credential is used only against its own server', () => {
   for (const engine of ['redis', 'postgres'] as const) {
     it(`a ${engine} definition on another host:port naming the PostgreSQL admin is blocked before any connection (preflight and dry run)`, async () => {
       const id = uniqueCredentialId('victim');
-      await rig.addCredential(
+      await fx.rig.addCredential(
         { id, engine, host: '127.0.0.1', port: t.port, adminCredentialId: adminId, baseUsername: 'x' },
         { username: 'x', password: 'x-initial-password' },
       );
-      const why = await failureOf(rig, id);
+      const why = await failureOf(fx.rig, id);
       expect(why).toMatch(
         new RegExp(
           `credential "${id}" targets ${engine} 127\\.0\\.0\\.1:${t.port}, but its admin credential "${adminId}" belongs to postgres ${services.postgres.host}:${services.postgres.port}; refusing to send the admin password there`,
         ),
       );
-      const r = await cli(rig, 'rotate', id, '--dry-run', '--json');
+      const r = await cli(fx.rig, 'rotate', id, '--dry-run', '--json');
       expect(r.code).toBe(EXIT.blocked);
       expect(planOf(r).blockers.join('\n')).toMatch(/refusing to send the admin password there/);
       expect(t.connections).toBe(0);
@@ -120,31 +87,31 @@ describe('an admin credential is used only against its own server', () => {
   }
 
   it("the same server under another name works once a key holder lists it in the admin's allowedServers", async () => {
-    const app = await addPgApp(rig, pg, adminId, 'app');
-    const def = await rig.store.getDefinition(app.id);
-    await rig.store.putDefinition({ ...def, host: 'localhost' }, 'test');
-    let r = await cli(rig, 'rotate', app.id, '--dry-run', '--json');
+    const app = await addPgApp(fx.rig, fx.pg, adminId, 'app');
+    const def = await fx.rig.store.getDefinition(app.id);
+    await fx.rig.store.putDefinition({ ...def, host: 'localhost' }, 'test');
+    let r = await cli(fx.rig, 'rotate', app.id, '--dry-run', '--json');
     expect(r.code).toBe(EXIT.blocked);
     expect(planOf(r).blockers.join('\n')).toMatch(/targets postgres localhost:/);
 
-    const admin = await rig.store.getDefinition(adminId);
-    await rig.store.putDefinition(
+    const admin = await fx.rig.store.getDefinition(adminId);
+    await fx.rig.store.putDefinition(
       { ...admin, allowedServers: [{ host: 'LOCALHOST', port: services.postgres.port }] },
       'test',
     );
-    r = await cli(rig, 'rotate', app.id, '--dry-run', '--json');
+    r = await cli(fx.rig, 'rotate', app.id, '--dry-run', '--json');
     expect(r.err).toBe('');
     expect(planOf(r).blockers).toEqual([]);
     expect(planOf(r).serverVersion).toMatch(/postgresql/);
     // ... but a port not on the list is still refused
-    await rig.store.putDefinition({ ...def, port: t.port }, 'test');
-    expect(await failureOf(rig, app.id)).toMatch(/refusing to send the admin password there/);
+    await fx.rig.store.putDefinition({ ...def, port: t.port }, 'test');
+    expect(await failureOf(fx.rig, app.id)).toMatch(/refusing to send the admin password there/);
     expect(t.connections).toBe(0);
   });
 
   it('a definition redirected by editing the store file without the key is refused before any connection', async () => {
-    const app = await addPgApp(rig, pg, adminId, 'app');
-    const path = rig.env.ROTATOR_STORE_PATH!;
+    const app = await addPgApp(fx.rig, fx.pg, adminId, 'app');
+    const path = fx.rig.env.ROTATOR_STORE_PATH!;
     const original = await fs.readFile(path, 'utf8');
     const data = JSON.parse(original);
     const entry = data.credentials.find((c: { id: string }) => c.id === app.id);
@@ -155,8 +122,8 @@ describe('an admin credential is used only against its own server', () => {
     adminEntry.definition.allowedServers = [{ host: '127.0.0.1', port: t.port }];
     await fs.writeFile(path, JSON.stringify(data));
 
-    expect(await failureOf(rig, app.id)).toMatch(/its definition was changed without the store key/);
-    const r = await cli(rig, 'rotate', app.id, '--dry-run', '--json');
+    expect(await failureOf(fx.rig, app.id)).toMatch(/its definition was changed without the store key/);
+    const r = await cli(fx.rig, 'rotate', app.id, '--dry-run', '--json');
     expect(r.code).not.toBe(EXIT.ok);
     expect(`${r.out}\n${r.err}`).toMatch(/changed without the store key/);
     expect(t.connections).toBe(0);

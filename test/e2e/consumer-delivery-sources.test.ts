@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { AwsSecretsManagerSource } from '../../src/consumer/aws-source';
 import { FileSource } from '../../src/consumer/file-source';
 import { RotatingPgPool } from '../../src/consumer/pg-pool';
@@ -12,13 +11,10 @@ import { FileTarget } from '../../src/targets/file';
 import { publishFiles } from '../../src/targets/file/layout';
 import { awsSecretsManagerTargetSchema, fileTargetSchema } from '../../src/targets/schema';
 import type { DeliveredCredential, DeliveryStep } from '../../src/targets/target';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services, uniqueSuffix } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
 const saved = { ...process.env };
-let env: TestWorkflowEnvironment;
 beforeAll(async () => {
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
@@ -26,11 +22,9 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: services.motoEndpoint,
   });
-  env = await devServerEnv();
 });
 afterAll(async () => {
   process.env = saved;
-  await env?.teardown();
 });
 
 const v = (version: number, password: string): DeliveredCredential => ({
@@ -160,43 +154,18 @@ describe('consumer sources for delivered credentials', () => {
   });
 
   describe('AwsSecretsManagerSource re-reads on an authentication failure (real rotation, PostgreSQL, moto)', () => {
-    let pg: PgNamespace;
-    let rig: RotationRig;
-    beforeEach(async () => {
-      pg = await freshPg();
-      rig = await createRotationRig(env);
-    });
-    afterEach(async () => {
-      await rig?.close();
-      await pg?.cleanup();
-    });
+    const t = withPgRig();
 
     it('a pool that never polls (TTL 10 min) still runs with 0 failed queries after the old login is dropped', async () => {
-      const app = await pg.createLogin('app', 'initial-Pw-1');
-      const adminId = uniqueCredentialId('admin');
-      const credentialId = uniqueCredentialId('pg-aws');
+      const app = await t.pg.createLogin('app', 'initial-Pw-1');
       const secretId = `consumer-e2e/${uniqueSuffix()}`;
-      const where = {
-        engine: 'postgres' as const,
-        host: services.postgres.host,
-        port: services.postgres.port,
-      };
-      await rig.addCredential(
-        { id: adminId, ...where, database: pg.database },
-        { username: services.postgres.user, password: services.postgres.password },
-      );
-      await rig.addCredential(
-        {
-          id: credentialId,
-          ...where,
-          database: pg.database,
-          adminCredentialId: adminId,
-          strategy: 'dual-user',
-          targets: [{ type: 'aws-secrets-manager', secretId } as never],
-        },
-        { username: app, password: 'initial-Pw-1' },
-      );
-      expect((await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+      const credentialId = await addDualUserApp(t.rig, t.pg, {
+        login: app,
+        password: 'initial-Pw-1',
+        idPrefix: 'pg-aws',
+        targets: [{ type: 'aws-secrets-manager', secretId }],
+      });
+      expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
       const source = new AwsSecretsManagerSource({ secretId, ttlMs: 600_000, random: () => 0.99 });
       // idle connections are closed quickly so new logins happen after revoke
       const pool = await RotatingPgPool.create({
@@ -204,7 +173,7 @@ describe('consumer sources for delivered credentials', () => {
         pool: {
           host: services.postgres.host,
           port: services.postgres.port,
-          database: pg.database,
+          database: t.pg.database,
           max: 2,
           idleTimeoutMillis: 100,
         },
@@ -212,7 +181,7 @@ describe('consumer sources for delivered credentials', () => {
       try {
         expect((await source.current()).version).toBe(2);
         await pool.query('SELECT 1');
-        expect((await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+        expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
         await new Promise((r) => setTimeout(r, 300));
         let failed = 0;
         for (let i = 0; i < 50; i++) await pool.query('SELECT 1').catch(() => failed++);

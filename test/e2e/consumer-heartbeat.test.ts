@@ -1,13 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { escapeIdentifier } from 'pg';
 import { DEFAULT_HEARTBEAT_PERIOD_MS, HeartbeatReporter } from '../../src/consumer/heartbeat';
 import { StoreSource } from '../../src/consumer/store-source';
 import type { RotationResult, RotationStatus } from '../../src/shared/types';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { uniqueCredentialId } from '../helpers/rotation';
 import { services, uniqueSuffix } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { withPgRig } from '../helpers/pg-rig';
 
 // How much history heartbeats cost a rotation, measured on the dev server:
 // the same rotation without consumers, with consumers that signal every
@@ -19,55 +17,39 @@ const CONSUMERS = 3;
 const PERIOD_MS = 250;
 const GRACE_MS = 4_000;
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
-
 describe('heartbeat history cost on a real rotation', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let credentialId: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-    const app = await pg.createLogin('app', 'initial-Pw-1');
-    await pg.admin.query(`CREATE TABLE items (id int)`);
-    await pg.admin.query(`GRANT SELECT ON items TO ${escapeIdentifier(app)}`);
+    const app = await t.pg.createLogin('app', 'initial-Pw-1');
+    await t.pg.admin.query(`CREATE TABLE items (id int)`);
+    await t.pg.admin.query(`GRANT SELECT ON items TO ${escapeIdentifier(app)}`);
     const adminId = uniqueCredentialId('admin');
     credentialId = uniqueCredentialId('hb-app');
     const where = {
       engine: 'postgres' as const,
       host: services.postgres.host,
       port: services.postgres.port,
-      database: pg.database,
+      database: t.pg.database,
     };
-    await rig.addCredential(
+    await t.rig.addCredential(
       { id: adminId, ...where },
       { username: services.postgres.user, password: services.postgres.password },
     );
-    await rig.addCredential(
+    await t.rig.addCredential(
       // The slow check gives consumers time to announce themselves before promote.
       { id: credentialId, ...where, adminCredentialId: adminId, verifyChecks: ['SELECT pg_sleep(0.5)'] },
       { username: app, password: 'initial-Pw-1' },
     );
   });
 
-  afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
-  });
-
   async function rotateWith(consumers: number, confirmByQuery: boolean) {
     const prefix = `hb-${uniqueSuffix()}`;
     const members = Array.from({ length: consumers }, (_, i) => {
-      const source = new StoreSource({ store: rig.store, credentialId, ttlMs: 500 });
+      const source = new StoreSource({ store: t.rig.store, credentialId, ttlMs: 500 });
       const reporter = new HeartbeatReporter({
-        client: rig.client,
+        client: t.rig.client,
         credentialId,
         consumerId: `${prefix}-${i}`,
         periodMs: PERIOD_MS,
@@ -79,7 +61,7 @@ describe('heartbeat history cost on a real rotation', () => {
     });
     await Promise.all(members.map((m) => m.source.current()));
     await sleep(2 * PERIOD_MS);
-    const handle = await rig.start({
+    const handle = await t.rig.start({
       credentialId,
       graceMs: GRACE_MS,
       drainTimeoutMs: 0,

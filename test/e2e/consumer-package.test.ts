@@ -3,11 +3,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { REPO_ROOT, services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
 /**
  * The consumer library as users get it: `npm pack` of packages/consumer,
@@ -38,10 +35,8 @@ const [dir, host, port, database] = process.argv.slice(2);
 })().catch((e) => { process.stderr.write(String(e)); process.exit(1); });
 `;
 
-let env: TestWorkflowEnvironment;
 let scratch: string;
 beforeAll(async () => {
-  env = await devServerEnv();
   scratch = mkdtempSync(join(tmpdir(), 'consumer-app-'));
   const pkgDir = join(REPO_ROOT, 'packages', 'consumer');
   execFileSync('npm', ['pack', '--pack-destination', scratch], { cwd: pkgDir, stdio: 'pipe' });
@@ -61,51 +56,33 @@ beforeAll(async () => {
   writeFileSync(join(scratch, 'app.js'), APP);
 }, 300_000);
 afterAll(async () => {
-  await env?.teardown();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('the consumer package installed from its tarball', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let root: string;
   let credentialId: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
     root = mkdtempSync(join(tmpdir(), 'consumer-pkg-'));
-    const app = await pg.createLogin('app', 'initial-Pw-1');
-    const adminId = uniqueCredentialId('admin');
-    credentialId = uniqueCredentialId('pg-pkg');
-    const where = { engine: 'postgres' as const, host: services.postgres.host, port: services.postgres.port };
-    await rig.addCredential(
-      { id: adminId, ...where, database: pg.database },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      {
-        id: credentialId,
-        ...where,
-        database: pg.database,
-        adminCredentialId: adminId,
-        strategy: 'dual-user',
-        targets: [{ type: 'file', dir: join(root, 'app') } as never],
-      },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    const app = await t.pg.createLogin('app', 'initial-Pw-1');
+    credentialId = await addDualUserApp(t.rig, t.pg, {
+      login: app,
+      password: 'initial-Pw-1',
+      idPrefix: 'pg-pkg',
+      targets: [{ type: 'file', dir: join(root, 'app') }],
+    });
   });
   afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('a scratch application runs through a rotation with 0 failed queries', async () => {
-    expect((await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+    expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
     const child = spawn(
       process.execPath,
-      ['app.js', join(root, 'app'), services.postgres.host, String(services.postgres.port), pg.database],
+      ['app.js', join(root, 'app'), services.postgres.host, String(services.postgres.port), t.pg.database],
       { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -114,7 +91,7 @@ describe('the consumer package installed from its tarball', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     for (let i = 0; i < 200 && !err.includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(err).toContain('started');
-    const r = await rig.rotate({ credentialId, graceMs: 3000, drainTimeoutMs: 1000 });
+    const r = await t.rig.rotate({ credentialId, graceMs: 3000, drainTimeoutMs: 1000 });
     expect(r.outcome).toBe('rotated');
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGTERM');

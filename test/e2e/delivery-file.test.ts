@@ -1,22 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
-import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
-import { devServerEnv } from '../helpers/temporal';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { runCli } from '../helpers/cli';
+import { pgConnect } from '../helpers/pg';
+import { addDualUserApp, withPgRig } from '../helpers/pg-rig';
 import { services } from '../helpers/services';
-
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
 
 interface Shown {
   version: number;
@@ -39,53 +29,36 @@ async function logsIn(c: Shown): Promise<boolean> {
 }
 
 describe('rotation delivers to a file target (dev server, PostgreSQL, real file system)', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let credentialId: string;
   let app: string;
   let root: string;
   let dir: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
     root = mkdtempSync(join(tmpdir(), 'delivery-e2e-'));
     dir = join(root, 'app');
-    app = await pg.createLogin('app', 'initial-Pw-1');
-    await pg.admin.query(`GRANT ALL ON SCHEMA public TO "${app}"`);
-    const adminId = uniqueCredentialId('admin');
-    credentialId = uniqueCredentialId('pg-app');
-    const where = { engine: 'postgres' as const, host: services.postgres.host, port: services.postgres.port };
-    await rig.addCredential(
-      { id: adminId, ...where, database: pg.database },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      {
-        id: credentialId,
-        ...where,
-        database: pg.database,
-        adminCredentialId: adminId,
-        strategy: 'dual-user',
-        targets: [{ type: 'file', dir, renderings: ['uri', 'pgpass'] } as never],
-      },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    app = await t.pg.createLogin('app', 'initial-Pw-1');
+    await t.pg.admin.query(`GRANT ALL ON SCHEMA public TO "${app}"`);
+    credentialId = await addDualUserApp(t.rig, t.pg, {
+      login: app,
+      password: 'initial-Pw-1',
+      idPrefix: 'pg-app',
+      targets: [{ type: 'file', dir, renderings: ['uri', 'pgpass'] }],
+    });
   });
 
   afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('publishes each new version, which logs in; old versions are pruned after revoke', async () => {
     for (let round = 1; round <= 2; round++) {
-      const r = await rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
+      const r = await t.rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
       expect(r.outcome).toBe('rotated');
-      const cur = await rig.store.getSecret(credentialId, 'CURRENT');
+      const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
       const c = shown(dir);
-      expect(c).toMatchObject({ version: round + 1, username: cur.username, database: pg.database });
+      expect(c).toMatchObject({ version: round + 1, username: cur.username, database: t.pg.database });
       expect(c.password).toBe(cur.password);
       expect(readFileSync(join(dir, 'password'), 'utf8')).toBe(cur.password);
       expect(await logsIn(c)).toBe(true);
@@ -102,7 +75,7 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
         '-p',
         String(services.postgres.port),
         '-d',
-        pg.database,
+        t.pg.database,
         '-U',
         shown(dir).username,
         '-Atc',
@@ -114,7 +87,7 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
   });
 
   it('during grace the file shows the new version; rollback puts the old one back', async () => {
-    const handle = await rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
+    const handle = await t.rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
     for (let i = 0; i < 200; i++) {
       if ((await handle.query(statusQuery)).phase === 'grace') break;
       await new Promise((r) => setTimeout(r, 100));
@@ -128,23 +101,15 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
   });
 
   it('`targets publish` delivers the CURRENT version before any rotation (bootstrap)', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, rig.env);
-    const out: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    try {
-      expect(await main(['node', 'db-rotator', 'targets', 'publish', credentialId])).toBe(0);
-    } finally {
-      vi.restoreAllMocks();
-      process.env = saved;
-    }
-    expect(out).toEqual([`published: file ${dir}`]);
+    const r = await runCli(t.rig.env, 'targets', 'publish', credentialId);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`published: file ${dir}`);
     expect(shown(dir)).toMatchObject({ version: 1, username: app, password: 'initial-Pw-1' });
     expect(await logsIn(shown(dir))).toBe(true);
   });
 
   it('a dry run lists what each target would do and changes no file', async () => {
-    const r = await rig.rotate({ credentialId, dryRun: true });
+    const r = await t.rig.rotate({ credentialId, dryRun: true });
     expect(r.dryRun?.delivery).toEqual([
       `pending: file ${dir}: nothing (no pending notion)`,
       expect.stringMatching(/^promote: file .*: write username, password, credential.json, uri, pgpass/),

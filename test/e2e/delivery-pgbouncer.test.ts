@@ -2,19 +2,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from '../../src/consumer/file-source';
 import { RotatingPgPool } from '../../src/consumer/pg-pool';
 import { lineUser } from '../../src/targets/pgbouncer/auth-file';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { devServerEnv } from '../helpers/temporal';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
+import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
-let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  env = await devServerEnv();
   // Fail loudly (not skip) when PgBouncer is not there.
   const c = new Client({
     ...bouncer('pgbouncer'),
@@ -27,9 +22,6 @@ beforeAll(async () => {
     );
   });
   await c.end();
-});
-afterAll(async () => {
-  await env?.teardown();
 });
 
 function bouncer(database: string) {
@@ -56,69 +48,52 @@ async function loginThroughBouncer(database: string, user: string, password: str
 }
 
 describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications connect through it', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let credentialId: string;
   let app: string;
   let root: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
     root = mkdtempSync(join(tmpdir(), 'delivery-bouncer-'));
-    app = await pg.createLogin('app', 'initial-Pw-1');
-    await pg.admin.query(`CREATE TABLE counter (n int)`);
-    await pg.admin.query(`GRANT SELECT, INSERT ON counter TO "${app}"`);
-    const adminId = uniqueCredentialId('admin');
-    credentialId = uniqueCredentialId('pg-app');
-    const where = { engine: 'postgres' as const, host: services.postgres.host, port: services.postgres.port };
-    await rig.addCredential(
-      { id: adminId, ...where, database: pg.database },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      {
-        id: credentialId,
-        ...where,
-        database: pg.database,
-        adminCredentialId: adminId,
-        strategy: 'dual-user',
-        targets: [
-          { type: 'pgbouncer', authFile: services.pgbouncer.authFile } as never,
-          // Applications read where to connect (PgBouncer) and with what from this directory.
-          {
-            type: 'file',
-            dir: join(root, 'app'),
-            host: services.pgbouncer.host,
-            port: services.pgbouncer.port,
-          } as never,
-        ],
-      },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    app = await t.pg.createLogin('app', 'initial-Pw-1');
+    await t.pg.admin.query(`CREATE TABLE counter (n int)`);
+    await t.pg.admin.query(`GRANT SELECT, INSERT ON counter TO "${app}"`);
+    credentialId = await addDualUserApp(t.rig, t.pg, {
+      login: app,
+      password: 'initial-Pw-1',
+      idPrefix: 'pg-app',
+      targets: [
+        { type: 'pgbouncer', authFile: services.pgbouncer.authFile },
+        // Applications read where to connect (PgBouncer) and with what from this directory.
+        {
+          type: 'file',
+          dir: join(root, 'app'),
+          host: services.pgbouncer.host,
+          port: services.pgbouncer.port,
+        },
+      ],
+    });
   });
 
   afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('both logins are in the auth file during grace, only the new one after revoke; the admin line is kept', async () => {
-    const handle = await rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
+    const handle = await t.rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
     for (let i = 0; i < 200 && !usersInAuthFile().includes(`${app}_b`); i++)
       await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1000));
-    const next = await rig.store.getSecret(credentialId, 'CURRENT');
+    const next = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(usersInAuthFile()).toEqual(expect.arrayContaining([services.postgres.user, app, `${app}_b`]));
-    expect(await loginThroughBouncer(pg.database, app, 'initial-Pw-1')).toBe(true);
-    expect(await loginThroughBouncer(pg.database, next.username, next.password)).toBe(true);
+    expect(await loginThroughBouncer(t.pg.database, app, 'initial-Pw-1')).toBe(true);
+    expect(await loginThroughBouncer(t.pg.database, next.username, next.password)).toBe(true);
     await handle.executeUpdate('finishGrace', { args: [{}] });
     expect((await handle.result()).outcome).toBe('rotated');
     expect(usersInAuthFile()).not.toContain(app);
     expect(usersInAuthFile()).toEqual(expect.arrayContaining([services.postgres.user, `${app}_b`]));
-    expect(await loginThroughBouncer(pg.database, next.username, next.password)).toBe(true);
-    expect(await loginThroughBouncer(pg.database, app, 'initial-Pw-1')).toBe(false);
+    expect(await loginThroughBouncer(t.pg.database, next.username, next.password)).toBe(true);
+    expect(await loginThroughBouncer(t.pg.database, app, 'initial-Pw-1')).toBe(false);
     // The file was replaced with PgBouncer's owner and mode kept.
     const { statSync } = await import('node:fs');
     const st = statSync(services.pgbouncer.authFile);
@@ -127,7 +102,7 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
 
   it('an application (4 instances × 4 connections, file source) runs through PgBouncer across a rotation with 0 failed operations', async () => {
     // Bootstrap: the first rotation publishes; applications start on version 2 and follow the next rotation.
-    expect((await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+    expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
     const path = join(root, 'app', 'credential.json');
     const instances = await Promise.all(
       [0, 1, 2, 3].map(async () => {
@@ -137,7 +112,7 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
         // client_tls_* settings and keep the default verify-full here.
         const pool = await RotatingPgPool.create({
           source,
-          pool: { ...bouncer(pg.database), max: 4 },
+          pool: { ...bouncer(t.pg.database), max: 4 },
           tls: { mode: 'disabled' },
         });
         return { source, pool };
@@ -161,7 +136,7 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
       }),
     );
     await new Promise((r) => setTimeout(r, 1000));
-    const result = await rig.rotate({ credentialId, graceMs: 4000, drainTimeoutMs: 2000 });
+    const result = await t.rig.rotate({ credentialId, graceMs: 4000, drainTimeoutMs: 2000 });
     await new Promise((r) => setTimeout(r, 1000));
     running = false;
     await Promise.all(loops);
@@ -174,7 +149,7 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
     expect(stats.failed).toBe(0);
     expect(stats.ok).toBeGreaterThan(500);
     // Every instance ended on the new version.
-    const cur = await rig.store.getSecret(credentialId, 'CURRENT');
+    const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
     for (const { source } of instances) expect((await source.current()).version).toBe(cur.version);
   });
 });

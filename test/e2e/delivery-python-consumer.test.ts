@@ -2,20 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { devServerEnv } from '../helpers/temporal';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
-
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
 interface WorkloadResult {
   ok: number;
@@ -54,53 +43,36 @@ function startPythonWorkload(dir: string) {
 }
 
 describe('a Python application (psycopg, 4 processes × 4 connections) reads the file target through a rotation', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let credentialId: string;
   let root: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
     root = mkdtempSync(join(tmpdir(), 'delivery-python-'));
-    const app = await pg.createLogin('app', 'initial-Pw-1');
-    await pg.admin.query(`CREATE TABLE py_counter (n int)`);
-    await pg.admin.query(`GRANT INSERT ON py_counter TO "${app}"`);
-    const adminId = uniqueCredentialId('admin');
-    credentialId = uniqueCredentialId('pg-py');
-    const where = { engine: 'postgres' as const, host: services.postgres.host, port: services.postgres.port };
-    await rig.addCredential(
-      { id: adminId, ...where, database: pg.database },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      {
-        id: credentialId,
-        ...where,
-        database: pg.database,
-        adminCredentialId: adminId,
-        strategy: 'dual-user',
-        targets: [{ type: 'file', dir: join(root, 'app') } as never],
-      },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    const app = await t.pg.createLogin('app', 'initial-Pw-1');
+    await t.pg.admin.query(`CREATE TABLE py_counter (n int)`);
+    await t.pg.admin.query(`GRANT INSERT ON py_counter TO "${app}"`);
+    credentialId = await addDualUserApp(t.rig, t.pg, {
+      login: app,
+      password: 'initial-Pw-1',
+      idPrefix: 'pg-py',
+      targets: [{ type: 'file', dir: join(root, 'app') }],
+    });
   });
 
   afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
     rmSync(root, { recursive: true, force: true });
   });
 
   it('0 failed operations across two rotations (old login dropped each time)', async () => {
     // The first rotation publishes the directory; the application starts on it.
-    expect((await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+    expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
     const workload = startPythonWorkload(join(root, 'app'));
     await workload.started();
     await new Promise((r) => setTimeout(r, 1500));
     for (let i = 0; i < 2; i++) {
       // Grace longer than the applications' refresh period (1 s + phase): everyone moves before revoke.
-      const r = await rig.rotate({ credentialId, graceMs: 4000, drainTimeoutMs: 2000 });
+      const r = await t.rig.rotate({ credentialId, graceMs: 4000, drainTimeoutMs: 2000 });
       expect(r.outcome).toBe('rotated');
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -109,7 +81,7 @@ describe('a Python application (psycopg, 4 processes × 4 connections) reads the
     expect(result.failed).toBe(0);
     expect(result.ok).toBeGreaterThan(1000);
     expect(result.versions).toEqual([2, 3, 4]);
-    const rows = await pg.admin.query<{ n: string }>('SELECT count(*) AS n FROM py_counter');
+    const rows = await t.pg.admin.query<{ n: string }>('SELECT count(*) AS n FROM py_counter');
     expect(Number(rows.rows[0]!.n)).toBe(result.ok);
   });
 });

@@ -11,16 +11,13 @@ import { Worker } from '@temporalio/worker';
 import { encryptedDataConverter } from '../../src/codec';
 import { parseKeyring } from '../../src/store/crypto';
 import { WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { devServerEnv } from '../helpers/temporal';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type RotationRig } from '../helpers/rotation';
 import { services, uniqueSuffix } from '../helpers/services';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver';
+import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
 const key = randomBytes(32);
-let env: TestWorkflowEnvironment;
 beforeAll(async () => {
   Object.assign(process.env, {
     ROTATOR_TEST_HOOK_KEY: `whsec_${key.toString('base64')}`,
@@ -29,15 +26,10 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: services.motoEndpoint,
   });
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
 });
 
 describe('rotation with file, AWS Secrets Manager and webhook targets (dev server, PostgreSQL, moto)', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let receiver: Receiver;
   let credentialId: string;
   let app: string;
@@ -46,39 +38,23 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
   const sm = new SecretsManagerClient({});
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
     receiver = await startReceiver(key);
     root = mkdtempSync(join(tmpdir(), 'delivery-targets-'));
     secretId = `rotator-e2e/${uniqueSuffix()}`;
-    app = await pg.createLogin('app', 'initial-Pw-1');
-    const adminId = uniqueCredentialId('admin');
-    credentialId = uniqueCredentialId('pg-app');
-    const where = { engine: 'postgres' as const, host: services.postgres.host, port: services.postgres.port };
-    await rig.addCredential(
-      { id: adminId, ...where, database: pg.database },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      {
-        id: credentialId,
-        ...where,
-        database: pg.database,
-        adminCredentialId: adminId,
-        strategy: 'dual-user',
-        targets: [
-          { type: 'file', dir: join(root, 'app') },
-          { type: 'aws-secrets-manager', secretId },
-          { type: 'webhook', url: receiver.url, signingSecretEnv: 'ROTATOR_TEST_HOOK_KEY' },
-        ] as never,
-      },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    app = await t.pg.createLogin('app', 'initial-Pw-1');
+    credentialId = await addDualUserApp(t.rig, t.pg, {
+      login: app,
+      password: 'initial-Pw-1',
+      idPrefix: 'pg-app',
+      targets: [
+        { type: 'file', dir: join(root, 'app') },
+        { type: 'aws-secrets-manager', secretId },
+        { type: 'webhook', url: receiver.url, signingSecretEnv: 'ROTATOR_TEST_HOOK_KEY' },
+      ],
+    });
   });
 
   afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
     await receiver?.close();
     rmSync(root, { recursive: true, force: true });
   });
@@ -93,9 +69,9 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
       .sort();
 
   it('a rotation publishes everywhere and announces pending → promoted → revoked, signed and secret-free', async () => {
-    const r = await rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
+    const r = await t.rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
     expect(r.outcome).toBe('rotated');
-    const cur = await rig.store.getSecret(credentialId, 'CURRENT');
+    const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(JSON.parse(readFileSync(join(root, 'app', 'credential.json'), 'utf8'))).toMatchObject({
       version: 2,
       password: cur.password,
@@ -112,15 +88,15 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
       expect(body).not.toContain(cur.password);
       expect(body).not.toContain('initial-Pw-1');
     }
-    await expectReplays(rig, `rotate/${credentialId}`);
+    await expectReplays(t.rig, `rotate/${credentialId}`);
   });
 
   it('a target failing at promote compensates: every target shows the old version again, then "failed" is announced', async () => {
     receiver.failFor.add('promoted');
-    const r = await rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
+    const r = await t.rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
     expect(r.outcome).toBe('failed');
     expect(r.error).toMatch(/promoted not delivered/);
-    expect(await rig.store.getSecret(credentialId, 'CURRENT')).toMatchObject({ version: 1, username: app });
+    expect(await t.rig.store.getSecret(credentialId, 'CURRENT')).toMatchObject({ version: 1, username: app });
     expect(JSON.parse(readFileSync(join(root, 'app', 'credential.json'), 'utf8'))).toMatchObject({
       version: 1,
       username: app,
@@ -128,11 +104,11 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
     });
     expect(await awsCurrent()).toMatchObject({ rotatorVersion: 1, password: 'initial-Pw-1' });
     expect(await awsLabels()).toEqual(['AWSCURRENT']);
-    const b = await pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`${app}_b`]);
+    const b = await t.pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`${app}_b`]);
     expect(b.rowCount).toBe(0);
     expect(receiver.events.map((e) => e.data.event)).toEqual(['pending', 'rolled-back', 'failed']);
     expect(receiver.events[2]!.data.detail).toMatch(/promoted not delivered/);
-    await expectReplays(rig, `rotate/${credentialId}`);
+    await expectReplays(t.rig, `rotate/${credentialId}`);
   });
 });
 

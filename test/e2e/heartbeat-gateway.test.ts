@@ -1,58 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayHeartbeatReporter } from '../../src/consumer/gateway-heartbeat';
 import { heartbeatToken, startHeartbeatGateway, type HeartbeatGateway } from '../../src/heartbeat-gateway';
 import { statusQuery } from '../../src/shared/messages';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
-
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
 describe('heartbeats without master keys: the worker-side gateway with per-credential tokens', () => {
+  const t = withPgRig();
   const key = randomBytes(32);
-  let pg: PgNamespace;
-  let rig: RotationRig;
   let gateway: HeartbeatGateway;
   let credentialId: string;
   let url: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-    gateway = await startHeartbeatGateway({ client: rig.client, key });
+    gateway = await startHeartbeatGateway({ client: t.rig.client, key });
     url = `http://127.0.0.1:${gateway.port}/v1/heartbeat`;
-    const app = await pg.createLogin('app', 'initial-Pw-1');
-    const adminId = uniqueCredentialId('admin');
-    credentialId = uniqueCredentialId('pg-hb');
-    const where = { engine: 'postgres' as const, host: services.postgres.host, port: services.postgres.port };
-    await rig.addCredential(
-      { id: adminId, ...where, database: pg.database },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      {
-        id: credentialId,
-        ...where,
-        database: pg.database,
-        adminCredentialId: adminId,
-        strategy: 'dual-user',
-      },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    const app = await t.pg.createLogin('app', 'initial-Pw-1');
+    credentialId = await addDualUserApp(t.rig, t.pg, {
+      login: app,
+      password: 'initial-Pw-1',
+      idPrefix: 'pg-hb',
+    });
   });
   afterEach(async () => {
     await gateway?.close();
-    await rig?.close();
-    await pg?.cleanup();
   });
 
   const post = (token: string, body: unknown) =>
@@ -92,7 +63,7 @@ describe('heartbeats without master keys: the worker-side gateway with per-crede
       periodMs: 300,
     }).attach(versioned);
     try {
-      const handle = await rig.start({
+      const handle = await t.rig.start({
         credentialId,
         graceMs: 0,
         drainTimeoutMs: 0,

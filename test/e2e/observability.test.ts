@@ -1,17 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createCodecServer } from '../../src/codec/server';
 import { parseKeyring } from '../../src/store/crypto';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import type { RotationResult } from '../../src/shared/types';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
-import { createRotationRig, type RotationRig } from '../helpers/rotation';
+import { addPgAdmin, addPgApp, eventually, withPgRig } from '../helpers/pg-rig';
 import { REPO_ROOT } from '../helpers/services';
-import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
+import { uniqueTaskQueue } from '../helpers/temporal';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,39 +21,24 @@ async function freePort(): Promise<number> {
   });
 }
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
-
 describe('worker process: metrics, logs; codec server', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let worker: ChildProcess | undefined;
   let workerOutput = '';
 
-  beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-  });
   afterEach(async () => {
     worker?.kill('SIGINT');
-    await rig?.close();
-    await pg?.cleanup();
   });
 
   it('the real worker rotates, serves Prometheus metrics and logs no secret', async () => {
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'obs');
+    const adminId = await addPgAdmin(t.rig, t.pg);
+    const app = await addPgApp(t.rig, t.pg, adminId, 'obs');
     const metricsPort = await freePort();
     const taskQueue = uniqueTaskQueue('proc');
     worker = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [join(REPO_ROOT, 'src', 'worker.ts')], {
       env: {
         ...process.env,
-        ...rig.env,
+        ...t.rig.env,
         ROTATOR_TASK_QUEUE: taskQueue,
         ROTATOR_METRICS_PORT: String(metricsPort),
         ROTATOR_HEALTH_PORT: '0',
@@ -68,7 +50,7 @@ describe('worker process: metrics, logs; codec server', () => {
     worker.stderr!.on('data', (d: Buffer) => (workerOutput += d.toString()));
     await eventually(async () => workerOutput.includes('worker started'), 90_000);
 
-    const handle = await rig.client.workflow.start('rotateCredential', {
+    const handle = await t.rig.client.workflow.start('rotateCredential', {
       args: [{ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }],
       taskQueue,
       workflowId: rotationWorkflowId(app.id),
@@ -91,16 +73,16 @@ describe('worker process: metrics, logs; codec server', () => {
     }
     expect(metrics).toMatch(/rotator_rotations\{[^}]*outcome="rotated"/);
 
-    const secrets = await rig.knownSecrets();
+    const secrets = await t.rig.knownSecrets();
     for (const s of secrets) expect(workerOutput.includes(s), 'secret in worker output').toBe(false);
     expect(workerOutput).toContain('"level"'); // structured (pino JSON) logs
   });
 
   it('codec server decodes history payloads only for a bearer of the token', async () => {
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'codec');
-    await rig.rotate({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 });
-    const history = await rig.client.workflow.getHandle(rotationWorkflowId(app.id)).fetchHistory();
+    const adminId = await addPgAdmin(t.rig, t.pg);
+    const app = await addPgApp(t.rig, t.pg, adminId, 'codec');
+    await t.rig.rotate({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 });
+    const history = await t.rig.client.workflow.getHandle(rotationWorkflowId(app.id)).fetchHistory();
     const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
     const json = {
       payloads: [
@@ -113,7 +95,7 @@ describe('worker process: metrics, logs; codec server', () => {
       ],
     };
     const server = createCodecServer({
-      keyring: parseKeyring(rig.env.ROTATOR_CODEC_KEYS!),
+      keyring: parseKeyring(t.rig.env.ROTATOR_CODEC_KEYS!),
       token: 'operator-token-0123456789',
       corsOrigin: 'http://ui',
     });

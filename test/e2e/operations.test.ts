@@ -1,69 +1,37 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { main, EXIT } from '../../src/client';
+import { EXIT } from '../../src/client';
 import type { RotationView } from '../../src/rotation-view';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
 import type { FleetSummary, LaunchResult } from '../../src/shared/types';
 import { loadConfig } from '../../src/config';
 import { createRotationSchedule, rotationScheduleId } from '../../src/schedules';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
-import { createRotationRig, type RotationRig } from '../helpers/rotation';
+import { addPgAdmin, addPgApp, eventually, withPgRig } from '../helpers/pg-rig';
 import { REPO_ROOT } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
-
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+import { runCli } from '../helpers/cli';
 
 describe('operations on the dev server with real PostgreSQL', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let adminId: string;
   const savedEnv = { ...process.env };
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-    adminId = await addPgAdmin(rig, pg);
-    Object.assign(process.env, rig.env, { ROTATOR_ACTOR: 'cli-test' });
+    adminId = await addPgAdmin(t.rig, t.pg);
+    Object.assign(process.env, t.rig.env, { ROTATOR_ACTOR: 'cli-test' });
   });
   afterEach(async () => {
     process.env = { ...savedEnv };
     vi.restoreAllMocks();
-    await rig?.close();
-    await pg?.cleanup();
   });
 
-  /** Runs the CLI in-process and returns its exit code and output. */
-  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    const error = vi
-      .spyOn(console, 'error')
-      .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    process.exitCode = undefined;
-    try {
-      const code = await main(['node', 'db-rotator', ...args]);
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    } finally {
-      process.exitCode = undefined;
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
+  /** Runs the CLI in-process as this test's operator. */
+  const cli = (...args: string[]) => runCli({ ...t.rig.env, ROTATOR_ACTOR: 'cli-test' }, ...args);
 
   it('CLI: rotate, status --json, rollback, abort, exit codes', async () => {
-    const app = await addPgApp(rig, pg, adminId, 'cli');
+    const app = await addPgApp(t.rig, t.pg, adminId, 'cli');
     expect((await cli('rotate', app.id, '--grace', '10m', '--drain-timeout', '0s')).code).toBe(EXIT.ok);
     // A second start while one runs is refused with its own exit code.
     const dup = await cli('rotate', app.id);
@@ -86,18 +54,18 @@ describe('operations on the dev server with real PostgreSQL', () => {
     expect(human.out).not.toContain(app.password);
 
     expect((await cli('rollback', app.id, '--reason', 'cli test')).code).toBe(EXIT.ok);
-    const h = rig.client.workflow.getHandle(rotationWorkflowId(app.id));
+    const h = t.rig.client.workflow.getHandle(rotationWorkflowId(app.id));
     expect(((await h.result()) as { outcome: string }).outcome).toBe('rolled-back');
 
     // abort before promote: the next rotation is aborted at a step boundary.
     const started = await cli('rotate', app.id, '--grace', '10m');
     expect(started.code).toBe(EXIT.ok);
     expect((await cli('abort', app.id, '--reason', 'changed my mind')).code).toBe(EXIT.ok);
-    const r2 = (await rig.client.workflow.getHandle(rotationWorkflowId(app.id)).result()) as {
+    const r2 = (await t.rig.client.workflow.getHandle(rotationWorkflowId(app.id)).result()) as {
       outcome: string;
     };
     expect(['aborted', 'rolled-back']).toContain(r2.outcome);
-    expect((await rig.store.getSecret(app.id, 'CURRENT')).username).toBe(app.login);
+    expect((await t.rig.store.getSecret(app.id, 'CURRENT')).username).toBe(app.login);
 
     expect((await cli('status', 'no/such')).code).toBe(EXIT.notFound);
     expect((await cli('rotate')).code).toBe(EXIT.usage);
@@ -123,13 +91,13 @@ describe('operations on the dev server with real PostgreSQL', () => {
     const unknown = await cli('rotate', 'no/such-credential');
     expect(unknown.code).toBe(EXIT.notFound);
     await expect(
-      rig.client.workflow.getHandle(rotationWorkflowId('no/such-credential')).describe(),
+      t.rig.client.workflow.getHandle(rotationWorkflowId('no/such-credential')).describe(),
     ).rejects.toThrow();
 
     // A login that no longer exists on the server: preflight fails.
-    const app = await addPgApp(rig, pg, adminId, 'gone');
+    const app = await addPgApp(t.rig, t.pg, adminId, 'gone');
     const login = escapeIdentifier(app.login);
-    await pg.admin.query(
+    await t.pg.admin.query(
       `REASSIGN OWNED BY ${login} TO CURRENT_USER; DROP OWNED BY ${login}; DROP ROLE ${login}`,
     );
     const waited = await cli('rotate', app.id, '--wait');
@@ -152,9 +120,9 @@ describe('operations on the dev server with real PostgreSQL', () => {
     expect((await cli('history', app.id)).code).toBe(EXIT.failed);
 
     // A run that Temporal ended (terminated): status and history say so, with the reason.
-    const ok = await addPgApp(rig, pg, adminId, 'term');
+    const ok = await addPgApp(t.rig, t.pg, adminId, 'term');
     expect((await cli('rotate', ok.id, '--grace', '10m')).code).toBe(EXIT.ok);
-    const h = rig.client.workflow.getHandle(rotationWorkflowId(ok.id));
+    const h = t.rig.client.workflow.getHandle(rotationWorkflowId(ok.id));
     await eventually(async () => (await h.describe()).memo?.status !== undefined);
     await h.terminate('operator pulled the plug');
     const termStatus = await cli('status', ok.id);
@@ -176,12 +144,12 @@ describe('operations on the dev server with real PostgreSQL', () => {
   });
 
   it('a scheduled run and a manual rotation of one credential never overlap', async () => {
-    const app = await addPgApp(rig, pg, adminId, 'sched');
+    const app = await addPgApp(t.rig, t.pg, adminId, 'sched');
     const cfg = loadConfig();
-    const manual = await rig.start({ credentialId: app.id, graceMs: 600_000, drainTimeoutMs: 0 });
+    const manual = await t.rig.start({ credentialId: app.id, graceMs: 600_000, drainTimeoutMs: 0 });
     await eventually(async () => (await manual.query(statusQuery)).phase === 'grace');
 
-    const schedule = await createRotationSchedule(rig.client, cfg, app.id, {
+    const schedule = await createRotationSchedule(t.rig.client, cfg, app.id, {
       paused: true,
       rotation: { graceMs: 0, drainTimeoutMs: 0 },
     });
@@ -207,10 +175,10 @@ describe('operations on the dev server with real PostgreSQL', () => {
     }
 
     async function launcherResult(scheduleId: string, index: number): Promise<LaunchResult | undefined> {
-      const d = await rig.client.schedule.getHandle(scheduleId).describe();
+      const d = await t.rig.client.schedule.getHandle(scheduleId).describe();
       const action = d.info.recentActions[index];
       if (!action) return undefined;
-      const h = rig.client.workflow.getHandle(
+      const h = t.rig.client.workflow.getHandle(
         action.action.workflow.workflowId,
         action.action.workflow.firstExecutionRunId,
       );
@@ -223,13 +191,13 @@ describe('operations on the dev server with real PostgreSQL', () => {
   it('fleet: 20 credentials, one broken — the rest rotate and the summary names the broken one', async () => {
     const apps = [];
     for (let i = 0; i < 20; i++)
-      apps.push(await addPgApp(rig, pg, adminId, `f${i}`, { labels: { team: 'orders' } }));
+      apps.push(await addPgApp(t.rig, t.pg, adminId, `f${i}`, { labels: { team: 'orders' } }));
     // Broken: its login does not exist on the server.
     const broken = apps[7]!;
-    await pg.admin.query(`DROP OWNED BY ${escapeIdentifier(broken.login)}`);
-    await pg.admin.query(`DROP ROLE ${escapeIdentifier(broken.login)}`);
+    await t.pg.admin.query(`DROP OWNED BY ${escapeIdentifier(broken.login)}`);
+    await t.pg.admin.query(`DROP ROLE ${escapeIdentifier(broken.login)}`);
     const started = Date.now();
-    const handle = await rig.client.workflow.start('rotateFleet', {
+    const handle = await t.rig.client.workflow.start('rotateFleet', {
       args: [
         {
           selector: { labels: { team: 'orders' } },
@@ -237,7 +205,7 @@ describe('operations on the dev server with real PostgreSQL', () => {
           rotation: { graceMs: 0, drainTimeoutMs: 0 },
         },
       ],
-      taskQueue: rig.taskQueue,
+      taskQueue: t.rig.taskQueue,
       workflowId: `fleet/test-${Date.now()}`,
     });
     const summary = (await handle.result()) as FleetSummary;
@@ -248,15 +216,15 @@ describe('operations on the dev server with real PostgreSQL', () => {
       { credentialId: broken.id, error: expect.stringMatching(/does not exist|ConfigError/) },
     ]);
     for (const a of apps.filter((x) => x !== broken)) {
-      expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(2);
+      expect((await t.rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(2);
     }
   });
 
   it('cancelling a fleet stops launching, leaves running rotations alone, does not continue, and says cancelled', async () => {
     const apps: Array<Awaited<ReturnType<typeof addPgApp>>> = [];
     for (let i = 0; i < 6; i++)
-      apps.push(await addPgApp(rig, pg, adminId, `fc${i}`, { labels: { team: 'cancel' } }));
-    const handle = await rig.client.workflow.start('rotateFleet', {
+      apps.push(await addPgApp(t.rig, t.pg, adminId, `fc${i}`, { labels: { team: 'cancel' } }));
+    const handle = await t.rig.client.workflow.start('rotateFleet', {
       args: [
         {
           selector: { labels: { team: 'cancel' } },
@@ -264,14 +232,14 @@ describe('operations on the dev server with real PostgreSQL', () => {
           rotation: { graceMs: 600_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 },
         },
       ],
-      taskQueue: rig.taskQueue,
+      taskQueue: t.rig.taskQueue,
       workflowId: `fleet/cancel-${Date.now()}`,
     });
     // Two rotations reach grace (they hold their lanes); the fleet is cancelled then.
     const inGrace = async () => {
       const phases = await Promise.all(
         apps.map(async (a) => {
-          const d = await rig.client.workflow
+          const d = await t.rig.client.workflow
             .getHandle(rotationWorkflowId(a.id))
             .describe()
             .catch(() => undefined);
@@ -290,13 +258,13 @@ describe('operations on the dev server with real PostgreSQL', () => {
     expect((await handle.describe()).status.name).toBe('COMPLETED');
     // The running rotations were not cancelled (that would roll them back): still in grace.
     for (const id of summary.leftRunning) {
-      const h = rig.client.workflow.getHandle(rotationWorkflowId(id));
+      const h = t.rig.client.workflow.getHandle(rotationWorkflowId(id));
       expect(((await h.describe()).memo?.status as { phase: string }).phase).toBe('grace');
       await h.executeUpdate('finishGrace', { args: [{}] });
       expect(((await h.result()) as { outcome: string }).outcome).toBe('rotated');
     }
     // The others never started.
     const untouched = apps.filter((a) => !summary.leftRunning.includes(a.id));
-    for (const a of untouched) expect((await rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(1);
+    for (const a of untouched) expect((await t.rig.store.getVersion(a.id, 'CURRENT'))?.version).toBe(1);
   });
 });

@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { escapeIdentifier } from 'pg';
 import { statusQuery } from '../../src/shared/messages';
-import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
-import { capturedLogs, devServerEnv } from '../helpers/temporal';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { pgConnect } from '../helpers/pg';
+import { capturedLogs } from '../helpers/temporal';
+import { uniqueCredentialId } from '../helpers/rotation';
 import { services } from '../helpers/services';
+import { withPgRig } from '../helpers/pg-rig';
 
 /** Can `user` log in to `database` with `password`? */
 async function canLogin(database: string, user: string, password: string): Promise<boolean> {
@@ -18,26 +18,15 @@ async function canLogin(database: string, user: string, password: string): Promi
   }
 }
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
-
 describe('rotateCredential end to end on PostgreSQL (dev server, real activities)', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   let credentialId: string;
   let adminId: string;
   let app: string;
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-    app = await pg.createLogin('app', 'initial-Pw-1', 'CONNECTION LIMIT 7');
-    const q = (sql: string) => pg.admin.query(sql);
+    app = await t.pg.createLogin('app', 'initial-Pw-1', 'CONNECTION LIMIT 7');
+    const q = (sql: string) => t.pg.admin.query(sql);
     const A = escapeIdentifier(app);
     await q(`CREATE SCHEMA shop`);
     await q(`CREATE TABLE shop.orders (id serial PRIMARY KEY, item text, secret_note text)`);
@@ -51,35 +40,35 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     await q(`GRANT SELECT (id, item), INSERT (item) ON shop.orders TO ${A}`);
     await q(`GRANT USAGE ON SEQUENCE shop.orders_id_seq TO ${A}`);
     await q(`GRANT EXECUTE ON FUNCTION shop.answer() TO ${A}`);
-    const group = escapeIdentifier(`${pg.prefix}readers`);
+    const group = escapeIdentifier(`${t.pg.prefix}readers`);
     await q(`CREATE ROLE ${group} NOLOGIN`);
     await q(`GRANT SELECT ON shop.audit TO ${group}`);
     await q(`GRANT ${group} TO ${A}`);
-    await q(`ALTER ROLE ${A} IN DATABASE ${escapeIdentifier(pg.database)} SET statement_timeout = '42s'`);
+    await q(`ALTER ROLE ${A} IN DATABASE ${escapeIdentifier(t.pg.database)} SET statement_timeout = '42s'`);
     // An object the app owns: must end up owned by the new login.
-    const asApp = await pgConnect(pg.database, app, 'initial-Pw-1');
+    const asApp = await pgConnect(t.pg.database, app, 'initial-Pw-1');
     await asApp.query(`CREATE TABLE shop.app_owned (v int)`);
     await asApp.end();
 
     adminId = uniqueCredentialId('admin');
     credentialId = uniqueCredentialId('pg-app');
-    await rig.addCredential(
+    await t.rig.addCredential(
       {
         id: adminId,
         engine: 'postgres',
         host: services.postgres.host,
         port: services.postgres.port,
-        database: pg.database,
+        database: t.pg.database,
       },
       { username: services.postgres.user, password: services.postgres.password },
     );
-    await rig.addCredential(
+    await t.rig.addCredential(
       {
         id: credentialId,
         engine: 'postgres',
         host: services.postgres.host,
         port: services.postgres.port,
-        database: pg.database,
+        database: t.pg.database,
         adminCredentialId: adminId,
         baseUsername: app,
         verifyChecks: ['SELECT count(*) FROM shop.audit'],
@@ -88,13 +77,8 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     );
   });
 
-  afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
-  });
-
   it('rotates to a new login with the same privileges; afterwards only the new login works', async () => {
-    const result = await rig.rotate({
+    const result = await t.rig.rotate({
       credentialId,
       graceMs: 1000,
       drainTimeoutMs: 1000,
@@ -102,14 +86,14 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     });
     expect(result).toMatchObject({ outcome: 'rotated', strategy: 'dual-user', fromVersion: 1, toVersion: 2 });
 
-    const current = await rig.store.getSecret(credentialId, 'CURRENT');
+    const current = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(current.username).toBe(`${app}_b`);
-    expect(await canLogin(pg.database, app, 'initial-Pw-1')).toBe(false);
-    const roles = await pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [app]);
+    expect(await canLogin(t.pg.database, app, 'initial-Pw-1')).toBe(false);
+    const roles = await t.pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [app]);
     expect(roles.rowCount).toBe(0);
 
     // The new login can do what the old one could, and no more.
-    const c = await pgConnect(pg.database, current.username, current.password);
+    const c = await pgConnect(t.pg.database, current.username, current.password);
     try {
       await c.query(`INSERT INTO shop.orders (item) VALUES ('x')`);
       expect((await c.query(`SELECT id, item FROM shop.orders`)).rowCount).toBe(1);
@@ -121,21 +105,21 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     } finally {
       await c.end();
     }
-    const owner = await pg.admin.query(
+    const owner = await t.pg.admin.query(
       `SELECT tableowner FROM pg_tables WHERE schemaname = 'shop' AND tablename = 'app_owned'`,
     );
     expect(owner.rows[0].tableowner).toBe(current.username);
-    const limit = await pg.admin.query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, [
+    const limit = await t.pg.admin.query(`SELECT rolconnlimit FROM pg_roles WHERE rolname = $1`, [
       current.username,
     ]);
     expect(limit.rows[0].rolconnlimit).toBe(7);
 
-    const versions = await rig.store.listVersions(credentialId);
+    const versions = await t.rig.store.listVersions(credentialId);
     expect(versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'revoked'],
       [2, 'current'],
     ]);
-    const actions = (await rig.store.listAudit(credentialId)).map((a) => a.action);
+    const actions = (await t.rig.store.listAudit(credentialId)).map((a) => a.action);
     expect(actions).toContain('rotation-started');
     expect(actions).toContain('rotation-rotated');
   });
@@ -143,14 +127,14 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
   it('three rotations in a row succeed and alternate the login slots', async () => {
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
+      const r = await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
       expect(r.outcome).toBe('rotated');
-      const cur = await rig.store.getSecret(credentialId, 'CURRENT');
-      expect(await canLogin(pg.database, cur.username, cur.password)).toBe(true);
+      const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
+      expect(await canLogin(t.pg.database, cur.username, cur.password)).toBe(true);
       seen.push(cur.username);
     }
     expect(seen).toEqual([`${app}_b`, app, `${app}_b`]);
-    const logins = await pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2)`, [
+    const logins = await t.pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2)`, [
       app,
       `${app}_b`,
     ]);
@@ -158,47 +142,47 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
   });
 
   it('during grace both logins work; the status query shows the plan', async () => {
-    const handle = await rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
+    const handle = await t.rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
     for (let i = 0; i < 100; i++) {
       if ((await handle.query(statusQuery)).phase === 'grace') break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const status = await handle.query(statusQuery);
     expect(status.phase).toBe('grace');
-    const cur = await rig.store.getSecret(credentialId, 'CURRENT');
-    expect(await canLogin(pg.database, app, 'initial-Pw-1')).toBe(true);
-    expect(await canLogin(pg.database, cur.username, cur.password)).toBe(true);
+    const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
+    expect(await canLogin(t.pg.database, app, 'initial-Pw-1')).toBe(true);
+    expect(await canLogin(t.pg.database, cur.username, cur.password)).toBe(true);
     await handle.executeUpdate('finishGrace', { args: [{}] });
     expect((await handle.result()).outcome).toBe('rotated');
   });
 
   it('rollback during grace restores the old login as CURRENT and removes the new one', async () => {
-    const handle = await rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
+    const handle = await t.rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
     for (let i = 0; i < 100; i++) {
       if ((await handle.query(statusQuery)).phase === 'grace') break;
       await new Promise((r) => setTimeout(r, 100));
     }
     await handle.executeUpdate('rollback', { args: [{ reason: 'test' }] });
     expect((await handle.result()).outcome).toBe('rolled-back');
-    const cur = await rig.store.getSecret(credentialId, 'CURRENT');
+    const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(cur).toMatchObject({ version: 1, username: app });
-    expect(await canLogin(pg.database, app, 'initial-Pw-1')).toBe(true);
-    const b = await pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`${app}_b`]);
+    expect(await canLogin(t.pg.database, app, 'initial-Pw-1')).toBe(true);
+    const b = await t.pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`${app}_b`]);
     expect(b.rowCount).toBe(0);
     // A later rotation still works.
-    expect((await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+    expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
   });
 
   it('no password appears in the workflow history, search attributes or worker logs', async () => {
-    await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
-    await rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
-    const secrets = [...(await rig.knownSecrets()), services.postgres.password];
+    await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
+    await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
+    const secrets = [...(await t.rig.knownSecrets()), services.postgres.password];
     expect(secrets.length).toBeGreaterThanOrEqual(4);
-    const handle = rig.client.workflow.getHandle(`rotate/${credentialId}`);
+    const handle = t.rig.client.workflow.getHandle(`rotate/${credentialId}`);
     const history = JSON.stringify(await handle.fetchHistory());
     const description = JSON.stringify(await handle.describe());
     const logs = capturedLogs.join('\n');
-    const audit = JSON.stringify(await rig.store.listAudit());
+    const audit = JSON.stringify(await t.rig.store.listAudit());
     // `includes` rather than toContain: a failure must not print the history (or the secret) in full.
     for (const s of secrets) {
       expect(history.includes(s), 'secret in history').toBe(false);
@@ -215,29 +199,29 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
   });
 
   it('bad input fails fast with a clear error and changes nothing', async () => {
-    const weak = await pg.createLogin('weak_admin', 'weak-Pw-1');
+    const weak = await t.pg.createLogin('weak_admin', 'weak-Pw-1');
     const weakId = uniqueCredentialId('weak-admin');
-    await rig.addCredential(
+    await t.rig.addCredential(
       {
         id: weakId,
         engine: 'postgres',
         host: services.postgres.host,
         port: services.postgres.port,
-        database: pg.database,
+        database: t.pg.database,
       },
       { username: weak, password: 'weak-Pw-1' },
     );
-    const versionsBefore = JSON.stringify(await rig.store.listVersions(credentialId));
+    const versionsBefore = JSON.stringify(await t.rig.store.listVersions(credentialId));
     // This test's roles only: other test files run in parallel on the same cluster.
     const roles = async () =>
       (
-        await pg.admin.query(`SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1`, [
-          pg.prefix,
+        await t.pg.admin.query(`SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1`, [
+          t.pg.prefix,
         ])
       ).rows;
     const rolesBefore = await roles();
     const failureOf = async (credential: string) => {
-      const h = await rig.start({ credentialId: credential });
+      const h = await t.rig.start({ credentialId: credential });
       const err = (await h.result().catch((e: unknown) => e)) as Error & {
         cause?: Error & { cause?: Error };
       };
@@ -247,19 +231,19 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
 
     expect(await failureOf('no/such-credential')).toMatch(/unknown credential "no\/such-credential"/);
 
-    const original = await rig.store.getDefinition(credentialId);
-    await rig.store.putDefinition({ ...original, adminCredentialId: weakId }, 'test');
+    const original = await t.rig.store.getDefinition(credentialId);
+    await t.rig.store.putDefinition({ ...original, adminCredentialId: weakId }, 'test');
     expect(await failureOf(credentialId)).toMatch(/CREATEROLE/);
 
     // An unreachable port that the admin is allowed on (else the admin-scope check stops it first).
-    const admin = await rig.store.getDefinition(adminId);
-    await rig.store.putDefinition({ ...admin, allowedServers: [{ host: admin.host, port: 1 }] }, 'test');
+    const admin = await t.rig.store.getDefinition(adminId);
+    await t.rig.store.putDefinition({ ...admin, allowedServers: [{ host: admin.host, port: 1 }] }, 'test');
     const started = Date.now();
-    await rig.store.putDefinition({ ...original, port: 1 }, 'test');
+    await t.rig.store.putDefinition({ ...original, port: 1 }, 'test');
     expect(await failureOf(credentialId)).toMatch(/ECONNREFUSED|connect/i);
     expect(Date.now() - started).toBeLessThan(60_000);
 
-    expect(JSON.stringify(await rig.store.listVersions(credentialId))).toBe(versionsBefore);
+    expect(JSON.stringify(await t.rig.store.listVersions(credentialId))).toBe(versionsBefore);
     expect(await roles()).toEqual(rolesBefore);
   });
 });

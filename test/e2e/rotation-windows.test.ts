@@ -5,64 +5,32 @@
  * show the next window, an explicit override starts anyway and is audited,
  * and the revoke waits until the freeze is over.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EXIT, main } from '../../src/client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EXIT } from '../../src/client';
 import type { RotationResult } from '../../src/shared/types';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
-import { createRotationRig, type RotationRig } from '../helpers/rotation';
-import { devServerEnv } from '../helpers/temporal';
-
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+import { addPgAdmin, addPgApp, withPgRig } from '../helpers/pg-rig';
+import { runCli } from '../helpers/cli';
 
 describe('rotation windows on real servers', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
+  const t = withPgRig();
   const savedEnv = { ...process.env };
 
   beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-    Object.assign(process.env, rig.env, { ROTATOR_ACTOR: 'window-test' });
+    Object.assign(process.env, t.rig.env, { ROTATOR_ACTOR: 'window-test' });
   });
   afterEach(async () => {
     process.env = { ...savedEnv };
     vi.restoreAllMocks();
-    await rig?.close();
-    await pg?.cleanup();
   });
 
-  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    const error = vi
-      .spyOn(console, 'error')
-      .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-    process.exitCode = undefined;
-    try {
-      const code = await main(['node', 'db-rotator', ...args]);
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    } finally {
-      process.exitCode = undefined;
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
+  const cli = (...args: string[]) => runCli({ ...t.rig.env, ROTATOR_ACTOR: 'window-test' }, ...args);
 
   it('a freeze blocks a manual start; --outside-window starts it (audited) and the revoke waits for the freeze to end', async () => {
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'win');
+    const adminId = await addPgAdmin(t.rig, t.pg);
+    const app = await addPgApp(t.rig, t.pg, adminId, 'win');
     const freezeEnd = new Date(Date.now() + 40_000);
-    const def = await rig.store.getDefinition(app.id);
-    await rig.store.putDefinition(
+    const def = await t.rig.store.getDefinition(app.id);
+    await t.rig.store.putDefinition(
       {
         ...def,
         policy: {
@@ -93,7 +61,7 @@ describe('rotation windows on real servers', () => {
     expect(refused.err).toContain(`rotation window closed (${freezeText})`);
 
     // Any client, not only our CLI: the worker's preflight refuses too.
-    const direct = await rig.start({ credentialId: app.id, graceMs: 0 });
+    const direct = await t.rig.start({ credentialId: app.id, graceMs: 0 });
     await expect(direct.result()).rejects.toThrow();
     const directHistory = await direct.fetchHistory();
     const failure = JSON.stringify(
@@ -102,7 +70,7 @@ describe('rotation windows on real servers', () => {
       ),
     );
     expect(failure).toContain('OutsideWindowError');
-    expect((await rig.store.listVersions(app.id)).map((v) => v.state)).toEqual(['current']);
+    expect((await t.rig.store.listVersions(app.id)).map((v) => v.state)).toEqual(['current']);
 
     expect((await cli('rotate', app.id, '--outside-window')).code).toBe(EXIT.usage);
 
@@ -124,7 +92,7 @@ describe('rotation windows on real servers', () => {
     expect(rotated.code).toBe(EXIT.ok);
     // grace 0, yet the old login went only when the freeze was over
     expect(Date.now()).toBeGreaterThanOrEqual(freezeEnd.getTime());
-    const audit = await rig.store.listAudit(app.id);
+    const audit = await t.rig.store.listAudit(app.id);
     const override = audit.find((a) => a.action === 'window-override');
     expect(override).toMatchObject({ details: { by: 'window-test', reason: 'hotfix' } });
     expect(String(override?.details?.window)).toContain(freezeText);
@@ -137,7 +105,7 @@ describe('rotation windows on real servers', () => {
 
     const status = await cli('status', app.id);
     expect(status.out).toContain('window       open now');
-    const result = (await rig.client.workflow.getHandle(`rotate/${app.id}`).result()) as RotationResult;
+    const result = (await t.rig.client.workflow.getHandle(`rotate/${app.id}`).result()) as RotationResult;
     expect(result.outcome).toBe('rotated');
   });
 });

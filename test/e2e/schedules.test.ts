@@ -5,11 +5,12 @@
  * and `schedule list` shows it.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EXIT, main } from '../../src/client';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/client';
 import { rotationScheduleId } from '../../src/schedules';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { devServerEnv } from '../helpers/temporal';
+import { runCli } from '../helpers/cli';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -41,15 +42,7 @@ describe('rotation schedules (dev server)', () => {
     await rig?.close();
   });
 
-  async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-    const out: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    try {
-      return { code: await main(['node', 'db-rotator', ...args]), out: out.join('\n') };
-    } finally {
-      log.mockRestore();
-    }
-  }
+  const cli = (...args: string[]) => runCli(rig.env, ...args);
 
   it('every 30 days: the first run is 30 days after the import, with jitter; schedule list shows it', async () => {
     const id = uniqueCredentialId('sched');

@@ -1,7 +1,83 @@
 import { escapeIdentifier } from 'pg';
-import type { PgNamespace } from './pg';
-import { uniqueCredentialId, type RotationRig } from './rotation';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import type { z } from 'zod';
+import type { targetSpecSchema } from '../../src/targets/schema';
+import { freshPg, type PgNamespace } from './pg';
+import { createRotationRig, uniqueCredentialId, type RotationRig } from './rotation';
 import { services } from './services';
+import { devServerEnv } from './temporal';
+
+/** What {@link withPgRig} provides; the fields are replaced for every test, so read them inside hooks and tests. */
+export interface PgRig {
+  /** The dev server, one connection for the enclosing describe block (or file). */
+  env: TestWorkflowEnvironment;
+  /** A fresh PostgreSQL database and its admin connection, for this test. */
+  pg: PgNamespace;
+  /** A store, worker and client on the dev server, for this test. */
+  rig: RotationRig;
+}
+
+/**
+ * The set-up of the usual whole-system test, registered as hooks of the enclosing describe block
+ * (or file): the dev server before all its tests, and for each test a fresh PostgreSQL database and
+ * a rotation rig, closed after the test (after the test's own afterEach hooks).
+ */
+export function withPgRig(): PgRig {
+  const f = {} as PgRig;
+  beforeAll(async () => {
+    f.env = await devServerEnv();
+  });
+  afterAll(async () => {
+    await f.env?.teardown();
+  });
+  beforeEach(async () => {
+    f.pg = await freshPg();
+    f.rig = await createRotationRig(f.env);
+  });
+  afterEach(async () => {
+    const { rig, pg } = f;
+    // Cleared first: a failing beforeEach of the next test must not close these again.
+    f.rig = undefined as never;
+    f.pg = undefined as never;
+    await rig?.close();
+    await pg?.cleanup();
+  });
+  return f;
+}
+
+/**
+ * Registers an existing login of `pg` as a dual-user credential with its own new admin credential
+ * (the set-up of the delivery and consumer tests); returns the login's credential id.
+ */
+export async function addDualUserApp(
+  rig: RotationRig,
+  pg: PgNamespace,
+  app: {
+    login: string;
+    password: string;
+    idPrefix: string;
+    targets?: Array<z.input<typeof targetSpecSchema>>;
+  },
+): Promise<string> {
+  const adminCredentialId = await addPgAdmin(rig, pg);
+  const id = uniqueCredentialId(app.idPrefix);
+  await rig.addCredential(
+    {
+      id,
+      engine: 'postgres',
+      host: services.postgres.host,
+      port: services.postgres.port,
+      database: pg.database,
+      adminCredentialId,
+      strategy: 'dual-user',
+      // parseCredentialDefinition (in addCredential) fills in the targets' defaults.
+      ...(app.targets ? { targets: app.targets as never } : {}),
+    },
+    { username: app.login, password: app.password },
+  );
+  return id;
+}
 
 /** Registers the PostgreSQL admin of `pg` in the rig's store; returns its credential id. */
 export async function addPgAdmin(
