@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
 import { runCli } from '../helpers/cli';
-import { pgConnect } from '../helpers/pg';
-import { addDualUserApp, withPgRig } from '../helpers/pg-rig';
+import { addDualUserApp, withPgRig, pgLogsIn } from '../helpers/pg-rig';
 import { services } from '../helpers/services';
 
 interface Shown {
@@ -17,16 +16,7 @@ interface Shown {
 const shown = (dir: string) => JSON.parse(readFileSync(join(dir, 'credential.json'), 'utf8')) as Shown;
 const versionDirs = (dir: string) => readdirSync(dir).filter((e) => /^\.\.\d/.test(e));
 
-async function logsIn(c: Shown): Promise<boolean> {
-  try {
-    const client = await pgConnect(c.database, c.username, c.password);
-    await client.query('SELECT 1');
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const logsIn = (c: Shown) => pgLogsIn(c.database, c.username, c.password);
 
 describe('rotation delivers to a file target (dev server, PostgreSQL, real file system)', () => {
   const t = withPgRig();

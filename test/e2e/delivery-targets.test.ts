@@ -7,15 +7,11 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { Worker } from '@temporalio/worker';
-import { encryptedDataConverter } from '../../src/codec';
-import { parseKeyring } from '../../src/store/crypto';
-import { WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type RotationRig } from '../helpers/rotation';
 import { services, uniqueSuffix } from '../helpers/services';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver';
 import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { expectReplays } from '../helpers/rotation';
 
 const key = randomBytes(32);
 beforeAll(async () => {
@@ -88,6 +84,7 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
       expect(body).not.toContain(cur.password);
       expect(body).not.toContain('initial-Pw-1');
     }
+    // The recorded history replays on the current workflow code (the delivery calls are deterministic).
     await expectReplays(t.rig, `rotate/${credentialId}`);
   });
 
@@ -108,19 +105,7 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
     expect(b.rowCount).toBe(0);
     expect(receiver.events.map((e) => e.data.event)).toEqual(['pending', 'rolled-back', 'failed']);
     expect(receiver.events[2]!.data.detail).toMatch(/promoted not delivered/);
+    // The recorded history replays on the current workflow code (the delivery calls are deterministic).
     await expectReplays(t.rig, `rotate/${credentialId}`);
   });
 });
-
-/** The recorded history replays on the current workflow code (the delivery calls are deterministic). */
-async function expectReplays(r: RotationRig, workflowId: string): Promise<void> {
-  const history = await r.client.workflow.getHandle(workflowId).fetchHistory();
-  await Worker.runReplayHistory(
-    {
-      workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
-      dataConverter: encryptedDataConverter(parseKeyring(r.env.ROTATOR_CODEC_KEYS!)),
-    },
-    history,
-    workflowId,
-  );
-}

@@ -17,20 +17,14 @@
  *   bounded retries and the compensate state were seen, to keep the test short).
  * - Concurrent starts, hostile login names, unknown credential.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { escapeIdentifier, type Client as PgClient } from 'pg';
-import { encryptedDataConverter } from '../../src/codec';
-import { parseKeyring } from '../../src/store/crypto';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { abortUpdate, finishGraceUpdate } from '../../src/shared/messages';
 import type { FleetSummary, RotationInput, RotationResult } from '../../src/shared/types';
@@ -39,92 +33,26 @@ import {
   PrivateTemporal,
   queryStatus,
   seededRandom,
-  settleQueries,
   sleep,
   spawnWorker,
-  stopAllFaultProcesses,
   TcpProxy,
   waitForPhase,
-  workflowBundleCopy,
   type WorkerProcess,
 } from '../helpers/faults';
-import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { pgConnect } from '../helpers/pg';
+import { addPgAdmin, addPgApp, eventually, pgLogsIn } from '../helpers/pg-rig';
+import { createRotationRig, uniqueCredentialId, type RotationRig, expectReplays } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
+import { uniqueTaskQueue } from '../helpers/temporal';
+import {
+  withFaultRig,
+  expectRotatedCleanly,
+  expectUntouched,
+  prefixRoles,
+  versions,
+} from '../helpers/fault-rig';
 
 const log = (line: string) => console.log(`[faults] ${line}`);
-
-async function canLogin(database: string, user: string, password: string): Promise<boolean> {
-  try {
-    const c = await pgConnect(database, user, password);
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Which of the credential's two login slots (`base`, `base_b`) exist on the server. */
-async function slotLogins(pg: PgNamespace, base: string): Promise<string[]> {
-  const { rows } = await pg.admin.query<{ rolname: string }>(
-    `SELECT rolname FROM pg_roles WHERE rolname IN ($1, $2) ORDER BY rolname`,
-    [base, `${base}_b`],
-  );
-  return rows.map((r) => r.rolname);
-}
-
-/** Every role of this test (the freshPg prefix). */
-async function prefixRoles(pg: PgNamespace): Promise<string[]> {
-  const { rows } = await pg.admin.query<{ rolname: string }>(
-    `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname`,
-    [pg.prefix],
-  );
-  return rows.map((r) => r.rolname);
-}
-
-async function versions(rig: RotationRig, id: string): Promise<Array<[number, string]>> {
-  return (await rig.store.listVersions(id)).map((v) => [v.version, v.state]);
-}
-
-/** After a completed rotation: one CURRENT that logs in and can read the app's table, old gone. */
-async function expectRotatedCleanly(
-  rig: RotationRig,
-  pg: PgNamespace,
-  app: { id: string; login: string; password: string },
-): Promise<void> {
-  const current = await rig.store.getSecret(app.id, 'CURRENT');
-  expect(current.username).toBe(`${app.login}_b`);
-  expect(await slotLogins(pg, app.login)).toEqual([current.username]);
-  expect(await versions(rig, app.id)).toEqual([
-    [1, 'revoked'],
-    [2, 'current'],
-  ]);
-  expect(await rig.store.getVersion(app.id, 'PENDING')).toBeUndefined();
-  expect(await canLogin(pg.database, app.login, app.password)).toBe(false);
-  const c = await pgConnect(pg.database, current.username, current.password);
-  try {
-    expect((await c.query('SELECT count(*) FROM public.items')).rowCount).toBe(1);
-    await c.query('INSERT INTO public.items VALUES (1)');
-  } finally {
-    await c.end();
-  }
-}
-
-/** After a failed/aborted rotation: DB and store exactly as before, the old login works. */
-async function expectUntouched(
-  rig: RotationRig,
-  pg: PgNamespace,
-  app: { id: string; login: string; password: string },
-  rolesBefore: string[],
-): Promise<void> {
-  expect(await prefixRoles(pg)).toEqual(rolesBefore);
-  expect(await slotLogins(pg, app.login)).toEqual([app.login]);
-  expect(await versions(rig, app.id)).toEqual([[1, 'current']]);
-  expect(await rig.store.getSecret(app.id, 'CURRENT')).toMatchObject({ version: 1, username: app.login });
-  expect(await canLogin(pg.database, app.login, app.password)).toBe(true);
-}
 
 /** "Name[type]: message" of an error and its causes (activity failures wrap the activity's error). */
 function failureChain(err: unknown): string {
@@ -136,89 +64,36 @@ function failureChain(err: unknown): string {
   return parts.join(' <- ');
 }
 
-/** Replays the workflow's full history from scratch: a worker restart must see the same decisions. */
-async function expectReplays(r: RotationRig, workflowId: string, bundlePath: string): Promise<void> {
-  const history = await r.client.workflow.getHandle(workflowId).fetchHistory();
-  await Worker.runReplayHistory(
-    {
-      workflowBundle: { codePath: bundlePath },
-      dataConverter: encryptedDataConverter(parseKeyring(r.env.ROTATOR_CODEC_KEYS!)),
-    },
-    history,
-    workflowId,
-  );
-}
-
 function seed(name: string): { seed: number; rnd: () => number } {
   const s = Number(process.env.FAULTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
   log(`${name}: seed ${s} (FAULTS_SEED=${s} replays the kill schedule)`);
   return { seed: s, rnd: seededRandom(s) };
 }
 
-let env: TestWorkflowEnvironment;
-let tmp: string;
-let bundle: string;
-beforeAll(async () => {
-  env = await devServerEnv();
-  tmp = mkdtempSync(join(tmpdir(), 'rotator-faults-'));
-  bundle = workflowBundleCopy(tmp);
-});
-afterAll(async () => {
-  await env?.teardown();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-// Every test gets its own database/role prefix and store; spawned processes die in afterEach even on failure.
-let pg: PgNamespace;
-let rig: RotationRig | undefined;
-let cleanups: Array<() => Promise<unknown>> = [];
-const started: WorkflowHandle[] = [];
-/** Remembers a started workflow so afterEach can terminate it if the test failed half way. */
-function track<T extends WorkflowHandle>(h: T): T {
-  started.push(h);
-  return h;
-}
-beforeEach(async () => {
-  pg = await freshPg();
-});
-afterEach(async () => {
-  await stopAllFaultProcesses();
-  await settleQueries();
-  // A failed test must not leave a rotation running on the shared server.
-  for (const h of started.splice(0)) {
-    if ((await h.describe().catch(() => undefined))?.status.name === 'RUNNING') {
-      await h.terminate('fault test cleanup').catch(() => undefined);
-    }
-  }
-  await rig?.close().catch(() => undefined);
-  rig = undefined;
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  cleanups = [];
-  await pg?.cleanup();
-});
+const f = withFaultRig('faults');
 
 describe('worker process SIGKILLed during a rotation (dev server)', () => {
   async function setup(name: string) {
-    rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, name);
+    const rig = (f.rig = await createRotationRig(f.env));
+    const adminId = await addPgAdmin(rig, f.pg);
+    const app = await addPgApp(rig, f.pg, adminId, name);
     const taskQueue = uniqueTaskQueue('kill');
-    const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: bundle };
+    const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: f.bundle };
     return { rig, app, taskQueue, spawn: () => spawnWorker(workerEnv) };
   }
 
   it('finishes the rotation while workers are killed again and again, incl. in apply, grace and revoke', async () => {
     const { rig, app, taskQueue, spawn } = await setup('chaos');
     // An open session of the old login keeps the revoke phase in its drain wait (drainTimeoutMs).
-    const holder: PgClient = await pgConnect(pg.database, app.login, app.password);
+    const holder: PgClient = await pgConnect(f.pg.database, app.login, app.password);
     holder.on('error', () => undefined);
-    cleanups.push(() => holder.end());
+    f.cleanups.push(() => holder.end());
     const { rnd } = seed('SIGKILL rotate');
 
     const first: WorkerProcess = spawn();
     await first.ready();
     const started = Date.now();
-    const handle = track(
+    const handle = f.track(
       await rig.client.workflow.start('rotateCredential', {
         args: [{ credentialId: app.id, graceMs: 2500, drainTimeoutMs: 1000, requestedBy: 'faults' }],
         taskQueue,
@@ -244,12 +119,12 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
     );
 
     expect(result.outcome).toBe('rotated');
-    await expectReplays(rig, handle.workflowId, bundle);
+    await expectReplays(rig, handle.workflowId, f.bundle);
     expect(chaos.kills.length).toBeGreaterThanOrEqual(8);
     expect(chaos.kills.map((k) => k.why)).toEqual(
       expect.arrayContaining(['phase apply', 'phase grace', 'phase revoke']),
     );
-    await expectRotatedCleanly(rig, pg, app);
+    await expectRotatedCleanly(rig, f.pg, app);
   }, 150_000);
 
   it('abort before promote while workers come and go: the compensations leave DB and store as before', async () => {
@@ -257,13 +132,13 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
     // A slow verification check (run for both logins) makes the verify phase long enough to hit.
     const def = await rig.store.getDefinition(app.id);
     await rig.store.putDefinition({ ...def, verifyChecks: ['SELECT pg_sleep(1)'] }, 'test');
-    const rolesBefore = await prefixRoles(pg);
+    const rolesBefore = await prefixRoles(f.pg);
     const { rnd } = seed('SIGKILL abort');
     let abortSent: Promise<unknown> | undefined;
 
     const first = spawn();
     await first.ready();
-    const handle = track(
+    const handle = f.track(
       await rig.client.workflow.start('rotateCredential', {
         args: [{ credentialId: app.id, graceMs: 60_000, drainTimeoutMs: 0, requestedBy: 'faults' }],
         taskQueue,
@@ -296,12 +171,12 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
     expect(result.outcome).toBe('aborted');
     // Asserted since status is read through describe(), not queries: the interleaving that
     // broke replay needed a query answered by a fresh worker after a kill (issue 11, item 2).
-    await expectReplays(rig, handle.workflowId, bundle);
+    await expectReplays(rig, handle.workflowId, f.bundle);
     expect(status?.phases.map((p) => p.phase)).not.toContain('promote');
     expect(status?.phases.map((p) => p.phase)).toContain('compensate');
     expect(chaos.kills.length).toBeGreaterThanOrEqual(5);
     expect(chaos.kills.map((k) => k.why)).toEqual(expect.arrayContaining(['phase apply', 'phase verify']));
-    await expectUntouched(rig, pg, app, rolesBefore);
+    await expectUntouched(rig, f.pg, app, rolesBefore);
     expect(await rig.store.getVersion(app.id, 'PENDING')).toBeUndefined();
     const actions = (await rig.store.listAudit(app.id)).map((a) => a.action);
     expect(actions).toContain('rotation-aborted');
@@ -311,14 +186,14 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
 describe('Temporal server restarted mid-grace (private dev server)', () => {
   it('the rotation completes after the server comes back; the in-process worker reconnects', async () => {
     const server = await PrivateTemporal.start();
-    cleanups.push(() => server.close());
+    f.cleanups.push(() => server.close());
     const privateEnv = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
-    cleanups.push(() => privateEnv.teardown());
-    rig = await createRotationRig(privateEnv);
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'restart');
+    f.cleanups.push(() => privateEnv.teardown());
+    const rig = (f.rig = await createRotationRig(privateEnv));
+    const adminId = await addPgAdmin(rig, f.pg);
+    const app = await addPgApp(rig, f.pg, adminId, 'restart');
 
-    const handle = track(await rig.start({ credentialId: app.id, graceMs: 8000, drainTimeoutMs: 0 }));
+    const handle = f.track(await rig.start({ credentialId: app.id, graceMs: 8000, drainTimeoutMs: 0 }));
     await waitForPhase(handle, ['grace']);
     const graceAt = Date.now();
     const how = await server.down();
@@ -337,36 +212,21 @@ describe('Temporal server restarted mid-grace (private dev server)', () => {
     );
     expect(result.outcome).toBe('rotated');
     expect(rig.worker.getState()).toBe('RUNNING');
-    await expectRotatedCleanly(rig, pg, app);
+    await expectRotatedCleanly(rig, f.pg, app);
   }, 120_000);
 });
 
 describe('database unreachable (TCP proxy between engine and PostgreSQL)', () => {
   async function setupBehindProxy(name: string, verifyChecks: string[] = []) {
     const proxy = await TcpProxy.start(services.postgres.host, services.postgres.port);
-    cleanups.push(() => proxy.close());
-    rig = await createRotationRig(env);
+    f.cleanups.push(() => proxy.close());
+    const rig = (f.rig = await createRotationRig(f.env));
     // The proxy is the same server under another port: the admin may be used there.
-    const adminId = await addPgAdmin(rig, pg, [{ host: '127.0.0.1', port: proxy.port }]);
-    const password = `init-${name}-Pw1`;
-    const login = await pg.createLogin(name, password);
-    await pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
-    await pg.admin.query(`GRANT SELECT, INSERT ON public.items TO ${escapeIdentifier(login)}`);
-    const id = uniqueCredentialId(`pg-${name}`);
-    await rig.addCredential(
-      {
-        id,
-        engine: 'postgres',
-        host: '127.0.0.1',
-        port: proxy.port,
-        database: pg.database,
-        adminCredentialId: adminId,
-        baseUsername: login,
-        verifyChecks,
-      },
-      { username: login, password },
-    );
-    return { proxy, app: { id, login, password } };
+    const adminId = await addPgAdmin(rig, f.pg, [{ host: '127.0.0.1', port: proxy.port }]);
+    const app = await addPgApp(rig, f.pg, adminId, name, {
+      definition: { host: '127.0.0.1', port: proxy.port, verifyChecks },
+    });
+    return { rig, proxy, app };
   }
 
   /** Highest attempt per activity seen in flight, sampled while `until` is false. */
@@ -396,9 +256,9 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
   }
 
   it('down ~5 s during apply: the rotation completes or compensates cleanly', async () => {
-    const { proxy, app } = await setupBehindProxy('proxya');
-    const rolesBefore = await prefixRoles(pg);
-    const handle = track(await rig!.start({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }));
+    const { rig, proxy, app } = await setupBehindProxy('proxya');
+    const rolesBefore = await prefixRoles(f.pg);
+    const handle = f.track(await rig.start({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }));
     const attempts = sampleAttempts(handle);
     const phase = await waitForPhase(handle, ['create-pending', 'apply']);
     proxy.refuse();
@@ -414,15 +274,15 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
 
     expect(proxy.stats.refused).toBeGreaterThan(0);
     expect(['rotated', 'failed']).toContain(result.outcome);
-    if (result.outcome === 'rotated') await expectRotatedCleanly(rig!, pg, app);
-    else await expectUntouched(rig!, pg, app, rolesBefore);
+    if (result.outcome === 'rotated') await expectRotatedCleanly(rig, f.pg, app);
+    else await expectUntouched(rig, f.pg, app, rolesBefore);
   }, 90_000);
 
   it('down for good before verify: bounded retries, a visible compensate state, the old login keeps working', async () => {
     // A slow verification check makes the verify phase long enough to cut it reliably.
-    const { proxy, app } = await setupBehindProxy('proxyb', ['SELECT pg_sleep(0.5)']);
-    const rolesBefore = await prefixRoles(pg);
-    const handle = track(await rig!.start({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }));
+    const { rig, proxy, app } = await setupBehindProxy('proxyb', ['SELECT pg_sleep(0.5)']);
+    const rolesBefore = await prefixRoles(f.pg);
+    const handle = f.track(await rig.start({ credentialId: app.id, graceMs: 0, drainTimeoutMs: 0 }));
     const attempts = sampleAttempts(handle);
     await waitForPhase(handle, ['verify']);
     proxy.refuse();
@@ -442,8 +302,8 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
     }, 15_000);
     expect((await handle.describe()).status.name).toBe('RUNNING');
     // Never both invalid: the old credential still logs in (directly, not through the dead proxy).
-    expect(await canLogin(pg.database, app.login, app.password)).toBe(true);
-    expect(await rig!.store.getVersion(app.id, 'CURRENT')).toMatchObject({ version: 1 });
+    expect(await pgLogsIn(f.pg.database, app.login, app.password)).toBe(true);
+    expect(await rig.store.getVersion(app.id, 'CURRENT')).toMatchObject({ version: 1 });
     log(
       `DB down before verify: verify gave up after ${gaveUpMs} ms with lastError "${compensating.lastError}"; ` +
         `restore attempt ${undo.attempt} of max ${undo.maximumAttempts}, last failure "${undo.lastFailure?.message ?? '-'}"`,
@@ -472,24 +332,24 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
       .filter((a) => a && typeOf.get(String(a.scheduledEventId)) === 'verifyPending')
       .map((a) => a!.attempt);
     expect(verifyAttempts).toEqual([5]);
-    await expectUntouched(rig!, pg, app, rolesBefore);
+    await expectUntouched(rig, f.pg, app, rolesBefore);
   }, 120_000);
 });
 
 describe('two starts of the same credential at once', () => {
   it('exactly one rotation runs; the other starts are refused and the fleet skips it', async () => {
-    rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'twice');
-    const other = await addPgApp(rig, pg, adminId, 'other');
+    const rig = (f.rig = await createRotationRig(f.env));
+    const adminId = await addPgAdmin(rig, f.pg);
+    const app = await addPgApp(rig, f.pg, adminId, 'twice');
+    const other = await addPgApp(rig, f.pg, adminId, 'other');
     const input: RotationInput = { credentialId: app.id, graceMs: 60_000, drainTimeoutMs: 0 };
-    const starts = await Promise.allSettled(Array.from({ length: 5 }, () => rig!.start(input)));
+    const starts = await Promise.allSettled(Array.from({ length: 5 }, () => rig.start(input)));
     const won = starts.filter((s): s is PromiseFulfilledResult<WorkflowHandle> => s.status === 'fulfilled');
     const refused = starts.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     expect(won).toHaveLength(1);
     expect(refused).toHaveLength(4);
     for (const r of refused) expect(r.reason).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-    const handle = track(won[0]!.value);
+    const handle = f.track(won[0]!.value);
 
     const summary = (await rig.client.workflow.execute('rotateFleet', {
       args: [
@@ -507,7 +367,7 @@ describe('two starts of the same credential at once', () => {
 
     await handle.executeUpdate(finishGraceUpdate, { args: [{}] });
     expect(((await handle.result()) as RotationResult).outcome).toBe('rotated');
-    await expectRotatedCleanly(rig, pg, app);
+    await expectRotatedCleanly(rig, f.pg, app);
     const started = (await rig.store.listAudit(app.id)).filter((a) => a.action === 'rotation-started');
     expect(started).toHaveLength(1);
   }, 90_000);
@@ -523,7 +383,7 @@ describe('hostile login names through the workflow (real activities)', () => {
         engine: 'postgres',
         host: services.postgres.host,
         port: services.postgres.port,
-        database: pg.database,
+        database: f.pg.database,
         adminCredentialId: adminId,
         baseUsername: login,
       },
@@ -534,21 +394,21 @@ describe('hostile login names through the workflow (real activities)', () => {
 
   /** The test prefix padded with `ch` (1 or 2 bytes) to exactly `bytes` bytes of UTF-8. */
   function nameOfBytes(bytes: number, ch: string): string {
-    let name = pg.prefix;
+    let name = f.pg.prefix;
     while (Buffer.byteLength(name) + Buffer.byteLength(ch) <= bytes) name += ch;
     return name.padEnd(name.length + bytes - Buffer.byteLength(name), 'x');
   }
 
   async function createLogin(name: string, password: string): Promise<string> {
-    const login = await pg.createLogin(name, password);
-    await pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
-    await pg.admin.query(`GRANT SELECT, INSERT ON public.items TO ${escapeIdentifier(login)}`);
+    const login = await f.pg.createLogin(name, password);
+    await f.pg.admin.query(`CREATE TABLE IF NOT EXISTS public.items (id int)`);
+    await f.pg.admin.query(`GRANT SELECT, INSERT ON public.items TO ${escapeIdentifier(login)}`);
     return login;
   }
 
   it('quotes, backslashes, ; % @ spaces and unicode rotate correctly', async () => {
-    rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
+    const rig = (f.rig = await createRotationRig(f.env));
+    const adminId = await addPgAdmin(rig, f.pg);
     const names = [
       `q'uote`,
       `d"quote`,
@@ -562,7 +422,7 @@ describe('hostile login names through the workflow (real activities)', () => {
       `MixedCase`,
     ];
     // 61 bytes: with "_b" exactly at PostgreSQL's 63-byte limit.
-    const longest = 'l'.repeat(61 - Buffer.byteLength(pg.prefix));
+    const longest = 'l'.repeat(61 - Buffer.byteLength(f.pg.prefix));
     const apps = [];
     for (const [i, n] of [...names, longest].entries()) {
       const login = await createLogin(n, `pw-${i}-Aa1`);
@@ -570,21 +430,21 @@ describe('hostile login names through the workflow (real activities)', () => {
     }
     expect(Buffer.byteLength(apps[apps.length - 1]!.login)).toBe(61);
     const results = await Promise.all(
-      apps.map((a) => rig!.rotate({ credentialId: a.id, graceMs: 0, drainTimeoutMs: 0 })),
+      apps.map((a) => rig.rotate({ credentialId: a.id, graceMs: 0, drainTimeoutMs: 0 })),
     );
     for (const [i, r] of results.entries()) {
       expect(r, apps[i]!.login).toMatchObject({ outcome: 'rotated' });
-      await expectRotatedCleanly(rig, pg, apps[i]!);
+      await expectRotatedCleanly(rig, f.pg, apps[i]!);
     }
     // Nothing else was created or left behind: exactly the new logins.
-    expect((await prefixRoles(pg)).sort()).toEqual(apps.map((a) => `${a.login}_b`).sort());
+    expect((await prefixRoles(f.pg)).sort()).toEqual(apps.map((a) => `${a.login}_b`).sort());
   }, 120_000);
 
   it('names PostgreSQL cannot hold fail before changing anything, with an error naming the problem', async () => {
-    rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
+    const rig = (f.rig = await createRotationRig(f.env));
+    const adminId = await addPgAdmin(rig, f.pg);
     // 62 bytes exists on the server, but the second slot "<base>_b" would be 64 bytes.
-    const login62 = await createLogin('m'.repeat(62 - Buffer.byteLength(pg.prefix)), 'pw-62-Aa1');
+    const login62 = await createLogin('m'.repeat(62 - Buffer.byteLength(f.pg.prefix)), 'pw-62-Aa1');
     expect(Buffer.byteLength(login62)).toBe(62);
     // 64 bytes cannot exist at all (PostgreSQL would truncate it); the store holds such names anyway.
     // Bytes count, not characters: the unicode one has far fewer than 63 characters.
@@ -604,9 +464,9 @@ describe('hostile login names through the workflow (real activities)', () => {
       },
     ];
     for (const c of cases) {
-      const roles = await prefixRoles(pg);
+      const roles = await prefixRoles(f.pg);
       const before = await rig.store.listVersions(c.app.id);
-      const handle = track(await rig.start({ credentialId: c.app.id, graceMs: 0, drainTimeoutMs: 0 }));
+      const handle = f.track(await rig.start({ credentialId: c.app.id, graceMs: 0, drainTimeoutMs: 0 }));
       let message = '';
       try {
         const r = (await handle.result()) as RotationResult;
@@ -620,7 +480,7 @@ describe('hostile login names through the workflow (real activities)', () => {
         `  store after: ${JSON.stringify(await versions(rig, c.app.id))}, phases ${JSON.stringify(((await queryStatus(handle, 5000))?.phases ?? []).map((p) => p.phase))}`,
       );
       expect(message).toMatch(c.expect);
-      expect(await prefixRoles(pg)).toEqual(roles);
+      expect(await prefixRoles(f.pg)).toEqual(roles);
       expect(await rig.store.listVersions(c.app.id)).toEqual(before);
       const phases = ((await queryStatus(handle, 5000))?.phases ?? []).map((p) => p.phase);
       expect(phases, 'failed before changing anything').not.toContain('create-pending');
@@ -628,8 +488,8 @@ describe('hostile login names through the workflow (real activities)', () => {
   }, 120_000);
 
   it('an unknown credential fails in preflight with UnknownCredentialError', async () => {
-    rig = await createRotationRig(env);
-    const handle = track(await rig.start({ credentialId: 'no/such-credential', graceMs: 0 }));
+    const rig = (f.rig = await createRotationRig(f.env));
+    const handle = f.track(await rig.start({ credentialId: 'no/such-credential', graceMs: 0 }));
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(failureChain(err)).toMatch(/\[UnknownCredentialError\]: unknown credential "no\/such-credential"/);

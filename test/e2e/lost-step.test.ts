@@ -13,88 +13,25 @@
  * looking at the rotation (status, rotate --wait, heartbeats): through
  * describe(), never a query, so the history stays replayable.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { escapeIdentifier } from 'pg';
 import { readRotation } from '../../src/rotation-view';
-import { encryptedDataConverter } from '../../src/codec';
-import { parseKeyring } from '../../src/store';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { abortUpdate, consumerHeartbeatSignal } from '../../src/shared/messages';
 import type { RotationResult } from '../../src/shared/types';
-import { sleep, spawnWorker, stopAllFaultProcesses, workflowBundleCopy } from '../helpers/faults';
+import { sleep, spawnWorker } from '../helpers/faults';
 import { markerName } from '../helpers/hold-worker-name';
-import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
-import { createRotationRig, type RotationRig } from '../helpers/rotation';
+import { addPgAdmin, addPgApp, pgLogsIn } from '../helpers/pg-rig';
+import { createRotationRig, expectReplays } from '../helpers/rotation';
 import { REPO_ROOT } from '../helpers/services';
-import { devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
+import { uniqueTaskQueue } from '../helpers/temporal';
+import { withFaultRig, prefixRoles } from '../helpers/fault-rig';
 
 const HOLD_WORKER = join(REPO_ROOT, 'test', 'helpers', 'hold-worker.ts');
 
-let env: TestWorkflowEnvironment;
-let tmp: string;
-let bundle: string;
-beforeAll(async () => {
-  env = await devServerEnv();
-  tmp = mkdtempSync(join(tmpdir(), 'rotator-lost-'));
-  bundle = workflowBundleCopy(tmp);
-});
-afterAll(async () => {
-  await env?.teardown();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-let pg: PgNamespace;
-let rig: RotationRig | undefined;
-const started: WorkflowHandle[] = [];
-beforeEach(async () => {
-  pg = await freshPg();
-});
-afterEach(async () => {
-  await stopAllFaultProcesses();
-  for (const h of started.splice(0)) {
-    if ((await h.describe().catch(() => undefined))?.status.name === 'RUNNING')
-      await h.terminate('test cleanup').catch(() => undefined);
-  }
-  await rig?.close().catch(() => undefined);
-  rig = undefined;
-  await pg?.cleanup();
-});
-
-async function canLogin(database: string, user: string, password: string): Promise<boolean> {
-  try {
-    await (await pgConnect(database, user, password)).end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function prefixRoles(): Promise<string[]> {
-  const { rows } = await pg.admin.query<{ rolname: string }>(
-    `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname`,
-    [pg.prefix],
-  );
-  return rows.map((r) => r.rolname);
-}
-
-async function expectReplays(r: RotationRig, workflowId: string): Promise<void> {
-  const history = await r.client.workflow.getHandle(workflowId).fetchHistory();
-  await Worker.runReplayHistory(
-    {
-      workflowBundle: { codePath: bundle },
-      dataConverter: encryptedDataConverter(parseKeyring(r.env.ROTATOR_CODEC_KEYS!)),
-    },
-    history,
-    workflowId,
-  );
-}
+const f = withFaultRig('lost');
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs;
@@ -112,17 +49,17 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
     ['createPending', 5, 'pending'],
   ] as const) {
     it(`${holdAfter} done, worker SIGKILLed before its task completed, abort: CURRENT is the old login and logs in, ${runs} of ${runs}`, async () => {
-      rig = await createRotationRig(env);
-      const adminId = await addPgAdmin(rig, pg);
+      const rig = (f.rig = await createRotationRig(f.env));
+      const adminId = await addPgAdmin(rig, f.pg);
       const taskQueue = uniqueTaskQueue('lost');
-      const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: bundle };
+      const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: f.bundle };
       let ok = 0;
       const outcomes: Record<string, number> = {};
       for (let round = 0; round < runs / BATCH; round++) {
         const apps: Array<Awaited<ReturnType<typeof addPgApp>>> = [];
-        for (let i = 0; i < BATCH; i++) apps.push(await addPgApp(rig, pg, adminId, `l${round}${i}`));
-        const rolesBefore = await prefixRoles();
-        const markers = mkdtempSync(join(tmp, 'markers-'));
+        for (let i = 0; i < BATCH; i++) apps.push(await addPgApp(rig, f.pg, adminId, `l${round}${i}`));
+        const rolesBefore = await prefixRoles(f.pg);
+        const markers = mkdtempSync(join(f.tmp, 'markers-'));
         const holder = spawnWorker(
           { ...workerEnv, HOLD_AFTER: holdAfter, HOLD_MARKER_DIR: markers },
           HOLD_WORKER,
@@ -130,7 +67,7 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
         await holder.ready();
         const handles = await Promise.all(
           apps.map((app) =>
-            rig!.client.workflow.start('rotateCredential', {
+            rig.client.workflow.start('rotateCredential', {
               args: [{ credentialId: app.id, graceMs: 600_000, drainTimeoutMs: 0, consumerDiscoveryMs: 0 }],
               taskQueue,
               workflowId: rotationWorkflowId(app.id),
@@ -139,7 +76,7 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
             }),
           ),
         );
-        started.push(...handles);
+        handles.forEach((h) => f.track(h));
         await waitFor('every rotation held after its store step', () =>
           apps.every((a) => existsSync(join(markers, markerName(a.id)))),
         );
@@ -174,7 +111,7 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
           outcomes[results[i]!.outcome] = (outcomes[results[i]!.outcome] ?? 0) + 1;
           const current = await rig.store.getSecret(app.id, 'CURRENT');
           expect(current).toMatchObject({ version: 1, username: app.login });
-          expect(await canLogin(pg.database, current.username, current.password)).toBe(true);
+          expect(await pgLogsIn(f.pg.database, current.username, current.password)).toBe(true);
           expect(await rig.store.getVersion(app.id, 'PENDING')).toBeUndefined();
           expect((await rig.store.listVersions(app.id)).map((v) => [v.version, v.state])).toEqual([
             [1, 'current'],
@@ -183,10 +120,10 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
           const actions = (await rig.store.listAudit(app.id)).map((a) => a.action);
           expect(actions.filter((a) => a === 'rotation-started')).toHaveLength(1);
           expect(actions.filter((a) => a === `rotation-${results[i]!.outcome}`)).toHaveLength(1);
-          await expectReplays(rig, rotationWorkflowId(app.id));
+          await expectReplays(rig, rotationWorkflowId(app.id), f.bundle);
           ok++;
         }
-        expect(await prefixRoles()).toEqual(rolesBefore);
+        expect(await prefixRoles(f.pg)).toEqual(rolesBefore);
         await worker.kill('SIGTERM');
       }
       console.log(`lost ${holdAfter} + abort: ${JSON.stringify(outcomes)} of ${runs}`);
@@ -197,14 +134,14 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
 
 describe('looking at a rotation while its sticky worker is dead (issue 11 item 2)', () => {
   it('status, rotate --wait and heartbeats go through describe(); the history replays and the rotation completes', async () => {
-    rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'sticky');
+    const rig = (f.rig = await createRotationRig(f.env));
+    const adminId = await addPgAdmin(rig, f.pg);
+    const app = await addPgApp(rig, f.pg, adminId, 'sticky');
     // A slow verification check makes the verify activity long enough to kill the worker inside it.
     const def = await rig.store.getDefinition(app.id);
     await rig.store.putDefinition({ ...def, verifyChecks: ['SELECT pg_sleep(2)'] }, 'test');
     const taskQueue = uniqueTaskQueue('sticky');
-    const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: bundle };
+    const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: f.bundle };
     const first = spawnWorker(workerEnv);
     await first.ready();
     const handle = await rig.client.workflow.start('rotateCredential', {
@@ -212,8 +149,8 @@ describe('looking at a rotation while its sticky worker is dead (issue 11 item 2
       taskQueue,
       workflowId: rotationWorkflowId(app.id),
     });
-    started.push(handle);
-    await waitFor('verify', async () => (await readRotation(rig!.client, app.id)).phase === 'verify');
+    f.track(handle);
+    await waitFor('verify', async () => (await readRotation(rig.client, app.id)).phase === 'verify');
     await first.kill('SIGKILL');
     // The step's result lands in history while nobody runs the workflow; everyone keeps looking.
     const second = spawnWorker(workerEnv);
@@ -229,12 +166,12 @@ describe('looking at a rotation while its sticky worker is dead (issue 11 item 2
       handle.result(),
       sleep(60_000).then(async () => {
         throw new Error(
-          `rotation stuck: ${JSON.stringify(await readRotation(rig!.client, app.id))}\n${second.output().slice(-3000)}`,
+          `rotation stuck: ${JSON.stringify(await readRotation(rig.client, app.id))}\n${second.output().slice(-3000)}`,
         );
       }),
     ])) as RotationResult;
     expect(result.outcome).toBe('rotated');
-    await expectReplays(rig, handle.workflowId);
+    await expectReplays(rig, handle.workflowId, f.bundle);
     const view = await readRotation(rig.client, app.id);
     expect(view).toMatchObject({ execution: 'COMPLETED', outcome: 'rotated', phase: 'done' });
   }, 120_000);
@@ -242,27 +179,27 @@ describe('looking at a rotation while its sticky worker is dead (issue 11 item 2
 
 describe('an undo never touches what the rotation did not create (review finding)', () => {
   it('abort in preflight with a login named like the new one already present: that login survives', async () => {
-    rig = await createRotationRig(env);
-    const adminId = await addPgAdmin(rig, pg);
-    const app = await addPgApp(rig, pg, adminId, 'pre');
+    const rig = (f.rig = await createRotationRig(f.env));
+    const adminId = await addPgAdmin(rig, f.pg);
+    const app = await addPgApp(rig, f.pg, adminId, 'pre');
     // Somebody else's login with the name dual-user would pick next, owning a table.
     const other = `${app.login}_b`;
-    await pg.admin.query(`CREATE ROLE ${escapeIdentifier(other)} LOGIN PASSWORD 'other-Pw-1'`);
-    await pg.admin.query(`CREATE TABLE public.b_owned (v int)`);
-    await pg.admin.query(`ALTER TABLE public.b_owned OWNER TO ${escapeIdentifier(other)}`);
+    await f.pg.admin.query(`CREATE ROLE ${escapeIdentifier(other)} LOGIN PASSWORD 'other-Pw-1'`);
+    await f.pg.admin.query(`CREATE TABLE public.b_owned (v int)`);
+    await f.pg.admin.query(`ALTER TABLE public.b_owned OWNER TO ${escapeIdentifier(other)}`);
     // The abort is sent at once and honoured at the first step boundary after preflight,
     // before anything was stored or applied.
     const h = await rig.start({ credentialId: app.id, graceMs: 600_000, drainTimeoutMs: 0 });
-    started.push(h);
+    f.track(h);
     await h.executeUpdate(abortUpdate, { args: [{ reason: 'changed my mind' }] });
     const result = (await h.result()) as RotationResult;
     expect(result.outcome).toBe('aborted');
-    const roles = await pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [other]);
+    const roles = await f.pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [other]);
     expect(roles.rowCount).toBe(1);
-    const owner = await pg.admin.query<{ tableowner: string }>(
+    const owner = await f.pg.admin.query<{ tableowner: string }>(
       `SELECT tableowner FROM pg_tables WHERE tablename = 'b_owned'`,
     );
     expect(owner.rows[0]!.tableowner).toBe(other);
-    expect(await canLogin(pg.database, app.login, app.password)).toBe(true);
+    expect(await pgLogsIn(f.pg.database, app.login, app.password)).toBe(true);
   }, 120_000);
 });

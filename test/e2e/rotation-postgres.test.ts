@@ -5,18 +5,7 @@ import { pgConnect } from '../helpers/pg';
 import { capturedLogs } from '../helpers/temporal';
 import { uniqueCredentialId } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { withPgRig } from '../helpers/pg-rig';
-
-/** Can `user` log in to `database` with `password`? */
-async function canLogin(database: string, user: string, password: string): Promise<boolean> {
-  try {
-    const c = await pgConnect(database, user, password);
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { withPgRig, pgLogsIn } from '../helpers/pg-rig';
 
 describe('rotateCredential end to end on PostgreSQL (dev server, real activities)', () => {
   const t = withPgRig();
@@ -88,7 +77,7 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
 
     const current = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(current.username).toBe(`${app}_b`);
-    expect(await canLogin(t.pg.database, app, 'initial-Pw-1')).toBe(false);
+    expect(await pgLogsIn(t.pg.database, app, 'initial-Pw-1')).toBe(false);
     const roles = await t.pg.admin.query(`SELECT rolname FROM pg_roles WHERE rolname = $1`, [app]);
     expect(roles.rowCount).toBe(0);
 
@@ -130,7 +119,7 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
       const r = await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 });
       expect(r.outcome).toBe('rotated');
       const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
-      expect(await canLogin(t.pg.database, cur.username, cur.password)).toBe(true);
+      expect(await pgLogsIn(t.pg.database, cur.username, cur.password)).toBe(true);
       seen.push(cur.username);
     }
     expect(seen).toEqual([`${app}_b`, app, `${app}_b`]);
@@ -150,8 +139,8 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     const status = await handle.query(statusQuery);
     expect(status.phase).toBe('grace');
     const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
-    expect(await canLogin(t.pg.database, app, 'initial-Pw-1')).toBe(true);
-    expect(await canLogin(t.pg.database, cur.username, cur.password)).toBe(true);
+    expect(await pgLogsIn(t.pg.database, app, 'initial-Pw-1')).toBe(true);
+    expect(await pgLogsIn(t.pg.database, cur.username, cur.password)).toBe(true);
     await handle.executeUpdate('finishGrace', { args: [{}] });
     expect((await handle.result()).outcome).toBe('rotated');
   });
@@ -166,7 +155,7 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     expect((await handle.result()).outcome).toBe('rolled-back');
     const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(cur).toMatchObject({ version: 1, username: app });
-    expect(await canLogin(t.pg.database, app, 'initial-Pw-1')).toBe(true);
+    expect(await pgLogsIn(t.pg.database, app, 'initial-Pw-1')).toBe(true);
     const b = await t.pg.admin.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [`${app}_b`]);
     expect(b.rowCount).toBe(0);
     // A later rotation still works.
