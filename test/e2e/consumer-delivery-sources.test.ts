@@ -10,7 +10,7 @@ import { AwsSecretsManagerTarget } from '../../src/targets/aws-secrets-manager';
 import { FileTarget } from '../../src/targets/file';
 import { publishFiles } from '../../src/targets/file/layout';
 import { awsSecretsManagerTargetSchema, fileTargetSchema } from '../../src/targets/schema';
-import type { DeliveredCredential, DeliveryStep } from '../../src/targets/target';
+import { delivered, deliveryStep } from '../helpers/delivery';
 import { services, uniqueSuffix } from '../helpers/services';
 import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
 
@@ -27,26 +27,8 @@ afterAll(async () => {
   process.env = saved;
 });
 
-const v = (version: number, password: string): DeliveredCredential => ({
-  version,
-  engine: 'postgres',
-  host: 'h',
-  port: 5432,
-  database: 'd',
-  username: `app_v${version}`,
-  password,
-  createdAt: `2026-12-0${version}T00:00:00Z`,
-});
-const step = (from: DeliveredCredential, to?: DeliveredCredential): DeliveryStep => ({
-  credentialId: 'c/app',
-  strategy: 'dual-user',
-  fromVersion: from.version,
-  toVersion: to?.version ?? from.version + 1,
-  fromUsername: from.username,
-  toUsername: to?.username ?? 'x',
-  from,
-  to,
-});
+const v = (version: number, password: string) => delivered(version, password);
+const step = deliveryStep;
 
 async function nextVersion(
   source: { subscribe(l: (c: ConsumerCredential) => void): () => void },

@@ -6,7 +6,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AwsSecretsManagerTarget, versionToken } from '../../../src/targets/aws-secrets-manager';
 import { awsSecretsManagerTargetSchema } from '../../../src/targets/schema';
-import type { DeliveredCredential, DeliveryStep } from '../../../src/targets/target';
+import { delivered, deliveryStep } from '../../helpers/delivery';
 import { services, uniqueSuffix } from '../../helpers/services';
 
 // The SDK's standard chain: region, endpoint and credentials from the environment (moto takes any key).
@@ -29,29 +29,8 @@ afterAll(() => {
   process.env = saved;
 });
 
-const v = (version: number, password: string, username = `app_v${version}`): DeliveredCredential => ({
-  version,
-  engine: 'postgres',
-  host: 'db.internal',
-  port: 5432,
-  database: 'orders',
-  username,
-  password,
-  createdAt: `2026-12-0${version}T00:00:00.000Z`,
-});
-
-function step(from: DeliveredCredential, to?: DeliveredCredential): DeliveryStep {
-  return {
-    credentialId: 'orders/app',
-    strategy: 'dual-user',
-    fromVersion: from.version,
-    toVersion: to?.version ?? from.version + 1,
-    fromUsername: from.username,
-    toUsername: to?.username ?? 'x',
-    from,
-    to,
-  };
-}
+const v = delivered;
+const step = deliveryStep;
 
 describe('aws-secrets-manager target (moto server)', () => {
   const sm = () => new SecretsManagerClient({});

@@ -13,33 +13,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileTarget } from '../../../src/targets/file';
 import { fileTargetSchema } from '../../../src/targets/schema';
-import type { DeliveredCredential, DeliveryStep } from '../../../src/targets/target';
+import { delivered, deliveryStep } from '../../helpers/delivery';
 
-function version(v: number, password: string, username = `app_v${v}`): DeliveredCredential {
-  return {
-    version: v,
-    engine: 'postgres',
-    host: 'db.internal',
-    port: 5432,
-    database: 'orders',
-    username,
-    password,
-    createdAt: new Date(2026, 0, v).toISOString(),
-  };
-}
-
-function step(from: DeliveredCredential, to?: DeliveredCredential): DeliveryStep {
-  return {
-    credentialId: 'orders/app',
-    strategy: 'dual-user',
-    fromVersion: from.version,
-    toVersion: to?.version ?? from.version + 1,
-    fromUsername: from.username,
-    toUsername: to?.username ?? 'app_next',
-    from,
-    to,
-  };
-}
+const version = delivered;
+const step = deliveryStep;
 
 const mode = (p: string) => lstatSync(p).mode & 0o7777;
 
