@@ -4,8 +4,9 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import { rotationWorkflowId } from './shared/constants';
+import { describeRootCause } from './shared/error-cause';
 import type { Phase, RotationResult, RotationStatus } from './shared/types';
 
 /**
@@ -84,12 +85,9 @@ async function closeOf(client: Client, d: WorkflowExecutionDescription): Promise
 /** "ErrorType: message" of the innermost cause of a workflow failure (decoded by the client's codec). */
 export function failureCause(err: unknown): string {
   if (err instanceof WorkflowNotFoundError) return 'no such rotation';
-  let e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
+  const e: unknown = err instanceof WorkflowFailedError ? err.cause : err;
   if (e instanceof TerminatedFailure) return `terminated: ${e.message || 'no reason given'}`;
   if (e instanceof TimeoutFailure) return `timed out (${String(e.timeoutType)})`;
   if (e instanceof CancelledFailure) return 'cancelled';
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
-    e = (e as { cause?: unknown }).cause;
-  if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
+  return describeRootCause(e);
 }

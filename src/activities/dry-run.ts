@@ -12,10 +12,10 @@
 import { Context } from '@temporalio/activity';
 import { TransientError } from '../errors';
 import { redactValues, secretForms } from '../engines/dry-run';
-import type { DryRunRecorder, Engine, EngineConnection, Secret } from '../engines/types';
+import type { DryRunRecorder, Engine, EngineConnection, Secret, SessionInfo } from '../engines/types';
 import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
-import type { CredentialDefinition } from '../store/types';
+import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
 import { describeDelivery } from './delivery';
 import { resolveTls, tlsWarning } from '../engines/tls';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
@@ -25,164 +25,231 @@ import { applyStep, classified, revokeStep, type RotationDeps } from './rotation
 export const PLACEHOLDER_PASSWORD = 'dry-run-placeholder-never-set';
 
 export function createPlanningActivities(deps: RotationDeps): PlanningActivities {
-  const { store } = deps;
   const actor = deps.actor ?? 'worker';
-
-  async function withRecordingEngine<T>(
-    def: CredentialDefinition,
-    conn: EngineConnection,
-    recorder: DryRunRecorder,
-    fn: (engine: Engine) => Promise<T>,
-  ): Promise<T> {
-    const engine = deps.createEngine(def.engine, { ...conn, dryRun: recorder });
-    try {
-      return await fn(engine);
-    } finally {
-      await engine.close();
-    }
-  }
-
   return classified({
     async planRotation(input: RotationInput): Promise<RotationDryRun> {
+      const { store } = deps;
       const def = await store.getDefinition(input.credentialId);
-      const blockers = new Blockers(true);
-      const notes = new Set<string>();
-      const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
-      if (tlsOff) notes.add(tlsOff);
-      const apply: string[] = [];
-      const revoke: string[] = [];
-      const recorder = (into: string[]): DryRunRecorder => ({
-        record: (statement) => void into.push(statement),
-        note: (message) => void notes.add(message),
-      });
-      const out: RotationDryRun = {
-        credentialId: def.id,
-        engine: def.engine,
-        statements: { apply, revoke },
-        privilegesToClone: [],
-        openSessions: [],
-        blockers: [],
-        notes: [],
-        plannedAt: new Date().toISOString(),
-      };
-      if (def.targets?.length) {
-        const delivery = await describeDelivery(def, process.env);
-        out.delivery = delivery.lines;
-        for (const b of delivery.blockers) blockers.addMessage(b);
-      }
-
-      /**
-       * A step in dry-run mode. A failing rotation step is a blocker, or a
-       * note when blockers already explain it; a failing listing is a note.
-       */
-      const step = async (name: string, run: () => Promise<void>, rotationStep = true) => {
-        try {
-          await run();
-        } catch (err) {
-          if (err instanceof TransientError || !(err instanceof Error)) throw err;
-          if (rotationStep && blockers.found.length === 0) {
-            blockers.addMessage(`the ${name} step would fail: ${err.message}`);
-          } else {
-            notes.add(
-              `${rotationStep ? `the ${name} step stops here` : `${name}: not available`}: ${err.message}`,
-            );
-          }
-        }
-      };
-
-      const secrets: string[] = [PLACEHOLDER_PASSWORD];
-      const current = await currentToRotate(store, def, blockers);
-      let plan: RotationPlan | undefined;
+      const plannedAt = new Date().toISOString();
+      const findings = new Findings(def);
+      const delivery = def.targets?.length ? await deliveryLines(def, findings) : undefined;
+      const current = await currentToRotate(store, def, findings.blockers);
       // The admin scope is checked before any connection: a blocker, and nothing is contacted.
-      const conn = current && (await blockers.guard(() => connectionFor(store, def)));
-      if (current && conn) {
-        const from = await store.getSecret(def.id, current.version);
-        secrets.push(conn.admin.password, from.password);
-        const to: Secret = { username: current.username, password: PLACEHOLDER_PASSWORD };
+      const conn = current && (await findings.blockers.guard(() => connectionFor(store, def)));
+      const server =
+        current && conn ? await dryRunOnServer(deps, { def, input, current, conn }, findings) : undefined;
+      const dryRun = report({ def, plannedAt, delivery, server }, findings);
+      await auditPlan(store, actor, input, server?.plan, dryRun);
+      return dryRun;
+    },
+  });
+}
 
-        await withRecordingEngine(def, conn, recorder(apply), async (engine) => {
-          const planned = await planOnServer(store, def, input, current, engine, blockers);
-          plan = planned.plan;
-          if (planned.window.note) notes.add(planned.window.note);
-          if (planned.server) out.serverVersion = `${planned.server.variant} ${planned.server.version}`;
-          await step(
-            'open sessions',
-            async () => {
-              out.openSessions = await engine.listSessions(current.username);
-            },
-            false,
-          );
-          if (!plan) return;
-          to.username = plan.toUsername;
-          out.plan = plan;
-          out.strategy = plan.strategy;
-          out.strategyReason = plan.strategyReason;
-          for (const w of plan.warnings) notes.add(w);
-          if (plan.strategy === 'dual-user') {
-            const exists = (await blockers.guard(() => engine.loginExists(plan!.toUsername))) ?? false;
-            out.loginToCreateOrAlter = {
-              action: 'create',
-              login: plan.toUsername,
-              like: from.username,
-              exists,
-            };
-            if (exists) {
-              notes.add(
-                `login "${plan.toUsername}" exists already (left over?); apply re-syncs its password and privileges with "${from.username}"`,
-              );
-            }
-          } else {
-            out.loginToCreateOrAlter = {
-              action: plan.strategy === 'dual-password' ? 'add-password' : 'set-password',
-              login: plan.fromUsername,
-            };
-          }
-          await step('apply', () => applyStep(engine, plan!, from, to));
-          if (plan.strategy === 'dual-user') {
-            await step(
-              'privileges to clone',
-              async () => {
-                out.privilegesToClone = (await engine.comparePrivileges(from.username, to.username)).missing;
-              },
-              false,
-            );
-          }
-        });
+/**
+ * What a dry run collects on its way: every blocker, notes (a Set: each
+ * once, in the order found) and the statements the engines recorded.
+ */
+class Findings {
+  readonly blockers = new Blockers(true);
+  readonly notes = new Set<string>();
+  readonly apply: string[] = [];
+  readonly revoke: string[] = [];
 
-        if (plan) {
-          await withRecordingEngine(def, conn, recorder(revoke), (engine) =>
-            step('revoke', () => revokeStep(engine, plan!, to)),
-          );
-          notes.add(strategyNote(plan, out.openSessions.length));
-        }
+  constructor(def: CredentialDefinition) {
+    const tlsOff = tlsWarning(resolveTls(def.tls, def.host));
+    if (tlsOff) this.notes.add(tlsOff);
+  }
+
+  /** A recorder that keeps the engine's statements in `into` and its notes here. */
+  recorder(into: string[]): DryRunRecorder {
+    return {
+      record: (statement) => void into.push(statement),
+      note: (message) => void this.notes.add(message),
+    };
+  }
+
+  /**
+   * A step in dry-run mode: its value, or undefined when it fails. A failing
+   * rotation step is a blocker, or a note when blockers already explain it; a
+   * failing listing (`rotationStep` false) is a note.
+   */
+  async step<T>(name: string, run: () => Promise<T>, rotationStep = true): Promise<T | undefined> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof TransientError || !(err instanceof Error)) throw err;
+      if (rotationStep && this.blockers.found.length === 0) {
+        this.blockers.addMessage(`the ${name} step would fail: ${err.message}`);
+      } else {
+        this.notes.add(
+          `${rotationStep ? `the ${name} step stops here` : `${name}: not available`}: ${err.message}`,
+        );
       }
+      return undefined;
+    }
+  }
+}
 
-      // Defence in depth: the engines redact, and no known secret may pass either way.
-      const forms = secrets.flatMap(secretForms);
-      const clean = (text: string) => redactValues(text, forms);
-      out.statements = { apply: apply.map(clean), revoke: revoke.map(clean) };
-      out.privilegesToClone = out.privilegesToClone.map(clean);
-      out.blockers = blockers.found.map(clean);
-      out.notes = [...notes].map(clean);
+/** The delivery targets' lines; their problems are blockers. */
+async function deliveryLines(def: CredentialDefinition, findings: Findings): Promise<string[]> {
+  const delivery = await describeDelivery(def, process.env);
+  for (const b of delivery.blockers) findings.blockers.addMessage(b);
+  return delivery.lines;
+}
 
-      await store.audit({
-        actor,
-        credentialId: def.id,
-        action: 'rotation-planned',
-        details: {
-          by: input.requestedBy ?? 'unknown',
-          reason: input.reason,
-          strategy: plan?.strategy,
-          fromVersion: plan?.fromVersion,
-          toVersion: plan?.toVersion,
-          toUsername: plan?.toUsername,
-          blocked: out.blockers.length > 0,
-          blockers: out.blockers.length,
-          statements: out.statements.apply.length + out.statements.revoke.length,
-          workflowId: workflowId(),
-        },
-      });
-      return out;
+/** A credential that passed the store's side of preflight, and its admin connection. */
+interface Rotatable {
+  def: CredentialDefinition;
+  input: RotationInput;
+  current: VersionMeta;
+  conn: EngineConnection;
+}
+
+/** What the server's side of the dry run found (besides the findings' statements and notes). */
+interface ServerFindings {
+  serverVersion?: string;
+  openSessions: SessionInfo[];
+  plan?: RotationPlan;
+  login?: RotationDryRun['loginToCreateOrAlter'];
+  privilegesToClone: string[];
+  /** Secrets that may appear in recorded text: the admin's and the current password. */
+  secrets: string[];
+}
+
+/** Plans on the live server, then runs apply and revoke on recording engines (nothing executes). */
+async function dryRunOnServer(deps: RotationDeps, r: Rotatable, findings: Findings): Promise<ServerFindings> {
+  const from = await deps.store.getSecret(r.def.id, r.current.version);
+  const applied = await withRecordingEngine(deps, r, findings.recorder(findings.apply), (engine) =>
+    dryRunApply(deps.store, engine, r, from, findings),
+  );
+  const { plan } = applied;
+  if (plan) {
+    const to: Secret = { username: plan.toUsername, password: PLACEHOLDER_PASSWORD };
+    await withRecordingEngine(deps, r, findings.recorder(findings.revoke), (engine) =>
+      findings.step('revoke', () => revokeStep(engine, plan, to)),
+    );
+    findings.notes.add(strategyNote(plan, applied.openSessions.length));
+  }
+  return { ...applied, secrets: [r.conn.admin.password, from.password] };
+}
+
+async function withRecordingEngine<T>(
+  deps: RotationDeps,
+  r: Rotatable,
+  recorder: DryRunRecorder,
+  fn: (engine: Engine) => Promise<T>,
+): Promise<T> {
+  const engine = deps.createEngine(r.def.engine, { ...r.conn, dryRun: recorder });
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Preflight's plan, the open sessions, the login change, the apply step and the privileges to clone. */
+async function dryRunApply(
+  store: CredentialStore,
+  engine: Engine,
+  r: Rotatable,
+  from: Secret,
+  findings: Findings,
+): Promise<Omit<ServerFindings, 'secrets'>> {
+  const planned = await planOnServer(store, r.def, r.input, r.current, engine, findings.blockers);
+  if (planned.window.note) findings.notes.add(planned.window.note);
+  const serverVersion = planned.server ? `${planned.server.variant} ${planned.server.version}` : undefined;
+  const openSessions =
+    (await findings.step('open sessions', () => engine.listSessions(r.current.username), false)) ?? [];
+  const { plan } = planned;
+  if (!plan) return { serverVersion, openSessions, privilegesToClone: [] };
+  for (const w of plan.warnings) findings.notes.add(w);
+  const login = await loginChange(engine, plan, from, findings);
+  const to: Secret = { username: plan.toUsername, password: PLACEHOLDER_PASSWORD };
+  await findings.step('apply', () => applyStep(engine, plan, from, to));
+  const privilegesToClone =
+    plan.strategy === 'dual-user'
+      ? ((await findings.step(
+          'privileges to clone',
+          async () => (await engine.comparePrivileges(from.username, to.username)).missing,
+          false,
+        )) ?? [])
+      : [];
+  return { serverVersion, openSessions, plan, login, privilegesToClone };
+}
+
+/** The login the apply step would create (dual-user) or change. */
+async function loginChange(
+  engine: Engine,
+  plan: RotationPlan,
+  from: Secret,
+  findings: Findings,
+): Promise<RotationDryRun['loginToCreateOrAlter']> {
+  if (plan.strategy !== 'dual-user') {
+    return {
+      action: plan.strategy === 'dual-password' ? 'add-password' : 'set-password',
+      login: plan.fromUsername,
+    };
+  }
+  const exists = (await findings.blockers.guard(() => engine.loginExists(plan.toUsername))) ?? false;
+  if (exists) {
+    findings.notes.add(
+      `login "${plan.toUsername}" exists already (left over?); apply re-syncs its password and privileges with "${from.username}"`,
+    );
+  }
+  return { action: 'create', login: plan.toUsername, like: from.username, exists };
+}
+
+/**
+ * The dry run as returned. Defence in depth: the engines redact, and no known
+ * secret may pass either way.
+ */
+function report(
+  parts: { def: CredentialDefinition; plannedAt: string; delivery?: string[]; server?: ServerFindings },
+  findings: Findings,
+): RotationDryRun {
+  const { def, server } = parts;
+  const forms = [PLACEHOLDER_PASSWORD, ...(server?.secrets ?? [])].flatMap(secretForms);
+  const clean = (text: string) => redactValues(text, forms);
+  const plan = server?.plan;
+  return {
+    credentialId: def.id,
+    engine: def.engine,
+    statements: { apply: findings.apply.map(clean), revoke: findings.revoke.map(clean) },
+    privilegesToClone: (server?.privilegesToClone ?? []).map(clean),
+    openSessions: server?.openSessions ?? [],
+    blockers: findings.blockers.found.map(clean),
+    notes: [...findings.notes].map(clean),
+    plannedAt: parts.plannedAt,
+    ...(parts.delivery ? { delivery: parts.delivery } : {}),
+    ...(server?.serverVersion ? { serverVersion: server.serverVersion } : {}),
+    ...(plan ? { plan, strategy: plan.strategy, strategyReason: plan.strategyReason } : {}),
+    ...(server?.login ? { loginToCreateOrAlter: server.login } : {}),
+  };
+}
+
+/** The one audit record of a dry run ("rotation-planned"); it holds counts, never statements. */
+async function auditPlan(
+  store: CredentialStore,
+  actor: string,
+  input: RotationInput,
+  plan: RotationPlan | undefined,
+  out: RotationDryRun,
+): Promise<void> {
+  await store.audit({
+    actor,
+    credentialId: out.credentialId,
+    action: 'rotation-planned',
+    details: {
+      by: input.requestedBy ?? 'unknown',
+      reason: input.reason,
+      strategy: plan?.strategy,
+      fromVersion: plan?.fromVersion,
+      toVersion: plan?.toVersion,
+      toUsername: plan?.toUsername,
+      blocked: out.blockers.length > 0,
+      blockers: out.blockers.length,
+      statements: out.statements.apply.length + out.statements.revoke.length,
+      workflowId: workflowId(),
     },
   });
 }

@@ -14,9 +14,9 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { FleetActivities } from '../shared/fleet-activities';
 import { NON_RETRYABLE_ERROR_TYPES, rotationWorkflowId } from '../shared/constants';
+import { describeRootCause } from '../shared/error-cause';
 import type { FleetInput, FleetSummary, LaunchResult, RotationInput, RotationResult } from '../shared/types';
 import { rotateCredential } from './rotate-credential';
-import { describeError } from './tracker';
 import { waitForStartWindow } from './windows';
 
 const { selectCredentials } = proxyActivities<FleetActivities>({
@@ -127,7 +127,7 @@ async function rotateOne(input: RotationInput): Promise<OneResult> {
         reason: 'a rotation is already running',
       };
     }
-    return { credentialId: input.credentialId, outcome: 'error', error: describeError(err) };
+    return { credentialId: input.credentialId, outcome: 'error', error: describeRootCause(err) };
   }
 }
 

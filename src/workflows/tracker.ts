@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type {
   ConsumerHeartbeat,
   ConsumerStatus,
@@ -9,6 +9,7 @@ import type {
   RotationStatus,
 } from '../shared/types';
 import type { ResolveRequest } from '../shared/operator-requests';
+import { describeRootCause } from '../shared/error-cause';
 import { DEFAULT_CONSUMER_EXPIRY_MS, DEFAULT_MAX_CONSUMERS } from '../shared/constants';
 import { rotationMetrics } from './metrics';
 
@@ -225,7 +226,7 @@ export class RotationTracker {
   }
 
   recordError(err: unknown): void {
-    this.lastError = describeError(err);
+    this.lastError = describeRootCause(err);
     this.publish();
   }
 
@@ -344,13 +345,4 @@ function positive(n: unknown): number | undefined {
 function iso(ms: number | undefined): string | undefined {
   if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) return undefined;
   return new Date(ms).toISOString();
-}
-
-/** The innermost cause's type and message: activity failures wrap the error the activity raised. */
-export function describeError(err: unknown): string {
-  let e: unknown = err;
-  while (e instanceof Error && (e as { cause?: unknown }).cause instanceof Error)
-    e = (e as { cause?: unknown }).cause;
-  if (e instanceof ApplicationFailure && e.type) return `${e.type}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
 }

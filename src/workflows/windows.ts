@@ -1,11 +1,12 @@
 import { patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { RotationInput, RotationPlan } from '../shared/types';
 import type { WindowActivities } from '../shared/window-activities';
 import { nextAllowedStart, type WindowPolicy } from '../shared/windows';
 
 const { rotationWindow } = proxyActivities<WindowActivities>({
   startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: ['UnknownCredentialError', 'ConfigError'] },
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
 });
 
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -41,7 +41,7 @@ async function trap(): Promise<Trap> {
 }
 
 const cli = (rig: RotationRig, ...args: string[]) =>
-  runCli({ ...rig.env, ROTATOR_ACTOR: 'admin-scope-test' }, ...args);
+  runCli(args, { ...rig.env, ROTATOR_ACTOR: 'admin-scope-test' });
 
 async function failureOf(rig: RotationRig, credentialId: string): Promise<string> {
   const h = await rig.start({ credentialId });

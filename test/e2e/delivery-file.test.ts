@@ -91,7 +91,7 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
   });
 
   it('`targets publish` delivers the CURRENT version before any rotation (bootstrap)', async () => {
-    const r = await runCli(t.rig.env, 'targets', 'publish', credentialId);
+    const r = await runCli(['targets', 'publish', credentialId], t.rig.env);
     expect(r.code).toBe(0);
     expect(r.out).toBe(`published: file ${dir}`);
     expect(shown(dir)).toMatchObject({ version: 1, username: app, password: 'initial-Pw-1' });

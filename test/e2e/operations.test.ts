@@ -28,7 +28,7 @@ describe('operations on the dev server with real PostgreSQL', () => {
   });
 
   /** Runs the CLI in-process as this test's operator. */
-  const cli = (...args: string[]) => runCli({ ...t.rig.env, ROTATOR_ACTOR: 'cli-test' }, ...args);
+  const cli = (...args: string[]) => runCli(args, { ...t.rig.env, ROTATOR_ACTOR: 'cli-test' });
 
   it('CLI: rotate, status --json, rollback, abort, exit codes', async () => {
     const app = await addPgApp(t.rig, t.pg, adminId, 'cli');

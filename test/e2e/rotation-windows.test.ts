@@ -23,7 +23,7 @@ describe('rotation windows on real servers', () => {
     vi.restoreAllMocks();
   });
 
-  const cli = (...args: string[]) => runCli({ ...t.rig.env, ROTATOR_ACTOR: 'window-test' }, ...args);
+  const cli = (...args: string[]) => runCli(args, { ...t.rig.env, ROTATOR_ACTOR: 'window-test' });
 
   it('a freeze blocks a manual start; --outside-window starts it (audited) and the revoke waits for the freeze to end', async () => {
     const adminId = await addPgAdmin(t.rig, t.pg);

@@ -42,7 +42,7 @@ describe('rotation schedules (dev server)', () => {
     await rig?.close();
   });
 
-  const cli = (...args: string[]) => runCli(rig.env, ...args);
+  const cli = (...args: string[]) => runCli(args, rig.env);
 
   it('every 30 days: the first run is 30 days after the import, with jitter; schedule list shows it', async () => {
     const id = uniqueCredentialId('sched');

@@ -3,18 +3,18 @@ import { main } from '../../src/client';
 
 export interface CliRun {
   code: number;
-  /** What the command printed with console.log, one call a line. */
+  /** What the CLI printed with console.log, one line per call. */
   out: string;
   /** What it printed with console.error. */
   err: string;
 }
 
 /**
- * Runs the CLI in-process, as `db-rotator ...args` with `env` added to the process environment
- * for the call (a rig's store, keys and task queue; ROTATOR_ACTOR), and returns its exit code and
- * output. The environment, console and process.exitCode are as they were afterwards.
+ * Runs the CLI in this process (as `db-rotator …args`) and returns its exit
+ * code and output. `env` is added to process.env for the run only;
+ * process.exitCode is reset before and after.
  */
-export async function runCli(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
   const saved = { ...process.env };

@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { escape, escapeId } from 'mysql2/promise';
 import { escapeIdentifier as id, type Client as PgClient } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { EXIT, main, type DryRunReport } from '../../src/client';
+import { EXIT, type DryRunReport } from '../../src/client';
+import { runCli } from '../helpers/cli';
 import { PLACEHOLDER_PASSWORD } from '../../src/activities/dry-run';
 import { nativePasswordHash } from '../../src/engines/mysql-auth';
 import { consumerHeartbeatSignal, statusQuery } from '../../src/shared/messages';
@@ -24,24 +25,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Runs the CLI in-process and returns its exit code and output. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'db-rotator', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    process.exitCode = undefined;
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 /** `rotate <id> --dry-run --json`: exit code and the parsed plan. */
 async function dryRun(credentialId: string): Promise<{ code: number; plan: DryRunReport; text: string }> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateKeyrings } from '../../src/cli/keys-command';
-import { parseKeyring } from '../../src/store/crypto';
+import { generateKeyrings } from '../../../src/cli/commands/keys';
+import { parseKeyring } from '../../../src/store/crypto';
 
 const parse = (lines: string[]) =>
   Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -1,19 +1,16 @@
 import type { Command } from 'commander';
-import { loadConfig, type RotatorConfig } from '../config';
-import { OutsideWindowError } from '../errors';
-import { openConfiguredStore } from '../runtime';
-import type { RotationInput } from '../shared/types';
-import { describeInstant, hasWindowRules, windowState, type WindowPolicy } from '../shared/windows';
+import { loadConfig, type RotatorConfig } from '../../config';
+import { OutsideWindowError } from '../../errors';
+import type { RotationInput } from '../../shared/types';
+import { describeInstant, hasWindowRules, windowState, type WindowPolicy } from '../../shared/windows';
+import { withStore } from '../context';
 
-async function policyOf(cfg: RotatorConfig, credentialId: string): Promise<WindowPolicy | undefined> {
-  const store = await openConfiguredStore(cfg);
-  try {
+function policyOf(cfg: RotatorConfig, credentialId: string): Promise<WindowPolicy | undefined> {
+  return withStore(async (store) => {
     const { policy } = await store.getDefinition(credentialId);
     const window = { windows: policy.windows, freezes: policy.freezes };
     return hasWindowRules(window) ? window : undefined;
-  } finally {
-    await store.close();
-  }
+  }, cfg);
 }
 
 /** "open now" / "closed (reason); next window …" for a credential, or undefined without rules. */

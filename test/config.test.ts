@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { generateKeyBase64 } from '../../src/store/crypto';
-import { REPO_ROOT } from '../helpers/services';
+import { loadConfig } from '../src/config';
+import { generateKeyBase64 } from '../src/store/crypto';
+import { REPO_ROOT } from './helpers/services';
 
 const dir = join(REPO_ROOT, 'examples', 'production');
 

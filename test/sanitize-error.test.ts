@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/activity';
-import { classified } from '../../src/activities/rotation';
-import { createLogger } from '../../src/logger';
-import { redactText, sanitizeError } from '../../src/sanitize-error';
+import { classified } from '../src/activities/rotation';
+import { createLogger } from '../src/logger';
+import { redactText, sanitizeError } from '../src/sanitize-error';
 
 const PW = 'S3cret-Pa55word-xyz';
 

@@ -7,35 +7,17 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { EXIT, main } from '../../src/client';
-import { generateKeyBase64, openStore, parseKeyring, SecretCipher } from '../../src/store';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT } from '../../../src/client';
+import { runCli } from '../../helpers/cli';
+import { generateKeyBase64, openStore, parseKeyring, SecretCipher } from '../../../src/store';
 
 let dir: string;
 let env: Record<string, string>;
 const k1 = `k1:${generateKeyBase64()}`;
 const k2 = `k2:${generateKeyBase64()}`;
 
-async function cli(extraEnv: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { ...process.env };
-  Object.assign(process.env, env, extraEnv);
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  process.exitCode = undefined;
-  try {
-    const code = await main(['node', 'db-rotator', ...args]);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    process.exitCode = undefined;
-    process.env = saved;
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (extraEnv: Record<string, string>, ...args: string[]) => runCli(args, { ...env, ...extraEnv });
 
 const def = { id: 'orders/app', engine: 'postgres', host: 'db.internal', port: 5432, baseUsername: 'app' };
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runWorker } from '../worker';
+import { runWorker } from '../../worker';
 
 /** `db-rotator worker`: runs a worker in this process until SIGTERM/SIGINT (then exits 0). */
 export function registerWorkerCommand(program: Command): void {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHealthServer, type HealthServerOptions } from '../../src/health';
+import { createHealthServer, type HealthServerOptions } from '../src/health';
 
 describe('health endpoints', () => {
   let close: (() => void) | undefined;

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { publishCurrentVersion } from '../activities/delivery';
-import { loadConfig } from '../config';
-import { heartbeatToken } from '../heartbeat-gateway';
-import { openConfiguredStore } from '../runtime';
+import { publishCurrentVersion } from '../../activities/delivery';
+import { heartbeatToken } from '../../heartbeat-gateway';
+import { withStore } from '../context';
 
 /** `targets publish <credential>`: the CURRENT version to every delivery target, read back (no rotation). */
 export function registerTargetCommands(program: Command): void {
@@ -13,14 +12,10 @@ export function registerTargetCommands(program: Command): void {
       'publish the CURRENT version to every file/pgbouncer/AWS target and read it back (no rotation)',
     )
     .action(async (credentialId: string) => {
-      const cfg = loadConfig();
-      const store = await openConfiguredStore(cfg);
-      try {
+      await withStore(async (store) => {
         for (const d of await publishCurrentVersion(store, credentialId, process.env))
           console.log(`published: ${d}`);
-      } finally {
-        await store.close();
-      }
+      });
     });
   targets
     .command('heartbeat-token <credential>')

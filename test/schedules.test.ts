@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstRunAt, intervalOffsetMs } from '../../src/schedules';
+import { firstRunAt, intervalOffsetMs } from '../src/schedules';
 
 const DAY_MS = 86_400_000;
 

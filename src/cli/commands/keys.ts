@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { generateKeyBase64, parseKeyring } from '../store/crypto';
+import { generateKeyBase64, parseKeyring } from '../../store/crypto';
 
 const KEYRINGS = [
   ['ROTATOR_STORE_KEYS', 'store'],
