@@ -9,13 +9,12 @@ import type { SwapEvent } from '../../src/consumer/rotating';
 import { StoreSource } from '../../src/consumer/store-source';
 import type { CredentialSource } from '../../src/consumer/types';
 import { statusQuery } from '../../src/shared/messages';
-import type { EngineKind, ResolvedStrategy, RotationResult } from '../../src/shared/types';
-import { freshMongo, type MongoNamespace } from '../helpers/mongo';
-import { freshMysql, type MysqlNamespace } from '../helpers/mysql';
-import { freshRedis, type RedisNamespace } from '../helpers/redis';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import type { ResolvedStrategy, RotationResult } from '../../src/shared/types';
+import { createRotationRig, type RotationRig } from '../helpers/rotation';
 import { services, uniqueSuffix } from '../helpers/services';
+import type { EngineApp } from '../helpers/engine-apps';
 import { devServerEnv } from '../helpers/temporal';
+import { addEngineApp, mysqlApp, redisApp, mongoApp } from '../helpers/engine-apps';
 
 // The rotating clients of the other engines through real rotations of the
 // workflow: two application instances per run, each with its own client,
@@ -33,33 +32,15 @@ interface Instance {
   close(): Promise<void>;
 }
 
-interface Fixture {
-  engine: EngineKind;
-  host: string;
-  port: number;
-  admin: { username: string; password: string };
-  adminDatabase?: string;
-  setup(password: string): Promise<{ login: string; database?: string }>;
+interface Fixture extends EngineApp<unknown> {
   open(source: CredentialSource, name: string): Promise<Instance>;
-  cleanup(): Promise<void>;
 }
 
 function mysqlFixture(): Fixture {
-  let ns: MysqlNamespace;
+  const app = mysqlApp();
+  const ns = () => app.ns();
   return {
-    engine: 'mysql',
-    host: services.mysql.host,
-    port: services.mysql.port,
-    admin: { username: services.mysql.user, password: services.mysql.password },
-    async setup(password) {
-      ns = await freshMysql();
-      const login = await ns.createLogin('app', password);
-      await ns.admin.query(
-        `CREATE TABLE ${ns.database}.orders (id int auto_increment primary key, item text)`,
-      );
-      await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
-      return { login, database: ns.database };
-    },
+    ...app,
     async open(source, name) {
       const pool = await RotatingMysqlPool.create({
         source,
@@ -68,7 +49,7 @@ function mysqlFixture(): Fixture {
         pool: {
           host: services.mysql.host,
           port: services.mysql.port,
-          database: ns.database,
+          database: ns().database,
           connectionLimit: 4,
         },
       });
@@ -95,30 +76,14 @@ function mysqlFixture(): Fixture {
         close: () => pool.end(),
       };
     },
-    cleanup: () => ns?.cleanup(),
   };
 }
 
 function redisFixture(): Fixture {
-  let ns: RedisNamespace;
+  const app = redisApp();
+  const ns = () => app.ns();
   return {
-    engine: 'redis',
-    host: services.redis.host,
-    port: services.redis.port,
-    admin: { username: services.redis.user, password: services.redis.password },
-    async setup(password) {
-      ns = await freshRedis();
-      const login = await ns.createUser(
-        'app',
-        'on',
-        `>${password}`,
-        `~${ns.prefix}app:*`,
-        '+@read',
-        '+set',
-        '+ping',
-      );
-      return { login };
-    },
+    ...app,
     async open(source, name) {
       const r = await RotatingRedis.create({
         source,
@@ -126,7 +91,7 @@ function redisFixture(): Fixture {
         registry: false,
         redis: { host: services.redis.host, port: services.redis.port },
       });
-      const key = `${ns.prefix}app:${name}`;
+      const key = `${ns().prefix}app:${name}`;
       return {
         get version() {
           return r.version;
@@ -148,30 +113,21 @@ function redisFixture(): Fixture {
         close: () => r.close(),
       };
     },
-    cleanup: () => ns?.cleanup(),
   };
 }
 
 function mongoFixture(): Fixture {
-  let ns: MongoNamespace;
+  const app = mongoApp();
+  const ns = () => app.ns();
   return {
-    engine: 'mongodb',
-    host: services.mongo.host,
-    port: services.mongo.port,
-    admin: { username: services.mongo.user, password: services.mongo.password },
-    adminDatabase: 'admin',
-    async setup(password) {
-      ns = await freshMongo();
-      const login = await ns.createUser('app', password);
-      return { login, database: ns.database };
-    },
+    ...app,
     async open(source, name) {
       const m = await RotatingMongoClient.create({
         source,
         name,
         registry: false,
         url: `mongodb://${services.mongo.host}:${services.mongo.port}/`,
-        authSource: ns.database,
+        authSource: ns().database,
         client: { maxPoolSize: 4, serverSelectionTimeoutMS: 5000 },
       });
       return {
@@ -181,7 +137,7 @@ function mongoFixture(): Fixture {
         onSwap: (l) => m.onSwap(l),
         async work(hold) {
           await m.run(async (client) => {
-            const orders = client.db(ns.database).collection('orders');
+            const orders = client.db(ns().database).collection('orders');
             await orders.insertOne({ by: name });
             if (hold) await sleep(100);
             await orders.countDocuments();
@@ -190,7 +146,6 @@ function mongoFixture(): Fixture {
         close: () => m.close(),
       };
     },
-    cleanup: () => ns?.cleanup(),
   };
 }
 
@@ -223,15 +178,7 @@ for (const [makeFixture, strategy] of cases) {
       f = makeFixture();
       rig = await createRotationRig(env);
       const initial = `Initial-${strategy}-Pw-123`;
-      const { login, database } = await f.setup(initial);
-      const adminId = uniqueCredentialId(`${f.engine}-admin`);
-      const id = uniqueCredentialId(`${f.engine}-app`);
-      const where = { engine: f.engine, host: f.host, port: f.port, database };
-      await rig.addCredential({ id: adminId, ...where, database: f.adminDatabase ?? database }, f.admin);
-      await rig.addCredential(
-        { id, ...where, adminCredentialId: adminId, baseUsername: login, strategy },
-        { username: login, password: initial },
-      );
+      const { id } = await addEngineApp(rig, f, strategy, initial);
 
       const prefix = `c-${uniqueSuffix()}`;
       const instances = await Promise.all(

@@ -1,60 +1,39 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { EngineKind, ResolvedStrategy } from '../../src/shared/types';
+import type { ResolvedStrategy } from '../../src/shared/types';
 import { statusQuery } from '../../src/shared/messages';
 import { eventually } from '../helpers/pg-rig';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services } from '../helpers/services';
+import { createRotationRig, type RotationRig } from '../helpers/rotation';
+import type { EngineApp } from '../helpers/engine-apps';
 import { devServerEnv } from '../helpers/temporal';
-import { freshRedis, redisConnect, type RedisNamespace } from '../helpers/redis';
-import { freshMysql, mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
-import { freshMongo, mongoConnect, type MongoNamespace } from '../helpers/mongo';
+import { redisConnect } from '../helpers/redis';
+import { mysqlConnect } from '../helpers/mysql';
+import { mongoConnect } from '../helpers/mongo';
+import { addEngineApp, mysqlApp, redisApp, mongoApp } from '../helpers/engine-apps';
 
 /**
  * The same workflow and activities on every engine and strategy: only the
  * fixture (how to make a login, log in and do real work) differs.
  */
-interface EngineFixture {
-  engine: EngineKind;
+interface EngineFixture extends EngineApp<unknown> {
   strategies: ResolvedStrategy[];
-  host: string;
-  port: number;
-  admin: { username: string; password: string };
-  /** Creates the application login with some privileges; returns its name and database. */
-  setup(password: string): Promise<{ login: string; database?: string }>;
   /** Logs in and does the application's real work (read + write); throws on failure. */
   work(user: string, password: string): Promise<void>;
   /** Something the login must NOT be allowed to do (privileges are cloned, not widened). */
   forbidden(user: string, password: string): Promise<void>;
-  cleanup(): Promise<void>;
 }
 
 function redisFixture(): EngineFixture {
-  let ns: RedisNamespace;
+  const app = redisApp();
+  const ns = () => app.ns();
   return {
-    engine: 'redis',
+    ...app,
     strategies: ['dual-password', 'dual-user', 'single'],
-    host: services.redis.host,
-    port: services.redis.port,
-    admin: { username: services.redis.user, password: services.redis.password },
-    async setup(password) {
-      ns = await freshRedis();
-      const login = await ns.createUser(
-        'app',
-        'on',
-        `>${password}`,
-        `~${ns.prefix}app:*`,
-        '+@read',
-        '+set',
-        '+ping',
-      );
-      return { login };
-    },
     async work(user, password) {
       const c = await redisConnect(user, password);
       try {
-        await c.set(`${ns.prefix}app:k`, 'v');
-        expect(await c.get(`${ns.prefix}app:k`)).toBe('v');
+        await c.set(`${ns().prefix}app:k`, 'v');
+        expect(await c.get(`${ns().prefix}app:k`)).toBe('v');
       } finally {
         c.disconnect();
       }
@@ -62,35 +41,26 @@ function redisFixture(): EngineFixture {
     async forbidden(user, password) {
       const c = await redisConnect(user, password);
       try {
-        await expect(c.set(`${ns.prefix}other:k`, 'v')).rejects.toThrow(/NOPERM/);
+        await expect(c.set(`${ns().prefix}other:k`, 'v')).rejects.toThrow(/NOPERM/);
         await expect(c.call('FLUSHALL')).rejects.toThrow(/NOPERM/);
       } finally {
         c.disconnect();
       }
     },
-    cleanup: () => ns?.cleanup(),
   };
 }
 
 function mongoFixture(): EngineFixture {
-  let ns: MongoNamespace;
+  const app = mongoApp();
+  const ns = () => app.ns();
   return {
-    engine: 'mongodb',
+    ...app,
     strategies: ['dual-user', 'single'],
-    host: services.mongo.host,
-    port: services.mongo.port,
-    admin: { username: services.mongo.user, password: services.mongo.password },
-    async setup(password) {
-      ns = await freshMongo();
-      // FerretDB 1.24 rejects roles in createUser; on real MongoDB the roles would be cloned too.
-      const login = await ns.createUser('app', password);
-      return { login, database: ns.database };
-    },
     async work(user, password) {
-      const c = await mongoConnect(user, password, ns.database);
+      const c = await mongoConnect(user, password, ns().database);
       try {
-        await c.db(ns.database).collection('orders').insertOne({ item: 'x' });
-        expect(await c.db(ns.database).collection('orders').countDocuments()).toBeGreaterThan(0);
+        await c.db(ns().database).collection('orders').insertOne({ item: 'x' });
+        expect(await c.db(ns().database).collection('orders').countDocuments()).toBeGreaterThan(0);
       } finally {
         await c.close();
       }
@@ -98,30 +68,17 @@ function mongoFixture(): EngineFixture {
     async forbidden() {
       // FerretDB does not enforce roles (see docs/engine-notes-mongodb.md); nothing to assert here.
     },
-    cleanup: () => ns?.cleanup(),
   };
 }
 
 function mysqlFixture(): EngineFixture {
-  let ns: MysqlNamespace;
+  const app = mysqlApp();
+  const ns = () => app.ns();
   return {
-    engine: 'mysql',
+    ...app,
     strategies: ['dual-password', 'dual-user', 'single'],
-    host: services.mysql.host,
-    port: services.mysql.port,
-    admin: { username: services.mysql.user, password: services.mysql.password },
-    async setup(password) {
-      ns = await freshMysql();
-      const login = await ns.createLogin('app', password);
-      await ns.admin.query(
-        `CREATE TABLE ${ns.database}.orders (id int auto_increment primary key, item text)`,
-      );
-      await ns.admin.query(`CREATE TABLE ${ns.database}.secrets (v text)`);
-      await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
-      return { login, database: ns.database };
-    },
     async work(user, password) {
-      const c = await mysqlConnect(user, password, ns.database);
+      const c = await mysqlConnect(user, password, ns().database);
       try {
         await c.query(`INSERT INTO orders (item) VALUES ('x')`);
         const [rows] = await c.query(`SELECT count(*) AS n FROM orders`);
@@ -131,14 +88,13 @@ function mysqlFixture(): EngineFixture {
       }
     },
     async forbidden(user, password) {
-      const c = await mysqlConnect(user, password, ns.database);
+      const c = await mysqlConnect(user, password, ns().database);
       try {
         await expect(c.query(`SELECT * FROM secrets`)).rejects.toThrow(/denied/);
       } finally {
         await c.end();
       }
     },
-    cleanup: () => ns?.cleanup(),
   };
 }
 
@@ -174,18 +130,7 @@ for (const makeFixture of [mysqlFixture, redisFixture, mongoFixture]) {
         f = makeFixture();
         rig = await createRotationRig(env);
         const initial = `Initial-${strategy}-Pw-123`;
-        const { login, database } = await f.setup(initial);
-        const adminId = uniqueCredentialId(`${f.engine}-admin`);
-        const id = uniqueCredentialId(`${f.engine}-app`);
-        const where = { engine: f.engine, host: f.host, port: f.port, database };
-        await rig.addCredential(
-          { id: adminId, ...where, database: f.engine === 'mongodb' ? 'admin' : database },
-          f.admin,
-        );
-        await rig.addCredential(
-          { id, ...where, adminCredentialId: adminId, baseUsername: login, strategy },
-          { username: login, password: initial },
-        );
+        const { id, login } = await addEngineApp(rig, f, strategy, initial);
         return { id, login, initial };
       }
 
