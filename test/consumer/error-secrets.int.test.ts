@@ -85,6 +85,21 @@ interface Client {
   close(): Promise<void>;
 }
 
+/** The harness's view of a rotating client: `call` is one operation of the application. */
+function clientOf(
+  rotating: { readonly version: number },
+  call: () => Promise<unknown>,
+  close: () => Promise<void>,
+): Client {
+  return {
+    call,
+    get version() {
+      return rotating.version;
+    },
+    close,
+  };
+}
+
 interface Fixture {
   engine: ConsumerEngine;
   /** A login that works, with its password. */
@@ -111,13 +126,11 @@ const fixtures: Array<() => Fixture> = [
           registry: false,
           pool: { host: services.postgres.host, port: services.postgres.port, database: ns.database, max: 2 },
         });
-        return {
-          call: () => p.query('SELECT 1'),
-          get version() {
-            return p.version;
-          },
-          close: () => p.end(),
-        };
+        return clientOf(
+          p,
+          () => p.query('SELECT 1'),
+          () => p.end(),
+        );
       },
       async changePassword(login, pw) {
         await ns.admin.query(`ALTER ROLE ${escapeIdentifier(login)} PASSWORD ${escapeLiteral(pw)}`);
@@ -149,13 +162,11 @@ const fixtures: Array<() => Fixture> = [
             idleTimeout: 50,
           },
         });
-        return {
-          call: () => p.query('SELECT 1'),
-          get version() {
-            return p.version;
-          },
-          close: () => p.end(),
-        };
+        return clientOf(
+          p,
+          () => p.query('SELECT 1'),
+          () => p.end(),
+        );
       },
       async changePassword(login, pw) {
         await ns.admin.query(`ALTER USER ${escape(login)}@'%' IDENTIFIED BY ${escape(pw)}`);
@@ -189,13 +200,11 @@ const fixtures: Array<() => Fixture> = [
             retryStrategy: (times) => (times > 3 ? null : 50),
           },
         });
-        return {
-          call: () => r.call('PING'),
-          get version() {
-            return r.version;
-          },
-          close: () => r.close(),
-        };
+        return clientOf(
+          r,
+          () => r.call('PING'),
+          () => r.close(),
+        );
       },
       async changePassword(login, pw) {
         await ns.admin.call('ACL', 'SETUSER', login, 'resetpass', `>${pw}`);
@@ -221,13 +230,11 @@ const fixtures: Array<() => Fixture> = [
           authSource: ns.database,
           client: { serverSelectionTimeoutMS: 2000, maxPoolSize: 1, maxIdleTimeMS: 50 },
         });
-        return {
-          call: () => c.run((m) => m.db(ns.database).command({ ping: 1 })),
-          get version() {
-            return c.version;
-          },
-          close: () => c.close(),
-        };
+        return clientOf(
+          c,
+          () => c.run((m) => m.db(ns.database).command({ ping: 1 })),
+          () => c.close(),
+        );
       },
       async changePassword(login, pw) {
         await ns.admin.db(ns.database).command({ updateUser: login, pwd: pw });
