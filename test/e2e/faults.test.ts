@@ -54,11 +54,20 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
     const app = await addPgApp(rig, f.pg, adminId, name);
     const taskQueue = uniqueTaskQueue('kill');
     const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: f.bundle };
-    return { rig, app, taskQueue, spawn: () => spawnWorker(workerEnv) };
+    /** Starts the rotation on the spawned workers' task queue (not the rig's in-process worker). */
+    const start = async (graceMs: number, drainTimeoutMs: number) =>
+      f.track(
+        await rig.client.workflow.start('rotateCredential', {
+          args: [{ credentialId: app.id, graceMs, drainTimeoutMs, requestedBy: 'faults' }],
+          taskQueue,
+          workflowId: rotationWorkflowId(app.id),
+        }),
+      );
+    return { rig, app, start, spawn: () => spawnWorker(workerEnv) };
   }
 
   it('finishes the rotation while workers are killed again and again, incl. in apply, grace and revoke', async () => {
-    const { rig, app, taskQueue, spawn } = await setup('chaos');
+    const { rig, app, start, spawn } = await setup('chaos');
     // An open session of the old login keeps the revoke phase in its drain wait (drainTimeoutMs).
     const holder: PgClient = await pgConnect(f.pg.database, app.login, app.password);
     holder.on('error', () => undefined);
@@ -68,13 +77,7 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
     const first: WorkerProcess = spawn();
     await first.ready();
     const started = Date.now();
-    const handle = f.track(
-      await rig.client.workflow.start('rotateCredential', {
-        args: [{ credentialId: app.id, graceMs: 2500, drainTimeoutMs: 1000, requestedBy: 'faults' }],
-        taskQueue,
-        workflowId: rotationWorkflowId(app.id),
-      }),
-    );
+    const handle = await start(2500, 1000);
     const chaos = await killWorkersRepeatedly({
       handle,
       worker: first,
@@ -103,7 +106,7 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
   }, 150_000);
 
   it('abort before promote while workers come and go: the compensations leave DB and store as before', async () => {
-    const { rig, app, taskQueue, spawn } = await setup('chaosabort');
+    const { rig, app, start, spawn } = await setup('chaosabort');
     // A slow verification check (run for both logins) makes the verify phase long enough to hit.
     const def = await rig.store.getDefinition(app.id);
     await rig.store.putDefinition({ ...def, verifyChecks: ['SELECT pg_sleep(1)'] }, 'test');
@@ -113,13 +116,7 @@ describe('worker process SIGKILLed during a rotation (dev server)', () => {
 
     const first = spawn();
     await first.ready();
-    const handle = f.track(
-      await rig.client.workflow.start('rotateCredential', {
-        args: [{ credentialId: app.id, graceMs: 60_000, drainTimeoutMs: 0, requestedBy: 'faults' }],
-        taskQueue,
-        workflowId: rotationWorkflowId(app.id),
-      }),
-    );
+    const handle = await start(60_000, 0);
     const chaos = await killWorkersRepeatedly({
       handle,
       worker: first,

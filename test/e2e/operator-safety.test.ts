@@ -2,9 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { consumerHeartbeatSignal, statusQuery } from '../../src/shared/messages';
 import type { RotationResult } from '../../src/shared/types';
 import { pgConnect } from '../helpers/pg';
-import { addPgApp, eventually, withPgRig } from '../helpers/pg-rig';
-import { uniqueCredentialId } from '../helpers/rotation';
-import { services } from '../helpers/services';
+import { addPgApp, eventually, withPgRig, addPgAdmin } from '../helpers/pg-rig';
 
 describe('operator safety on real PostgreSQL', () => {
   const t = withPgRig();
@@ -14,17 +12,10 @@ describe('operator safety on real PostgreSQL', () => {
   beforeEach(async () => {
     // A dedicated superuser admin, so rotating it never touches the shared one.
     adminLogin = await t.pg.createLogin('admin', 'Admin-Initial-Pw-1', 'SUPERUSER');
-    adminId = uniqueCredentialId('pg-admin');
-    await t.rig.addCredential(
-      {
-        id: adminId,
-        engine: 'postgres',
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: t.pg.database,
-      },
-      { username: adminLogin, password: 'Admin-Initial-Pw-1' },
-    );
+    adminId = await addPgAdmin(t.rig, t.pg, undefined, {
+      username: adminLogin,
+      password: 'Admin-Initial-Pw-1',
+    });
   });
 
   it('emergency rotation revokes within its short deadline and names the consumer that did not move', async () => {

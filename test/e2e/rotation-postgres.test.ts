@@ -5,7 +5,7 @@ import { pgConnect } from '../helpers/pg';
 import { capturedLogs } from '../helpers/temporal';
 import { uniqueCredentialId } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { withPgRig, pgLogsIn } from '../helpers/pg-rig';
+import { withPgRig, pgLogsIn, addPgAdmin } from '../helpers/pg-rig';
 
 describe('rotateCredential end to end on PostgreSQL (dev server, real activities)', () => {
   const t = withPgRig();
@@ -39,18 +39,8 @@ describe('rotateCredential end to end on PostgreSQL (dev server, real activities
     await asApp.query(`CREATE TABLE shop.app_owned (v int)`);
     await asApp.end();
 
-    adminId = uniqueCredentialId('admin');
+    adminId = await addPgAdmin(t.rig, t.pg);
     credentialId = uniqueCredentialId('pg-app');
-    await t.rig.addCredential(
-      {
-        id: adminId,
-        engine: 'postgres',
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: t.pg.database,
-      },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
     await t.rig.addCredential(
       {
         id: credentialId,

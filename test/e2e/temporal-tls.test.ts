@@ -19,7 +19,6 @@ import { Client } from '@temporalio/client';
 import { METADATA_ENCODING_KEY } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { helloActivities } from '../../src/activities/hello';
 import { EXIT, main } from '../../src/client';
 import { encryptedDataConverter } from '../../src/codec';
 import { AesGcmPayloadCodec, CodecError } from '../../src/codec/aes-gcm-codec';
@@ -29,7 +28,8 @@ import { connectClient, connectWorkerConnection } from '../../src/runtime';
 import { generateKeyBase64, parseKeyring } from '../../src/store';
 import { connectTemporal, temporalSettingsFromEnv } from '../../src/temporal-connection';
 import { services } from '../helpers/services';
-import { capturedLogs, devServerEnv, uniqueTaskQueue, WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
+import { HELLO_WORKFLOWS_PATH, helloActivities } from '../helpers/hello-workflow';
+import { capturedLogs, devServerEnv, uniqueTaskQueue } from '../helpers/temporal';
 
 const run = promisify(execFile);
 const TLS_ADDRESS = process.env.TEMPORAL_TLS_ADDRESS ?? '127.0.0.1:7234';
@@ -79,7 +79,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: await connectWorkerConnection(cfg),
     taskQueue,
-    workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+    workflowsPath: HELLO_WORKFLOWS_PATH, // test plumbing, not the production workflows
     activities: helloActivities,
     dataConverter: encryptedDataConverter(keyring),
   });
@@ -176,40 +176,24 @@ describe('Temporal over TLS (stunnel in front of the dev server)', () => {
 describe('the codec refuses plaintext; the Temporal CLI goes through /encode', () => {
   const cli = (...args: string[]) =>
     run(temporalBin, [...args, '--address', TLS_ADDRESS, '--tls-ca-path', CA], { timeout: 60_000 });
-  const viaCodec = ['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`];
+  // Functions: the codec server's URL and token are known only once beforeAll ran.
+  const viaCodec = () => ['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`];
+  /** `temporal workflow execute|start` of the hello workflow, one --input per `inputs`. */
+  const helloCli = (verb: 'execute' | 'start', id: string, inputs: string[], ...extra: string[]) =>
+    cli(
+      'workflow',
+      verb,
+      ...['--type', 'hello', '--task-queue', taskQueue, '--workflow-id', id],
+      ...inputs.flatMap((i) => ['--input', i]),
+      ...extra,
+    );
 
   it('temporal workflow execute/signal with --codec-endpoint work', async () => {
     const id = `cli-${taskQueue}`;
-    const { stdout } = await cli(
-      'workflow',
-      'execute',
-      '--type',
-      'hello',
-      '--task-queue',
-      taskQueue,
-      '--workflow-id',
-      id,
-      '--input',
-      '"cli"',
-      ...['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`],
-    );
+    const { stdout } = await helloCli('execute', id, ['"cli"'], ...viaCodec());
     expect(stdout).toContain('hello, cli');
     const id2 = `cli-signal-${taskQueue}`;
-    await cli(
-      'workflow',
-      'start',
-      '--type',
-      'hello',
-      '--task-queue',
-      taskQueue,
-      '--workflow-id',
-      id2,
-      '--input',
-      '"sig"',
-      '--input',
-      '1500',
-      ...['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`],
-    );
+    await helloCli('start', id2, ['"sig"', '1500'], ...viaCodec());
     await cli(
       'workflow',
       'signal',
@@ -219,33 +203,15 @@ describe('the codec refuses plaintext; the Temporal CLI goes through /encode', (
       'consumerHeartbeat',
       '--input',
       '{"consumerId":"cli","version":1}',
-      ...['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`],
+      ...viaCodec(),
     );
-    const { stdout: res } = await cli(
-      'workflow',
-      'result',
-      '--workflow-id',
-      id2,
-      ...['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${token}`],
-    );
+    const { stdout: res } = await cli('workflow', 'result', '--workflow-id', id2, ...viaCodec());
     expect(res).toContain('hello, sig');
-    void viaCodec;
   }, 90_000);
 
   it('a plain `temporal workflow start` (no codec) is refused by the worker with a clear error', async () => {
     const id = `plain-${taskQueue}`;
-    await cli(
-      'workflow',
-      'start',
-      '--type',
-      'hello',
-      '--task-queue',
-      taskQueue,
-      '--workflow-id',
-      id,
-      '--input',
-      '"plain"',
-    );
+    await helloCli('start', id, ['"plain"']);
     const deadline = Date.now() + 30_000;
     while (!capturedLogs.join('\n').includes('refusing an unencrypted payload')) {
       if (Date.now() > deadline) throw new Error('the worker did not report the unencrypted payload');
