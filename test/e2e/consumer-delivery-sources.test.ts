@@ -12,7 +12,8 @@ import { publishFiles } from '../../src/targets/file/layout';
 import { awsSecretsManagerTargetSchema, fileTargetSchema } from '../../src/targets/schema';
 import { delivered, deliveryStep } from '../helpers/delivery';
 import { services, uniqueSuffix } from '../helpers/services';
-import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { addDualUserApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 const saved = { ...process.env };
 beforeAll(async () => {

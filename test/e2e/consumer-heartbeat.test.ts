@@ -5,7 +5,7 @@ import { StoreSource } from '../../src/consumer/store-source';
 import type { RotationResult, RotationStatus } from '../../src/shared/types';
 import { uniqueCredentialId } from '../helpers/rotation';
 import { services, uniqueSuffix } from '../helpers/services';
-import { withPgRig } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 // How much history heartbeats cost a rotation, measured on the dev server:
 // the same rotation without consumers, with consumers that signal every

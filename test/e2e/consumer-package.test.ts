@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
-import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { addDualUserApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 /**
  * The consumer library as users get it: `npm pack` of packages/consumer,

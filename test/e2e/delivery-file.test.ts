@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
 import { runCli } from '../helpers/cli';
-import { addDualUserApp, withPgRig, pgLogsIn } from '../helpers/pg-rig';
+import { addDualUserApp, pgLogsIn } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 import { services } from '../helpers/services';
 
 interface Shown {

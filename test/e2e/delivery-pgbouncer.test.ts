@@ -7,7 +7,8 @@ import { FileSource } from '../../src/consumer/file-source';
 import { RotatingPgPool } from '../../src/consumer/pg-pool';
 import { lineUser } from '../../src/targets/pgbouncer/auth-file';
 import { services } from '../helpers/services';
-import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { addDualUserApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 beforeAll(async () => {
   // Fail loudly (not skip) when PgBouncer is not there.

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
-import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { addDualUserApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 interface WorkloadResult {
   ok: number;

@@ -10,7 +10,8 @@ import {
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { services, uniqueSuffix } from '../helpers/services';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver';
-import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { addDualUserApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 import { expectReplays } from '../helpers/rotation';
 
 const key = randomBytes(32);

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayHeartbeatReporter } from '../../src/consumer/gateway-heartbeat';
 import { heartbeatToken, startHeartbeatGateway, type HeartbeatGateway } from '../../src/heartbeat-gateway';
 import { statusQuery } from '../../src/shared/messages';
-import { withPgRig, addDualUserApp } from '../helpers/pg-rig';
+import { addDualUserApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 describe('heartbeats without master keys: the worker-side gateway with per-credential tokens', () => {
   const t = withPgRig();

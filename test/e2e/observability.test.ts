@@ -6,7 +6,8 @@ import { createCodecServer } from '../../src/codec/server';
 import { parseKeyring } from '../../src/store/crypto';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import type { RotationResult } from '../../src/shared/types';
-import { addPgAdmin, addPgApp, eventually, withPgRig } from '../helpers/pg-rig';
+import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 import { REPO_ROOT } from '../helpers/services';
 import { uniqueTaskQueue } from '../helpers/temporal';
 

@@ -9,7 +9,8 @@ import { statusQuery } from '../../src/shared/messages';
 import type { FleetSummary, LaunchResult } from '../../src/shared/types';
 import { loadConfig } from '../../src/config';
 import { createRotationSchedule, rotationScheduleId } from '../../src/schedules';
-import { addPgAdmin, addPgApp, eventually, withPgRig } from '../helpers/pg-rig';
+import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 import { REPO_ROOT } from '../helpers/services';
 import { runCli } from '../helpers/cli';
 

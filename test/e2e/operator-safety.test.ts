@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { consumerHeartbeatSignal, statusQuery } from '../../src/shared/messages';
 import type { RotationResult } from '../../src/shared/types';
 import { pgConnect } from '../helpers/pg';
-import { addPgApp, eventually, withPgRig, addPgAdmin } from '../helpers/pg-rig';
+import { addPgApp, eventually, addPgAdmin } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 describe('operator safety on real PostgreSQL', () => {
   const t = withPgRig();

@@ -5,7 +5,8 @@ import { pgConnect } from '../helpers/pg';
 import { capturedLogs } from '../helpers/temporal';
 import { uniqueCredentialId } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { withPgRig, pgLogsIn, addPgAdmin } from '../helpers/pg-rig';
+import { pgLogsIn, addPgAdmin } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 describe('rotateCredential end to end on PostgreSQL (dev server, real activities)', () => {
   const t = withPgRig();

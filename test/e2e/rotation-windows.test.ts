@@ -8,7 +8,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT } from '../../src/client';
 import type { RotationResult } from '../../src/shared/types';
-import { addPgAdmin, addPgApp, withPgRig } from '../helpers/pg-rig';
+import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
+import { withPgRig } from '../helpers/with-pg-rig';
 import { runCli } from '../helpers/cli';
 
 describe('rotation windows on real servers', () => {

@@ -64,7 +64,10 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
   const generated: string[] = [];
   const worker = await createTestWorker(env, {
     taskQueue,
-    activities: productionActivities(recordingGeneratedPasswords(store, generated), 'test-worker'),
+    activities: productionActivities(
+      recordingGeneratedPasswords(store, (p) => generated.push(p)),
+      'test-worker',
+    ),
     keyring,
   });
   const running = worker.run();
@@ -129,8 +132,11 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
   return rig;
 }
 
-/** The same store, but every password made for a pending version is also pushed to `into` (for leak scans). */
-function recordingGeneratedPasswords(store: ManagedCredentialStore, into: string[]): ManagedCredentialStore {
+/** The same store, but every password made for a pending version is also handed to `record` (for leak scans). */
+export function recordingGeneratedPasswords(
+  store: ManagedCredentialStore,
+  record: (password: string) => void,
+): ManagedCredentialStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== 'createPending') {
@@ -151,7 +157,7 @@ function recordingGeneratedPasswords(store: ManagedCredentialStore, into: string
           username,
           () => {
             const password = generate();
-            into.push(password);
+            record(password);
             return password;
           },
           actor,
