@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AwsSecretsManagerSource } from '../../src/consumer/aws-source';
 import { FileSource } from '../../src/consumer/file-source';
 import { RotatingPgPool } from '../../src/consumer/pg-pool';
@@ -10,23 +10,12 @@ import { AwsSecretsManagerTarget } from '../../src/targets/aws-secrets-manager';
 import { FileTarget } from '../../src/targets/file';
 import { publishFiles } from '../../src/targets/file/layout';
 import { awsSecretsManagerTargetSchema, fileTargetSchema } from '../../src/targets/schema';
-import { delivered, deliveryStep } from '../helpers/delivery';
+import { delivered, deliveryStep, withMotoEnv } from '../helpers/delivery';
 import { services, uniqueSuffix } from '../helpers/services';
 import { addDualUserApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 
-const saved = { ...process.env };
-beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: services.motoEndpoint,
-  });
-});
-afterAll(async () => {
-  process.env = saved;
-});
+withMotoEnv();
 
 const v = (version: number, password: string) => delivered(version, password);
 const step = deliveryStep;

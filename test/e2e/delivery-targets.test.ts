@@ -7,23 +7,16 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { services, uniqueSuffix } from '../helpers/services';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { uniqueSuffix } from '../helpers/services';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver';
 import { addDualUserApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { expectReplays } from '../helpers/rotation';
+import { withMotoEnv } from '../helpers/delivery';
 
 const key = randomBytes(32);
-beforeAll(async () => {
-  Object.assign(process.env, {
-    ROTATOR_TEST_HOOK_KEY: `whsec_${key.toString('base64')}`,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: services.motoEndpoint,
-  });
-});
+withMotoEnv({ ROTATOR_TEST_HOOK_KEY: `whsec_${key.toString('base64')}` });
 
 describe('rotation with file, AWS Secrets Manager and webhook targets (dev server, PostgreSQL, moto)', () => {
   const t = withPgRig();

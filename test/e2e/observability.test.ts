@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { createCodecServer } from '../../src/codec/server';
 import { parseKeyring } from '../../src/store/crypto';
@@ -10,17 +9,7 @@ import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { REPO_ROOT } from '../helpers/services';
 import { uniqueTaskQueue } from '../helpers/temporal';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+import { freePort } from '../helpers/faults';
 
 describe('worker process: metrics, logs; codec server', () => {
   const t = withPgRig();

@@ -1,4 +1,6 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { DeliveredCredential, DeliveryStep } from '../../src/targets/target';
+import { services } from './services';
 
 /** Version `version` of a PostgreSQL credential (orders on db.internal) as targets receive it. */
 export function delivered(
@@ -30,4 +32,25 @@ export function deliveryStep(from: DeliveredCredential, to?: DeliveredCredential
     from,
     to,
   };
+}
+
+/**
+ * Points the AWS SDK's standard chain (region, endpoint, credentials) at moto, which takes any
+ * key, for the tests of the enclosing file or describe block, with `extra` variables; the
+ * environment is restored after them.
+ */
+export function withMotoEnv(extra: Record<string, string> = {}): void {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: services.motoEndpoint,
+      ...extra,
+    });
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
 }

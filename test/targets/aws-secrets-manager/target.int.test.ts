@@ -3,30 +3,21 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AwsSecretsManagerTarget, versionToken } from '../../../src/targets/aws-secrets-manager';
 import { awsSecretsManagerTargetSchema } from '../../../src/targets/schema';
-import { delivered, deliveryStep } from '../../helpers/delivery';
+import { delivered, deliveryStep, withMotoEnv } from '../../helpers/delivery';
 import { services, uniqueSuffix } from '../../helpers/services';
 
-// The SDK's standard chain: region, endpoint and credentials from the environment (moto takes any key).
-const saved = { ...process.env };
+// The SDK's standard chain: region, endpoint and credentials from the environment.
+withMotoEnv();
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: services.motoEndpoint,
-  });
   const r = await fetch(`${services.motoEndpoint}/moto-api/`).catch((err: unknown) => {
     throw new Error(
       `moto not reachable at ${services.motoEndpoint} (run: bash scripts/services.sh up): ${String(err)}`,
     );
   });
   expect(r.ok).toBe(true);
-});
-afterAll(() => {
-  process.env = saved;
 });
 
 const v = delivered;
