@@ -2,10 +2,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
 import { addDualUserApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
+import { withTempDir } from '../helpers/temp-dir';
 
 /**
  * The consumer library as users get it: `npm pack` of packages/consumer,
@@ -62,28 +63,30 @@ afterAll(async () => {
 
 describe('the consumer package installed from its tarball', () => {
   const t = withPgRig();
-  let root: string;
+  const root = withTempDir('consumer-pkg-');
   let credentialId: string;
 
   beforeEach(async () => {
-    root = mkdtempSync(join(tmpdir(), 'consumer-pkg-'));
     const app = await t.pg.createLogin('app', 'initial-Pw-1');
     credentialId = await addDualUserApp(t.rig, t.pg, {
       login: app,
       password: 'initial-Pw-1',
       idPrefix: 'pg-pkg',
-      targets: [{ type: 'file', dir: join(root, 'app') }],
+      targets: [{ type: 'file', dir: join(root.path, 'app') }],
     });
-  });
-  afterEach(async () => {
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('a scratch application runs through a rotation with 0 failed queries', async () => {
     expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
     const child = spawn(
       process.execPath,
-      ['app.js', join(root, 'app'), services.postgres.host, String(services.postgres.port), t.pg.database],
+      [
+        'app.js',
+        join(root.path, 'app'),
+        services.postgres.host,
+        String(services.postgres.port),
+        t.pg.database,
+      ],
       { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';

@@ -1,12 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
 import { runCli } from '../helpers/cli';
 import { addDualUserApp, pgLogsIn } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { services } from '../helpers/services';
+import { withTempDir } from '../helpers/temp-dir';
 
 interface Shown {
   version: number;
@@ -21,14 +21,13 @@ const logsIn = (c: Shown) => pgLogsIn(c.database, c.username, c.password);
 
 describe('rotation delivers to a file target (dev server, PostgreSQL, real file system)', () => {
   const t = withPgRig();
+  const root = withTempDir('delivery-e2e-');
   let credentialId: string;
   let app: string;
-  let root: string;
   let dir: string;
 
   beforeEach(async () => {
-    root = mkdtempSync(join(tmpdir(), 'delivery-e2e-'));
-    dir = join(root, 'app');
+    dir = join(root.path, 'app');
     app = await t.pg.createLogin('app', 'initial-Pw-1');
     await t.pg.admin.query(`GRANT ALL ON SCHEMA public TO "${app}"`);
     credentialId = await addDualUserApp(t.rig, t.pg, {
@@ -37,10 +36,6 @@ describe('rotation delivers to a file target (dev server, PostgreSQL, real file 
       idPrefix: 'pg-app',
       targets: [{ type: 'file', dir, renderings: ['uri', 'pgpass'] }],
     });
-  });
-
-  afterEach(async () => {
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('publishes each new version, which logs in; old versions are pruned after revoke', async () => {

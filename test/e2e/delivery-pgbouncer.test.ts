@@ -1,14 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from '../../src/consumer/file-source';
 import { RotatingPgPool } from '../../src/consumer/pg-pool';
 import { lineUser } from '../../src/targets/pgbouncer/auth-file';
 import { services } from '../helpers/services';
 import { addDualUserApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
+import { withTempDir } from '../helpers/temp-dir';
 
 beforeAll(async () => {
   // Fail loudly (not skip) when PgBouncer is not there.
@@ -50,12 +50,11 @@ async function loginThroughBouncer(database: string, user: string, password: str
 
 describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications connect through it', () => {
   const t = withPgRig();
+  const root = withTempDir('delivery-bouncer-');
   let credentialId: string;
   let app: string;
-  let root: string;
 
   beforeEach(async () => {
-    root = mkdtempSync(join(tmpdir(), 'delivery-bouncer-'));
     app = await t.pg.createLogin('app', 'initial-Pw-1');
     await t.pg.admin.query(`CREATE TABLE counter (n int)`);
     await t.pg.admin.query(`GRANT SELECT, INSERT ON counter TO "${app}"`);
@@ -68,16 +67,12 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
         // Applications read where to connect (PgBouncer) and with what from this directory.
         {
           type: 'file',
-          dir: join(root, 'app'),
+          dir: join(root.path, 'app'),
           host: services.pgbouncer.host,
           port: services.pgbouncer.port,
         },
       ],
     });
-  });
-
-  afterEach(async () => {
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('both logins are in the auth file during grace, only the new one after revoke; the admin line is kept', async () => {
@@ -104,7 +99,7 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
   it('an application (4 instances × 4 connections, file source) runs through PgBouncer across a rotation with 0 failed operations', async () => {
     // Bootstrap: the first rotation publishes; applications start on version 2 and follow the next rotation.
     expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
-    const path = join(root, 'app', 'credential.json');
+    const path = join(root.path, 'app', 'credential.json');
     const instances = await Promise.all(
       [0, 1, 2, 3].map(async () => {
         // Each instance learns of a new version on its own schedule: a poll every 1-3 s, no file watch events relied on.

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
 import { addDualUserApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
+import { withTempDir } from '../helpers/temp-dir';
 
 interface WorkloadResult {
   ok: number;
@@ -45,11 +44,10 @@ function startPythonWorkload(dir: string) {
 
 describe('a Python application (psycopg, 4 processes × 4 connections) reads the file target through a rotation', () => {
   const t = withPgRig();
+  const root = withTempDir('delivery-python-');
   let credentialId: string;
-  let root: string;
 
   beforeEach(async () => {
-    root = mkdtempSync(join(tmpdir(), 'delivery-python-'));
     const app = await t.pg.createLogin('app', 'initial-Pw-1');
     await t.pg.admin.query(`CREATE TABLE py_counter (n int)`);
     await t.pg.admin.query(`GRANT INSERT ON py_counter TO "${app}"`);
@@ -57,18 +55,14 @@ describe('a Python application (psycopg, 4 processes × 4 connections) reads the
       login: app,
       password: 'initial-Pw-1',
       idPrefix: 'pg-py',
-      targets: [{ type: 'file', dir: join(root, 'app') }],
+      targets: [{ type: 'file', dir: join(root.path, 'app') }],
     });
-  });
-
-  afterEach(async () => {
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('0 failed operations across two rotations (old login dropped each time)', async () => {
     // The first rotation publishes the directory; the application starts on it.
     expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
-    const workload = startPythonWorkload(join(root, 'app'));
+    const workload = startPythonWorkload(join(root.path, 'app'));
     await workload.started();
     await new Promise((r) => setTimeout(r, 1500));
     for (let i = 0; i < 2; i++) {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   DescribeSecretCommand,
@@ -14,22 +13,22 @@ import { addDualUserApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { expectReplays } from '../helpers/rotation';
 import { withMotoEnv } from '../helpers/delivery';
+import { withTempDir } from '../helpers/temp-dir';
 
 const key = randomBytes(32);
 withMotoEnv({ ROTATOR_TEST_HOOK_KEY: `whsec_${key.toString('base64')}` });
 
 describe('rotation with file, AWS Secrets Manager and webhook targets (dev server, PostgreSQL, moto)', () => {
   const t = withPgRig();
+  const root = withTempDir('delivery-targets-');
   let receiver: Receiver;
   let credentialId: string;
   let app: string;
-  let root: string;
   let secretId: string;
   const sm = new SecretsManagerClient({});
 
   beforeEach(async () => {
     receiver = await startReceiver(key);
-    root = mkdtempSync(join(tmpdir(), 'delivery-targets-'));
     secretId = `rotator-e2e/${uniqueSuffix()}`;
     app = await t.pg.createLogin('app', 'initial-Pw-1');
     credentialId = await addDualUserApp(t.rig, t.pg, {
@@ -37,7 +36,7 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
       password: 'initial-Pw-1',
       idPrefix: 'pg-app',
       targets: [
-        { type: 'file', dir: join(root, 'app') },
+        { type: 'file', dir: join(root.path, 'app') },
         { type: 'aws-secrets-manager', secretId },
         { type: 'webhook', url: receiver.url, signingSecretEnv: 'ROTATOR_TEST_HOOK_KEY' },
       ],
@@ -46,7 +45,6 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
 
   afterEach(async () => {
     await receiver?.close();
-    rmSync(root, { recursive: true, force: true });
   });
 
   const awsCurrent = async () => {
@@ -62,7 +60,7 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
     const r = await t.rig.rotate({ credentialId, graceMs: 500, drainTimeoutMs: 0 });
     expect(r.outcome).toBe('rotated');
     const cur = await t.rig.store.getSecret(credentialId, 'CURRENT');
-    expect(JSON.parse(readFileSync(join(root, 'app', 'credential.json'), 'utf8'))).toMatchObject({
+    expect(JSON.parse(readFileSync(join(root.path, 'app', 'credential.json'), 'utf8'))).toMatchObject({
       version: 2,
       password: cur.password,
     });
@@ -88,7 +86,7 @@ describe('rotation with file, AWS Secrets Manager and webhook targets (dev serve
     expect(r.outcome).toBe('failed');
     expect(r.error).toMatch(/promoted not delivered/);
     expect(await t.rig.store.getSecret(credentialId, 'CURRENT')).toMatchObject({ version: 1, username: app });
-    expect(JSON.parse(readFileSync(join(root, 'app', 'credential.json'), 'utf8'))).toMatchObject({
+    expect(JSON.parse(readFileSync(join(root.path, 'app', 'credential.json'), 'utf8'))).toMatchObject({
       version: 1,
       username: app,
       password: 'initial-Pw-1',
