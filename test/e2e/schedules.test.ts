@@ -44,18 +44,25 @@ describe('rotation schedules (dev server)', () => {
 
   const cli = (...args: string[]) => runCli(args, rig.env);
 
-  it('every 30 days: the first run is 30 days after the import, with jitter; schedule list shows it', async () => {
+  /**
+   * A credential whose policy rotates it every `days` days, imported now, and its schedule
+   * created through the CLI with `jitter`; returns its id, import time and schedule.
+   */
+  async function scheduled(days: number, jitter: string) {
     const id = uniqueCredentialId('sched');
     await rig.addCredential(
-      { id, engine: 'postgres', host: '127.0.0.1', port: 5432, policy: { rotateEveryDays: 30 } },
+      { id, engine: 'postgres', host: '127.0.0.1', port: 5432, policy: { rotateEveryDays: days } },
       { username: 'app', password: 'not-used-Pw1' },
     );
     const importedAt = Date.parse((await rig.store.getVersion(id, 'CURRENT'))!.updatedAt);
-    const created_ = await cli('schedule', 'create', id, '--jitter', '2h');
-    expect(created_.code).toBe(EXIT.ok);
+    expect((await cli('schedule', 'create', id, '--jitter', jitter)).code).toBe(EXIT.ok);
     created.push(rotationScheduleId(id));
-
     const d = await rig.client.schedule.getHandle(rotationScheduleId(id)).describe();
+    return { id, importedAt, d };
+  }
+
+  it('every 30 days: the first run is 30 days after the import, with jitter; schedule list shows it', async () => {
+    const { id, importedAt, d } = await scheduled(30, '2h');
     const next = d.info.nextActionTimes[0]!.getTime();
     const due = Math.ceil((importedAt + 30 * DAY_MS) / 1000) * 1000;
     expect(next).toBeGreaterThanOrEqual(due);
@@ -72,15 +79,7 @@ describe('rotation schedules (dev server)', () => {
   });
 
   it("the policy's rotateEveryDays is the default period", async () => {
-    const id = uniqueCredentialId('sched');
-    await rig.addCredential(
-      { id, engine: 'postgres', host: '127.0.0.1', port: 5432, policy: { rotateEveryDays: 7 } },
-      { username: 'app', password: 'not-used-Pw1' },
-    );
-    const importedAt = Date.parse((await rig.store.getVersion(id, 'CURRENT'))!.updatedAt);
-    expect((await cli('schedule', 'create', id, '--jitter', '0s')).code).toBe(EXIT.ok);
-    created.push(rotationScheduleId(id));
-    const d = await rig.client.schedule.getHandle(rotationScheduleId(id)).describe();
+    const { importedAt, d } = await scheduled(7, '0s');
     expect(d.info.nextActionTimes[0]!.getTime()).toBe(Math.ceil((importedAt + 7 * DAY_MS) / 1000) * 1000);
   });
 });
