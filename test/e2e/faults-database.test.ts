@@ -19,7 +19,7 @@ import { escapeIdentifier } from 'pg';
 import { finishGraceUpdate } from '../../src/shared/messages';
 import type { FleetSummary, RotationInput, RotationResult } from '../../src/shared/types';
 import { queryStatus, sleep, TcpProxy, waitForPhase } from '../helpers/faults';
-import { addPgAdmin, addPgApp, eventually, pgLogsIn } from '../helpers/pg-rig';
+import { addPgApp, eventually, pgLogsIn } from '../helpers/pg-rig';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
 import {
@@ -48,9 +48,8 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
   async function setupBehindProxy(name: string, verifyChecks: string[] = []) {
     const proxy = await TcpProxy.start(services.postgres.host, services.postgres.port);
     f.cleanups.push(() => proxy.close());
-    const rig = (f.rig = await createRotationRig(f.env));
     // The proxy is the same server under another port: the admin may be used there.
-    const adminId = await addPgAdmin(rig, f.pg, [{ host: '127.0.0.1', port: proxy.port }]);
+    const { rig, adminId } = await f.newRig(undefined, [{ host: '127.0.0.1', port: proxy.port }]);
     const app = await addPgApp(rig, f.pg, adminId, name, {
       definition: { host: '127.0.0.1', port: proxy.port, verifyChecks },
     });
@@ -166,8 +165,7 @@ describe('database unreachable (TCP proxy between engine and PostgreSQL)', () =>
 
 describe('two starts of the same credential at once', () => {
   it('exactly one rotation runs; the other starts are refused and the fleet skips it', async () => {
-    const rig = (f.rig = await createRotationRig(f.env));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig();
     const app = await addPgApp(rig, f.pg, adminId, 'twice');
     const other = await addPgApp(rig, f.pg, adminId, 'other');
     const input: RotationInput = { credentialId: app.id, graceMs: 60_000, drainTimeoutMs: 0 };
@@ -235,8 +233,7 @@ describe('hostile login names through the workflow (real activities)', () => {
   }
 
   it('quotes, backslashes, ; % @ spaces and unicode rotate correctly', async () => {
-    const rig = (f.rig = await createRotationRig(f.env));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig();
     const names = [
       `q'uote`,
       `d"quote`,
@@ -269,8 +266,7 @@ describe('hostile login names through the workflow (real activities)', () => {
   }, 120_000);
 
   it('names PostgreSQL cannot hold fail before changing anything, with an error naming the problem', async () => {
-    const rig = (f.rig = await createRotationRig(f.env));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig();
     // 62 bytes exists on the server, but the second slot "<base>_b" would be 64 bytes.
     const login62 = await createLogin('m'.repeat(62 - Buffer.byteLength(f.pg.prefix)), 'pw-62-Aa1');
     expect(Buffer.byteLength(login62)).toBe(62);

@@ -32,8 +32,8 @@ import {
   type WorkerProcess,
 } from '../helpers/faults';
 import { pgConnect } from '../helpers/pg';
-import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
-import { createRotationRig, expectReplays } from '../helpers/rotation';
+import { addPgApp } from '../helpers/pg-rig';
+import { expectReplays } from '../helpers/rotation';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { withFaultRig, expectRotatedCleanly, expectUntouched, prefixRoles } from '../helpers/fault-rig';
 
@@ -49,8 +49,7 @@ const f = withFaultRig('faults');
 
 describe('worker process SIGKILLed during a rotation (dev server)', () => {
   async function setup(name: string) {
-    const rig = (f.rig = await createRotationRig(f.env));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig();
     const app = await addPgApp(rig, f.pg, adminId, name);
     const taskQueue = uniqueTaskQueue('kill');
     const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: f.bundle };
@@ -161,8 +160,7 @@ describe('Temporal server restarted mid-grace (private dev server)', () => {
     f.cleanups.push(() => server.close());
     const privateEnv = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
     f.cleanups.push(() => privateEnv.teardown());
-    const rig = (f.rig = await createRotationRig(privateEnv));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig(privateEnv);
     const app = await addPgApp(rig, f.pg, adminId, 'restart');
 
     const handle = f.track(await rig.start({ credentialId: app.id, graceMs: 8000, drainTimeoutMs: 0 }));

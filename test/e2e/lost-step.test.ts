@@ -23,8 +23,8 @@ import { abortUpdate, consumerHeartbeatSignal } from '../../src/shared/messages'
 import type { RotationResult } from '../../src/shared/types';
 import { sleep, spawnWorker } from '../helpers/faults';
 import { markerName } from '../helpers/hold-worker-name';
-import { addPgAdmin, addPgApp, pgLogsIn } from '../helpers/pg-rig';
-import { createRotationRig, expectReplays } from '../helpers/rotation';
+import { addPgApp, pgLogsIn } from '../helpers/pg-rig';
+import { expectReplays } from '../helpers/rotation';
 import { REPO_ROOT } from '../helpers/services';
 import { uniqueTaskQueue } from '../helpers/temporal';
 import { withFaultRig, prefixRoles } from '../helpers/fault-rig';
@@ -49,8 +49,7 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
     ['createPending', 5, 'pending'],
   ] as const) {
     it(`${holdAfter} done, worker SIGKILLed before its task completed, abort: CURRENT is the old login and logs in, ${runs} of ${runs}`, async () => {
-      const rig = (f.rig = await createRotationRig(f.env));
-      const adminId = await addPgAdmin(rig, f.pg);
+      const { rig, adminId } = await f.newRig();
       const taskQueue = uniqueTaskQueue('lost');
       const workerEnv = { ...rig.env, ROTATOR_TASK_QUEUE: taskQueue, ROTATOR_WORKFLOW_BUNDLE: f.bundle };
       let ok = 0;
@@ -134,8 +133,7 @@ describe('a store step lost with its worker, then an abort (issue 11 item 1)', (
 
 describe('looking at a rotation while its sticky worker is dead (issue 11 item 2)', () => {
   it('status, rotate --wait and heartbeats go through describe(); the history replays and the rotation completes', async () => {
-    const rig = (f.rig = await createRotationRig(f.env));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig();
     const app = await addPgApp(rig, f.pg, adminId, 'sticky');
     // A slow verification check makes the verify activity long enough to kill the worker inside it.
     const def = await rig.store.getDefinition(app.id);
@@ -179,8 +177,7 @@ describe('looking at a rotation while its sticky worker is dead (issue 11 item 2
 
 describe('an undo never touches what the rotation did not create (review finding)', () => {
   it('abort in preflight with a login named like the new one already present: that login survives', async () => {
-    const rig = (f.rig = await createRotationRig(f.env));
-    const adminId = await addPgAdmin(rig, f.pg);
+    const { rig, adminId } = await f.newRig();
     const app = await addPgApp(rig, f.pg, adminId, 'pre');
     // Somebody else's login with the name dual-user would pick next, owning a table.
     const other = `${app.login}_b`;

@@ -12,8 +12,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { settleQueries, stopAllFaultProcesses, workflowBundleCopy } from './faults';
 import { freshPg, pgConnect, type PgNamespace } from './pg';
-import { pgLogsIn } from './pg-rig';
-import type { RotationRig } from './rotation';
+import { addPgAdmin, pgLogsIn } from './pg-rig';
+import { createRotationRig, type RotationRig } from './rotation';
 import { devServerEnv } from './temporal';
 
 /** What {@link withFaultRig} provides; read the fields inside hooks and tests. */
@@ -32,6 +32,14 @@ export interface FaultRig {
   cleanups: Array<() => Promise<unknown>>;
   /** Remembers a started workflow: terminated after the test if it still runs (a failed test). */
   track<T extends WorkflowHandle>(h: T): T;
+  /**
+   * Creates the test's rig (on `env`, the shared dev server by default) with the database's
+   * admin registered (usable on `allowedServers` too); it is closed after the test.
+   */
+  newRig(
+    env?: TestWorkflowEnvironment,
+    allowedServers?: Array<{ host: string; port: number }>,
+  ): Promise<{ rig: RotationRig; adminId: string }>;
 }
 
 /**
@@ -46,6 +54,10 @@ export function withFaultRig(name: string): FaultRig {
     track<T extends WorkflowHandle>(h: T): T {
       started.push(h);
       return h;
+    },
+    async newRig(env?: TestWorkflowEnvironment, allowedServers?: Array<{ host: string; port: number }>) {
+      const rig = (f.rig = await createRotationRig(env ?? f.env));
+      return { rig, adminId: await addPgAdmin(rig, f.pg, allowedServers) };
     },
   } as unknown as FaultRig;
   beforeAll(async () => {
