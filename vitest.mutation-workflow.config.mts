@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // The workflow tests on the time-skipping server, for StrykerJS (stryker.workflow.config.mjs).
 export default defineConfig({
   test: {
-    include: ['test/workflow/rotate-credential.test.ts'],
+    include: ['test/workflows/rotate-credential.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     pool: 'forks',
     // A rotation with fake activities takes seconds; a mutant that hangs one should not cost minutes.

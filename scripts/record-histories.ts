@@ -2,7 +2,7 @@
  * Records the replay corpus (test/replay/histories/*.json): representative
  * rotations run on the Temporal dev server with the real activities against
  * the real services, one history per scenario (plus the children of the
- * fleet and of the schedule launcher). test/replay/replay.test.ts replays
+ * fleet and of the schedule launcher). test/workflows/replay.test.ts replays
  * every file against the current workflow code.
  *
  *   npx tsx scripts/record-histories.ts [--archive <release>]
@@ -33,7 +33,7 @@ import { escapeIdentifier } from 'pg';
 import * as prettier from 'prettier';
 import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from '../src/codec';
 import { productionActivities } from '../src/runtime';
-import { openStore, SecretCipher, type ManagedCredentialStore } from '../src/store';
+import { openStore, SecretCipher } from '../src/store';
 import { generateKeyBase64, parseKeyring } from '../src/store/crypto';
 import { parseCredentialDefinition } from '../src/store/schema';
 import { planWorkflowId, rotationWorkflowId } from '../src/shared/constants';
@@ -51,7 +51,7 @@ import { addPgAdmin, addPgApp } from '../test/helpers/pg-rig';
 import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
 import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
-import type { RotationRig } from '../test/helpers/rotation';
+import { recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
 // Type only: workflow modules load only in the workflow sandbox.
 import type { rotateCredential } from '../src/workflows/rotate-credential';
 import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
@@ -99,7 +99,12 @@ async function main(): Promise<void> {
     taskQueue,
     identity: 'record-histories',
     workflowBundle: { code },
-    activities: hooks.wrap(productionActivities(recordingPasswords(store, secrets), 'record-histories')),
+    activities: hooks.wrap(
+      productionActivities(
+        recordingGeneratedPasswords(store, (p) => secrets.add(p)),
+        'record-histories',
+      ),
+    ),
     dataConverter: encryptedDataConverter(keyring),
   });
   const running = worker.run();
@@ -741,36 +746,6 @@ function credentialIdOf(arg: unknown): string | undefined {
   if (typeof arg === 'string') return arg;
   if (arg && typeof arg === 'object' && 'credentialId' in arg) return String(arg.credentialId);
   return undefined;
-}
-
-/** The same store, but every password generated for a pending version is also added to `into`. */
-function recordingPasswords(store: ManagedCredentialStore, into: Set<string>): ManagedCredentialStore {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (prop !== 'createPending')
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      const createPending: ManagedCredentialStore['createPending'] = (
-        id,
-        version,
-        username,
-        generate,
-        actor,
-      ) =>
-        target.createPending(
-          id,
-          version,
-          username,
-          () => {
-            const password = generate();
-            into.add(password);
-            return password;
-          },
-          actor,
-        );
-      return createPending;
-    },
-  });
 }
 
 // ------------------------------------------------------------------ payloads

@@ -1,98 +1,26 @@
 /**
  * Fault injection for integration tests: real worker processes that can be
- * SIGKILLed, a private Temporal dev server that can be stopped and restarted,
- * and a TCP proxy in front of a database that can refuse connections.
+ * SIGKILLed and a loop that kills them at chosen phases; a private Temporal
+ * dev server that can be stopped and restarted (private-temporal.ts) and a
+ * TCP proxy in front of a database that can refuse connections (tcp-proxy.ts).
  *
- * Everything started here is tracked, so `stopAllFaultProcesses()` in an
- * afterEach cleans up even when a test fails half way.
+ * Everything started here is tracked (processes.ts), so `stopAllFaultProcesses()`
+ * in an afterEach cleans up even when a test fails half way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Connection, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import type { Phase, RotationStatus } from '../../src/shared/types';
-import { REPO_ROOT, services } from './services';
+import { exited, sleep, track, withTimeout } from './processes';
+import { REPO_ROOT } from './services';
 import { WORKFLOW_BUNDLE_PATH } from './temporal';
 
-// ------------------------------------------------------------------ basics
-
-/** A free TCP port on 127.0.0.1 (closed again; good enough for a test). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-/** mulberry32: a small seeded PRNG, so a failing kill schedule can be replayed from its logged seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Resolves with fn's value or undefined after `ms` (fn keeps running). */
-export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// ------------------------------------------------------------------ process tracking
-
-/** Worker processes still running (stopAllFaultProcesses kills them). */
-const live = new Set<ChildProcess>();
-/** Everything we started: killed when this process exits, whatever happened. */
-const everything = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of everything) child.kill('SIGKILL');
-});
-
-function track(child: ChildProcess, kind: 'worker' | 'server'): void {
-  everything.add(child);
-  if (kind === 'worker') live.add(child);
-  child.once('exit', () => {
-    everything.delete(child);
-    live.delete(child);
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => child.once('exit', () => r()));
-}
-
-/**
- * SIGKILLs every worker process this module started that is still running
- * (afterEach). Private Temporal servers are closed by their owner, after the
- * in-process workers that use them shut down.
- */
-export async function stopAllFaultProcesses(): Promise<void> {
-  const all = [...live];
-  for (const child of all) child.kill('SIGKILL');
-  await Promise.all(all.map(exited));
-}
+export { freePort, seededRandom, sleep, stopAllFaultProcesses, withTimeout } from './processes';
+export { PrivateTemporal, temporalBinary } from './private-temporal';
+export { TcpProxy } from './tcp-proxy';
 
 // ------------------------------------------------------------------ worker processes
 
@@ -381,198 +309,4 @@ export async function killWorkersRepeatedly(o: ChaosOptions): Promise<ChaosResul
     startupMs.push(readyAt - spawnedAt);
   }
   return { kills, worker, startupMs, phasesSeen, workerErrors: [...workerErrors] };
-}
-
-// ------------------------------------------------------------------ private Temporal server
-
-export function temporalBinary(): string {
-  return join(services.stateDir, 'bin', 'temporal');
-}
-
-/**
- * A Temporal dev server of our own (never the shared one): its own ports and
- * SQLite file, so it can be stopped and started again with its state.
- */
-export class PrivateTemporal {
-  private child?: ChildProcess;
-  private log = '';
-  readonly address: string;
-  readonly dbFile: string;
-
-  private constructor(
-    readonly port: number,
-    private readonly uiPort: number,
-    private readonly dir: string,
-    private readonly dynamicConfig: Record<string, string | number> = {},
-  ) {
-    this.address = `127.0.0.1:${port}`;
-    this.dbFile = join(dir, 't.db');
-  }
-
-  /** `dynamicConfig`: server settings such as `history.maximumSignalsPerExecution`. */
-  static async start(dynamicConfig: Record<string, string | number> = {}): Promise<PrivateTemporal> {
-    const dir = mkdtempSync(join(tmpdir(), 'rotator-temporal-'));
-    const server = new PrivateTemporal(await freePort(), await freePort(), dir, dynamicConfig);
-    await server.up();
-    return server;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  output(): string {
-    return this.log;
-  }
-
-  /** Starts the server (again) on the same port and file; resolves when the default namespace answers. */
-  async up(timeoutMs = 60_000): Promise<void> {
-    const args = [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(this.port),
-      '--ui-port',
-      String(this.uiPort),
-      '--db-filename',
-      this.dbFile,
-      '--headless',
-      '--log-level',
-      'error',
-      ...Object.entries(this.dynamicConfig).flatMap(([k, v]) => ['--dynamic-config-value', `${k}=${v}`]),
-      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
-        '--search-attribute',
-        `${name}=${type}`,
-      ]),
-    ];
-    const child = spawn(temporalBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child, 'server');
-    this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.running) throw new Error(`private Temporal server exited:\n${this.log.slice(-2000)}`);
-      if (await this.answers()) return;
-      if (Date.now() > until) throw new Error(`private Temporal server not up:\n${this.log.slice(-2000)}`);
-      await sleep(100);
-    }
-  }
-
-  private async answers(): Promise<boolean> {
-    let conn: Connection | undefined;
-    try {
-      conn = await Connection.connect({ address: this.address, connectTimeout: 1000 });
-      await conn.workflowService.describeNamespace({ namespace: 'default' });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await conn?.close().catch(() => undefined);
-    }
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; returns how it ended. */
-  async down(graceMs = 5000): Promise<'SIGTERM' | 'SIGKILL'> {
-    const child = this.child;
-    if (!child || !this.running) return 'SIGTERM';
-    const gone = exited(child);
-    child.kill('SIGTERM');
-    if (
-      (await withTimeout(
-        gone.then(() => true),
-        graceMs,
-      )) === true
-    )
-      return 'SIGTERM';
-    child.kill('SIGKILL');
-    await gone;
-    return 'SIGKILL';
-  }
-
-  async close(): Promise<void> {
-    await this.down(2000);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-// ------------------------------------------------------------------ TCP proxy
-
-/**
- * A TCP proxy in front of a database. `refuse()` makes it close every new
- * connection at once (and, by default, cut the open ones), like a database
- * that went away; `pass()` brings it back.
- */
-export class TcpProxy {
-  private mode: 'pass' | 'refuse' = 'pass';
-  private readonly open = new Set<Socket>();
-  readonly stats = { accepted: 0, refused: 0, cut: 0 };
-
-  private readonly server: Server;
-  private listenPort = 0;
-
-  private constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {
-    this.server = createServer((client) => this.onConnection(client));
-  }
-
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetHost, targetPort);
-    await new Promise<void>((resolve, reject) => {
-      proxy.server.once('error', reject);
-      proxy.server.listen(0, '127.0.0.1', resolve);
-    });
-    proxy.listenPort = (proxy.server.address() as { port: number }).port;
-    return proxy;
-  }
-
-  get port(): number {
-    return this.listenPort;
-  }
-
-  get refusing(): boolean {
-    return this.mode === 'refuse';
-  }
-
-  private onConnection(client: Socket): void {
-    client.on('error', () => undefined);
-    if (this.mode === 'refuse') {
-      this.stats.refused++;
-      client.destroy();
-      return;
-    }
-    this.stats.accepted++;
-    const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
-    upstream.pipe(client);
-    this.open.add(client);
-    client.once('close', () => this.open.delete(client));
-  }
-
-  refuse(opts: { cutOpen?: boolean } = {}): void {
-    this.mode = 'refuse';
-    if (opts.cutOpen ?? true) {
-      for (const s of this.open) {
-        this.stats.cut++;
-        s.destroy();
-      }
-    }
-  }
-
-  pass(): void {
-    this.mode = 'pass';
-  }
-
-  async close(): Promise<void> {
-    this.refuse();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
 }

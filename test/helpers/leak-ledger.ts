@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './services';
 
 /**
- * Test-only ledger for the end-of-suite leak scan (test/leak-scan): every
+ * Test-only ledger for the end-of-suite leak scan (test/e2e/leak-scan.test.ts): every
  * password a test generated or imported, every codec key (so the scan can
  * decrypt history payloads), and the worker logs of each test process.
  * Files are 0600 under .cache/leak-scan and removed by scripts/test.sh.

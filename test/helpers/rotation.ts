@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { encryptedDataConverter } from '../../src/codec';
 import { productionActivities } from '../../src/runtime';
 import { openStore, SecretCipher, type ManagedCredentialStore } from '../../src/store';
 import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
@@ -11,7 +12,13 @@ import { rotationWorkflowId } from '../../src/shared/constants';
 import type { EngineKind, RotationInput, RotationResult } from '../../src/shared/types';
 import type { CredentialDefinition, RotationPolicy } from '../../src/store/types';
 import { parseCredentialDefinition } from '../../src/store/schema';
-import { capturedLogs, createTestWorker, encryptedClient, uniqueTaskQueue } from './temporal';
+import {
+  capturedLogs,
+  createTestWorker,
+  encryptedClient,
+  uniqueTaskQueue,
+  WORKFLOW_BUNDLE_PATH,
+} from './temporal';
 import { recordCodecKey, recordLogs, recordSecrets } from './leak-ledger';
 import { services, uniqueSuffix } from './services';
 
@@ -57,7 +64,10 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
   const generated: string[] = [];
   const worker = await createTestWorker(env, {
     taskQueue,
-    activities: productionActivities(recordingGeneratedPasswords(store, generated), 'test-worker'),
+    activities: productionActivities(
+      recordingGeneratedPasswords(store, (p) => generated.push(p)),
+      'test-worker',
+    ),
     keyring,
   });
   const running = worker.run();
@@ -122,8 +132,11 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
   return rig;
 }
 
-/** The same store, but every password made for a pending version is also pushed to `into` (for leak scans). */
-function recordingGeneratedPasswords(store: ManagedCredentialStore, into: string[]): ManagedCredentialStore {
+/** The same store, but every password made for a pending version is also handed to `record` (for leak scans). */
+export function recordingGeneratedPasswords(
+  store: ManagedCredentialStore,
+  record: (password: string) => void,
+): ManagedCredentialStore {
   return new Proxy(store, {
     get(target, prop, receiver) {
       if (prop !== 'createPending') {
@@ -144,7 +157,7 @@ function recordingGeneratedPasswords(store: ManagedCredentialStore, into: string
           username,
           () => {
             const password = generate();
-            into.push(password);
+            record(password);
             return password;
           },
           actor,
@@ -156,4 +169,21 @@ function recordingGeneratedPasswords(store: ManagedCredentialStore, into: string
 
 export function uniqueCredentialId(prefix: string): string {
   return `${prefix}/${uniqueSuffix()}`;
+}
+
+/** Replays the workflow's full history from scratch: a worker restart must see the same decisions. */
+export async function expectReplays(
+  rig: RotationRig,
+  workflowId: string,
+  bundlePath: string = WORKFLOW_BUNDLE_PATH,
+): Promise<void> {
+  const history = await rig.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory(
+    {
+      workflowBundle: { codePath: bundlePath },
+      dataConverter: encryptedDataConverter(parseKeyring(rig.env.ROTATOR_CODEC_KEYS!)),
+    },
+    history,
+    workflowId,
+  );
 }

@@ -1,0 +1,47 @@
+/**
+ * The usual whole-system test set-up as vitest hooks (kept apart from pg-rig.ts,
+ * which scripts/record-histories.ts also loads outside vitest).
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { freshPg, type PgNamespace } from './pg';
+import { createRotationRig, type RotationRig } from './rotation';
+import { devServerEnv } from './temporal';
+
+/** What {@link withPgRig} provides; the fields are replaced for every test, so read them inside hooks and tests. */
+export interface PgRig {
+  /** The dev server, one connection for the enclosing describe block (or file). */
+  env: TestWorkflowEnvironment;
+  /** A fresh PostgreSQL database and its admin connection, for this test. */
+  pg: PgNamespace;
+  /** A store, worker and client on the dev server, for this test. */
+  rig: RotationRig;
+}
+
+/**
+ * The set-up of the usual whole-system test, registered as hooks of the enclosing describe block
+ * (or file): the dev server before all its tests, and for each test a fresh PostgreSQL database and
+ * a rotation rig, closed after the test (after the test's own afterEach hooks).
+ */
+export function withPgRig(): PgRig {
+  const f = {} as PgRig;
+  beforeAll(async () => {
+    f.env = await devServerEnv();
+  });
+  afterAll(async () => {
+    await f.env?.teardown();
+  });
+  beforeEach(async () => {
+    f.pg = await freshPg();
+    f.rig = await createRotationRig(f.env);
+  });
+  afterEach(async () => {
+    const { rig, pg } = f;
+    // Cleared first: a failing beforeEach of the next test must not close these again.
+    f.rig = undefined as never;
+    f.pg = undefined as never;
+    await rig?.close();
+    await pg?.cleanup();
+  });
+  return f;
+}
