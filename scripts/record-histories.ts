@@ -33,7 +33,7 @@ import { escapeIdentifier } from 'pg';
 import * as prettier from 'prettier';
 import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from '../src/codec';
 import { productionActivities } from '../src/runtime';
-import { openStore, SecretCipher } from '../src/store';
+import { openStore, SecretCipher, type ManagedCredentialStore } from '../src/store';
 import { generateKeyBase64, parseKeyring } from '../src/store/crypto';
 import { parseCredentialDefinition } from '../src/store/schema';
 import { planWorkflowId, rotationWorkflowId } from '../src/shared/constants';
