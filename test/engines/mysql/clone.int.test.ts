@@ -5,17 +5,11 @@ import type { Engine } from '../../../src/engines/types';
 import { ConfigError, UnsafeIdentifierError } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
 import { adminConnection } from '../../helpers/engines';
+import { Timings } from '../../helpers/timings';
 import { addPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
-const timings: Record<string, number[]> = {};
-async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await fn();
-  } finally {
-    (timings[name] ??= []).push(performance.now() - start);
-  }
-}
+const timings = new Timings();
+const timed = <T>(name: string, fn: () => Promise<T>) => timings.timed(name, fn);
 
 let ns: MysqlNamespace;
 let engine: Engine;
@@ -29,12 +23,7 @@ afterEach(async () => {
   await engine.close();
   await ns.cleanup();
 });
-afterAll(() => {
-  const lines = Object.entries(timings).map(
-    ([name, ms]) => `  ${name}: ${ms.map((m) => m.toFixed(1)).join(', ')} ms`,
-  );
-  console.log(`MySQL engine dual-user timings (MariaDB):\n${lines.join('\n')}`);
-});
+afterAll(() => timings.print('MySQL engine dual-user timings (MariaDB)'));
 
 /** Runs each statement; 'ok' or the server's error code. */
 async function outcomes(c: Connection, statements: Record<string, string>): Promise<Record<string, string>> {
@@ -243,7 +232,7 @@ describe('dual-user (createLoginLike)', () => {
       });
       const held = await ns.connectAs(current.username, current.password);
       await engine.dropLogin(current.username, next.username);
-      (timings['rotation (preflight+clone+verify+compare+drop)'] ??= []).push(performance.now() - start);
+      timings.record('rotation (preflight+clone+verify+compare+drop)', performance.now() - start);
       await expect(held.query('SELECT 1')).rejects.toBeDefined();
       expect(await engine.loginExists(current.username)).toBe(false);
       current = next;
