@@ -4,8 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: [
-      'test/unit/store-lifecycle.test.ts',
-      'test/unit/store-transitions.test.ts',
+      'test/store/base-store.test.ts',
+      'test/store/transitions.test.ts',
       'test/unit/postgres-privileges.test.ts',
       'test/unit/mysql-grants.test.ts',
       'test/unit/mysql-tokens.test.ts',

@@ -1,4 +1,4 @@
-/** File-backend specifics: file format and mode, atomic writes, the lock file, several processes. */
+/** Format-1 (single JSON file, the legacy embedded backend) specifics: file format and mode, atomic writes, the lock file, several processes. */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -6,7 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, TransientError } from '../../src/errors';
-import { FileStore, openStore } from '../../src/store';
+import { FileStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
 import { REPO_ROOT } from '../helpers/services';
 
@@ -25,10 +25,7 @@ afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function seeded(
-  store: FileStore | Awaited<ReturnType<typeof openStore>>,
-  password = 'pw-initial-1234',
-) {
+async function seeded(store: FileStore, password = 'pw-initial-1234') {
   await store.putDefinition({ ...def } as never, 'op');
   await store.importCurrent(ID, { username: 'app', password }, 'op');
 }
@@ -41,7 +38,7 @@ function deadPid(): number {
 
 describe('file store', () => {
   it('creates the file 0600 in a 0700 directory, with a versioned JSON format', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await expect(fs.stat(path)).rejects.toMatchObject({ code: 'ENOENT' }); // nothing written yet
     await seeded(store);
     await store.createPending(ID, 2, 'app_b', () => 'pw-second-5678', 'w');
@@ -66,7 +63,7 @@ describe('file store', () => {
   });
 
   it('tightens the mode of an existing file on the next write', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await seeded(store);
     await fs.chmod(path, 0o644);
     await store.audit({ actor: 'a', credentialId: ID, action: 'x' });
@@ -89,7 +86,7 @@ describe('file store', () => {
   });
 
   it('detects a hand-edited file that breaks the label rules', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await seeded(store);
     await store.createPending(ID, 2, 'app_b', () => 'pw-second-5678', 'w');
     const data = JSON.parse(await fs.readFile(path, 'utf8'));
@@ -102,7 +99,7 @@ describe('file store', () => {
   });
 
   it('an id like "__proto__" is just an id', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await store.putDefinition({ ...def, id: '__proto__' } as never, 'op');
     expect((await store.getDefinition('__proto__')).id).toBe('__proto__');
     await expect(store.getDefinition('constructor')).rejects.toThrow(/unknown credential/);
@@ -185,16 +182,16 @@ describe('file store', () => {
   });
 
   it('several processes writing one file lose no update and never make two pendings', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await seeded(store);
     const script = join(dir, 'child.ts');
     await fs.writeFile(
       script,
       `
-import { openStore, SecretCipher } from ${JSON.stringify(join(REPO_ROOT, 'src', 'store'))};
+import { FileStore, SecretCipher } from ${JSON.stringify(join(REPO_ROOT, 'src', 'store'))};
 async function main() {
   const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: Buffer.from(process.env.KEY!, 'base64') } });
-  const store = await openStore({ backend: 'file', path: process.env.STORE_PATH! }, cipher);
+  const store = await FileStore.open(process.env.STORE_PATH!, cipher);
   const me = Number(process.env.CHILD);
   const results: string[] = [];
   for (let i = 0; i < 15; i++) {
