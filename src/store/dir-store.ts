@@ -182,7 +182,7 @@ export class DirStore extends BaseStore {
       d = JSON.parse(text) as Partial<DirEntry>;
     } catch {
       // Not the parser's message: it quotes file content.
-      throw bad('is not valid JSON');
+      throw new ConfigError(`credential store file ${file} is not valid JSON`);
     }
     if (!d || typeof d !== 'object' || typeof d.id !== 'string') throw bad('expected an object with an "id"');
     if (!Array.isArray(d.versions) || !Array.isArray(d.audit))
