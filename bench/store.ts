@@ -12,6 +12,8 @@ import { FileStore, generateKeyBase64, openStore, parseKeyring, SecretCipher } f
 import type { ManagedCredentialStore } from '../src/store';
 
 const SIZES = (process.env.BENCH_STORE_SIZES ?? '100,500,2000').split(',').map(Number);
+/** Only backends whose name starts with this ("dir" or "single"). */
+const ONLY = process.env.BENCH_STORE_BACKEND;
 const SAMPLE = Number(process.env.BENCH_STORE_SAMPLE ?? 30);
 const cipher = new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`));
 
@@ -70,7 +72,7 @@ async function measure(name: string, size: number) {
 async function main(): Promise<void> {
   const rows = [];
   for (const size of SIZES) {
-    for (const name of Object.keys(backends)) {
+    for (const name of Object.keys(backends).filter((n) => !ONLY || n.startsWith(ONLY))) {
       const r = await measure(name, size);
       rows.push(r);
       console.log(
