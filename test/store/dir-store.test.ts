@@ -3,7 +3,6 @@
  * and modes, a mutation touches only its credential's file, corrupt, foreign
  * and half-written files, and several processes (CLI + worker) at once.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { ConfigError } from '../../src/errors';
 import { DirStore, openStore, type ManagedCredentialStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
 import { entryFileName } from '../../src/store/dir-store';
-import { REPO_ROOT } from '../helpers/services';
+import { runStoreChildren } from '../helpers/store-children';
 import { dirEntryPath } from '../helpers/store-contract';
 
 const KEY = randomBytes(32);
@@ -156,13 +155,9 @@ describe('directory store', () => {
 
   it('a worker and several CLI processes on one store lose no update and never make two pendings', async () => {
     const s = await seeded(['svc/a', 'svc/b']);
-    const script = join(dir, 'child.ts');
-    await fs.writeFile(
-      script,
+    const children = runStoreChildren(
+      dir,
       `
-import { openStore, SecretCipher } from ${JSON.stringify(join(REPO_ROOT, 'src', 'store'))};
-async function main() {
-  const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: Buffer.from(process.env.KEY!, 'base64') } });
   const store = await openStore({ backend: 'file', path: process.env.STORE_PATH! }, cipher);
   const me = Number(process.env.CHILD);
   const results: string[] = [];
@@ -177,27 +172,8 @@ async function main() {
       }
     }
   }
-  process.stdout.write(JSON.stringify(results));
-}
-main().catch((e) => { console.error(e); process.exit(1); });
-`,
-    );
-    const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-    const children = [0, 1, 2, 3].map(
-      (n) =>
-        new Promise<string>((resolve, reject) => {
-          const p = spawn(tsx, [script], {
-            env: { ...process.env, KEY: KEY.toString('base64'), STORE_PATH: root, CHILD: String(n) },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let out = '';
-          let err = '';
-          p.stdout.on('data', (d) => (out += d));
-          p.stderr.on('data', (d) => (err += d));
-          p.on('exit', (code) =>
-            code === 0 ? resolve(out) : reject(new Error(`child ${n} exited ${code}: ${err}`)),
-          );
-        }),
+  process.stdout.write(JSON.stringify(results));`,
+      { count: 4, key: KEY, storePath: root },
     );
     // This process (the "worker") writes both credentials concurrently too.
     const mine = Promise.all(
@@ -205,9 +181,7 @@ main().catch((e) => { console.error(e); process.exit(1); });
         s.audit({ actor: 'parent', credentialId: i % 2 ? 'svc/a' : 'svc/b', action: 'ping', version: i }),
       ),
     );
-    const outs = (await Promise.all([...children, mine.then(() => '[]')])).flatMap(
-      (o) => JSON.parse(o) as string[],
-    );
+    const outs = [...(await children), await mine.then(() => '[]')].flatMap((o) => JSON.parse(o) as string[]);
     expect(outs.filter((o) => o === 'created')).toHaveLength(1);
     expect(outs.filter((o) => o !== 'created').every((o) => o === 'StoreStateError')).toBe(true);
     for (const actor of ['parent', 'child0', 'child1', 'child2', 'child3']) {

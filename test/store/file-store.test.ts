@@ -1,5 +1,8 @@
-/** Format-1 (single JSON file, the legacy embedded backend) specifics: file format and mode, atomic writes, the lock file, several processes. */
-import { spawn, spawnSync } from 'node:child_process';
+/**
+ * Format-1 specifics (the single JSON file, the legacy embedded backend): file
+ * format and mode, atomic writes, the lock file, several processes.
+ */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -8,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, TransientError } from '../../src/errors';
 import { FileStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
-import { REPO_ROOT } from '../helpers/services';
+import { runStoreChildren } from '../helpers/store-children';
 
 const KEY = randomBytes(32);
 const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: KEY } });
@@ -184,13 +187,9 @@ describe('file store', () => {
   it('several processes writing one file lose no update and never make two pendings', async () => {
     const store = await FileStore.open(path, cipher);
     await seeded(store);
-    const script = join(dir, 'child.ts');
-    await fs.writeFile(
-      script,
+    const children = runStoreChildren(
+      dir,
       `
-import { FileStore, SecretCipher } from ${JSON.stringify(join(REPO_ROOT, 'src', 'store'))};
-async function main() {
-  const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: Buffer.from(process.env.KEY!, 'base64') } });
   const store = await FileStore.open(process.env.STORE_PATH!, cipher);
   const me = Number(process.env.CHILD);
   const results: string[] = [];
@@ -205,27 +204,8 @@ async function main() {
       }
     }
   }
-  process.stdout.write(JSON.stringify(results));
-}
-main().catch((e) => { console.error(e); process.exit(1); });
-`,
-    );
-    const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-    const children = [0, 1, 2, 3].map(
-      (n) =>
-        new Promise<string>((resolve, reject) => {
-          const p = spawn(tsx, [script], {
-            env: { ...process.env, KEY: KEY.toString('base64'), STORE_PATH: path, CHILD: String(n) },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let out = '';
-          let err = '';
-          p.stdout.on('data', (d) => (out += d));
-          p.stderr.on('data', (d) => (err += d));
-          p.on('exit', (code) =>
-            code === 0 ? resolve(out) : reject(new Error(`child ${n} exited ${code}: ${err}`)),
-          );
-        }),
+  process.stdout.write(JSON.stringify(results));`,
+      { count: 4, key: KEY, storePath: path },
     );
     // this process writes concurrently too
     const mine = Promise.all(
@@ -233,9 +213,7 @@ main().catch((e) => { console.error(e); process.exit(1); });
         store.audit({ actor: 'parent', credentialId: ID, action: 'ping', version: i }),
       ),
     );
-    const outs = (await Promise.all([...children, mine.then(() => '[]')])).flatMap(
-      (o) => JSON.parse(o) as string[],
-    );
+    const outs = [...(await children), await mine.then(() => '[]')].flatMap((o) => JSON.parse(o) as string[]);
     expect(outs.filter((o) => o === 'created')).toHaveLength(1);
     expect(outs.filter((o) => o !== 'created').every((o) => o === 'StoreStateError')).toBe(true);
     const audit = await store.listAudit(ID);

@@ -4,7 +4,6 @@
  * backup, crash-safe, once even when several processes open it at once, and
  * a bad file leaves everything as it was.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore, openStore, type ManagedCredentialStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
 import { backupPath } from '../../src/store/migrate-file-store';
-import { REPO_ROOT } from '../helpers/services';
+import { runStoreChildren } from '../helpers/store-children';
 import { dirEntryPath } from '../helpers/store-contract';
 
 const KEY = randomBytes(32);
@@ -110,37 +109,14 @@ describe('migration from the single JSON file', () => {
 
   it('several processes opening the old file at once migrate it once and all see the same store', async () => {
     await legacyStore();
-    const script = join(dir, 'child.ts');
-    await fs.writeFile(
-      script,
+    const outs = await runStoreChildren(
+      dir,
       `
-import { openStore, SecretCipher } from ${JSON.stringify(join(REPO_ROOT, 'src', 'store'))};
-async function main() {
-  const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: Buffer.from(process.env.KEY!, 'base64') } });
   const store = await openStore({ backend: 'file', path: process.env.STORE_PATH! }, cipher);
   await store.audit({ actor: 'child' + process.env.CHILD, credentialId: 'svc/a', action: 'ping' });
   process.stdout.write((await store.getSecret('svc/a', 'CURRENT')).password);
-  await store.close();
-}
-main().catch((e) => { console.error(e); process.exit(1); });
-`,
-    );
-    const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-    const outs = await Promise.all(
-      [0, 1, 2, 3].map(
-        (n) =>
-          new Promise<string>((resolve, reject) => {
-            const p = spawn(tsx, [script], {
-              env: { ...process.env, KEY: KEY.toString('base64'), STORE_PATH: path, CHILD: String(n) },
-              stdio: ['ignore', 'pipe', 'pipe'],
-            });
-            let out = '';
-            let err = '';
-            p.stdout.on('data', (d) => (out += d));
-            p.stderr.on('data', (d) => (err += d));
-            p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child ${n}: ${err}`))));
-          }),
-      ),
+  await store.close();`,
+      { count: 4, key: KEY, storePath: path },
     );
     expect(outs).toEqual(Array(4).fill('pw-svc/a-2'));
     const s = await open();
