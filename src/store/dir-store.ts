@@ -5,10 +5,10 @@ import { ConfigError } from '../errors';
 import { BaseStore, type DefinitionRecord } from './base-store';
 import type { SecretCipher } from './crypto';
 import { FileLock, type FileLockOptions, withProcessMutex } from './file-lock';
-import { FORMAT } from './file-store';
+import { definitionRecords, FORMAT, toSnapshot, type FileCredential } from './file-store';
 import { checkPrivate, errno, refuseShared, writeFileAtomic } from './fs-util';
-import { sortVersions, type CredentialSnapshot, type Mutation, type VersionRecord } from './transitions';
-import type { AuditRecord, CredentialDefinition } from './types';
+import { sortVersions, type CredentialSnapshot, type Mutation } from './transitions';
+import type { AuditRecord } from './types';
 
 /**
  * The embedded default backend (format 2): a directory with one file per
@@ -44,12 +44,8 @@ const MARKER = 'store-format.json';
 const CREDENTIALS = 'credentials';
 const READ_PARALLEL = 32;
 
-export interface DirEntry {
-  id: string;
-  definition?: CredentialDefinition;
-  /** Signature of the definition with the store key (integrity.ts). */
-  definitionTag?: string;
-  versions: VersionRecord[];
+/** A credential as format 1 stores it, plus its own audit records. */
+export interface DirEntry extends FileCredential {
   audit: AuditRecord[];
 }
 
@@ -114,13 +110,6 @@ async function checkMarker(root: string): Promise<'ok' | 'absent'> {
     );
   }
   return 'ok';
-}
-
-function toSnapshot(id: string, entry: DirEntry | undefined): CredentialSnapshot {
-  const snap: CredentialSnapshot = { id, versions: entry?.versions ?? [] };
-  if (entry?.definition) snap.definition = entry.definition;
-  if (entry?.definition && entry.definitionTag) snap.definitionTag = entry.definitionTag;
-  return snap;
 }
 
 export class DirStore extends BaseStore {
@@ -234,15 +223,7 @@ export class DirStore extends BaseStore {
   }
 
   protected async loadDefinitions(): Promise<DefinitionRecord[]> {
-    return (await this.readAll()).flatMap((c) =>
-      c.definition
-        ? [
-            c.definitionTag
-              ? { definition: c.definition, tag: c.definitionTag }
-              : { definition: c.definition },
-          ]
-        : [],
-    );
+    return definitionRecords(await this.readAll());
   }
 
   protected async loadIds(): Promise<string[]> {

@@ -102,11 +102,21 @@ function checkShape(path: string, data: unknown): FileData {
   return d as FileData;
 }
 
-function toSnapshot(id: string, entry: FileCredential | undefined): CredentialSnapshot {
+/** A stored credential as the transitions see it (shared with dir-store.ts). */
+export function toSnapshot(id: string, entry: FileCredential | undefined): CredentialSnapshot {
   const snap: CredentialSnapshot = { id, versions: entry?.versions ?? [] };
   if (entry?.definition) snap.definition = entry.definition;
   if (entry?.definition && entry.definitionTag) snap.definitionTag = entry.definitionTag;
   return snap;
+}
+
+/** The definitions among stored credentials, with their signatures (shared with dir-store.ts). */
+export function definitionRecords(entries: FileCredential[]): DefinitionRecord[] {
+  return entries.flatMap((c) =>
+    c.definition
+      ? [c.definitionTag ? { definition: c.definition, tag: c.definitionTag } : { definition: c.definition }]
+      : [],
+  );
 }
 
 export class FileStore extends BaseStore {
@@ -194,16 +204,7 @@ export class FileStore extends BaseStore {
   }
 
   protected async loadDefinitions(): Promise<DefinitionRecord[]> {
-    const data = await this.read();
-    return data.credentials.flatMap((c) =>
-      c.definition
-        ? [
-            c.definitionTag
-              ? { definition: c.definition, tag: c.definitionTag }
-              : { definition: c.definition },
-          ]
-        : [],
-    );
+    return definitionRecords((await this.read()).credentials);
   }
 
   protected async loadIds(): Promise<string[]> {
