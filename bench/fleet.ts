@@ -4,7 +4,8 @@
  * fresh store and a fresh worker, for each embedded store backend. Reports
  * wall time, rotations/s, per-rotation p50/p95 (rotation-started →
  * rotation-rotated in the audit) and the process's peak RSS (the worker runs
- * in it: its Rust core and the workflow V8 isolates included), and the
+ * in it: its Rust core and the workflow V8 isolates included; the workflow
+ * code is a prebuilt bundle, as in production), and the
  * worker's CPU time per rotation (on a shared machine wall time mostly
  * measures the neighbours; CPU time much less so).
  *
@@ -13,7 +14,9 @@
  * or env BENCH_FLEET_SIZES / BENCH_FLEET_BACKENDS / BENCH_FLEET_CONCURRENCY (for `npm run bench -- fleet`).
  * Default: sizes 100,500,2000, both backends. Writes reports/bench-fleet.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
@@ -27,11 +30,16 @@ const { values: flags } = parseArgs({
     sizes: { type: 'string', default: env.BENCH_FLEET_SIZES ?? '100,500,2000' },
     backends: { type: 'string', default: env.BENCH_FLEET_BACKENDS ?? 'dir,single-file' },
     concurrency: { type: 'string', default: env.BENCH_FLEET_CONCURRENCY ?? '10' },
+    // Worker tuning to compare (README Scaling): workflow cache size; SDK default if absent.
+    'max-cached': { type: 'string', default: env.BENCH_FLEET_MAX_CACHED },
   },
 });
 const SIZES = flags.sizes.split(',').map(Number);
 const BACKENDS = flags.backends.split(',') as Array<NonNullable<BenchRigOptions['store']>>;
 const CONCURRENCY = Number(flags.concurrency);
+const WORKER: BenchRigOptions['worker'] = flags['max-cached']
+  ? { maxCachedWorkflows: Number(flags['max-cached']) }
+  : {};
 const admin = {
   host: env.PGHOST ?? '127.0.0.1',
   port: Number(env.PGPORT ?? 5432),
@@ -53,7 +61,10 @@ async function withPeakRss<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store']>, size: number) {
-  const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', { store: backend });
+  const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', {
+    store: backend,
+    worker: WORKER,
+  });
   try {
     const where = { engine: 'postgres' as const, host: admin.host, port: admin.port, database: fx.database };
     await rig.addCredential(
@@ -107,6 +118,7 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
       backend,
       size,
       concurrency: CONCURRENCY,
+      ...WORKER,
       seconds: +seconds.toFixed(1),
       perSecond: +(size / seconds).toFixed(2),
       rotationMsP50: at(per, 0.5),
@@ -122,7 +134,21 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
   }
 }
 
+/**
+ * The worker loads a prebuilt workflow bundle as in production (`npm run
+ * build`); built here in a child process so webpack's memory is not counted.
+ */
+function ensureWorkflowBundle(): void {
+  if (env.ROTATOR_WORKFLOW_BUNDLE) return;
+  const out = join(mkdtempSync(join(tmpdir(), 'rotator-bench-bundle-')), 'workflow-bundle.js');
+  execFileSync(join('node_modules', '.bin', 'tsx'), [join('src', 'build', 'bundle-workflows.ts'), out], {
+    stdio: 'inherit',
+  });
+  env.ROTATOR_WORKFLOW_BUNDLE = out;
+}
+
 async function main(): Promise<void> {
+  ensureWorkflowBundle();
   const fx = await createPgFixture(admin, 'bench_fleet');
   const results = [];
   try {
