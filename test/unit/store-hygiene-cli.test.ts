@@ -9,9 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT, main } from '../../src/client';
-import { STORE_AUDIT_ID } from '../../src/cli/store-commands';
 import { generateKeyBase64, openStore, parseKeyring, SecretCipher } from '../../src/store';
-import { dirEntryPath } from '../helpers/store-contract';
 
 let dir: string;
 let env: Record<string, string>;
@@ -41,8 +39,8 @@ async function cli(extraEnv: Record<string, string>, ...args: string[]) {
 
 const def = { id: 'orders/app', engine: 'postgres', host: 'db.internal', port: 5432, baseUsername: 'app' };
 
-/** The file of the one credential these tests store (dir-store.ts layout). */
-const entry = () => dirEntryPath(env.ROTATOR_STORE_PATH!, 'orders/app');
+/** The file of the one credential these tests store (src/store/dir-store.ts layout). */
+const entry = (id = 'orders%2Fapp') => join(env.ROTATOR_STORE_PATH!, 'credentials', `${id}.json`);
 
 beforeEach(async () => {
   dir = await fs.mkdtemp(join(tmpdir(), 'rotator-hygiene-'));
@@ -140,8 +138,8 @@ describe('store maintenance commands', () => {
     expect(r.out).toMatch(/re-encrypted 2 secret\(s\).*key "k2"[\s\S]*remove it from ROTATOR_STORE_KEYS/);
     const raw = await fs.readFile(entry(), 'utf8');
     expect(raw).not.toMatch(/k1:/);
-    // Store-wide records have a credential file of their own (STORE_AUDIT_ID).
-    const storeWide = await fs.readFile(dirEntryPath(env.ROTATOR_STORE_PATH!, STORE_AUDIT_ID), 'utf8');
+    // Store-wide records have a file of their own (credential id "(store)").
+    const storeWide = await fs.readFile(entry('%28store%29'), 'utf8');
     const audit = JSON.parse(storeWide).audit as Array<{ action: string; actor: string; details?: unknown }>;
     expect(audit.filter((a) => a.action === 'rotate-store-key')).toEqual([
       expect.objectContaining({
