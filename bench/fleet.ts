@@ -114,6 +114,7 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
     }
     per.sort((a, b) => a - b);
     if (summary.failed.length) console.log(`    first failure: ${JSON.stringify(summary.failed[0])}`);
+    if (summary.skipped.length) console.log(`    first skipped: ${JSON.stringify(summary.skipped[0])}`);
     return {
       backend,
       size,
@@ -125,6 +126,9 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
       rotationMsP95: at(per, 0.95),
       rotated: summary.counts.rotated,
       failed: summary.counts.failed,
+      rolledBack: summary.counts.rolledBack,
+      aborted: summary.counts.aborted,
+      skipped: summary.counts.skipped,
       peakRssMb: Math.round(peakRss / 1024 / 1024),
       // CPU of this process (worker + client) per rotation: what a loaded, shared machine distorts least.
       workerCpuMsPerRotation: Math.round((cpu.user + cpu.system) / 1000 / size),
@@ -158,7 +162,7 @@ async function main(): Promise<void> {
         results.push(r);
         console.log(
           `  ${backend.padEnd(11)} ${String(size).padStart(5)} credentials: ${r.seconds} s (${r.perSecond}/s), ` +
-            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, peak RSS ${r.peakRssMb} MB, worker CPU ${r.workerCpuMsPerRotation} ms/rotation`,
+            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, rolled back ${r.rolledBack}, aborted ${r.aborted}, skipped ${r.skipped}, peak RSS ${r.peakRssMb} MB, worker CPU ${r.workerCpuMsPerRotation} ms/rotation`,
         );
       }
     }
