@@ -4,8 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: [
-      'test/unit/store-lifecycle.test.ts',
-      'test/unit/store-transitions.test.ts',
+      'test/store/base-store.test.ts',
+      'test/store/transitions.test.ts',
       // Engine unit tests (pure helpers); the *.int.test.ts beside them need real servers.
       'test/engines/**/*.test.ts',
       'test/unit/consumer-rotating.test.ts',

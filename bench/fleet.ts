@@ -1,58 +1,95 @@
 /**
- * Fleet throughput: rotate 100, 250 and 500 PostgreSQL credentials end to end
- * (grace 0) with one in-process worker on this machine, through the
- * rotateFleet workflow. Reports wall time, rotations/s and worker RSS.
- * Sizes via BENCH_FLEET_SIZES=100,250,500; concurrency via BENCH_FLEET_CONCURRENCY.
- * Writes reports/bench-fleet.json.
+ * Fleet throughput: rotate N PostgreSQL credentials end to end (grace 0)
+ * through the rotateFleet workflow with one in-process worker, each size in a
+ * fresh store and a fresh worker, for each embedded store backend. Reports
+ * wall time, rotations/s, per-rotation p50/p95 (rotation-started →
+ * rotation-rotated in the audit) and the process's peak RSS (the worker runs
+ * in it: its Rust core and the workflow V8 isolates included; the workflow
+ * code is a prebuilt bundle, as in production), and the
+ * worker's CPU time per rotation (on a shared machine wall time mostly
+ * measures the neighbours; CPU time much less so).
+ *
+ *   npx tsx bench/fleet.ts --sizes 100,500 --backends dir,single-file --concurrency 10
+ *
+ * or env BENCH_FLEET_SIZES / BENCH_FLEET_BACKENDS / BENCH_FLEET_CONCURRENCY (for `npm run bench -- fleet`).
+ * Default: sizes 100,500,2000, both backends. Writes reports/bench-fleet.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { FleetSummary } from '../src/shared/types';
-import { createBenchRig } from './lib/rotation-rig';
-import { createPgFixture } from './lib/pg-fixture';
+import { createBenchRig, type BenchRigOptions } from './lib/rotation-rig';
+import { createPgFixture, type PgFixture } from './lib/pg-fixture';
 
 const env = process.env;
-const SIZES = (env.BENCH_FLEET_SIZES ?? '100,250,500').split(',').map(Number);
-const CONCURRENCY = Number(env.BENCH_FLEET_CONCURRENCY ?? 10);
+const { values: flags } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: env.BENCH_FLEET_SIZES ?? '100,500,2000' },
+    backends: { type: 'string', default: env.BENCH_FLEET_BACKENDS ?? 'dir,single-file' },
+    concurrency: { type: 'string', default: env.BENCH_FLEET_CONCURRENCY ?? '10' },
+    // Worker tuning to compare (README Scaling): workflow cache size; SDK default if absent.
+    'max-cached': { type: 'string', default: env.BENCH_FLEET_MAX_CACHED },
+  },
+});
+const SIZES = flags.sizes.split(',').map(Number);
+const BACKENDS = flags.backends.split(',') as Array<NonNullable<BenchRigOptions['store']>>;
+const CONCURRENCY = Number(flags.concurrency);
+const WORKER: BenchRigOptions['worker'] = flags['max-cached']
+  ? { maxCachedWorkflows: Number(flags['max-cached']) }
+  : {};
+const admin = {
+  host: env.PGHOST ?? '127.0.0.1',
+  port: Number(env.PGPORT ?? 5432),
+  user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
+  password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
+};
 
-async function main(): Promise<void> {
-  const admin = {
-    host: env.PGHOST ?? '127.0.0.1',
-    port: Number(env.PGPORT ?? 5432),
-    user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
-    password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
-  };
-  const fx = await createPgFixture(admin, 'bench_fleet');
-  const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233');
-  const results: Array<Record<string, number>> = [];
+const at = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+
+/** Peak RSS while fn runs, sampled every 200 ms. */
+async function withPeakRss<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+  try {
+    return [await fn(), Math.max(peak, process.memoryUsage().rss)];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store']>, size: number) {
+  const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', {
+    store: backend,
+    worker: WORKER,
+  });
   try {
     const where = { engine: 'postgres' as const, host: admin.host, port: admin.port, database: fx.database };
     await rig.addCredential(
       { id: 'fleet/admin', ...where },
       { username: admin.user, password: admin.password },
     );
-    for (const size of SIZES) {
-      const label = `fleet${size}`;
-      for (let i = 0; i < size; i++) {
-        const login = `${fx.prefix}${label}_${i}`;
-        const password = `Fleet-${label}-${i}-pw-000`;
-        await fx.admin.query(
-          `CREATE ROLE ${escapeIdentifier(login)} LOGIN PASSWORD ${escapeLiteral(password)}`,
-        );
-        await fx.grantApp(login);
-        await rig.addCredential(
-          {
-            id: `fleet/${label}/${i}`,
-            ...where,
-            adminCredentialId: 'fleet/admin',
-            baseUsername: login,
-            labels: { fleet: label },
-          },
-          { username: login, password },
-        );
-      }
-      const t0 = Date.now();
+    const label = `${backend === 'dir' ? 'd' : 's'}${size}`;
+    const ids: string[] = [];
+    for (let i = 0; i < size; i++) {
+      const login = `${fx.prefix}${label}_${i}`;
+      const password = `Fleet-${label}-${i}-pw-000`;
+      await fx.admin.query(
+        `CREATE ROLE ${escapeIdentifier(login)} LOGIN PASSWORD ${escapeLiteral(password)}`,
+      );
+      await fx.grantApp(login);
+      const id = `fleet/${label}/${i}`;
+      ids.push(id);
+      await rig.addCredential(
+        { id, ...where, adminCredentialId: 'fleet/admin', baseUsername: login, labels: { fleet: label } },
+        { username: login, password },
+      );
+    }
+    const t0 = Date.now();
+    const cpu0 = process.cpuUsage();
+    const [summary, peakRss] = await withPeakRss(async () => {
       const handle = await rig.client.workflow.start('rotateFleet', {
         args: [
           {
@@ -64,23 +101,70 @@ async function main(): Promise<void> {
         taskQueue: rig.taskQueue,
         workflowId: `bench-fleet-${label}-${Date.now()}`,
       });
-      const summary = (await handle.result()) as FleetSummary;
-      const seconds = (Date.now() - t0) / 1000;
-      const rssMb = Math.round(process.memoryUsage().rss / 1024 / 1024);
-      const row = {
-        size,
-        concurrency: CONCURRENCY,
-        seconds: +seconds.toFixed(1),
-        perSecond: +(size / seconds).toFixed(2),
-        rotated: summary.counts.rotated,
-        failed: summary.counts.failed,
-        rssMb,
-      };
-      results.push(row);
-      console.log(
-        `  ${size} credentials: ${row.seconds} s (${row.perSecond}/s), rotated ${row.rotated}, failed ${row.failed}, worker RSS ${rssMb} MB`,
-      );
-      if (summary.failed.length) console.log(`    first failure: ${JSON.stringify(summary.failed[0])}`);
+      return (await handle.result()) as FleetSummary;
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const per: number[] = [];
+    for (const id of ids) {
+      const audit = await rig.store.listAudit(id);
+      const start = audit.find((a) => a.action === 'rotation-started');
+      const end = audit.find((a) => a.action === 'rotation-rotated');
+      if (start && end) per.push(Date.parse(end.at) - Date.parse(start.at));
+    }
+    per.sort((a, b) => a - b);
+    if (summary.failed.length) console.log(`    first failure: ${JSON.stringify(summary.failed[0])}`);
+    if (summary.skipped.length) console.log(`    first skipped: ${JSON.stringify(summary.skipped[0])}`);
+    return {
+      backend,
+      size,
+      concurrency: CONCURRENCY,
+      ...WORKER,
+      seconds: +seconds.toFixed(1),
+      perSecond: +(size / seconds).toFixed(2),
+      rotationMsP50: at(per, 0.5),
+      rotationMsP95: at(per, 0.95),
+      rotated: summary.counts.rotated,
+      failed: summary.counts.failed,
+      rolledBack: summary.counts.rolledBack,
+      aborted: summary.counts.aborted,
+      skipped: summary.counts.skipped,
+      peakRssMb: Math.round(peakRss / 1024 / 1024),
+      // CPU of this process (worker + client) per rotation: what a loaded, shared machine distorts least.
+      workerCpuMsPerRotation: Math.round((cpu.user + cpu.system) / 1000 / size),
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
+/**
+ * The worker loads a prebuilt workflow bundle as in production (`npm run
+ * build`); built here in a child process so webpack's memory is not counted.
+ */
+function ensureWorkflowBundle(): void {
+  if (env.ROTATOR_WORKFLOW_BUNDLE) return;
+  const out = join(mkdtempSync(join(tmpdir(), 'rotator-bench-bundle-')), 'workflow-bundle.js');
+  execFileSync(join('node_modules', '.bin', 'tsx'), [join('src', 'build', 'bundle-workflows.ts'), out], {
+    stdio: 'inherit',
+  });
+  env.ROTATOR_WORKFLOW_BUNDLE = out;
+}
+
+async function main(): Promise<void> {
+  ensureWorkflowBundle();
+  const fx = await createPgFixture(admin, 'bench_fleet');
+  const results = [];
+  try {
+    for (const size of SIZES) {
+      for (const backend of BACKENDS) {
+        const r = await runOne(fx, backend, size);
+        results.push(r);
+        console.log(
+          `  ${backend.padEnd(11)} ${String(size).padStart(5)} credentials: ${r.seconds} s (${r.perSecond}/s), ` +
+            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, rolled back ${r.rolledBack}, aborted ${r.aborted}, skipped ${r.skipped}, peak RSS ${r.peakRssMb} MB, worker CPU ${r.workerCpuMsPerRotation} ms/rotation`,
+        );
+      }
     }
     mkdirSync('reports', { recursive: true });
     writeFileSync(
@@ -88,7 +172,6 @@ async function main(): Promise<void> {
       JSON.stringify({ engine: 'postgres', results }, null, 2),
     );
   } finally {
-    await rig.close();
     await fx.cleanup();
   }
 }

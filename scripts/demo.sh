@@ -25,5 +25,5 @@ ROTATOR_TASK_QUEUE="db-rotation-demo"
 set +a
 # A demo store written by an earlier version holds unsigned records: sign them, as an upgrading
 # operator would (nothing to do on a new store; a record with a wrong signature is still refused).
-if [ -f "$ROTATOR_STORE_PATH" ]; then npx tsx src/client.ts store sign --all >/dev/null; fi
+if [ -e "$ROTATOR_STORE_PATH" ]; then npx tsx src/client.ts store sign --all >/dev/null; fi
 exec npx tsx scripts/demo.ts

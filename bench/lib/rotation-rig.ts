@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { encryptedDataConverter, type CodecKeyring } from '../../src/codec';
 import { productionActivities } from '../../src/runtime';
 import { rotationWorkflowId, TASK_QUEUE } from '../../src/shared/constants';
 import type { RotationInput } from '../../src/shared/types';
-import { openStore, SecretCipher, type ManagedCredentialStore } from '../../src/store';
+import { FileStore, openStore, SecretCipher, type ManagedCredentialStore } from '../../src/store';
 import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
 import { parseCredentialDefinition } from '../../src/store/schema';
 import type { CredentialDefinition, RotationPolicy } from '../../src/store/types';
@@ -31,9 +31,16 @@ export interface BenchRig {
   close(): Promise<void>;
 }
 
+export interface BenchRigOptions {
+  /** Embedded store: the default directory store, or the single JSON file (format 1) to compare. */
+  store?: 'dir' | 'single-file';
+  /** Worker tuning to measure (slots, cache, sticky timeout). */
+  worker?: Partial<WorkerOptions>;
+}
+
 let runtimeInstalled = false;
 
-export async function createBenchRig(temporalAddress: string): Promise<BenchRig> {
+export async function createBenchRig(temporalAddress: string, opts: BenchRigOptions = {}): Promise<BenchRig> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     try {
@@ -43,19 +50,25 @@ export async function createBenchRig(temporalAddress: string): Promise<BenchRig>
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'rotator-bench-'));
-  const store = await openStore(
-    { backend: 'file', path: join(dir, 'store.json') },
-    new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`)),
-  );
+  const cipher = new SecretCipher(parseKeyring(`k1:${generateKeyBase64()}`));
+  const store =
+    opts.store === 'single-file'
+      ? await FileStore.open(join(dir, 'store.json'), cipher)
+      : await openStore({ backend: 'file', path: join(dir, 'store') }, cipher);
   const keyring: CodecKeyring = { activeKeyId: 'bench', keys: { bench: randomBytes(32) } };
   const taskQueue = `${TASK_QUEUE}-bench-${randomBytes(4).toString('hex')}`;
   const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
-    workflowsPath: join(__dirname, '..', '..', 'src', 'workflows', 'index.ts'),
+    // As the production worker: a prebuilt bundle when ROTATOR_WORKFLOW_BUNDLE names one
+    // (webpack at start costs the process ~100 MB of RSS it never gives back).
+    ...(process.env.ROTATOR_WORKFLOW_BUNDLE
+      ? { workflowBundle: { codePath: process.env.ROTATOR_WORKFLOW_BUNDLE } }
+      : { workflowsPath: join(__dirname, '..', '..', 'src', 'workflows', 'index.ts') }),
     activities: productionActivities(store, 'bench-worker'),
     dataConverter: encryptedDataConverter(keyring),
+    ...opts.worker,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address: temporalAddress });

@@ -1,15 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import { BaseStore, type DefinitionRecord } from './base-store';
 import type { SecretCipher } from './crypto';
 import { FileLock, type FileLockOptions, withProcessMutex } from './file-lock';
+import { checkPrivate, errno, writeFileAtomic } from './fs-util';
 import { sortVersions, type CredentialSnapshot, type Mutation, type VersionRecord } from './transitions';
 import type { AuditRecord, CredentialDefinition } from './types';
 
 /**
- * The embedded default backend: one JSON file, mode 0600.
+ * Format 1 of the embedded backend: one JSON file, mode 0600. Every mutation
+ * rewrites and fsyncs the whole file, so its cost grows with the number of
+ * credentials (issue 15): the default is now dir-store.ts, and `openStore`
+ * migrates a file in this format on open (migrate-file-store.ts). Kept to
+ * read that format and as the baseline of `npm run bench -- fleet`.
  *
  *   {
  *     "format": "db-rotator-credential-store",
@@ -36,10 +40,10 @@ import type { AuditRecord, CredentialDefinition } from './types';
  * lock: rename is atomic, so they see the old or the new file, never half.
  */
 
-const FORMAT = 'db-rotator-credential-store';
+export const FORMAT = 'db-rotator-credential-store';
 const FORMAT_VERSION = 1;
 
-interface FileCredential {
+export interface FileCredential {
   id: string;
   definition?: CredentialDefinition;
   /** Signature of the definition with the store key (integrity.ts). */
@@ -47,7 +51,7 @@ interface FileCredential {
   versions: VersionRecord[];
 }
 
-interface FileData {
+export interface FileData {
   format: typeof FORMAT;
   formatVersion: typeof FORMAT_VERSION;
   credentials: FileCredential[];
@@ -60,39 +64,59 @@ export interface FileStoreOptions {
   clock?: () => Date;
 }
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/**
- * The store holds every admin credential (encrypted) and the signed
- * definitions: its directory and file must be private to their owner. A
- * group- or world-accessible one is refused (not silently fixed: someone
- * made it so, and others may have read it already).
- */
-async function checkPrivate(path: string, what: 'directory' | 'file'): Promise<void> {
-  let st: import('node:fs').Stats;
+/** Reads and checks a format-1 store file (an empty store if it does not exist). */
+export async function readStoreFile(path: string): Promise<FileData> {
+  let text: string;
   try {
-    st = await fs.stat(path);
+    text = await fs.readFile(path, 'utf8');
   } catch (e) {
-    if (errno(e) === 'ENOENT') return; // created 0600 on first write
+    if (errno(e) === 'ENOENT')
+      return { format: FORMAT, formatVersion: FORMAT_VERSION, credentials: [], audit: [] };
     throw e;
   }
-  const mode = st.mode & 0o777;
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new ConfigError(
-      `credential store ${what} ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); ` +
-        `refusing to use it. Make it private: chmod ${what === 'directory' ? '700' : '600'} ${path}` +
-        (what === 'directory' ? ' (or put the store in a directory of its own)' : ''),
-    );
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes file content.
+    throw new ConfigError(`credential store file ${path} is not valid JSON`);
   }
+  return checkShape(path, data);
 }
 
-function toSnapshot(id: string, entry: FileCredential | undefined): CredentialSnapshot {
+function checkShape(path: string, data: unknown): FileData {
+  const bad = (why: string) => new ConfigError(`credential store file ${path}: ${why}`);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('expected a JSON object');
+  const d = data as Partial<FileData>;
+  if (d.format !== FORMAT) throw bad(`not a credential store (format is not "${FORMAT}")`);
+  if (d.formatVersion !== FORMAT_VERSION) {
+    throw bad(`unsupported formatVersion ${String(d.formatVersion)} (this build reads ${FORMAT_VERSION})`);
+  }
+  if (!Array.isArray(d.credentials)) throw bad('"credentials" must be an array');
+  if (!Array.isArray(d.audit)) throw bad('"audit" must be an array');
+  for (const [i, c] of d.credentials.entries()) {
+    if (!c || typeof c.id !== 'string' || !Array.isArray(c.versions)) {
+      throw bad(`credentials[${i}] must have an "id" string and a "versions" array`);
+    }
+  }
+  return d as FileData;
+}
+
+/** A stored credential as the transitions see it (shared with dir-store.ts). */
+export function toSnapshot(id: string, entry: FileCredential | undefined): CredentialSnapshot {
   const snap: CredentialSnapshot = { id, versions: entry?.versions ?? [] };
   if (entry?.definition) snap.definition = entry.definition;
   if (entry?.definition && entry.definitionTag) snap.definitionTag = entry.definitionTag;
   return snap;
+}
+
+/** The definitions among stored credentials, with their signatures (shared with dir-store.ts). */
+export function definitionRecords(entries: FileCredential[]): DefinitionRecord[] {
+  return entries.flatMap((c) =>
+    c.definition
+      ? [c.definitionTag ? { definition: c.definition, tag: c.definitionTag } : { definition: c.definition }]
+      : [],
+  );
 }
 
 export class FileStore extends BaseStore {
@@ -124,75 +148,14 @@ export class FileStore extends BaseStore {
     return `${this.path}.lock`;
   }
 
-  private async read(): Promise<FileData> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.path, 'utf8');
-    } catch (e) {
-      if (errno(e) === 'ENOENT')
-        return { format: FORMAT, formatVersion: FORMAT_VERSION, credentials: [], audit: [] };
-      throw e;
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      // Not the parser's message: it quotes file content.
-      throw new ConfigError(`credential store file ${this.path} is not valid JSON`);
-    }
-    return this.checkShape(data);
-  }
-
-  private checkShape(data: unknown): FileData {
-    const bad = (why: string) => new ConfigError(`credential store file ${this.path}: ${why}`);
-    if (!data || typeof data !== 'object' || Array.isArray(data)) throw bad('expected a JSON object');
-    const d = data as Partial<FileData>;
-    if (d.format !== FORMAT) throw bad(`not a credential store (format is not "${FORMAT}")`);
-    if (d.formatVersion !== FORMAT_VERSION) {
-      throw bad(`unsupported formatVersion ${String(d.formatVersion)} (this build reads ${FORMAT_VERSION})`);
-    }
-    if (!Array.isArray(d.credentials)) throw bad('"credentials" must be an array');
-    if (!Array.isArray(d.audit)) throw bad('"audit" must be an array');
-    for (const [i, c] of d.credentials.entries()) {
-      if (!c || typeof c.id !== 'string' || !Array.isArray(c.versions)) {
-        throw bad(`credentials[${i}] must have an "id" string and a "versions" array`);
-      }
-    }
-    return d as FileData;
+  private read(): Promise<FileData> {
+    return readStoreFile(this.path);
   }
 
   private async write(data: FileData): Promise<void> {
-    const tmp = `${this.path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-    const text = `${JSON.stringify(data, null, 2)}\n`;
-    try {
-      const fh = await fs.open(tmp, 'wx', 0o600);
-      try {
-        await fh.writeFile(text, 'utf8');
-        await fh.chmod(0o600); // whatever the umask did
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await this.heldLock?.verify();
-      await fs.rename(tmp, this.path);
-    } catch (e) {
-      await fs.unlink(tmp).catch(() => undefined);
-      throw e;
-    }
-    await this.syncDir();
-  }
-
-  private async syncDir(): Promise<void> {
-    let dh: fs.FileHandle | undefined;
-    try {
-      dh = await fs.open(dirname(this.path), 'r');
-      await dh.sync();
-    } catch {
-      // Some platforms/filesystems cannot fsync a directory; the rename is
-      // still atomic, only its durability across a power cut is weaker.
-    } finally {
-      await dh?.close().catch(() => undefined);
-    }
+    await writeFileAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`, () =>
+      this.heldLock ? this.heldLock.verify() : Promise.resolve(),
+    );
   }
 
   private heldLock: FileLock | undefined;
@@ -241,16 +204,7 @@ export class FileStore extends BaseStore {
   }
 
   protected async loadDefinitions(): Promise<DefinitionRecord[]> {
-    const data = await this.read();
-    return data.credentials.flatMap((c) =>
-      c.definition
-        ? [
-            c.definitionTag
-              ? { definition: c.definition, tag: c.definitionTag }
-              : { definition: c.definition },
-          ]
-        : [],
-    );
+    return definitionRecords((await this.read()).credentials);
   }
 
   protected async loadIds(): Promise<string[]> {

@@ -2,7 +2,7 @@ import type { PoolConfig } from 'pg';
 import { ConfigError } from '../errors';
 import type { ManagedCredentialStore } from './base-store';
 import type { SecretCipher } from './crypto';
-import { FileStore } from './file-store';
+import { openFileBackend } from './migrate-file-store';
 import { PgStore } from './pg-store';
 
 export type StoreConfig =
@@ -10,14 +10,15 @@ export type StoreConfig =
   | { backend: 'postgres'; connectionString?: string; pool?: PoolConfig; schema?: string };
 
 /**
- * Opens the configured credential store. The file backend checks its file
- * right away; the postgres backend connects and creates its tables on first
+ * Opens the configured credential store. The file backend (a directory, one
+ * file per credential; a format-1 single file there is migrated first, see
+ * migrate-file-store.ts) checks its layout right away; the postgres backend connects and creates its tables on first
  * use (so a worker can start while the database is still coming up).
  */
 export async function openStore(config: StoreConfig, cipher: SecretCipher): Promise<ManagedCredentialStore> {
   switch (config.backend) {
     case 'file':
-      return FileStore.open(config.path, cipher);
+      return openFileBackend(config.path, cipher);
     case 'postgres':
       return PgStore.fromConfig(config, cipher);
     default:
@@ -40,5 +41,8 @@ export {
 export { nextVersion } from './transitions';
 export { FileStore } from './file-store';
 export type { FileStoreOptions } from './file-store';
+export { DirStore } from './dir-store';
+export type { DirStoreOptions } from './dir-store';
+export { openFileBackend } from './migrate-file-store';
 export { PgStore } from './pg-store';
 export type { PgStoreOptions } from './pg-store';

@@ -10,11 +10,13 @@ import {
   type VersionRecord,
 } from './transitions';
 import type { AuditRecord, CredentialDefinition } from './types';
+import { preparePgSchema } from './pg-schema';
 
 /**
  * PostgreSQL backend, for production and many workers.
  *
- * Tables live in one schema (default "rotator") and are created on first use:
+ * Tables live in one schema (default "rotator") and are created on first use
+ * (pg-schema.ts):
  *   credentials(id PK, definition jsonb, definition_tag, created_at, updated_at)
  *   versions(credential_id FK ON DELETE CASCADE, version, username, state,
  *            label, secret, tag, created_at, updated_at; PK (credential_id, version);
@@ -43,8 +45,6 @@ export interface PgStoreOptions {
   schema?: string;
   clock?: () => Date;
 }
-
-const SCHEMA_VERSION = 2;
 
 /** SQLSTATE classes/codes and socket errors that can pass: retry. */
 function isTransient(e: unknown): boolean {
@@ -185,113 +185,9 @@ export class PgStore extends BaseStore {
   private async init(): Promise<void> {
     const client = await this.pool.connect();
     try {
-      // Nothing to do if everything exists (lets a least-privilege login that
-      // cannot CREATE use tables a DBA made).
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(to_regclass(format('%I.%I', $1::text, t)))::int AS n
-           FROM unnest(ARRAY['credentials','versions','audit','meta']) AS t`,
-        [this.schema],
-      );
-      if (rows[0]?.n !== 4) await this.createTables(client);
-      let v = await client.query<{ value: string }>(
-        `SELECT value FROM ${this.t('meta')} WHERE key = 'schema_version'`,
-      );
-      if (v.rows[0]?.value === '1') {
-        await this.migrateFrom1(client);
-        v = await client.query<{ value: string }>(
-          `SELECT value FROM ${this.t('meta')} WHERE key = 'schema_version'`,
-        );
-      }
-      const found = Number(v.rows[0]?.value ?? NaN);
-      if (found !== SCHEMA_VERSION) {
-        throw new ConfigError(
-          `postgres store schema "${this.schema}" has version ${v.rows[0]?.value ?? 'none'}; this build needs ${SCHEMA_VERSION}`,
-        );
-      }
+      await preparePgSchema(client, this.schema);
     } finally {
       client.release();
-    }
-  }
-
-  /** 1 -> 2: signature columns (rows stay unsigned until `db-rotator store sign`). */
-  private async migrateFrom1(client: PoolClient): Promise<void> {
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-        `db-rotator schema ${this.schema}`,
-      ]);
-      await client.query(`ALTER TABLE ${this.t('credentials')} ADD COLUMN IF NOT EXISTS definition_tag text`);
-      await client.query(`ALTER TABLE ${this.t('versions')} ADD COLUMN IF NOT EXISTS tag text`);
-      await client.query(
-        `UPDATE ${this.t('meta')} SET value = '2' WHERE key = 'schema_version' AND value = '1'`,
-      );
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
-  }
-
-  private async createTables(client: PoolClient): Promise<void> {
-    const s = this.s;
-    try {
-      await client.query('BEGIN');
-      // Concurrent first use by several workers: one creates, the others wait.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [
-        `db-rotator schema ${this.schema}`,
-      ]);
-      const exists = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [this.schema]);
-      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${this.t('meta')} (
-          key text PRIMARY KEY,
-          value text NOT NULL
-        )`);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${this.t('credentials')} (
-          id text PRIMARY KEY,
-          definition jsonb NOT NULL,
-          definition_tag text,
-          created_at timestamptz NOT NULL,
-          updated_at timestamptz NOT NULL
-        )`);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${this.t('versions')} (
-          credential_id text NOT NULL REFERENCES ${this.t('credentials')} (id) ON DELETE CASCADE,
-          version integer NOT NULL CHECK (version > 0),
-          username text NOT NULL,
-          state text NOT NULL CHECK (state IN ('pending', 'current', 'previous', 'revoked', 'discarded')),
-          label text CHECK (label IN ('CURRENT', 'PENDING', 'PREVIOUS')),
-          secret text NOT NULL,
-          tag text,
-          created_at timestamptz NOT NULL,
-          updated_at timestamptz NOT NULL,
-          PRIMARY KEY (credential_id, version),
-          CONSTRAINT one_version_per_label
-            EXCLUDE USING btree (credential_id WITH =, label WITH =) WHERE (label IS NOT NULL)
-            DEFERRABLE INITIALLY DEFERRED
-        )`);
-      await client.query(`
-        CREATE TABLE IF NOT EXISTS ${this.t('audit')} (
-          seq bigserial PRIMARY KEY,
-          at timestamptz NOT NULL,
-          actor text NOT NULL,
-          credential_id text NOT NULL,
-          action text NOT NULL,
-          version integer,
-          details jsonb
-        )`);
-      await client.query(
-        `CREATE INDEX IF NOT EXISTS audit_by_credential ON ${this.t('audit')} (credential_id, seq)`,
-      );
-      await client.query(
-        `INSERT INTO ${this.t('meta')} (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING`,
-        [String(SCHEMA_VERSION)],
-      );
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
     }
   }
 

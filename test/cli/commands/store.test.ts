@@ -21,11 +21,14 @@ const cli = (extraEnv: Record<string, string>, ...args: string[]) => runCli(args
 
 const def = { id: 'orders/app', engine: 'postgres', host: 'db.internal', port: 5432, baseUsername: 'app' };
 
+/** The file of the one credential these tests store (src/store/dir-store.ts layout). */
+const entry = (id = 'orders%2Fapp') => join(env.ROTATOR_STORE_PATH!, 'credentials', `${id}.json`);
+
 beforeEach(async () => {
   dir = await fs.mkdtemp(join(tmpdir(), 'rotator-hygiene-'));
   env = {
     ROTATOR_STORE_BACKEND: 'file',
-    ROTATOR_STORE_PATH: join(dir, 'state', 'store.json'),
+    ROTATOR_STORE_PATH: join(dir, 'state', 'store'),
     ROTATOR_STORE_KEYS: k1,
     ROTATOR_CODEC_KEYS: `c1:${generateKeyBase64()}`,
     ROTATOR_ACTOR: 'alice',
@@ -50,18 +53,19 @@ describe('file store permissions', () => {
   it('refuses a store file readable by others', async () => {
     await fs.writeFile(join(dir, 'file.json'), JSON.stringify(def));
     expect((await cli({}, 'credentials', 'add', join(dir, 'file.json'))).code).toBe(EXIT.ok);
-    await fs.chmod(env.ROTATOR_STORE_PATH!, 0o644);
+    await fs.chmod(entry(), 0o644);
     const r = await cli({}, 'credentials', 'list');
     expect(r.err).toMatch(
-      /credential store file .*store\.json is accessible by group or others \(mode 0644\).*chmod 600/,
+      /credential store file .*orders%2Fapp\.json is accessible by group or others \(mode 0644\).*chmod 600/,
     );
   });
 
-  it('creates the directory 0700 and the file 0600', async () => {
+  it('creates the directories 0700 and the credential file 0600', async () => {
     await fs.writeFile(join(dir, 'file.json'), JSON.stringify(def));
     expect((await cli({}, 'credentials', 'add', join(dir, 'file.json'))).code).toBe(EXIT.ok);
     expect((await fs.stat(join(dir, 'state'))).mode & 0o777).toBe(0o700);
-    expect((await fs.stat(env.ROTATOR_STORE_PATH!)).mode & 0o777).toBe(0o600);
+    expect((await fs.stat(env.ROTATOR_STORE_PATH!)).mode & 0o777).toBe(0o700);
+    expect((await fs.stat(entry())).mode & 0o777).toBe(0o600);
   });
 });
 
@@ -95,12 +99,10 @@ describe('store maintenance commands', () => {
 
   it('store sign signs a legacy store after it was refused with that command in the message', async () => {
     await seed();
-    const data = JSON.parse(await fs.readFile(env.ROTATOR_STORE_PATH!, 'utf8'));
-    for (const c of data.credentials) {
-      delete c.definitionTag;
-      for (const v of c.versions) delete v.tag;
-    }
-    await fs.writeFile(env.ROTATOR_STORE_PATH!, JSON.stringify(data), { mode: 0o600 });
+    const c = JSON.parse(await fs.readFile(entry(), 'utf8'));
+    delete c.definitionTag;
+    for (const v of c.versions) delete v.tag;
+    await fs.writeFile(entry(), JSON.stringify(c), { mode: 0o600 });
     let r = await cli({}, 'credentials', 'show', 'orders/app');
     expect(r.err).toMatch(
       /is not signed with the store key.*db-rotator store sign <credential> \(or --all\)/,
@@ -116,9 +118,11 @@ describe('store maintenance commands', () => {
     const r = await cli({ ROTATOR_STORE_KEYS: `${k2},${k1}` }, 'store', 'rotate-key');
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toMatch(/re-encrypted 2 secret\(s\).*key "k2"[\s\S]*remove it from ROTATOR_STORE_KEYS/);
-    const raw = await fs.readFile(env.ROTATOR_STORE_PATH!, 'utf8');
+    const raw = await fs.readFile(entry(), 'utf8');
     expect(raw).not.toMatch(/k1:/);
-    const audit = JSON.parse(raw).audit as Array<{ action: string; actor: string; details?: unknown }>;
+    // Store-wide records have a file of their own (credential id "(store)").
+    const storeWide = await fs.readFile(entry('%28store%29'), 'utf8');
+    const audit = JSON.parse(storeWide).audit as Array<{ action: string; actor: string; details?: unknown }>;
     expect(audit.filter((a) => a.action === 'rotate-store-key')).toEqual([
       expect.objectContaining({
         actor: 'alice',
@@ -134,8 +138,8 @@ describe('store maintenance commands', () => {
     expect((await cli({}, 'store', 'purge-revoked', '--retention', '0')).out).toBe(
       'purged 1 revoked secret(s)',
     );
-    const raw = await fs.readFile(env.ROTATOR_STORE_PATH!, 'utf8');
-    const v1 = JSON.parse(raw).credentials[0].versions[0];
+    const raw = await fs.readFile(entry(), 'utf8');
+    const v1 = JSON.parse(raw).versions[0];
     expect(v1).toMatchObject({ version: 1, state: 'revoked', secret: 'purged' });
   });
 });

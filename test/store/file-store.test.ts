@@ -1,14 +1,17 @@
-/** File-backend specifics: file format and mode, atomic writes, the lock file, several processes. */
-import { spawn, spawnSync } from 'node:child_process';
+/**
+ * Format-1 specifics (the single JSON file, the legacy embedded backend): file
+ * format and mode, atomic writes, the lock file, several processes.
+ */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, TransientError } from '../../src/errors';
-import { FileStore, openStore } from '../../src/store';
+import { FileStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
-import { REPO_ROOT } from '../helpers/services';
+import { runStoreChildren } from '../helpers/store-children';
 
 const KEY = randomBytes(32);
 const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: KEY } });
@@ -25,10 +28,7 @@ afterEach(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function seeded(
-  store: FileStore | Awaited<ReturnType<typeof openStore>>,
-  password = 'pw-initial-1234',
-) {
+async function seeded(store: FileStore, password = 'pw-initial-1234') {
   await store.putDefinition({ ...def } as never, 'op');
   await store.importCurrent(ID, { username: 'app', password }, 'op');
 }
@@ -41,7 +41,7 @@ function deadPid(): number {
 
 describe('file store', () => {
   it('creates the file 0600 in a 0700 directory, with a versioned JSON format', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await expect(fs.stat(path)).rejects.toMatchObject({ code: 'ENOENT' }); // nothing written yet
     await seeded(store);
     await store.createPending(ID, 2, 'app_b', () => 'pw-second-5678', 'w');
@@ -66,7 +66,7 @@ describe('file store', () => {
   });
 
   it('tightens the mode of an existing file on the next write', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await seeded(store);
     await fs.chmod(path, 0o644);
     await store.audit({ actor: 'a', credentialId: ID, action: 'x' });
@@ -89,7 +89,7 @@ describe('file store', () => {
   });
 
   it('detects a hand-edited file that breaks the label rules', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await seeded(store);
     await store.createPending(ID, 2, 'app_b', () => 'pw-second-5678', 'w');
     const data = JSON.parse(await fs.readFile(path, 'utf8'));
@@ -102,7 +102,7 @@ describe('file store', () => {
   });
 
   it('an id like "__proto__" is just an id', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await store.putDefinition({ ...def, id: '__proto__' } as never, 'op');
     expect((await store.getDefinition('__proto__')).id).toBe('__proto__');
     await expect(store.getDefinition('constructor')).rejects.toThrow(/unknown credential/);
@@ -185,16 +185,12 @@ describe('file store', () => {
   });
 
   it('several processes writing one file lose no update and never make two pendings', async () => {
-    const store = await openStore({ backend: 'file', path }, cipher);
+    const store = await FileStore.open(path, cipher);
     await seeded(store);
-    const script = join(dir, 'child.ts');
-    await fs.writeFile(
-      script,
+    const children = runStoreChildren(
+      dir,
       `
-import { openStore, SecretCipher } from ${JSON.stringify(join(REPO_ROOT, 'src', 'store'))};
-async function main() {
-  const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: Buffer.from(process.env.KEY!, 'base64') } });
-  const store = await openStore({ backend: 'file', path: process.env.STORE_PATH! }, cipher);
+  const store = await FileStore.open(process.env.STORE_PATH!, cipher);
   const me = Number(process.env.CHILD);
   const results: string[] = [];
   for (let i = 0; i < 15; i++) {
@@ -208,27 +204,8 @@ async function main() {
       }
     }
   }
-  process.stdout.write(JSON.stringify(results));
-}
-main().catch((e) => { console.error(e); process.exit(1); });
-`,
-    );
-    const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
-    const children = [0, 1, 2, 3].map(
-      (n) =>
-        new Promise<string>((resolve, reject) => {
-          const p = spawn(tsx, [script], {
-            env: { ...process.env, KEY: KEY.toString('base64'), STORE_PATH: path, CHILD: String(n) },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let out = '';
-          let err = '';
-          p.stdout.on('data', (d) => (out += d));
-          p.stderr.on('data', (d) => (err += d));
-          p.on('exit', (code) =>
-            code === 0 ? resolve(out) : reject(new Error(`child ${n} exited ${code}: ${err}`)),
-          );
-        }),
+  process.stdout.write(JSON.stringify(results));`,
+      { count: 4, key: KEY, storePath: path },
     );
     // this process writes concurrently too
     const mine = Promise.all(
@@ -236,9 +213,7 @@ main().catch((e) => { console.error(e); process.exit(1); });
         store.audit({ actor: 'parent', credentialId: ID, action: 'ping', version: i }),
       ),
     );
-    const outs = (await Promise.all([...children, mine.then(() => '[]')])).flatMap(
-      (o) => JSON.parse(o) as string[],
-    );
+    const outs = [...(await children), await mine.then(() => '[]')].flatMap((o) => JSON.parse(o) as string[]);
     expect(outs.filter((o) => o === 'created')).toHaveLength(1);
     expect(outs.filter((o) => o !== 'created').every((o) => o === 'StoreStateError')).toBe(true);
     const audit = await store.listAudit(ID);

@@ -1,7 +1,8 @@
 /**
  * The credential-store contract, written once and run against every backend:
- * this file runs it for the file backend; test/integration/store-pg.test.ts
- * imports `defineStoreSuite` and runs it against real PostgreSQL.
+ * test/store/base-store.test.ts runs it for the embedded backends (one file
+ * per credential, and the legacy single JSON file); test/store/pg-store.int.test.ts
+ * against real PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -9,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, StoreStateError, UnknownCredentialError } from '../../src/errors';
-import { nextVersion, openStore, type ManagedCredentialStore } from '../../src/store';
+import { FileStore, nextVersion, openStore, type ManagedCredentialStore } from '../../src/store';
+import { entryFileName } from '../../src/store/dir-store';
 import { SecretCipher } from '../../src/store/crypto';
 import { TamperedRecordError, UnsignedRecordError } from '../../src/store/integrity';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../../src/store/types';
@@ -682,13 +684,14 @@ export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreH
 // ---------------------------------------------------------------------------
 // file backend
 
+/** The legacy single-JSON-file backend (format 1). */
 export async function fileHarness(): Promise<StoreHarness> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'rotator-store-'));
   const path = join(dir, 'sub', 'store.json');
   const opened: ManagedCredentialStore[] = [];
   return {
     async open(cipher = cipherK1) {
-      const s = await openStore({ backend: 'file', path }, cipher);
+      const s = await FileStore.open(path, cipher);
       opened.push(s);
       return s;
     },
@@ -737,8 +740,65 @@ export async function fileHarness(): Promise<StoreHarness> {
   };
 }
 
-// Run for the file backend only when this file is the test entry, not when
-// the integration test imports defineStoreSuite from it.
-if (expect.getState().testPath?.endsWith('store-lifecycle.test.ts') ?? true) {
-  defineStoreSuite('file', fileHarness);
+// ---------------------------------------------------------------------------
+// directory backend (format 2, the default)
+
+/** Where the directory backend keeps credential `id` (its layout, dir-store.ts). */
+export function dirEntryPath(root: string, id: string): string {
+  return join(root, 'credentials', entryFileName(id));
+}
+
+/** The default embedded backend: a directory with one file per credential. */
+export async function dirHarness(): Promise<StoreHarness & { root: string }> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'rotator-store-'));
+  const root = join(dir, 'sub', 'store');
+  const opened: ManagedCredentialStore[] = [];
+  // Hand edits of a stored file, as with a text editor.
+  type RawVersion = Record<string, unknown> & { version: number };
+  type Raw = { definition?: Record<string, unknown>; definitionTag?: string; versions: RawVersion[] };
+  const edit = async (id: string, change: (c: Raw) => void) => {
+    const file = dirEntryPath(root, id);
+    const data = JSON.parse(await fs.readFile(file, 'utf8'));
+    change(data);
+    await fs.writeFile(file, JSON.stringify(data));
+  };
+  const version = (c: Raw, n: number) => c.versions.find((v) => v.version === n)!;
+  return {
+    root,
+    async open(cipher = cipherK1) {
+      const s = await openStore({ backend: 'file', path: root }, cipher);
+      opened.push(s);
+      return s;
+    },
+    async raw() {
+      const names = await fs.readdir(join(root, 'credentials'));
+      const texts = await Promise.all(names.map((n) => fs.readFile(join(root, 'credentials', n), 'utf8')));
+      return texts.join('\n');
+    },
+    swapCiphertexts: (id, a, b) =>
+      edit(id, (c) => {
+        const [va, vb] = [version(c, a), version(c, b)];
+        [va.secret, vb.secret] = [vb.secret, va.secret];
+      }),
+    editDefinition: (id, patch) => edit(id, (c) => Object.assign(c.definition!, patch)),
+    editVersion: (id, n, patch) => edit(id, (c) => Object.assign(version(c, n), patch)),
+    dropDefinitionKeepVersions: (id) =>
+      edit(id, (c) => {
+        delete c.definition;
+        delete c.definitionTag;
+      }),
+    async stripSignatures() {
+      for (const n of await fs.readdir(join(root, 'credentials'))) {
+        const file = join(root, 'credentials', n);
+        const c = JSON.parse(await fs.readFile(file, 'utf8'));
+        delete c.definitionTag;
+        for (const v of c.versions) delete v.tag;
+        await fs.writeFile(file, JSON.stringify(c));
+      }
+    },
+    async cleanup() {
+      await Promise.all(opened.map((s) => s.close()));
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -10,7 +10,7 @@ import { StoreStateError } from '../../src/errors';
 import { openStore, PgStore, type ManagedCredentialStore } from '../../src/store';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { services } from '../helpers/services';
-import { cipherK1, defineStoreSuite, type StoreHarness } from '../unit/store-lifecycle.test';
+import { cipherK1, defineStoreSuite, type StoreHarness } from '../helpers/store-contract';
 
 function poolConfig(database: string) {
   return {
