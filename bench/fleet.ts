@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
     password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
   };
-  const fx = await createPgFixture(admin, 'bench_fleet');
+  const fx = await createPgFixture('bench_fleet');
   const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233');
   const results: Array<Record<string, number>> = [];
   try {

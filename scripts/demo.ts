@@ -19,6 +19,7 @@ import { statusQuery } from '../src/shared/messages';
 import { rotationWorkflowId } from '../src/shared/constants';
 import { formatStatus, startRotation } from '../src/client';
 import type { RotationResult } from '../src/shared/types';
+import { openPg } from '../bench/lib/engines/postgres';
 import { startWorkload } from '../bench/lib/workload';
 
 const DEMO_DB = 'rotator_demo';
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
   let rotationStart = Infinity;
   let rotationEnd = Infinity;
   const workload = await startWorkload({
-    pg: { host, port, database: DEMO_DB },
+    open: openPg({ host, port, database: DEMO_DB }, 'items'),
     store,
     credentialId: APP_ID,
     instances: 4,
@@ -118,7 +119,6 @@ async function main(): Promise<void> {
     holdEvery: 20,
     holdMs: 500,
     holdQueries: 3,
-    table: 'items',
     heartbeat: { client, periodMs: 1_000 },
     consumerPrefix: 'demo-app',
     registry: false,

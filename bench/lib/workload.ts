@@ -1,25 +1,25 @@
 /**
- * The workload that proves zero downtime: several application instances,
- * each with its own RotatingPgPool and its own credential source (own poll
- * phase), each running C clients that issue real queries at a target rate;
- * some operations hold a connection for about a second and run several
- * queries on it. Used by scripts/workload.ts, bench/zero-downtime.ts and the
- * zero-downtime integration tests.
+ * The workload that proves zero downtime, on any engine: several application
+ * instances, each with its own rotating client of the consumer library (see
+ * ./engines) and its own credential source (own poll phase), each running C
+ * clients that issue real reads at a target rate; some operations hold a
+ * connection for about a second and run several reads on it. The one
+ * workload of scripts/demo.ts, scripts/workload.ts, bench/zero-downtime.ts
+ * and test/e2e/zero-downtime.test.ts.
  */
 import type { Client } from '@temporalio/client';
-import type { PoolClient, PoolConfig } from 'pg';
 import type { Registry } from 'prom-client';
 import { errorCode } from '../../src/consumer/auth-errors';
 import { HeartbeatReporter, type HeartbeatStats } from '../../src/consumer/heartbeat';
-import { RotatingPgPool } from '../../src/consumer/pg-pool';
 import { StaticSource } from '../../src/consumer/source-base';
 import { StoreSource } from '../../src/consumer/store-source';
 import type { ConsumerLogger, CredentialSource } from '../../src/consumer/types';
 import type { CredentialStore } from '../../src/store/types';
+import type { OpenClient, WorkloadClient } from './engines/types';
 
 export interface WorkloadOptions {
-  /** Where to connect (host, port, database, ...); the credential comes from the source. */
-  pg: Omit<PoolConfig, 'user' | 'password' | 'connectionString'>;
+  /** Builds an instance's rotating client (an engine's `open`, e.g. `openPg(...)`); the credential comes from the source. */
+  open: OpenClient;
   store: Pick<CredentialStore, 'getSecret'>;
   credentialId: string;
   instances?: number;
@@ -39,13 +39,11 @@ export interface WorkloadOptions {
   holdEvery?: number;
   holdQueries?: number;
   holdMs?: number;
-  /** pg pool size per instance; default clients + 1. */
+  /** Pool size per instance; default clients + 1. */
   poolMax?: number;
   drainTimeoutMs?: number;
   /** Refresh the credential and retry once on an auth failure (default true; false models a plain pool that only polls). */
   authRetry?: boolean;
-  /** A table the login can read (`SELECT ... WHERE id = $1`, ids 1..100), already quoted; default none (`SELECT $1::int`). */
-  table?: string;
   /** Instances (0-based) whose source is frozen on the credential current at start: they never migrate. */
   frozenInstances?: number[];
   /** Replace the source of an instance (default: StoreSource, or StaticSource for frozen instances). */
@@ -103,7 +101,7 @@ export interface WorkloadInstance {
   index: number;
   consumerId: string;
   frozen: boolean;
-  pool: RotatingPgPool;
+  client: WorkloadClient;
   source: CredentialSource;
   reporter?: HeartbeatReporter;
   ops: number;
@@ -137,7 +135,6 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
   const startedAt = Date.now();
   let stopping = false;
 
-  const sql = opts.table ? `SELECT id, payload FROM ${opts.table} WHERE id = $1` : 'SELECT $1::int AS id';
   const frozenCredential =
     frozen.size > 0 ? await opts.store.getSecret(opts.credentialId, 'CURRENT') : undefined;
 
@@ -158,10 +155,9 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
                 : undefined,
             logger: opts.logger,
           }));
-    const pool = await RotatingPgPool.create({
-      source,
+    const client = await opts.open(source, {
       name: `${prefix}-${i}`,
-      pool: { max: opts.poolMax ?? nClients + 1, idleTimeoutMillis: 30_000, ...opts.pg },
+      poolMax: opts.poolMax ?? nClients + 1,
       drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
       authRetry: opts.authRetry,
       registry: opts.registry,
@@ -171,14 +167,14 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
       index: i,
       consumerId: `${prefix}-${i}`,
       frozen: isFrozen,
-      pool,
+      client,
       source,
       ops: 0,
       failures: 0,
       failuresByCode: {},
-      versions: [{ version: pool.version, at: Date.now() }],
+      versions: [{ version: client.version, at: Date.now() }],
     };
-    pool.onSwap((e) => inst.versions.push({ version: e.version, at: Date.now() }));
+    client.onSwap((e) => inst.versions.push({ version: e.version, at: Date.now() }));
     if (opts.heartbeat) {
       inst.reporter = new HeartbeatReporter({
         client: opts.heartbeat.client,
@@ -187,7 +183,7 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
         periodMs: opts.heartbeat.periodMs,
         confirmByQuery: opts.heartbeat.confirmByQuery,
         logger: opts.logger,
-      }).attach(pool);
+      }).attach(client);
     }
     instances.push(inst);
   }
@@ -209,30 +205,27 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
 
   const randomId = () => 1 + Math.floor(Math.random() * 100);
 
+  /** One connection held for `holdMs`, `holdQueries` reads on it; a read that fails ends the session. */
   async function heldSession(inst: WorkloadInstance): Promise<void> {
-    let client: PoolClient;
     const t0 = performance.now();
+    let checkedOut = false;
     try {
-      client = await inst.pool.connect();
-    } catch (err) {
-      record(inst, t0, err);
-      return;
-    }
-    let failed: unknown;
-    try {
-      for (let q = 0; q < holdQueries && failed === undefined; q++) {
-        const tq = performance.now();
-        try {
-          await client.query(sql, [randomId()]);
-          record(inst, tq);
-        } catch (err) {
-          failed = err;
-          record(inst, tq, err);
+      await inst.client.session(async (read) => {
+        checkedOut = true;
+        for (let q = 0; q < holdQueries; q++) {
+          const tq = performance.now();
+          try {
+            await read(randomId());
+            record(inst, tq);
+          } catch (err) {
+            record(inst, tq, err);
+            throw err;
+          }
+          if (q < holdQueries - 1) await sleep(holdMs / holdQueries);
         }
-        if (q < holdQueries - 1 && failed === undefined) await sleep(holdMs / holdQueries);
-      }
-    } finally {
-      client.release(failed instanceof Error ? failed : undefined);
+      });
+    } catch (err) {
+      if (!checkedOut) record(inst, t0, err); // the checkout failed (a failed read is recorded already)
     }
   }
 
@@ -247,7 +240,7 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
       } else {
         const t0 = performance.now();
         try {
-          await inst.pool.query(sql, [randomId()]);
+          await inst.client.read(randomId());
           record(inst, t0);
         } catch (err) {
           record(inst, t0, err);
@@ -286,14 +279,14 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
         failures: inst.failures,
         failuresByCode: inst.failuresByCode,
         versions: inst.versions,
-        swaps: inst.pool.core.stats.swaps,
-        authFailures: inst.pool.core.stats.authFailures,
-        authRetries: inst.pool.core.stats.authRetries,
-        drainTimeouts: inst.pool.core.stats.drainTimeouts,
+        swaps: inst.client.stats.swaps,
+        authFailures: inst.client.stats.authFailures,
+        authRetries: inst.client.stats.authRetries,
+        drainTimeouts: inst.client.stats.drainTimeouts,
         pollPhaseMs: inst.source instanceof StoreSource ? inst.source.phaseMs : undefined,
         heartbeat: inst.reporter ? { ...inst.reporter.stats } : undefined,
       }));
-      await Promise.all(instances.map((inst) => inst.pool.end()));
+      await Promise.all(instances.map((inst) => inst.client.close()));
       await Promise.all(instances.map((inst) => inst.source.close()));
       const sorted = Float64Array.from(latencies).sort();
       const pct = (p: number) =>
