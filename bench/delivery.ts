@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { publishCurrentVersion } from '../src/activities/delivery';
 import { updateAuthFile } from '../src/targets/pgbouncer/auth-file';
 import { services } from '../test/helpers/services';
+import { registerFixture } from './lib/engines';
 import { openPg, postgresWorkload } from './lib/engines/postgres';
 import type { EngineFixture } from './lib/engines/types';
 import { naiveTargetHooks } from './lib/naive-delivery';
@@ -110,23 +111,14 @@ async function startThroughBouncer(dir: string, database: string, refresh: numbe
 async function register(rig: BenchRig, fixture: EngineFixture, app: App, dir: string) {
   const credentialId = `bench-delivery/${app}/${Date.now().toString(36)}`;
   const adminId = `${credentialId}-admin`;
-  const where = { engine: 'postgres' as const, ...fixture.where };
   const file = { type: 'file', dir, ...(app === 'pgbouncer' ? bouncer : {}) };
   const targets =
     app === 'pgbouncer' ? [{ type: 'pgbouncer', authFile: services.pgbouncer.authFile }, file] : [file];
-  await rig.addCredential(
-    { id: adminId, ...where },
-    { username: fixture.admin.username, password: fixture.admin.password },
-  );
-  await rig.addCredential(
-    {
-      id: credentialId,
-      ...where,
-      adminCredentialId: adminId,
-      strategy: 'dual-user',
-      targets: targets as never,
-    },
-    { username: fixture.login, password: fixture.password },
+  await registerFixture(
+    rig,
+    fixture,
+    { adminId, credentialId },
+    { strategy: 'dual-user', targets: targets as never },
   );
   await publishCurrentVersion(rig.store, credentialId, process.env);
   return credentialId;

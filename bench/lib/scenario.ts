@@ -6,7 +6,8 @@
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
 import type { ResolvedStrategy, RotationResult, RotationStatus } from '../../src/shared/types';
-import type { EngineFixture, WorkloadEngine } from './engines/types';
+import { registerFixture } from './engines';
+import type { WorkloadEngine } from './engines/types';
 import { naiveRotate, type NaiveTimeline } from './naive-rotation';
 import type { BenchRig } from './rotation-rig';
 import { formatReport, runWorkload, type WorkloadReport } from './workload';
@@ -66,23 +67,6 @@ export interface ScenarioResult {
   oldLoginSessionsAfter?: number;
 }
 
-/** Registers the fixture's admin and application login in the rig's store. */
-async function register(o: ScenarioOptions, fixture: EngineFixture, tag: string) {
-  const adminId = `bench/${tag}/admin`;
-  const credentialId = `bench/${tag}/app`;
-  const where = { engine: fixture.engine, ...fixture.where };
-  const { database: adminDatabase, ...adminSecret } = fixture.admin;
-  await o.rig.addCredential(
-    { id: adminId, ...where, database: adminDatabase ?? where.database },
-    adminSecret,
-  );
-  await o.rig.addCredential(
-    { id: credentialId, ...where, adminCredentialId: adminId, strategy: o.strategy },
-    { username: fixture.login, password: fixture.password },
-  );
-  return { adminId, credentialId };
-}
-
 /** Our rotation workflow, start to end, with its phases relative to the workload's start. */
 async function workflowRotation(
   o: ScenarioOptions,
@@ -125,7 +109,8 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   let startedAt = 0;
   const rel = (t: number) => t - startedAt;
   try {
-    ids = await register(o, fixture, tag);
+    ids = { adminId: `bench/${tag}/admin`, credentialId: `bench/${tag}/app` };
+    await registerFixture(o.rig, fixture, ids, { strategy: o.strategy });
     const { credentialId } = ids;
     const report = await runWorkload({
       open: fixture.open,

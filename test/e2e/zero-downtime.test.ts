@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/shared/messages';
 import type { ResolvedStrategy, RotationResult, RotationStatus } from '../../src/shared/types';
+import { registerFixture } from '../../bench/lib/engines';
 import { mysqlWorkload } from '../../bench/lib/engines/mysql';
 import { postgresWorkload } from '../../bench/lib/engines/postgres';
 import type { EngineFixture, WorkloadEngine } from '../../bench/lib/engines/types';
@@ -44,22 +45,17 @@ async function rigWithWorkload(
 ): Promise<{ rig: RotationRig; fixture: EngineFixture; credentialId: string }> {
   const rig = await createRotationRig(env);
   const fixture = await engine.setup();
-  const adminId = uniqueCredentialId('admin');
   const credentialId = uniqueCredentialId('zd-app');
-  const where = { engine: fixture.engine, ...fixture.where };
-  const { database: adminDatabase, ...adminSecret } = fixture.admin;
-  await rig.addCredential({ id: adminId, ...where, database: adminDatabase ?? where.database }, adminSecret);
-  await rig.addCredential(
+  await registerFixture(
+    rig,
+    fixture,
+    { adminId: uniqueCredentialId('admin'), credentialId },
     {
-      id: credentialId,
-      ...where,
-      adminCredentialId: adminId,
       strategy,
       ...extra,
       // Heartbeats come every 300 ms: within a second every consumer is known.
       policy: { consumerDiscoveryMs: 1_000 },
     },
-    { username: fixture.login, password: fixture.password },
   );
   return { rig, fixture, credentialId };
 }

@@ -4,7 +4,8 @@ import { mongodbWorkload } from './mongodb';
 import { mysqlWorkload } from './mysql';
 import { postgresWorkload } from './postgres';
 import { redisWorkload } from './redis';
-import type { WorkloadEngine } from './types';
+import type { CredentialDefinition, RotationPolicy } from '../../../src/store/types';
+import type { EngineFixture, WorkloadEngine } from './types';
 
 export const workloadEngines: Record<EngineKind, WorkloadEngine> = {
   postgres: postgresWorkload,
@@ -34,3 +35,35 @@ export const ALL_CASES = Object.values(workloadEngines).flatMap((e) =>
 );
 
 export type { WorkloadEngine } from './types';
+
+/** What registering needs of a rig (the bench's and the tests' both have it). */
+interface CredentialRig {
+  addCredential(
+    def: Omit<Partial<CredentialDefinition>, 'policy'> &
+      Pick<CredentialDefinition, 'id' | 'engine'> & { policy?: Partial<RotationPolicy> },
+    current: { username: string; password: string },
+  ): Promise<void>;
+}
+
+/**
+ * Registers a fixture's admin and application login in a rig's store as
+ * `ids.adminId` / `ids.credentialId`; `app` adds definition fields (strategy,
+ * verify checks, policy, targets).
+ */
+export async function registerFixture(
+  rig: CredentialRig,
+  fixture: EngineFixture,
+  ids: { adminId: string; credentialId: string },
+  app: Omit<Partial<CredentialDefinition>, 'policy' | 'id' | 'engine'> & { policy?: Partial<RotationPolicy> },
+): Promise<void> {
+  const where = { engine: fixture.engine, ...fixture.where };
+  const { database: adminDatabase, ...adminSecret } = fixture.admin;
+  await rig.addCredential(
+    { id: ids.adminId, ...where, database: adminDatabase ?? where.database },
+    adminSecret,
+  );
+  await rig.addCredential(
+    { id: ids.credentialId, ...where, adminCredentialId: ids.adminId, ...app },
+    { username: fixture.login, password: fixture.password },
+  );
+}
