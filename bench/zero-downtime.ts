@@ -41,19 +41,22 @@ const ARMS = {
   ours: { rotate: 'workflow', authRetry: true },
 } as const;
 
+/** A string flag with its default. */
+const flag = (value: string) => ({ type: 'string', default: value }) as const;
+
 function options() {
   const { values } = parseArgs({
     options: {
-      cases: { type: 'string', default: ALL_CASES.join(',') },
-      arms: { type: 'string', default: 'naive,ours' },
-      seconds: { type: 'string', default: '12' },
-      rate: { type: 'string', default: '200' },
-      'hold-every': { type: 'string', default: '100' },
-      'poll-ms': { type: 'string', default: '6000' },
-      'naive-sleep-ms': { type: 'string', default: '3000' },
-      'grace-ms': { type: 'string', default: '3000' },
-      'heartbeat-ms': { type: 'string', default: '1000' },
-      out: { type: 'string', default: join(__dirname, '..', 'reports', 'bench-zero-downtime.json') },
+      cases: flag(ALL_CASES.join(',')),
+      arms: flag('naive,ours'),
+      seconds: flag('12'),
+      rate: flag('200'),
+      'hold-every': flag('100'),
+      'poll-ms': flag('6000'),
+      'naive-sleep-ms': flag('3000'),
+      'grace-ms': flag('3000'),
+      'heartbeat-ms': flag('1000'),
+      out: flag(join(__dirname, '..', 'reports', 'bench-zero-downtime.json')),
     },
   });
   const cases = values.cases.split(',').map((c) => workloadCase(...(c.split('/') as [string, string?])));
