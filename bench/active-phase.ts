@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
     password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
   };
-  const fx = await createPgFixture(admin, 'bench_active');
+  const fx = await createPgFixture('bench_active');
   const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233');
   try {
     const where = { engine: 'postgres' as const, host: admin.host, port: admin.port, database: fx.database };

@@ -153,7 +153,7 @@ function ensureWorkflowBundle(): void {
 
 async function main(): Promise<void> {
   ensureWorkflowBundle();
-  const fx = await createPgFixture(admin, 'bench_fleet');
+  const fx = await createPgFixture('bench_fleet');
   const results = [];
   try {
     for (const size of SIZES) {

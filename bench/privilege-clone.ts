@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   };
   const results: Array<Record<string, number>> = [];
   for (const tables of SIZES) {
-    const fx = await createPgFixture(admin, 'bench_grants');
+    const fx = await createPgFixture('bench_grants');
     try {
       // Tables and grants in one server-side loop: setup is not what we measure.
       await fx.admin.query(`CREATE SCHEMA wide`);

@@ -8,7 +8,7 @@ bash scripts/services.sh up
 eval "$(bash scripts/services.sh env)"
 mkdir -p reports
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(active-phase privilege-clone store fleet zero-downtime delivery-python)
+[ ${#benches[@]} -gt 0 ] || benches=(active-phase privilege-clone store fleet zero-downtime delivery)
 for b in "${benches[@]}"; do
   echo "=== bench: $b"
   npx tsx "bench/$b.ts"

@@ -1,30 +1,35 @@
 /**
- * Runs the zero-downtime workload against a scratch PostgreSQL database:
- * N application instances, each with its own RotatingPgPool and StoreSource
- * (own random poll phase), C clients each running queries at a target rate,
- * every n-th operation holding a connection for a while. Optionally rotates
- * the credential in the middle (naive seed rotation or our workflow).
+ * Runs the zero-downtime workload (bench/lib/workload.ts) against a scratch
+ * namespace of one engine: N application instances, each with its own
+ * rotating client of the consumer library and StoreSource (own random poll
+ * phase), C clients each running reads at a target rate, every n-th
+ * operation holding a connection for a while. Optionally rotates the
+ * credential in the middle (naive seed rotation or our workflow, with the
+ * same strategy).
  *
- *   npx tsx scripts/workload.ts --engine postgres --instances 4 --clients 4 --seconds 30 \
+ *   npx tsx scripts/workload.ts --engine postgres|mysql|redis|mongodb [--strategy dual-user|dual-password] \
+ *     --instances 4 --clients 4 --seconds 30 \
  *     [--rate 50] [--poll-ms 10000] [--hold-every 10] [--hold-ms 1000] \
  *     [--rotate none|naive|workflow] [--rotate-at 5] [--grace-ms 5000] [--heartbeat-ms 2000] [--json out.json]
  *
  * Prints ops, failures by error code and p50/p99 latency. Needs the services
- * of scripts/services.sh (PostgreSQL; the Temporal dev server for --rotate workflow).
+ * of scripts/services.sh (the engine's server; the Temporal dev server).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { services } from '../test/helpers/services';
 import { createBenchRig } from '../bench/lib/rotation-rig';
+import { workloadCase } from '../bench/lib/engines';
 import { runScenario, type RotationKind } from '../bench/lib/scenario';
 
 const USAGE =
-  'usage: npx tsx scripts/workload.ts --engine postgres [--instances 4] [--clients 4] [--seconds 30] [--rate 50] [--poll-ms 10000] [--hold-every 10] [--hold-ms 1000] [--rotate none|naive|workflow] [--rotate-at 5] [--grace-ms 5000] [--heartbeat-ms 2000] [--json file]';
+  'usage: npx tsx scripts/workload.ts [--engine postgres|mysql|redis|mongodb] [--strategy dual-user|dual-password] [--instances 4] [--clients 4] [--seconds 30] [--rate 50] [--poll-ms 10000] [--hold-every 10] [--hold-ms 1000] [--rotate none|naive|workflow] [--rotate-at 5] [--grace-ms 5000] [--heartbeat-ms 2000] [--json file]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       engine: { type: 'string', default: 'postgres' },
+      strategy: { type: 'string' },
       instances: { type: 'string', default: '4' },
       clients: { type: 'string', default: '4' },
       seconds: { type: 'string', default: '30' },
@@ -46,8 +51,11 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (values.engine !== 'postgres') {
-    console.error(`engine "${values.engine}" is not supported by the workload yet (postgres only)\n${USAGE}`);
+  let target: ReturnType<typeof workloadCase>;
+  try {
+    target = workloadCase(values.engine!, values.strategy);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const rotate = values.rotate as RotationKind;
@@ -64,12 +72,7 @@ async function main(): Promise<number> {
   try {
     const result = await runScenario({
       rotate,
-      admin: {
-        host: services.postgres.host,
-        port: services.postgres.port,
-        user: services.postgres.user,
-        password: services.postgres.password,
-      },
+      ...target,
       rig,
       seconds: num('seconds'),
       rotateAtSeconds: rotate === 'none' ? 0 : num('rotate-at'),

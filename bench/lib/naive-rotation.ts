@@ -1,18 +1,22 @@
 /**
- * The seed sketches' rotation, as the baseline the bench compares against:
- * create a new user with the same grants, publish it, sleep 5 s, terminate
- * the old user's sessions and drop it. No grace period, no drain, no
- * heartbeats: instances that have not re-read the credential yet lose their
- * sessions and their logins.
+ * The seed sketches' rotation, as the baseline the bench compares against,
+ * on any engine of ./engines:
+ * - dual-user: create a new login with the same grants, publish it, sleep
+ *   5 s, end the old login's sessions and drop it;
+ * - dual-password: replace the login's password and publish it (one
+ *   password at a time: nothing keeps the old one valid).
+ * No grace period, no drain, no heartbeats: instances that have not re-read
+ * the credential yet lose their sessions and their logins.
  */
-import { escapeIdentifier, escapeLiteral } from 'pg';
 import { generatePassword } from '../../src/engines/password';
+import type { ResolvedStrategy } from '../../src/shared/types';
 import type { CredentialStore } from '../../src/store/types';
-import type { PgFixture } from './pg-fixture';
+import type { EngineFixture } from './engines/types';
 
 export interface NaiveTimeline {
   startedAt: number;
   publishedAt: number;
+  /** When the old credential stopped working (old login dropped, or password replaced). */
   droppedAt: number;
   fromVersion: number;
   toVersion: number;
@@ -20,34 +24,45 @@ export interface NaiveTimeline {
 }
 
 export async function naiveRotate(
-  fixture: PgFixture,
+  fixture: EngineFixture,
   store: CredentialStore,
   credentialId: string,
-  opts: { sleepMs?: number } = {},
+  opts: {
+    strategy: ResolvedStrategy;
+    sleepMs?: number;
+    /** Runs after the new version is published (e.g. copy it to delivery targets by hand). */
+    afterPublish?: () => Promise<void>;
+    /** Runs once the old credential is dead (e.g. remove its PgBouncer line). */
+    afterDrop?: () => Promise<void>;
+  },
 ): Promise<NaiveTimeline> {
   const startedAt = Date.now();
-  const db = fixture.admin;
   const current = await store.getSecret(credentialId, 'CURRENT');
-  const newUser = current.username.endsWith('_b') ? current.username.slice(0, -2) : `${current.username}_b`;
-  const password = generatePassword();
-  await db.query(`CREATE ROLE ${escapeIdentifier(newUser)} LOGIN PASSWORD ${escapeLiteral(password)}`);
-  await fixture.grantApp(newUser);
   const toVersion = current.version + 1;
-  await store.createPending(credentialId, toVersion, newUser, () => password, 'naive-rotation');
-  await store.promote(credentialId, toVersion, 'naive-rotation');
-  const publishedAt = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, opts.sleepMs ?? 5_000));
-  const old = escapeIdentifier(current.username);
-  const terminate = () =>
-    db.query<{ n: number }>(
-      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = $1`,
-      [current.username],
-    );
-  const { rows } = await terminate();
-  await db.query(`DROP OWNED BY ${old}`);
-  await db.query(`DROP ROLE ${old}`);
-  const again = await terminate(); // sessions that logged in between terminate and drop
-  const droppedAt = Date.now();
+  const password = generatePassword();
+  const publish = async (username: string) => {
+    await store.createPending(credentialId, toVersion, username, () => password, 'naive-rotation');
+    await store.promote(credentialId, toVersion, 'naive-rotation');
+    return Date.now();
+  };
+  let publishedAt: number;
+  let droppedAt: number;
+  let terminatedSessions = 0;
+  if (opts.strategy === 'dual-password') {
+    await fixture.setPassword(current.username, password);
+    droppedAt = Date.now();
+    publishedAt = await publish(current.username);
+    await opts.afterPublish?.();
+  } else {
+    const newUser = current.username.endsWith('_b') ? current.username.slice(0, -2) : `${current.username}_b`;
+    await fixture.createLike(newUser, password);
+    publishedAt = await publish(newUser);
+    await opts.afterPublish?.();
+    await new Promise((resolve) => setTimeout(resolve, opts.sleepMs ?? 5_000));
+    terminatedSessions = await fixture.dropLogin(current.username);
+    droppedAt = Date.now();
+  }
+  await opts.afterDrop?.();
   await store.markRevoked(credentialId, current.version, 'naive-rotation');
   return {
     startedAt,
@@ -55,6 +70,6 @@ export async function naiveRotate(
     droppedAt,
     fromVersion: current.version,
     toVersion,
-    terminatedSessions: (rows[0]?.n ?? 0) + (again.rows[0]?.n ?? 0),
+    terminatedSessions,
   };
 }

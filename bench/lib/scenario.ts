@@ -1,13 +1,14 @@
 /**
- * One run of the workload on a fresh PostgreSQL database with a rotation in
- * the middle: none, the naive seed rotation, or our workflow. Shared by
- * bench/zero-downtime.ts and scripts/workload.ts.
+ * One run of the workload on a fresh namespace of one engine with a rotation
+ * in the middle: none, the naive seed rotation, or our workflow (the same
+ * strategy for both). Shared by bench/zero-downtime.ts and scripts/workload.ts.
  */
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
-import type { RotationResult, RotationStatus } from '../../src/shared/types';
+import type { ResolvedStrategy, RotationResult, RotationStatus } from '../../src/shared/types';
+import { registerFixture } from './engines';
+import type { WorkloadEngine } from './engines/types';
 import { naiveRotate, type NaiveTimeline } from './naive-rotation';
-import { countSessions, createPgFixture, type PgAdmin } from './pg-fixture';
 import type { BenchRig } from './rotation-rig';
 import { formatReport, runWorkload, type WorkloadReport } from './workload';
 
@@ -19,7 +20,8 @@ export interface ScenarioOptions {
   label?: string;
   /** Consumers refresh on auth failure (default true); false: plain polling pools, as most applications have. */
   authRetry?: boolean;
-  admin: PgAdmin;
+  engine: WorkloadEngine;
+  strategy: ResolvedStrategy;
   /** Store, worker and client; the naive rotation only uses its store. */
   rig: BenchRig;
   seconds: number;
@@ -53,42 +55,65 @@ export interface WorkflowTimeline {
 }
 
 export interface ScenarioResult {
+  engine: string;
+  strategy: ResolvedStrategy;
   rotate: RotationKind;
   label: string;
   authRetry: boolean;
   report: WorkloadReport;
   naive?: NaiveTimeline & { publishedAtMs: number; droppedAtMs: number };
   workflow?: WorkflowTimeline;
-  oldLoginSessionsAfter: number;
+  /** Sessions of the old login after the run (undefined where the server does not tell). */
+  oldLoginSessionsAfter?: number;
+}
+
+/** Our rotation workflow, start to end, with its phases relative to the workload's start. */
+async function workflowRotation(
+  o: ScenarioOptions,
+  credentialId: string,
+  rel: (t: number) => number,
+): Promise<WorkflowTimeline> {
+  const handle = await o.rig.start({
+    credentialId,
+    graceMs: o.graceMs,
+    drainTimeoutMs: o.drainTimeoutMs,
+    migrationTimeoutMs: o.migrationTimeoutMs,
+    // Every consumer reports within one heartbeat period.
+    consumerDiscoveryMs: o.heartbeatMs,
+    requestedBy: 'bench',
+  });
+  const result = (await handle.result()) as RotationResult;
+  const status: RotationStatus = await handle.query(statusQuery);
+  const history = await o.rig.client.workflow.getHandle(rotationWorkflowId(credentialId)).fetchHistory();
+  return {
+    outcome: result.outcome,
+    phases: status.phases.map((p) => ({
+      phase: p.phase,
+      startMs: rel(Date.parse(p.startedAt)),
+      endMs: p.endedAt ? rel(Date.parse(p.endedAt)) : undefined,
+    })),
+    consumers: status.consumers.length,
+    consumersBehind: status.consumersBehind,
+    historyEvents: history.events?.length ?? 0,
+    signalEvents: history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes).length ?? 0,
+  };
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => undefined);
-  const fixture = await createPgFixture(o.admin);
-  const suffix = fixture.database;
-  const adminId = `bench/${suffix}/admin`;
-  const credentialId = `bench/${suffix}/app`;
-  const where = {
-    engine: 'postgres' as const,
-    host: o.admin.host,
-    port: o.admin.port,
-    database: fixture.database,
-  };
-  await o.rig.addCredential(
-    { id: adminId, ...where },
-    { username: o.admin.user, password: o.admin.password },
-  );
-  await o.rig.addCredential(
-    { id: credentialId, ...where, adminCredentialId: adminId, strategy: 'dual-user' },
-    { username: fixture.login, password: fixture.password },
-  );
+  const fixture = await o.engine.setup();
+  const tag = `${o.engine.name}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  let ids: { adminId: string; credentialId: string } | undefined;
   let naive: ScenarioResult['naive'];
   let workflow: WorkflowTimeline | undefined;
   let startedAt = 0;
   const rel = (t: number) => t - startedAt;
   try {
+    ids = { adminId: `bench/${tag}/admin`, credentialId: `bench/${tag}/app` };
+    await registerFixture(o.rig, fixture, ids, { strategy: o.strategy });
+    const { credentialId } = ids;
     const report = await runWorkload({
-      pg: { host: o.admin.host, port: o.admin.port, database: fixture.database },
+      open: fixture.open,
       store: o.rig.store,
       credentialId,
       instances: o.instances,
@@ -98,7 +123,6 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       holdEvery: o.holdEvery,
       holdMs: o.holdMs,
       holdQueries: o.holdQueries,
-      table: fixture.table,
       drainTimeoutMs: 60_000,
       authRetry: o.authRetry ?? true,
       heartbeat: o.heartbeatMs > 0 ? { client: o.rig.client, periodMs: o.heartbeatMs } : undefined,
@@ -109,41 +133,18 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       during: async (w) => {
         startedAt = w.startedAt;
         if (o.rotate === 'naive') {
-          const t = await naiveRotate(fixture, o.rig.store, credentialId, { sleepMs: o.naiveSleepMs });
+          const t = await naiveRotate(fixture, o.rig.store, credentialId, {
+            strategy: o.strategy,
+            sleepMs: o.naiveSleepMs,
+          });
           naive = { ...t, publishedAtMs: rel(t.publishedAt), droppedAtMs: rel(t.droppedAt) };
           log(
-            `  naive: published v${t.toVersion} at +${naive.publishedAtMs} ms, dropped v${t.fromVersion} at +${naive.droppedAtMs} ms (${t.terminatedSessions} sessions terminated)`,
+            `  naive: published v${t.toVersion} at +${naive.publishedAtMs} ms, old credential dead at +${naive.droppedAtMs} ms (${t.terminatedSessions} sessions ended)`,
           );
         } else if (o.rotate === 'workflow') {
-          const handle = await o.rig.start({
-            credentialId,
-            graceMs: o.graceMs,
-            drainTimeoutMs: o.drainTimeoutMs,
-            migrationTimeoutMs: o.migrationTimeoutMs,
-            // Every consumer reports within one heartbeat period.
-            consumerDiscoveryMs: o.heartbeatMs,
-            requestedBy: 'bench',
-          });
-          const result = (await handle.result()) as RotationResult;
-          const status: RotationStatus = await handle.query(statusQuery);
-          const history = await o.rig.client.workflow
-            .getHandle(rotationWorkflowId(credentialId))
-            .fetchHistory();
-          workflow = {
-            outcome: result.outcome,
-            phases: status.phases.map((p) => ({
-              phase: p.phase,
-              startMs: rel(Date.parse(p.startedAt)),
-              endMs: p.endedAt ? rel(Date.parse(p.endedAt)) : undefined,
-            })),
-            consumers: status.consumers.length,
-            consumersBehind: status.consumersBehind,
-            historyEvents: history.events?.length ?? 0,
-            signalEvents:
-              history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes).length ?? 0,
-          };
+          workflow = await workflowRotation(o, credentialId, rel);
           log(
-            `  workflow: ${result.outcome}; ` +
+            `  workflow: ${workflow.outcome}; ` +
               workflow.phases.map((p) => `${p.phase} +${p.startMs}..${p.endMs ?? '?'}`).join(', ') +
               `; consumers=${workflow.consumers} behind=${workflow.consumersBehind.length} history=${workflow.historyEvents} events (${workflow.signalEvents} signals)`,
           );
@@ -154,19 +155,22 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     });
     const label = o.label ?? o.rotate;
     log(`  ${formatReport(label, report)}`);
-    const oldLoginSessionsAfter = await countSessions(fixture.admin, fixture.login);
     return {
+      engine: o.engine.name,
+      strategy: o.strategy,
       rotate: o.rotate,
       label,
       authRetry: o.authRetry ?? true,
       report,
       naive,
       workflow,
-      oldLoginSessionsAfter,
+      oldLoginSessionsAfter: o.strategy === 'dual-user' ? await fixture.sessionsOf(fixture.login) : undefined,
     };
   } finally {
-    await o.rig.store.deleteDefinition(credentialId, 'bench').catch(() => undefined);
-    await o.rig.store.deleteDefinition(adminId, 'bench').catch(() => undefined);
+    if (ids) {
+      await o.rig.store.deleteDefinition(ids.credentialId, 'bench').catch(() => undefined);
+      await o.rig.store.deleteDefinition(ids.adminId, 'bench').catch(() => undefined);
+    }
     await fixture.cleanup();
   }
 }

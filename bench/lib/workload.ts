@@ -1,25 +1,28 @@
 /**
- * The workload that proves zero downtime: several application instances,
- * each with its own RotatingPgPool and its own credential source (own poll
- * phase), each running C clients that issue real queries at a target rate;
- * some operations hold a connection for about a second and run several
- * queries on it. Used by scripts/workload.ts, bench/zero-downtime.ts and the
- * zero-downtime integration tests.
+ * The workload that proves zero downtime, on any engine: several application
+ * instances, each with its own rotating client of the consumer library (see
+ * ./engines) and its own credential source (own poll phase), each running C
+ * clients that issue real reads at a target rate; some operations hold a
+ * connection for about a second and run several reads on it. The one
+ * workload of scripts/demo.ts, scripts/workload.ts, bench/zero-downtime.ts
+ * and test/e2e/zero-downtime.test.ts.
  */
 import type { Client } from '@temporalio/client';
-import type { PoolClient, PoolConfig } from 'pg';
 import type { Registry } from 'prom-client';
-import { errorCode } from '../../src/consumer/auth-errors';
-import { HeartbeatReporter, type HeartbeatStats } from '../../src/consumer/heartbeat';
-import { RotatingPgPool } from '../../src/consumer/pg-pool';
+import { HeartbeatReporter } from '../../src/consumer/heartbeat';
 import { StaticSource } from '../../src/consumer/source-base';
 import { StoreSource } from '../../src/consumer/store-source';
-import type { ConsumerLogger, CredentialSource } from '../../src/consumer/types';
+import type { ConsumerCredential, ConsumerLogger, CredentialSource } from '../../src/consumer/types';
 import type { CredentialStore } from '../../src/store/types';
+import type { OpenClient, WorkloadClient } from './engines/types';
+import { buildReport, instanceReport, Recorder, type WorkloadReport } from './workload-report';
+
+export { formatReport } from './workload-report';
+export type { FailureSample, InstanceReport, WorkloadReport } from './workload-report';
 
 export interface WorkloadOptions {
-  /** Where to connect (host, port, database, ...); the credential comes from the source. */
-  pg: Omit<PoolConfig, 'user' | 'password' | 'connectionString'>;
+  /** Builds an instance's rotating client (an engine's `open`, e.g. `openPg(...)`); the credential comes from the source. */
+  open: OpenClient;
   store: Pick<CredentialStore, 'getSecret'>;
   credentialId: string;
   instances?: number;
@@ -39,13 +42,11 @@ export interface WorkloadOptions {
   holdEvery?: number;
   holdQueries?: number;
   holdMs?: number;
-  /** pg pool size per instance; default clients + 1. */
+  /** Pool size per instance; default clients + 1. */
   poolMax?: number;
   drainTimeoutMs?: number;
   /** Refresh the credential and retry once on an auth failure (default true; false models a plain pool that only polls). */
   authRetry?: boolean;
-  /** A table the login can read (`SELECT ... WHERE id = $1`, ids 1..100), already quoted; default none (`SELECT $1::int`). */
-  table?: string;
   /** Instances (0-based) whose source is frozen on the credential current at start: they never migrate. */
   frozenInstances?: number[];
   /** Replace the source of an instance (default: StoreSource, or StaticSource for frozen instances). */
@@ -59,51 +60,11 @@ export interface WorkloadOptions {
   onOp?: (endedAt: number, latencyMs: number, failed: boolean) => void;
 }
 
-export interface FailureSample {
-  at: number;
-  instance: number;
-  code: string;
-  message: string;
-}
-
-export interface InstanceReport {
-  instance: number;
-  consumerId: string;
-  frozen: boolean;
-  ops: number;
-  failures: number;
-  failuresByCode: Record<string, number>;
-  /** Versions in use over time: the first one and every swap (epoch ms). */
-  versions: Array<{ version: number; at: number }>;
-  swaps: number;
-  authFailures: number;
-  authRetries: number;
-  drainTimeouts: number;
-  pollPhaseMs?: number;
-  heartbeat?: HeartbeatStats;
-}
-
-export interface WorkloadReport {
-  startedAt: number;
-  durationMs: number;
-  instances: number;
-  clientsPerInstance: number;
-  ops: number;
-  failures: number;
-  failuresByCode: Record<string, number>;
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  perInstance: InstanceReport[];
-  failureSamples: FailureSample[];
-}
-
 export interface WorkloadInstance {
   index: number;
   consumerId: string;
   frozen: boolean;
-  pool: RotatingPgPool;
+  client: WorkloadClient;
   source: CredentialSource;
   reporter?: HeartbeatReporter;
   ops: number;
@@ -122,150 +83,148 @@ export interface RunningWorkload {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Starts the instances (pools built and checked) and their client loops. */
-export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkload> {
+/** Builds instance `i`: its source (own poll phase, or frozen), its rotating client (built and checked), heartbeats. */
+async function openInstance(
+  opts: WorkloadOptions,
+  i: number,
+  frozenCredential: ConsumerCredential | undefined,
+): Promise<WorkloadInstance> {
   const nInstances = opts.instances ?? 4;
-  const nClients = opts.clientsPerInstance ?? 4;
-  const rate = opts.ratePerClient ?? 50;
-  const holdEvery = opts.holdEvery ?? 10;
-  const holdQueries = opts.holdQueries ?? 5;
-  const holdMs = opts.holdMs ?? 1000;
-  const frozen = new Set(opts.frozenInstances ?? []);
   const prefix = opts.consumerPrefix ?? 'workload';
-  const latencies: number[] = [];
-  const samples: FailureSample[] = [];
-  const startedAt = Date.now();
-  let stopping = false;
-
-  const sql = opts.table ? `SELECT id, payload FROM ${opts.table} WHERE id = $1` : 'SELECT $1::int AS id';
-  const frozenCredential =
-    frozen.size > 0 ? await opts.store.getSecret(opts.credentialId, 'CURRENT') : undefined;
-
-  const instances: WorkloadInstance[] = [];
-  for (let i = 0; i < nInstances; i++) {
-    const isFrozen = frozen.has(i);
-    const source =
-      opts.sourceFor?.(i) ??
-      (isFrozen
-        ? new StaticSource(frozenCredential!)
-        : new StoreSource({
-            store: opts.store,
-            credentialId: opts.credentialId,
-            ttlMs: opts.pollMs ?? 10_000,
-            initialDelayMs:
-              (opts.phases ?? 'stratified') === 'stratified'
-                ? Math.floor(((i + Math.random()) * (opts.pollMs ?? 10_000)) / nInstances)
-                : undefined,
-            logger: opts.logger,
-          }));
-    const pool = await RotatingPgPool.create({
-      source,
-      name: `${prefix}-${i}`,
-      pool: { max: opts.poolMax ?? nClients + 1, idleTimeoutMillis: 30_000, ...opts.pg },
-      drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
-      authRetry: opts.authRetry,
-      registry: opts.registry,
-      logger: opts.logger,
-    });
-    const inst: WorkloadInstance = {
-      index: i,
-      consumerId: `${prefix}-${i}`,
-      frozen: isFrozen,
-      pool,
-      source,
-      ops: 0,
-      failures: 0,
-      failuresByCode: {},
-      versions: [{ version: pool.version, at: Date.now() }],
-    };
-    pool.onSwap((e) => inst.versions.push({ version: e.version, at: Date.now() }));
-    if (opts.heartbeat) {
-      inst.reporter = new HeartbeatReporter({
-        client: opts.heartbeat.client,
-        credentialId: opts.credentialId,
-        consumerId: inst.consumerId,
-        periodMs: opts.heartbeat.periodMs,
-        confirmByQuery: opts.heartbeat.confirmByQuery,
-        logger: opts.logger,
-      }).attach(pool);
-    }
-    instances.push(inst);
-  }
-
-  const record = (inst: WorkloadInstance, t0: number, err?: unknown) => {
-    inst.ops++;
-    const ms = performance.now() - t0;
-    latencies.push(ms);
-    opts.onOp?.(Date.now(), ms, err !== undefined);
-    if (err === undefined) return;
-    inst.failures++;
-    const code = errorCode(err);
-    inst.failuresByCode[code] = (inst.failuresByCode[code] ?? 0) + 1;
-    if (samples.length < 50) {
-      const message = err instanceof Error ? err.message : String(err);
-      samples.push({ at: Date.now(), instance: inst.index, code, message: message.slice(0, 200) });
-    }
+  const pollMs = opts.pollMs ?? 10_000;
+  const source =
+    opts.sourceFor?.(i) ??
+    (frozenCredential
+      ? new StaticSource(frozenCredential)
+      : new StoreSource({
+          store: opts.store,
+          credentialId: opts.credentialId,
+          ttlMs: pollMs,
+          initialDelayMs:
+            (opts.phases ?? 'stratified') === 'stratified'
+              ? Math.floor(((i + Math.random()) * pollMs) / nInstances)
+              : undefined,
+          logger: opts.logger,
+        }));
+  const client = await opts.open(source, {
+    name: `${prefix}-${i}`,
+    poolMax: opts.poolMax ?? (opts.clientsPerInstance ?? 4) + 1,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
+    authRetry: opts.authRetry,
+    registry: opts.registry,
+    logger: opts.logger,
+  });
+  const inst: WorkloadInstance = {
+    index: i,
+    consumerId: `${prefix}-${i}`,
+    frozen: frozenCredential !== undefined,
+    client,
+    source,
+    ops: 0,
+    failures: 0,
+    failuresByCode: {},
+    versions: [{ version: client.version, at: Date.now() }],
   };
+  client.onSwap((e) => inst.versions.push({ version: e.version, at: Date.now() }));
+  if (opts.heartbeat) {
+    inst.reporter = new HeartbeatReporter({
+      client: opts.heartbeat.client,
+      credentialId: opts.credentialId,
+      consumerId: inst.consumerId,
+      periodMs: opts.heartbeat.periodMs,
+      confirmByQuery: opts.heartbeat.confirmByQuery,
+      logger: opts.logger,
+    }).attach(client);
+  }
+  return inst;
+}
 
-  const randomId = () => 1 + Math.floor(Math.random() * 100);
+interface LoopSettings {
+  rate: number;
+  holdEvery: number;
+  holdQueries: number;
+  holdMs: number;
+  stopping(): boolean;
+}
 
-  async function heldSession(inst: WorkloadInstance): Promise<void> {
-    let client: PoolClient;
-    const t0 = performance.now();
-    try {
-      client = await inst.pool.connect();
-    } catch (err) {
-      record(inst, t0, err);
-      return;
-    }
-    let failed: unknown;
-    try {
-      for (let q = 0; q < holdQueries && failed === undefined; q++) {
+const randomId = () => 1 + Math.floor(Math.random() * 100);
+
+/** One connection held for `holdMs`, `holdQueries` reads on it; a read that fails ends the session. */
+async function heldSession(inst: WorkloadInstance, rec: Recorder, s: LoopSettings): Promise<void> {
+  const t0 = performance.now();
+  let checkedOut = false;
+  try {
+    await inst.client.session(async (read) => {
+      checkedOut = true;
+      for (let q = 0; q < s.holdQueries; q++) {
         const tq = performance.now();
         try {
-          await client.query(sql, [randomId()]);
-          record(inst, tq);
+          await read(randomId());
+          rec.record(inst, tq);
         } catch (err) {
-          failed = err;
-          record(inst, tq, err);
+          rec.record(inst, tq, err);
+          throw err;
         }
-        if (q < holdQueries - 1 && failed === undefined) await sleep(holdMs / holdQueries);
+        if (q < s.holdQueries - 1) await sleep(s.holdMs / s.holdQueries);
       }
-    } finally {
-      client.release(failed instanceof Error ? failed : undefined);
-    }
+    });
+  } catch (err) {
+    if (!checkedOut) rec.record(inst, t0, err); // the checkout failed (a failed read is recorded already)
   }
+}
 
-  async function clientLoop(inst: WorkloadInstance, c: number): Promise<void> {
-    const interval = rate > 0 ? 1000 / rate : 0;
-    let next = performance.now() + Math.random() * interval;
-    let n = c; // stagger held sessions between clients
-    while (!stopping) {
-      n++;
-      if (holdEvery > 0 && n % holdEvery === 0) {
-        await heldSession(inst);
-      } else {
-        const t0 = performance.now();
-        try {
-          await inst.pool.query(sql, [randomId()]);
-          record(inst, t0);
-        } catch (err) {
-          record(inst, t0, err);
-        }
-      }
-      if (interval > 0) {
-        next += interval;
-        const now = performance.now();
-        if (next < now - 1000) next = now; // far behind (after a held session): no burst
-        if (next > now) await sleep(next - now);
-      } else {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+/** One client of an instance: reads at the target rate, every `holdEvery`-th operation a held session. */
+async function clientLoop(inst: WorkloadInstance, c: number, rec: Recorder, s: LoopSettings): Promise<void> {
+  const interval = s.rate > 0 ? 1000 / s.rate : 0;
+  let next = performance.now() + Math.random() * interval;
+  let n = c; // stagger held sessions between clients
+  while (!s.stopping()) {
+    n++;
+    if (s.holdEvery > 0 && n % s.holdEvery === 0) {
+      await heldSession(inst, rec, s);
+    } else {
+      const t0 = performance.now();
+      try {
+        await inst.client.read(randomId());
+        rec.record(inst, t0);
+      } catch (err) {
+        rec.record(inst, t0, err);
       }
     }
+    if (interval > 0) {
+      next += interval;
+      const now = performance.now();
+      if (next < now - 1000) next = now; // far behind (after a held session): no burst
+      if (next > now) await sleep(next - now);
+    } else {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
+}
 
-  const loops = instances.flatMap((inst) => Array.from({ length: nClients }, (_, c) => clientLoop(inst, c)));
-
+/** Starts the instances (clients built and checked) and their client loops. */
+export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkload> {
+  const nClients = opts.clientsPerInstance ?? 4;
+  const frozen = new Set(opts.frozenInstances ?? []);
+  const startedAt = Date.now();
+  let stopping = false;
+  const settings: LoopSettings = {
+    rate: opts.ratePerClient ?? 50,
+    holdEvery: opts.holdEvery ?? 10,
+    holdQueries: opts.holdQueries ?? 5,
+    holdMs: opts.holdMs ?? 1000,
+    stopping: () => stopping,
+  };
+  const frozenCredential =
+    frozen.size > 0 ? await opts.store.getSecret(opts.credentialId, 'CURRENT') : undefined;
+  const instances: WorkloadInstance[] = [];
+  for (let i = 0; i < (opts.instances ?? 4); i++) {
+    instances.push(await openInstance(opts, i, frozen.has(i) ? frozenCredential : undefined));
+  }
+  const rec = new Recorder(opts.onOp);
+  const loops = instances.flatMap((inst) =>
+    Array.from({ length: nClients }, (_, c) => clientLoop(inst, c, rec, settings)),
+  );
   return {
     startedAt,
     instances,
@@ -276,49 +235,13 @@ export async function startWorkload(opts: WorkloadOptions): Promise<RunningWorkl
     async stop(): Promise<WorkloadReport> {
       stopping = true;
       await Promise.all(loops);
-      const durationMs = Date.now() - startedAt;
+      const endedAt = Date.now();
       for (const inst of instances) await inst.reporter?.stop();
-      const perInstance: InstanceReport[] = instances.map((inst) => ({
-        instance: inst.index,
-        consumerId: inst.consumerId,
-        frozen: inst.frozen,
-        ops: inst.ops,
-        failures: inst.failures,
-        failuresByCode: inst.failuresByCode,
-        versions: inst.versions,
-        swaps: inst.pool.core.stats.swaps,
-        authFailures: inst.pool.core.stats.authFailures,
-        authRetries: inst.pool.core.stats.authRetries,
-        drainTimeouts: inst.pool.core.stats.drainTimeouts,
-        pollPhaseMs: inst.source instanceof StoreSource ? inst.source.phaseMs : undefined,
-        heartbeat: inst.reporter ? { ...inst.reporter.stats } : undefined,
-      }));
-      await Promise.all(instances.map((inst) => inst.pool.end()));
+      const perInstance = instances.map(instanceReport);
+      const report = buildReport({ startedAt, endedAt }, nClients, perInstance, rec);
+      await Promise.all(instances.map((inst) => inst.client.close()));
       await Promise.all(instances.map((inst) => inst.source.close()));
-      const sorted = Float64Array.from(latencies).sort();
-      const pct = (p: number) =>
-        sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
-      const failuresByCode: Record<string, number> = {};
-      for (const inst of instances) {
-        for (const [code, n] of Object.entries(inst.failuresByCode))
-          failuresByCode[code] = (failuresByCode[code] ?? 0) + n;
-      }
-      const ops = perInstance.reduce((s, i) => s + i.ops, 0);
-      return {
-        startedAt,
-        durationMs,
-        instances: nInstances,
-        clientsPerInstance: nClients,
-        ops,
-        failures: perInstance.reduce((s, i) => s + i.failures, 0),
-        failuresByCode,
-        opsPerSec: Math.round((ops / durationMs) * 1000),
-        p50Ms: round(pct(0.5)),
-        p99Ms: round(pct(0.99)),
-        maxMs: round(sorted.length ? sorted[sorted.length - 1]! : 0),
-        perInstance,
-        failureSamples: samples,
-      };
+      return report;
     },
   };
 }
@@ -350,16 +273,4 @@ export async function runWorkload(
     throw err;
   }
   return w.stop();
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}
-
-/** One line for humans. */
-export function formatReport(label: string, r: WorkloadReport): string {
-  const codes = Object.entries(r.failuresByCode)
-    .map(([c, n]) => `${c}=${n}`)
-    .join(' ');
-  return `${label.padEnd(10)} ops=${r.ops} (${r.opsPerSec}/s) failed=${r.failures}${codes ? ` [${codes}]` : ''} p50=${r.p50Ms}ms p99=${r.p99Ms}ms max=${r.maxMs}ms`;
 }

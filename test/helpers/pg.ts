@@ -34,11 +34,11 @@ export async function pgConnect(
   return c;
 }
 
-/** A fresh database and role prefix per test on the real PostgreSQL. */
-export async function freshPg(): Promise<PgNamespace> {
+/** A fresh database and role prefix per test (or benchmark: `name`) on the real PostgreSQL. */
+export async function freshPg(name = 't'): Promise<PgNamespace> {
   const suffix = uniqueSuffix();
-  const database = `t_${suffix}`;
-  const prefix = `t_${suffix}_`;
+  const database = `${name}_${suffix}`;
+  const prefix = `${name}_${suffix}_`;
   const root = await pgConnect('postgres');
   await root.query(`CREATE DATABASE ${escapeIdentifier(database)}`);
   const admin = await pgConnect(database);
