@@ -28,6 +28,9 @@
 #   PgBouncer 1.18       127.0.0.1:6432   rotator_admin  (SCRAM)             pgbouncer.sh
 #   moto (AWS SM API)    127.0.0.1:4566   any key                            moto.sh
 #   local CA + certs     $STATE/tls                                          tls.sh
+#   PostgreSQL replica   127.0.0.1:5433   (streaming, pg_basebackup)         postgres-replica.sh
+#   MariaDB replica      127.0.0.1:3307   (GTID; needs the primary's binlog) mariadb-replica.sh
+#   Redis replica        127.0.0.1:6381   (6380 is Redis TLS)                redis-replica.sh
 #
 # Environment variables (names that tests read; values in scripts/services.env):
 #   PGHOST PGPORT ROTATOR_PG_ADMIN_USER ROTATOR_PG_ADMIN_PASSWORD
@@ -35,6 +38,7 @@
 #   ROTATOR_REDIS_HOST ROTATOR_REDIS_PORT ROTATOR_REDIS_ADMIN_USER ROTATOR_REDIS_ADMIN_PASSWORD
 #   ROTATOR_MONGO_HOST ROTATOR_MONGO_PORT ROTATOR_MONGO_ADMIN_USER ROTATOR_MONGO_ADMIN_PASSWORD
 #   TEMPORAL_ADDRESS ROTATOR_STATE_DIR TEMPORAL_TEST_SERVER_PATH
+#   ROTATOR_PG_REPLICA_PORT ROTATOR_MYSQL_REPLICA_PORT ROTATOR_REDIS_REPLICA_PORT
 #
 # State: $ROTATOR_STATE_DIR, default a directory of its own outside $HOME:
 #   /var/lib/db-rotator-dev as root, else ${XDG_STATE_HOME:-$HOME/.local/state}/db-rotator-dev
@@ -46,7 +50,8 @@
 set -euo pipefail
 
 _services_dir="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)/services"
-for _svc_file in lib packages tls postgres mariadb redis ferretdb temporal nginx-tls pgbouncer moto; do
+for _svc_file in lib packages tls postgres mariadb redis ferretdb temporal nginx-tls pgbouncer moto \
+  postgres-replica mariadb-replica redis-replica; do
   # shellcheck source=/dev/null
   . "$_services_dir/$_svc_file.sh"
 done
@@ -55,7 +60,8 @@ unset _services_dir _svc_file
 # started in this order, each group in parallel; a group needs the one before
 DATABASES=(postgres mariadb redis ferretdb temporal)
 DELIVERY=(pgbouncer moto) # delivery targets; PgBouncer reads the admin's verifier from PostgreSQL
-SERVICES=("${DATABASES[@]}" "${DELIVERY[@]}")
+REPLICAS=(postgres-replica mariadb-replica redis-replica) # topology tests (issue 13): copies of the primaries
+SERVICES=("${DATABASES[@]}" "${DELIVERY[@]}" "${REPLICAS[@]}")
 
 # ---- env file -------------------------------------------------------------------
 env_lines() {
@@ -79,6 +85,9 @@ ROTATOR_MONGO_ADMIN_USER=$ADMIN_USER
 ROTATOR_MONGO_ADMIN_PASSWORD=$ADMIN_PW
 TEMPORAL_ADDRESS=$HOST:$TEMPORAL_PORT
 TEMPORAL_TEST_SERVER_PATH=$BIN/temporal-test-server
+ROTATOR_PG_REPLICA_PORT=$PG_REPLICA_PORT
+ROTATOR_MYSQL_REPLICA_PORT=$MY_REPLICA_PORT
+ROTATOR_REDIS_REPLICA_PORT=$REDIS_REPLICA_PORT
 EOF2
   tls_env_lines
 }
@@ -121,6 +130,7 @@ cmd_up() {
   start_group "${DATABASES[@]}"
   tls_up 9>&-
   start_group "${DELIVERY[@]}"
+  start_group "${REPLICAS[@]}"
   if ((${#STARTED[@]})); then
     log "up: started ${STARTED[*]} in $(elapsed "$t0")"
   else
@@ -144,7 +154,7 @@ cmd_status() {
   local svc rc=0
   for svc in "${DATABASES[@]}"; do status_line "$svc" || rc=3; done
   temporal_test_server_status
-  for svc in "${DELIVERY[@]}"; do status_line "$svc" || rc=3; done
+  for svc in "${DELIVERY[@]}" "${REPLICAS[@]}"; do status_line "$svc" || rc=3; done
   return $rc
 }
 

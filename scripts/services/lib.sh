@@ -8,6 +8,7 @@
 #   NAME_install   install what it needs beyond APT_PACKAGES (optional)
 #   NAME_bootstrap called while waiting for readiness (optional)
 #   NAME_died      true when the process it started has exited (optional: fail fast)
+#   NAME_wanted    false (after logging why) when it cannot run here (optional)
 # and may append to APT_PACKAGES.
 [[ -n "${SERVICES_LIB_LOADED:-}" ]] && return 0
 SERVICES_LIB_LOADED=1
@@ -156,6 +157,7 @@ start_group() {
   local svc started=() pids=() i failed=0
   for svc in "$@"; do
     if svc_call "$svc" ready; then continue; fi
+    if svc_has "$svc" wanted && ! svc_call "$svc" wanted; then continue; fi
     svc_call "$svc" start 9>&- &
     pids+=($!)
     started+=("$svc")
@@ -181,7 +183,7 @@ with_lock() {
 standalone() {
   local svc="$1"
   case "${2:-}" in
-    up) with_lock; start_group "$svc" ;;
+    up) with_lock; mkdir -p "$BIN" "$LOG" "$RUN" "$DATA"; start_group "$svc" ;;
     down) with_lock; svc_call "$svc" stop; log "$svc: stopped" ;;
     status) status_line "$svc" ;;
     *) echo "usage: $0 up|down|status" >&2; return 2 ;;

@@ -10,7 +10,7 @@ first_load mariadb || return 0
 # shellcheck source=scripts/services/tls.sh
 . "$SERVICES_DIR/tls.sh"
 
-MY_PORT=3306
+MY_PORT="${ROTATOR_MYSQL_PORT:-3306}" # another port only for a private pair (see mariadb-replica.sh)
 APT_PACKAGES+=(mariadb-server)
 MY_DATA="$DATA/mariadb"
 MY_SOCK="$RUN/mariadb.sock"

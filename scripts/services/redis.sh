@@ -35,6 +35,8 @@ logfile $LOG/$1.log
 dir $DATA/$1
 save ""
 appendonly no
+# a replica's first sync starts at once (default: waits 5 s for more replicas)
+repl-diskless-sync-delay 0
 # ACL: the default user is disabled, so unauthenticated commands fail (NOAUTH)
 user default off resetpass resetkeys resetchannels -@all
 user $ADMIN_USER on >$ADMIN_PW ~* &* +@all

@@ -51,6 +51,9 @@ describe('services.sh dispatcher', () => {
       'temporal',
       'pgbouncer',
       'moto',
+      'postgres-replica',
+      'mariadb-replica',
+      'redis-replica',
     ]);
     const pkgs = apt!.split(' ');
     expect(new Set(pkgs).size).toBe(pkgs.length); // each script sourced once
