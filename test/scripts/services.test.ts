@@ -53,7 +53,6 @@ describe('services.sh dispatcher', () => {
       'moto',
       'postgres-replica',
       'mariadb-replica',
-      'redis-replica',
     ]);
     const pkgs = apt!.split(' ');
     expect(new Set(pkgs).size).toBe(pkgs.length); // each script sourced once
