@@ -7,6 +7,17 @@ import type { CredentialDefinition, CredentialStore } from '../store/types';
 import type { RotationActivities } from '../shared/activities';
 import type { RotationInput, RotationPlan } from '../shared/types';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
+import {
+  DEFAULT_NODE_SYNC_TIMEOUT_MS,
+  checkNodes,
+  confirmGoneOnNodes,
+  countOnNodes,
+  endOnNodes,
+  nodeConnections,
+  nodeName,
+  verifyOnNodes,
+  waitForReplay,
+} from './topology';
 
 export { chooseStrategy } from './plan';
 
@@ -35,6 +46,12 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     }
   }
 
+  /** The primary's admin connection and every node's (empty without nodes). */
+  async function topologyOf(def: CredentialDefinition) {
+    const primary = await connectionFor(store, def);
+    return { primary, nodes: await nodeConnections(store, def, primary) };
+  }
+
   async function secretsOf(plan: RotationPlan) {
     const [from, to] = await Promise.all([
       store.getSecret(plan.credentialId, plan.fromVersion),
@@ -50,6 +67,13 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const current = (await currentToRotate(store, def, enforce))!;
       return withEngine(def, async (engine) => {
         const { plan, window } = await planOnServer(store, def, input, current, engine, enforce);
+        if (def.nodes?.length) {
+          // A node that is down or lacks the login blocks now, before anything changes.
+          const { nodes } = await topologyOf(def);
+          await checkNodes(deps.createEngine, def, nodes, current.username);
+          plan!.nodes = def.nodes.map(nodeName);
+          plan!.nodeSyncTimeoutMs = def.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
+        }
         if (window.overridden) {
           await store.audit({
             actor,
@@ -135,6 +159,15 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       });
     },
 
+    async replicateToNodes(plan) {
+      const def = await store.getDefinition(plan.credentialId);
+      const { primary, nodes } = await topologyOf(def);
+      const timeoutMs = plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
+      await waitForReplay(def, primary, nodes, timeoutMs);
+      const { from, to } = await secretsOf(plan);
+      await verifyOnNodes(deps.createEngine, def, nodes, plan.strategy === 'single' ? [to] : [to, from]);
+    },
+
     async promote(plan) {
       await store.promote(plan.credentialId, plan.toVersion, actor);
     },
@@ -147,7 +180,9 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       if (plan.strategy !== 'dual-user') return -1;
       const def = await store.getDefinition(plan.credentialId);
       const login = which === 'from' ? plan.fromUsername : plan.toUsername;
-      return withEngine(def, async (engine) => (await engine.listSessions(login)).length);
+      const here = await withEngine(def, async (engine) => (await engine.listSessions(login)).length);
+      if (!def.nodes?.length) return here;
+      return here + (await countOnNodes(deps.createEngine, def, (await topologyOf(def)).nodes, login));
     },
 
     async revokeOld(plan) {
@@ -155,7 +190,15 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const old = await store.getVersion(plan.credentialId, plan.fromVersion);
       if (old?.state === 'revoked') return;
       const to = await store.getSecret(plan.credentialId, plan.toVersion);
+      const { primary, nodes } = await topologyOf(def);
+      const dropping = plan.strategy === 'dual-user';
+      // The drop on the primary ends the primary's sessions only; a replica keeps its own.
+      if (dropping) await endOnNodes(deps.createEngine, def, nodes, plan.fromUsername);
       await withEngine(def, (engine) => revokeStep(engine, plan, to));
+      if (nodes.length > 0) {
+        await waitForReplay(def, primary, nodes, plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS);
+        if (dropping) await confirmGoneOnNodes(deps.createEngine, def, nodes, plan.fromUsername);
+      }
       await store.markRevoked(plan.credentialId, plan.fromVersion, actor);
     },
 
