@@ -147,6 +147,59 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     await eventually(async () => !(await roleOnReplica(`${app}_b`))); // the undo replays too
   });
 
+  it('a workload reading from the replica during a rotation (replay paused meanwhile) sees 0 failed operations', async () => {
+    await addApp(60_000);
+    await eventually(async () => roleOnReplica(app));
+    // 4 application instances, each with its own credential refresh (every 300 ms, random
+    // phase) and a connection to the replica it keeps for up to 1 s, then reopens.
+    let stop = false;
+    let ops = 0;
+    const failures: string[] = [];
+    const instance = async () => {
+      let cred = await rig.store.getSecret(id, 'CURRENT');
+      let nextRefresh = Date.now() + Math.random() * 300;
+      let conn: Client | undefined;
+      let openedAt = 0;
+      while (!stop) {
+        try {
+          if (Date.now() >= nextRefresh) {
+            cred = await rig.store.getSecret(id, 'CURRENT');
+            nextRefresh = Date.now() + 300;
+          }
+          if (conn && (Date.now() - openedAt > 1000 || conn.user !== cred.username)) {
+            await conn.end();
+            conn = undefined;
+          }
+          if (!conn) {
+            conn = await connectReplica(pg.database, cred.username, cred.password);
+            openedAt = Date.now();
+          }
+          await conn.query('SELECT count(*) FROM public.items');
+          ops++;
+        } catch (err) {
+          failures.push((err as Error).message);
+          conn = undefined;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await conn?.end().catch(() => undefined);
+    };
+    const workload = Promise.all([instance(), instance(), instance(), instance()]);
+    const h = await rig.start({ credentialId: id, graceMs: 2000, drainTimeoutMs: 5000, requestedBy: 'test' });
+    await eventually(async () => (await h.query(statusQuery)).phase !== 'preflight');
+    await onReplica('SELECT pg_wal_replay_pause()'); // the replica falls behind during the rotation
+    await new Promise((r) => setTimeout(r, 1500));
+    await resumeReplay();
+    const result = await h.result();
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await workload;
+    console.log(`[topology-postgres] replica workload: ${ops} operations, ${failures.length} failed`);
+    expect(result.outcome).toBe('rotated');
+    expect(failures).toEqual([]);
+    expect(ops).toBeGreaterThan(100);
+  });
+
   it('a node that is down blocks before anything changes', async () => {
     const adminId = await addPgAdmin(rig, pg, [{ host: '127.0.0.1', port: 1 }]);
     app = await pg.createLogin('app', 'init-app-Pw1');
