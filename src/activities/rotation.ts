@@ -163,9 +163,11 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const def = await store.getDefinition(plan.credentialId);
       const { primary, nodes } = await topologyOf(def);
       const timeoutMs = plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
-      await waitForReplay(def, primary, nodes, timeoutMs);
+      const replayMs = await waitForReplay(def, primary, nodes, timeoutMs);
       const { from, to } = await secretsOf(plan);
-      await verifyOnNodes(deps.createEngine, def, nodes, plan.strategy === 'single' ? [to] : [to, from]);
+      const secrets = plan.strategy === 'single' ? [to] : [to, from];
+      const verifyMs = await verifyOnNodes(deps.createEngine, def, nodes, secrets);
+      Context.current().log.info('nodes have the change', { replayMs, verifyMs });
     },
 
     async promote(plan) {

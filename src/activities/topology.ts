@@ -144,14 +144,19 @@ export async function waitForReplay(
   }
 }
 
-/** Logs in as each secret on every node (fresh connections, the engine's verify checks). */
+/**
+ * Logs in as each secret on every node (fresh connections, the engine's
+ * verify checks). Returns how long each node took (ms).
+ */
 export async function verifyOnNodes(
   createEngine: EngineFactory,
   def: CredentialDefinition,
   nodes: Nodes,
   secrets: Secret[],
-): Promise<void> {
+): Promise<Record<string, number>> {
+  const took: Record<string, number> = {};
   for (const { node, conn } of nodes) {
+    const started = Date.now();
     await onNode(createEngine, def, conn, async (engine) => {
       for (const secret of secrets) {
         try {
@@ -164,7 +169,9 @@ export async function verifyOnNodes(
         }
       }
     });
+    took[nodeName(node)] = Date.now() - started;
   }
+  return took;
 }
 
 /** Open sessions of `login` on every node. */

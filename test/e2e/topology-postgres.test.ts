@@ -13,7 +13,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/shared/messages';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, eventually } from '../helpers/pg-rig';
-import { devServerEnv } from '../helpers/temporal';
+import { capturedLogs, devServerEnv } from '../helpers/temporal';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services, testTls } from '../helpers/services';
 
@@ -116,6 +116,9 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
       `[topology-postgres] replicate phase ${replicateMs} ms (paused ${resumedAt - pausedAt} ms + ${promotedAfterResumeMs} ms from resume to promote)`,
     );
     expect(promotedAfterResumeMs).toBeLessThan(10_000);
+    const timings = capturedLogs.filter((l) => l.includes('nodes have the change')).at(-1);
+    console.log(`[topology-postgres] ${timings}`);
+    expect(timings).toMatch(/"verifyMs":\{"127\.0\.0\.1:5433":\d+\}/);
 
     // The new login works on the replica; the old one is gone there (revoke confirmed it).
     const current = await rig.store.getSecret(id, 'CURRENT');
