@@ -9,13 +9,9 @@ import type { RotationInput, RotationPlan } from '../shared/types';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
 import {
   DEFAULT_NODE_SYNC_TIMEOUT_MS,
-  checkNodes,
-  confirmGoneOnNodes,
-  countOnNodes,
-  endOnNodes,
+  NodeEngines,
   nodeConnections,
   nodeName,
-  verifyOnNodes,
   waitForReplay,
 } from './topology';
 
@@ -49,7 +45,8 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
   /** The primary's admin connection and every node's (empty without nodes). */
   async function topologyOf(def: CredentialDefinition) {
     const primary = await connectionFor(store, def);
-    return { primary, nodes: await nodeConnections(store, def, primary) };
+    const nodes = await nodeConnections(store, def, primary);
+    return { primary, nodes, on: new NodeEngines(deps.createEngine, def, nodes) };
   }
 
   async function secretsOf(plan: RotationPlan) {
@@ -69,8 +66,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
         const { plan, window } = await planOnServer(store, def, input, current, engine, enforce);
         if (def.nodes?.length) {
           // A node that is down or lacks the login blocks now, before anything changes.
-          const { nodes } = await topologyOf(def);
-          await checkNodes(deps.createEngine, def, nodes, current.username);
+          await (await topologyOf(def)).on.check(current.username);
           plan!.nodes = def.nodes.map(nodeName);
           plan!.nodeSyncTimeoutMs = def.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
         }
@@ -161,12 +157,12 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
 
     async replicateToNodes(plan) {
       const def = await store.getDefinition(plan.credentialId);
-      const { primary, nodes } = await topologyOf(def);
+      const { primary, nodes, on } = await topologyOf(def);
       const timeoutMs = plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
       const replayMs = await waitForReplay(def, primary, nodes, timeoutMs);
       const { from, to } = await secretsOf(plan);
       const secrets = plan.strategy === 'single' ? [to] : [to, from];
-      const verifyMs = await verifyOnNodes(deps.createEngine, def, nodes, secrets);
+      const verifyMs = await on.verify(secrets);
       Context.current().log.info('nodes have the change', { replayMs, verifyMs });
     },
 
@@ -184,7 +180,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const login = which === 'from' ? plan.fromUsername : plan.toUsername;
       const here = await withEngine(def, async (engine) => (await engine.listSessions(login)).length);
       if (!def.nodes?.length) return here;
-      return here + (await countOnNodes(deps.createEngine, def, (await topologyOf(def)).nodes, login));
+      return here + (await (await topologyOf(def)).on.countSessions(login));
     },
 
     async revokeOld(plan) {
@@ -192,14 +188,14 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const old = await store.getVersion(plan.credentialId, plan.fromVersion);
       if (old?.state === 'revoked') return;
       const to = await store.getSecret(plan.credentialId, plan.toVersion);
-      const { primary, nodes } = await topologyOf(def);
+      const { primary, nodes, on } = await topologyOf(def);
       const dropping = plan.strategy === 'dual-user';
       // The drop on the primary ends the primary's sessions only; a replica keeps its own.
-      if (dropping) await endOnNodes(deps.createEngine, def, nodes, plan.fromUsername);
+      if (dropping) await on.endSessions(plan.fromUsername);
       await withEngine(def, (engine) => revokeStep(engine, plan, to));
       if (nodes.length > 0) {
         await waitForReplay(def, primary, nodes, plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS);
-        if (dropping) await confirmGoneOnNodes(deps.createEngine, def, nodes, plan.fromUsername);
+        if (dropping) await on.confirmGone(plan.fromUsername);
       }
       await store.markRevoked(plan.credentialId, plan.fromVersion, actor);
     },

@@ -54,50 +54,11 @@ export async function nodeConnections(
 
 type Nodes = Awaited<ReturnType<typeof nodeConnections>>;
 
-async function onNode<T>(
-  createEngine: EngineFactory,
-  def: CredentialDefinition,
-  conn: EngineConnection,
-  fn: (engine: Engine) => Promise<T>,
-): Promise<T> {
-  const engine = createEngine(def.engine, conn);
-  try {
-    return await fn(engine);
-  } finally {
-    await engine.close();
-  }
-}
-
 function heartbeat(details: unknown): void {
   try {
     Context.current().heartbeat(details);
   } catch {
     // not in an activity (unit tests)
-  }
-}
-
-/**
- * Every node answers and knows `login` (preflight: a missing node blocks
- * before anything is changed).
- */
-export async function checkNodes(
-  createEngine: EngineFactory,
-  def: CredentialDefinition,
-  nodes: Nodes,
-  login: string,
-): Promise<void> {
-  for (const { node, conn } of nodes) {
-    let exists: boolean;
-    try {
-      exists = await onNode(createEngine, def, conn, (e) => e.loginExists(login));
-    } catch (err) {
-      throw new ConfigError(
-        `node ${nodeName(node)} of credential "${def.id}" cannot be reached: ${(err as Error).message}`,
-      );
-    }
-    if (!exists) {
-      throw new ConfigError(`node ${nodeName(node)} of credential "${def.id}" has no login "${login}"`);
-    }
   }
 }
 
@@ -144,70 +105,78 @@ export async function waitForReplay(
   }
 }
 
-/**
- * Logs in as each secret on every node (fresh connections, the engine's
- * verify checks). Returns how long each node took (ms).
- */
-export async function verifyOnNodes(
-  createEngine: EngineFactory,
-  def: CredentialDefinition,
-  nodes: Nodes,
-  secrets: Secret[],
-): Promise<Record<string, number>> {
-  const took: Record<string, number> = {};
-  for (const { node, conn } of nodes) {
-    const started = Date.now();
-    await onNode(createEngine, def, conn, async (engine) => {
+/** The engine interface on every node of a definition, one short-lived engine per node and call. */
+export class NodeEngines {
+  constructor(
+    private readonly createEngine: EngineFactory,
+    private readonly def: CredentialDefinition,
+    private readonly nodes: Nodes,
+  ) {}
+
+  /** Runs `fn` on every node in turn; returns each node's result and how long it took (ms). */
+  private async each<T>(
+    fn: (engine: Engine, node: TopologyNode) => Promise<T>,
+  ): Promise<Array<{ node: TopologyNode; result: T; ms: number }>> {
+    const out: Array<{ node: TopologyNode; result: T; ms: number }> = [];
+    for (const { node, conn } of this.nodes) {
+      const started = Date.now();
+      const engine = this.createEngine(this.def.engine, conn);
+      try {
+        out.push({ node, result: await fn(engine, node), ms: Date.now() - started });
+      } finally {
+        await engine.close();
+      }
+    }
+    return out;
+  }
+
+  /** Every node answers and knows `login` (preflight: a missing node blocks before anything changes). */
+  async check(login: string): Promise<void> {
+    const id = this.def.id;
+    await this.each(async (engine, node) => {
+      const exists = await engine.loginExists(login).catch((err: Error) => {
+        throw new ConfigError(
+          `node ${nodeName(node)} of credential "${id}" cannot be reached: ${err.message}`,
+        );
+      });
+      if (!exists)
+        throw new ConfigError(`node ${nodeName(node)} of credential "${id}" has no login "${login}"`);
+    });
+  }
+
+  /** Logs in as each secret on every node (fresh connections, the verify checks); ms per node. */
+  async verify(secrets: Secret[]): Promise<Record<string, number>> {
+    const checks = this.def.verifyChecks;
+    const done = await this.each(async (engine, node) => {
       for (const secret of secrets) {
-        try {
-          await engine.verifyLogin(secret, { checks: def.verifyChecks });
-        } catch (err) {
+        await engine.verifyLogin(secret, { checks }).catch((err: unknown) => {
           if (err instanceof VerificationError) {
             throw new VerificationError(`node ${nodeName(node)}: ${err.message}`);
           }
           throw err;
-        }
+        });
       }
     });
-    took[nodeName(node)] = Date.now() - started;
+    return Object.fromEntries(done.map((d) => [nodeName(d.node), d.ms]));
   }
-  return took;
-}
 
-/** Open sessions of `login` on every node. */
-export async function countOnNodes(
-  createEngine: EngineFactory,
-  def: CredentialDefinition,
-  nodes: Nodes,
-  login: string,
-): Promise<number> {
-  let n = 0;
-  for (const { conn } of nodes) {
-    n += await onNode(createEngine, def, conn, async (e) => (await e.listSessions(login)).length);
+  /** Open sessions of `login` on every node together. */
+  async countSessions(login: string): Promise<number> {
+    const counts = await this.each(async (engine) => (await engine.listSessions(login)).length);
+    return counts.reduce((n, c) => n + c.result, 0);
   }
-  return n;
-}
 
-/** Ends the sessions of `login` on every node (the drop on the primary ends only the primary's). */
-export async function endOnNodes(
-  createEngine: EngineFactory,
-  def: CredentialDefinition,
-  nodes: Nodes,
-  login: string,
-): Promise<void> {
-  for (const { conn } of nodes) await onNode(createEngine, def, conn, (e) => e.endSessions(login));
-}
+  /** Ends the sessions of `login` on every node (the drop on the primary ends only the primary's). */
+  async endSessions(login: string): Promise<void> {
+    await this.each((engine) => engine.endSessions(login));
+  }
 
-/** After a drop has replayed: the login is gone on every node (else retried). */
-export async function confirmGoneOnNodes(
-  createEngine: EngineFactory,
-  def: CredentialDefinition,
-  nodes: Nodes,
-  login: string,
-): Promise<void> {
-  for (const { node, conn } of nodes) {
-    if (await onNode(createEngine, def, conn, (e) => e.loginExists(login))) {
-      throw new TransientError(`login "${login}" still exists on node ${nodeName(node)} after the drop`);
-    }
+  /** After a drop has replayed: the login is gone on every node (else retried). */
+  async confirmGone(login: string): Promise<void> {
+    await this.each(async (engine, node) => {
+      if (await engine.loginExists(login)) {
+        throw new TransientError(`login "${login}" still exists on node ${nodeName(node)} after the drop`);
+      }
+    });
   }
 }
