@@ -76,7 +76,8 @@ mariadb_start() {
   fi
   log "mariadb: starting"
   my_launch mariadb "$MY_DATA" "$MY_PORT" "$MY_SOCK" "$logf" \
-    --server-id=1 --log-bin="$MY_DATA/binlog" --binlog-format=ROW --expire-logs-days=2
+    --server-id=1 --log-bin="$MY_DATA/binlog" --binlog-format=ROW --expire-logs-days=2 \
+    --log-bin-trust-function-creators=1 # as without a binlog: non-SUPER users may create functions
 }
 
 # my_admin_bootstrap_sql: creates/refreshes the admin accounts (root session)
