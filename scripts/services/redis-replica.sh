@@ -6,13 +6,16 @@
 # replica authenticates to the primary as rotator_admin (masteruser).
 # Not started by services.sh up: while it is attached, the Redis engine
 # refuses rotations on 6379 that do not list it as a node (every other test).
+# A private pair for experiments and the topology test: ROTATOR_STATE_DIR=/tmp/x
+# ROTATOR_REDIS_PORT=6382 ROTATOR_REDIS_TLS_PORT=6383 ROTATOR_REDIS_REPLICA_PORT=6384
+# bash scripts/services/redis{,-replica}.sh up
 # shellcheck source=scripts/services/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 first_load redis-replica || return 0
 # shellcheck source=scripts/services/redis.sh
 . "$SERVICES_DIR/redis.sh"
 
-REDIS_REPLICA_PORT=6381
+REDIS_REPLICA_PORT="${ROTATOR_REDIS_REPLICA_PORT:-6381}"
 
 # answers, and has loaded the primary's data (the first sync waits for the
 # primary's repl-diskless-sync-delay, 5 s by default)

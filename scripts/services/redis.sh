@@ -8,7 +8,7 @@ first_load redis || return 0
 # shellcheck source=scripts/services/tls.sh
 . "$SERVICES_DIR/tls.sh"
 
-REDIS_PORT=6379
+REDIS_PORT="${ROTATOR_REDIS_PORT:-6379}" # another port only for a private pair (see redis-replica.sh)
 APT_PACKAGES+=(redis-server)
 
 # redis_cli_at PORT ARGS...: the admin against one server

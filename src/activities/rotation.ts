@@ -101,6 +101,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const def = await store.getDefinition(plan.credentialId);
       const { from, to } = await secretsOf(plan);
       await withEngine(def, (engine) => applyStep(engine, plan, from, to));
+      if (def.nodes?.length) await (await topologyOf(def)).on.sameChange((e) => applyStep(e, plan, from, to));
     },
 
     async isPromoted(plan) {
@@ -120,17 +121,8 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       if (!pending) return;
       const from = await store.getSecret(id, plan.fromVersion);
       const def = await store.getDefinition(id);
-      await withEngine(def, async (engine) => {
-        switch (plan.strategy) {
-          case 'dual-user':
-            // Objects the new login created go back to the old one.
-            return engine.dropLogin(plan.toUsername, from.username);
-          case 'dual-password':
-            return engine.keepOnlyPassword(from.username, from.password);
-          case 'single':
-            return engine.setPassword(from.username, from.password);
-        }
-      });
+      await withEngine(def, (engine) => undoStep(engine, plan, from));
+      if (def.nodes?.length) await (await topologyOf(def)).on.sameChange((e) => undoStep(e, plan, from));
       // 3. The store: no PENDING version left behind to block the next rotation.
       if (pending.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
     },
@@ -193,6 +185,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       // The drop on the primary ends the primary's sessions only; a replica keeps its own.
       if (dropping) await on.endSessions(plan.fromUsername);
       await withEngine(def, (engine) => revokeStep(engine, plan, to));
+      await on.sameChange((engine) => revokeStep(engine, plan, to));
       if (nodes.length > 0) {
         await waitForReplay(def, primary, nodes, plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS);
         if (dropping) await on.confirmGone(plan.fromUsername);
@@ -220,6 +213,19 @@ export async function applyStep(engine: Engine, plan: RotationPlan, from: Secret
       return engine.addPassword(from.username, to.password, from.password);
     case 'single':
       return engine.setPassword(from.username, to.password);
+  }
+}
+
+/** The undo of apply on the server: what restore runs; harmless when apply never ran. */
+async function undoStep(engine: Engine, plan: RotationPlan, from: Secret): Promise<void> {
+  switch (plan.strategy) {
+    case 'dual-user':
+      // Objects the new login created go back to the old one.
+      return engine.dropLogin(plan.toUsername, from.username);
+    case 'dual-password':
+      return engine.keepOnlyPassword(from.username, from.password);
+    case 'single':
+      return engine.setPassword(from.username, from.password);
   }
 }
 

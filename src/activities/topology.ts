@@ -13,6 +13,9 @@
  * - revoke: the old login's sessions are counted and ended on every node
  *   too; after the drop on the primary has replayed everywhere, the login
  *   must be gone on every node.
+ * - node-local accounts (Redis ACL, no replication answers): apply, undo and
+ *   revoke are made on every node as on the primary (each node persists its
+ *   own), and there is nothing to wait for before the verification.
  */
 import { Context } from '@temporalio/activity';
 import { ConfigError, TransientError, VerificationError } from '../errors';
@@ -128,6 +131,15 @@ export class NodeEngines {
       }
     }
     return out;
+  }
+
+  /**
+   * Node-local accounts (Redis ACL): makes on every node the change just
+   * made on the primary. Replicating engines: nothing (the nodes replay it).
+   */
+  async sameChange(fn: (engine: Engine) => Promise<void>): Promise<void> {
+    if (replicationOf(this.def.engine)) return;
+    await this.each((engine) => fn(engine));
   }
 
   /** Every node answers and knows `login` (preflight: a missing node blocks before anything changes). */

@@ -58,7 +58,7 @@ export const FIELD_DOCS: Record<string, string> = {
   'allowedServers[].host': 'Host name or address of an allowed server, as dependent definitions name it.',
   'allowedServers[].port': 'Port of the allowed server.',
   nodes:
-    "Other servers of the same deployment (replicas, reader endpoints, cluster nodes). PostgreSQL/MySQL: promote waits until each has replayed the change, then the new login is verified on each; revoke ends the old login's sessions there and confirms the drop. Not for Redis/MongoDB yet (their accounts are node-local). The admin is used on each node, so each must be in the admin's scope (its host/port or allowedServers).",
+    "Other servers of the same deployment (replicas, reader endpoints, cluster nodes). PostgreSQL/MySQL: promote waits until each has replayed the change, then the new login is verified on each; revoke ends the old login's sessions there and confirms the drop. Redis: every ACL change is made on each node (ACLs are node-local; set options.nodeLocalAcl). Not for MongoDB yet. The admin is used on each node, so each must be in the admin's scope (its host/port or allowedServers).",
   'nodes[].host': 'Host name or address of the node.',
   'nodes[].port': 'Port of the node.',
   nodeSyncTimeoutMs:

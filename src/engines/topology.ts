@@ -16,6 +16,7 @@ import type { EngineKind } from '../shared/types';
 import type { EngineConnection } from './types';
 import { postgresReplicas } from './postgres/replicas';
 import { mysqlReplicas } from './mysql/replicas';
+import { redisNodes } from './redis/nodes';
 
 /** How far one node is, for status lines and errors (no secret). */
 export interface NodeProgress {
@@ -36,14 +37,25 @@ export interface ReplicationTopology {
   progress(node: EngineConnection, position: string): Promise<NodeProgress>;
 }
 
+/** What an engine says about nodes; replication absent: its accounts are node-local (change every node). */
+export interface NodeTopology {
+  replication?: ReplicationTopology;
+}
+
+// Engines absent here (MongoDB: a replica set replicates users, but its nodes are not asked yet)
+// refuse `nodes` in a definition.
+const TOPOLOGIES: Partial<Record<EngineKind, NodeTopology>> = {
+  postgres: { replication: postgresReplicas },
+  mysql: { replication: mysqlReplicas },
+  redis: redisNodes,
+};
+
+/** May a definition of this engine list nodes? */
+export function supportsNodes(kind: EngineKind): boolean {
+  return TOPOLOGIES[kind] !== undefined;
+}
+
 /** The engine's replication answers; undefined: its accounts are node-local (change every node). */
 export function replicationOf(kind: EngineKind): ReplicationTopology | undefined {
-  switch (kind) {
-    case 'postgres':
-      return postgresReplicas;
-    case 'mysql':
-      return mysqlReplicas;
-    default:
-      return undefined;
-  }
+  return TOPOLOGIES[kind]?.replication;
 }

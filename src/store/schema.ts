@@ -11,7 +11,7 @@ import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
 import { targetIssues, targetSpecSchema } from '../targets/schema';
 import { verifyCheckProblem } from '../engines/verify-checks';
-import { replicationOf } from '../engines/topology';
+import { supportsNodes } from '../engines/topology';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
 
@@ -110,11 +110,11 @@ export const credentialDefinitionSchema = z
         message: 'must not be the credential itself',
       });
     }
-    if (d.nodes?.length && !replicationOf(d.engine)) {
+    if (d.nodes?.length && !supportsNodes(d.engine)) {
       ctx.addIssue({
         code: 'custom',
         path: ['nodes'],
-        message: `not supported for engine ${d.engine} yet (its accounts are node-local: define each node as its own credential)`,
+        message: `not supported for engine ${d.engine} yet (define each node as its own credential)`,
       });
     }
     d.nodes?.forEach((n, i) => {

@@ -13,7 +13,7 @@ import {
   schemaFieldPaths,
 } from '../../src/build/definition-schema';
 import { ENGINE_KINDS } from '../../src/shared/types';
-import { replicationOf } from '../../src/engines/topology';
+import { supportsNodes } from '../../src/engines/topology';
 import { parseCredentialDefinition } from '../../src/store/schema';
 import { REPO_ROOT } from '../helpers/services';
 
@@ -45,7 +45,7 @@ describe('credential definition JSON Schema', () => {
   });
 
   const ADMIN_ONLY = ['allowedServers', 'allowedServers[].host', 'allowedServers[].port'];
-  // Engines whose accounts replicate (engines/topology.ts); the others refuse `nodes`.
+  // Engines that take `nodes` (engines/topology.ts); the others refuse them.
   const NODES = ['nodes', 'nodes[].host', 'nodes[].port', 'nodeSyncTimeoutMs'];
 
   it('one complete, valid example per engine', () => {
@@ -67,9 +67,7 @@ describe('credential definition JSON Schema', () => {
       expect(
         fields.filter(
           (f) =>
-            !present.has(f) &&
-            !ADMIN_ONLY.includes(f) &&
-            !(NODES.includes(f) && replicationOf(def.engine) === undefined),
+            !present.has(f) && !ADMIN_ONLY.includes(f) && !(NODES.includes(f) && !supportsNodes(def.engine)),
         ),
         `${file} lacks`,
       ).toEqual([]);

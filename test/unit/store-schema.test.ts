@@ -129,9 +129,10 @@ describe('parseCredentialDefinition', () => {
     const nodes = [{ host: '10.0.0.2', port: 5433 }];
     const def = parseCredentialDefinition({ ...minimal, nodes, nodeSyncTimeoutMs: 5000 });
     expect(def).toMatchObject({ nodes, nodeSyncTimeoutMs: 5000 });
-    expect(message({ ...minimal, engine: 'redis', nodes })).toContain(
-      'nodes: not supported for engine redis yet (its accounts are node-local',
+    expect(message({ ...minimal, engine: 'mongodb', nodes })).toContain(
+      'nodes: not supported for engine mongodb yet (define each node as its own credential)',
     );
+    expect(parseCredentialDefinition({ ...minimal, engine: 'redis', nodes }).nodes).toEqual(nodes);
     expect(message({ ...minimal, nodes: [{ host: minimal.host, port: minimal.port }] })).toContain(
       'nodes[0]: is the primary itself (host/port)',
     );
