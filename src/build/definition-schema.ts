@@ -52,7 +52,7 @@ export const FIELD_DOCS: Record<string, string> = {
   verifyChecks:
     "Extra read-only checks the new credential must pass before the switch, in the engine's own syntax (SQL for postgres/mysql, a JSON command for mongodb, a command line for redis).",
   options:
-    'Engine connection options. postgres/mysql: ssl (true or TLS options). mysql: accountHost (the login\'s host part, default "%"). redis: tls, persist (auto|aclfile|config|none), nodeLocalAcl. mongodb: authSource (admin\'s auth db), authMechanism, replicaSet, directConnection, tls, tlsCAFile, tlsCertificateKeyFile.',
+    'Engine connection options. postgres/mysql: ssl (true or TLS options). mysql: accountHost (the login\'s host part, default "%"), or accountHosts (several host variants of the login, e.g. ["10.%", "localhost"], rotated together as one login). redis: tls, persist (auto|aclfile|config|none), nodeLocalAcl. mongodb: authSource (admin\'s auth db), authMechanism, replicaSet, directConnection, tls, tlsCAFile, tlsCertificateKeyFile.',
   allowedServers:
     'Admin credentials only: further servers (host and port) this admin may be used against, besides its own host/port. Any other server is refused before a connection is opened.',
   'allowedServers[].host': 'Host name or address of an allowed server, as dependent definitions name it.',

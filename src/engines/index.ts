@@ -3,6 +3,7 @@ import { ConfigError } from '../errors';
 import type { Engine, EngineConnection } from './types';
 import { createMongoEngine } from './mongodb';
 import { createMysqlEngine } from './mysql';
+import { withHostVariants } from './mysql/host-variants';
 import { createPostgresEngine } from './postgres';
 import { createRedisEngine } from './redis';
 
@@ -20,7 +21,7 @@ export { generatePassword } from './password';
 
 const factories: Partial<Record<EngineKind, (conn: EngineConnection) => Engine>> = {
   postgres: createPostgresEngine,
-  mysql: createMysqlEngine,
+  mysql: (conn) => withHostVariants(conn, createMysqlEngine),
   redis: createRedisEngine,
   mongodb: createMongoEngine,
 };
