@@ -4,19 +4,45 @@
  * is made and persisted on both nodes and the login verified on each; a
  * node that is missing blocks before anything is applied. Plain connections
  * (tls disabled): the replica has no TLS listener.
+ *
+ * The test starts its own primary/replica pair (6382/6384, state in a temp
+ * dir) with the service scripts and stops it after: a replica attached to
+ * the shared 6379 would make the engine refuse every other test's rotation
+ * there ("replica(s) attached: ACL changes are not replicated").
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/temporal';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services, uniqueSuffix } from '../helpers/services';
+import { REPO_ROOT, services, uniqueSuffix } from '../helpers/services';
 
 const host = services.redis.host;
-const primaryPort = services.redisPlainPort;
-const replicaPort = services.redisReplicaPort;
+const primaryPort = 6382;
+const replicaPort = 6384;
+const stateDir = mkdtempSync(join(tmpdir(), 'topology-redis-'));
+
+/** up/down of this test's own pair, with the service scripts. */
+function pair(command: 'up' | 'down'): void {
+  const env = {
+    ...process.env,
+    ROTATOR_STATE_DIR: stateDir,
+    ROTATOR_REDIS_PORT: String(primaryPort),
+    ROTATOR_REDIS_TLS_PORT: String(primaryPort + 1),
+    ROTATOR_REDIS_REPLICA_PORT: String(replicaPort),
+  };
+  const order = command === 'up' ? ['redis', 'redis-replica'] : ['redis-replica', 'redis'];
+  for (const svc of order) {
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'services', `${svc}.sh`), command], {
+      env,
+      stdio: 'ignore',
+    });
+  }
+}
 
 async function login(port: number, user: string, password: string): Promise<Redis> {
   const c = new Redis({
@@ -50,16 +76,19 @@ async function canLogin(port: number, user: string, password: string): Promise<b
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
+  const t0 = Date.now();
+  pair('up');
+  console.log(`[topology-redis] primary + replica up in ${Date.now() - t0} ms`);
   env = await devServerEnv();
   const a = await admin(replicaPort);
   const info = String(await a.call('INFO', 'replication'));
   a.disconnect();
-  expect(info, `no Redis replica on ${replicaPort} (run: bash scripts/services/redis-replica.sh up)`).toMatch(
-    /role:slave/,
-  );
+  expect(info, `no Redis replica on ${replicaPort}`).toMatch(/role:slave/);
 });
 afterAll(async () => {
   await env?.teardown();
+  pair('down');
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('rotation with a Redis replica listed as a node', () => {
@@ -127,7 +156,7 @@ describe('rotation with a Redis replica listed as a node', () => {
       expect(await canLogin(port, user, password), `old password on ${port}`).toBe(false);
     }
     // Persisted on the replica too (CONFIG REWRITE of its own config file).
-    const conf = readFileSync(join(services.stateDir, 'data', 'redis-replica', 'redis.conf'), 'utf8');
+    const conf = readFileSync(join(stateDir, 'data', 'redis-replica', 'redis.conf'), 'utf8');
     expect(conf).toMatch(new RegExp(`^user ${current.username} on .*#`, 'm'));
   });
 

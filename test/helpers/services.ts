@@ -54,10 +54,6 @@ export const services = {
   },
   /** The streaming replica of scripts/services/postgres-replica.sh. */
   postgresReplicaPort: Number(env.ROTATOR_PG_REPLICA_PORT ?? 5433),
-  /** Redis's plain (non-TLS) port, the primary of scripts/services/redis-replica.sh. */
-  redisPlainPort: Number(env.ROTATOR_REDIS_PORT ?? 6379),
-  /** The replica of scripts/services/redis-replica.sh (not started by `up`). */
-  redisReplicaPort: Number(env.ROTATOR_REDIS_REPLICA_PORT ?? 6381),
   /** The GTID replica of scripts/services/mariadb-replica.sh. */
   mysqlReplicaPort: Number(env.ROTATOR_MYSQL_REPLICA_PORT ?? 3307),
   postgres: {
