@@ -5,30 +5,75 @@
  * there; with the replica's SQL thread stopped the rotation holds in phase
  * `replicate` until it is started again, or past the bound it is undone.
  * The SQL thread is always started again in teardown.
+ *
+ * The test starts its own primary/replica pair (3308/3309, state in a temp
+ * dir) with the service scripts and stops it after, so it does not depend on
+ * the shared primary having been started with a binary log (an older
+ * services.sh started it without one).
  */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createConnection, escape, type Connection } from 'mysql2/promise';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/shared/messages';
-import { freshMysql, type MysqlNamespace } from '../helpers/mysql';
 import { eventually } from '../helpers/pg-rig';
 import { devServerEnv } from '../helpers/temporal';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services, testTls } from '../helpers/services';
+import { REPO_ROOT, services, testTls, uniqueSuffix } from '../helpers/services';
 
-const replica = { host: services.mysql.host, port: services.mysqlReplicaPort };
+const host = services.mysql.host;
+const primary = { host, port: 3308 };
+const replica = { host, port: 3309 };
+const stateDir = mkdtempSync(join(tmpdir(), 'topology-mariadb-'));
+const pairEnv = {
+  ...process.env,
+  ROTATOR_STATE_DIR: stateDir,
+  ROTATOR_MYSQL_PORT: String(primary.port),
+  ROTATOR_MYSQL_REPLICA_PORT: String(replica.port),
+};
 
-async function connectReplica(user: string, password: string, database?: string): Promise<Connection> {
+/** up/down of this test's own pair, with the service scripts. */
+function pair(command: 'up' | 'down'): void {
+  const order = command === 'up' ? ['mariadb', 'mariadb-replica'] : ['mariadb-replica', 'mariadb'];
+  for (const svc of order) {
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'services', `${svc}.sh`), command], {
+      env: pairEnv,
+      stdio: 'ignore',
+    });
+  }
+}
+
+// The pair presents certificates of the services' CA (tls.sh makes none where one exists),
+// so the worker and the test verify it like the shared servers.
+cpSync(dirname(services.tls.caFile), join(stateDir, 'tls'), { recursive: true });
+
+/** A fresh database and login on the pair's primary (the pair is thrown away after the file). */
+async function freshOnPair(): Promise<{ database: string; admin: Connection; login: string }> {
+  const admin = await connectTo(primary.port, services.mysql.user, services.mysql.password);
+  const database = `t_${uniqueSuffix()}`;
+  await admin.query(`CREATE DATABASE \`${database}\``);
+  const login = `${database}_app`;
+  await admin.query(`CREATE USER ${escape(login)}@'%' IDENTIFIED BY 'init-app-Pw1'`);
+  return { database, admin, login };
+}
+
+async function connectTo(port: number, user: string, password: string, database?: string) {
   const c = await createConnection({
-    ...replica,
+    host,
+    port,
     user,
     password,
     ...(database ? { database } : {}),
-    ssl: testTls(replica.host) as never,
+    ssl: testTls(host) as never,
   });
   c.on('error', () => undefined);
   return c;
 }
+const connectReplica = (user: string, password: string, database?: string) =>
+  connectTo(replica.port, user, password, database);
 
 async function onReplica<T>(sql: string, params: unknown[] = []): Promise<T[]> {
   const c = await connectReplica(services.mysql.user, services.mysql.password);
@@ -45,19 +90,21 @@ const startSqlThread = () => onReplica('START SLAVE SQL_THREAD');
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
+  const t0 = Date.now();
+  pair('up');
+  console.log(`[topology-mariadb] primary + GTID replica up in ${Date.now() - t0} ms`);
   env = await devServerEnv();
   const status = await onReplica<{ Slave_IO_Running: string }>('SHOW SLAVE STATUS');
-  expect(
-    status[0]?.Slave_IO_Running,
-    `no replica on ${replica.port} (run: bash scripts/services.sh up)`,
-  ).toBe('Yes');
+  expect(status[0]?.Slave_IO_Running, `no replica on ${replica.port}`).toBe('Yes');
 });
 afterAll(async () => {
   await env?.teardown();
+  pair('down');
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe('rotation with a MariaDB replica listed as a node', () => {
-  let my: MysqlNamespace;
+  let my: { database: string; admin: Connection; login: string };
   let rig: RotationRig;
   let id: string;
   let app: string;
@@ -68,13 +115,12 @@ describe('rotation with a MariaDB replica listed as a node', () => {
       {
         id: adminId,
         engine: 'mysql',
-        host: services.mysql.host,
-        port: services.mysql.port,
+        ...primary,
         allowedServers: [replica],
       },
       { username: services.mysql.user, password: services.mysql.password },
     );
-    app = await my.createLogin('app', 'init-app-Pw1');
+    app = my.login;
     await my.admin.query(`CREATE TABLE \`${my.database}\`.items (id int)`);
     await my.admin.query(`GRANT SELECT ON \`${my.database}\`.items TO ${escape(app)}@'%'`);
     id = uniqueCredentialId('my-topology');
@@ -82,8 +128,7 @@ describe('rotation with a MariaDB replica listed as a node', () => {
       {
         id,
         engine: 'mysql',
-        host: services.mysql.host,
-        port: services.mysql.port,
+        ...primary,
         database: my.database,
         adminCredentialId: adminId,
         baseUsername: app,
@@ -97,14 +142,14 @@ describe('rotation with a MariaDB replica listed as a node', () => {
   }
 
   beforeEach(async () => {
-    my = await freshMysql();
+    my = await freshOnPair();
     rig = await createRotationRig(env);
   });
 
   afterEach(async () => {
     await startSqlThread(); // never leave the replica stopped
     await rig?.close();
-    await my?.cleanup();
+    await my?.admin.end();
   });
 
   it('dual-user: waits in phase replicate while the SQL thread is stopped, proceeds when it runs; old account gone on the replica', async () => {

@@ -54,8 +54,6 @@ export const services = {
   },
   /** The streaming replica of scripts/services/postgres-replica.sh. */
   postgresReplicaPort: Number(env.ROTATOR_PG_REPLICA_PORT ?? 5433),
-  /** The GTID replica of scripts/services/mariadb-replica.sh. */
-  mysqlReplicaPort: Number(env.ROTATOR_MYSQL_REPLICA_PORT ?? 3307),
   postgres: {
     host: env.PGHOST ?? '127.0.0.1',
     port: Number(env.PGPORT ?? 5432),
