@@ -9,6 +9,13 @@ import type { CredentialDefinition, CredentialStore } from '../store/types';
 import type { RotationActivities } from '../shared/activities';
 import type { RotationInput, RotationPlan } from '../shared/types';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
+import {
+  DEFAULT_NODE_SYNC_TIMEOUT_MS,
+  NodeEngines,
+  nodeConnections,
+  nodeName,
+  waitForReplay,
+} from './topology';
 
 export { chooseStrategy } from './plan';
 
@@ -44,6 +51,13 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     }
   }
 
+  /** The primary's admin connection and every node's (empty without nodes). */
+  async function topologyOf(def: CredentialDefinition) {
+    const primary = await connectionFor(store, def);
+    const nodes = await nodeConnections(store, def, primary);
+    return { primary, nodes, on: new NodeEngines(deps.createEngine, def, nodes) };
+  }
+
   async function secretsOf(plan: RotationPlan) {
     const [from, to] = await Promise.all([
       store.getSecret(plan.credentialId, plan.fromVersion),
@@ -59,6 +73,12 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const current = (await currentToRotate(store, def, enforce))!;
       return withEngine(def, async (engine) => {
         const { plan, window } = await planOnServer(store, def, input, current, engine, enforce);
+        if (def.nodes?.length) {
+          // A node that is down or lacks the login blocks now, before anything changes.
+          await (await topologyOf(def)).on.check(current.username);
+          plan!.nodes = def.nodes.map(nodeName);
+          plan!.nodeSyncTimeoutMs = def.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
+        }
         if (window.overridden) {
           await store.audit({
             actor,
@@ -90,6 +110,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const def = await store.getDefinition(plan.credentialId);
       const { from, to } = await secretsOf(plan);
       await withEngine(def, (engine) => applyStep(engine, plan, from, to), [from, to]);
+      if (def.nodes?.length) await (await topologyOf(def)).on.sameChange((e) => applyStep(e, plan, from, to));
     },
 
     async isPromoted(plan) {
@@ -109,21 +130,8 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       if (!pending) return;
       const from = await store.getSecret(id, plan.fromVersion);
       const def = await store.getDefinition(id);
-      await withEngine(
-        def,
-        async (engine) => {
-          switch (plan.strategy) {
-            case 'dual-user':
-              // Objects the new login created go back to the old one.
-              return engine.dropLogin(plan.toUsername, from.username);
-            case 'dual-password':
-              return engine.changePassword(from.username, { mode: 'keep-only', password: from.password });
-            case 'single':
-              return engine.changePassword(from.username, { mode: 'replace', password: from.password });
-          }
-        },
-        [from],
-      );
+      await withEngine(def, (engine) => undoStep(engine, plan, from), [from]);
+      if (def.nodes?.length) await (await topologyOf(def)).on.sameChange((e) => undoStep(e, plan, from));
       // 3. The store: no PENDING version left behind to block the next rotation.
       if (pending.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
     },
@@ -152,6 +160,17 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       );
     },
 
+    async replicateToNodes(plan) {
+      const def = await store.getDefinition(plan.credentialId);
+      const { primary, nodes, on } = await topologyOf(def);
+      const timeoutMs = plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS;
+      const replayMs = await waitForReplay(def, primary, nodes, timeoutMs);
+      const { from, to } = await secretsOf(plan);
+      const secrets = plan.strategy === 'single' ? [to] : [to, from];
+      const verifyMs = await on.verify(secrets);
+      Context.current().log.info('nodes have the change', { replayMs, verifyMs });
+    },
+
     async promote(plan) {
       await store.promote(plan.credentialId, plan.toVersion, actor);
     },
@@ -164,7 +183,9 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       if (plan.strategy !== 'dual-user') return -1;
       const def = await store.getDefinition(plan.credentialId);
       const login = which === 'from' ? plan.fromUsername : plan.toUsername;
-      return withEngine(def, async (engine) => (await engine.listSessions(login)).length);
+      const here = await withEngine(def, async (engine) => (await engine.listSessions(login)).length);
+      if (!def.nodes?.length) return here;
+      return here + (await (await topologyOf(def)).on.countSessions(login));
     },
 
     async revokeOld(plan) {
@@ -172,7 +193,16 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const old = await store.getVersion(plan.credentialId, plan.fromVersion);
       if (old?.state === 'revoked') return;
       const to = await store.getSecret(plan.credentialId, plan.toVersion);
+      const { primary, nodes, on } = await topologyOf(def);
+      const dropping = plan.strategy === 'dual-user';
+      // The drop on the primary ends the primary's sessions only; a replica keeps its own.
+      if (dropping) await on.endSessions(plan.fromUsername);
       await withEngine(def, (engine) => revokeStep(engine, plan, to), [to]);
+      await on.sameChange((engine) => revokeStep(engine, plan, to));
+      if (nodes.length > 0) {
+        await waitForReplay(def, primary, nodes, plan.nodeSyncTimeoutMs ?? DEFAULT_NODE_SYNC_TIMEOUT_MS);
+        if (dropping) await on.confirmGone(plan.fromUsername);
+      }
       await store.markRevoked(plan.credentialId, plan.fromVersion, actor);
     },
 
@@ -200,6 +230,19 @@ export async function applyStep(engine: Engine, plan: RotationPlan, from: Secret
       });
     case 'single':
       return engine.changePassword(from.username, { mode: 'replace', password: to.password });
+  }
+}
+
+/** The undo of apply on the server: what restore runs; harmless when apply never ran. */
+async function undoStep(engine: Engine, plan: RotationPlan, from: Secret): Promise<void> {
+  switch (plan.strategy) {
+    case 'dual-user':
+      // Objects the new login created go back to the old one.
+      return engine.dropLogin(plan.toUsername, from.username);
+    case 'dual-password':
+      return engine.changePassword(from.username, { mode: 'keep-only', password: from.password });
+    case 'single':
+      return engine.changePassword(from.username, { mode: 'replace', password: from.password });
   }
 }
 

@@ -52,11 +52,17 @@ export const FIELD_DOCS: Record<string, string> = {
   verifyChecks:
     "Extra read-only checks the new credential must pass before the switch, in the engine's own syntax (SQL for postgres/mysql, a JSON command for mongodb, a command line for redis).",
   options:
-    'Engine connection options. postgres/mysql: ssl (true or TLS options). mysql: accountHost (the login\'s host part, default "%"). redis: tls, persist (auto|aclfile|config|none), nodeLocalAcl. mongodb: authSource (admin\'s auth db), authMechanism, replicaSet, directConnection, tls, tlsCAFile, tlsCertificateKeyFile.',
+    'Engine connection options. postgres/mysql: ssl (true or TLS options). mysql: accountHost (the login\'s host part, default "%"), or accountHosts (several host variants of the login, e.g. ["10.%", "localhost"], rotated together as one login). redis: tls, persist (auto|aclfile|config|none), nodeLocalAcl. mongodb: authSource (admin\'s auth db), authMechanism, replicaSet, directConnection, tls, tlsCAFile, tlsCertificateKeyFile.',
   allowedServers:
     'Admin credentials only: further servers (host and port) this admin may be used against, besides its own host/port. Any other server is refused before a connection is opened.',
   'allowedServers[].host': 'Host name or address of an allowed server, as dependent definitions name it.',
   'allowedServers[].port': 'Port of the allowed server.',
+  nodes:
+    "Other servers of the same deployment (replicas, reader endpoints, cluster nodes). PostgreSQL/MySQL: promote waits until each has replayed the change, then the new login is verified on each; revoke ends the old login's sessions there and confirms the drop. Redis: every ACL change is made on each node (ACLs are node-local; set options.nodeLocalAcl). Not for MongoDB yet. The admin is used on each node, so each must be in the admin's scope (its host/port or allowedServers).",
+  'nodes[].host': 'Host name or address of the node.',
+  'nodes[].port': 'Port of the node.',
+  nodeSyncTimeoutMs:
+    'With nodes: how long promote waits for every node to have the change, in ms (default 60000). A node down or behind after that blocks promote and the rotation is undone.',
   tls: 'Transport security of every connection to this server (admin, verification, consumers). Default: TLS with certificate and host-name verification (verify-full).',
   'tls.mode':
     'verify-full (default) or disabled. disabled sends passwords in clear text; the dry-run plan and status show it as a warning.',

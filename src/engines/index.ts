@@ -5,6 +5,7 @@ import * as mongodb from './mongodb';
 import * as mysql from './mysql';
 import * as postgres from './postgres';
 import * as redis from './redis';
+import { withHostVariants } from './mysql/host-variants';
 
 export type {
   DryRunRecorder,
@@ -28,7 +29,7 @@ interface EngineModule {
 
 const modules: Partial<Record<EngineKind, EngineModule>> = {
   postgres: { create: postgres.createPostgresEngine, secretForms: postgres.secretForms },
-  mysql: { create: mysql.createMysqlEngine, secretForms: mysql.secretForms },
+  mysql: { create: (conn) => withHostVariants(conn, mysql.createMysqlEngine), secretForms: mysql.secretForms },
   redis: { create: redis.createRedisEngine, secretForms: redis.secretForms },
   mongodb: { create: mongodb.createMongoEngine, secretForms: mongodb.secretForms },
 };

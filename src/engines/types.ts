@@ -177,6 +177,14 @@ export interface Engine {
   /** The server's own view of open sessions of `login`. Read-only. */
   listSessions(login: string): Promise<SessionInfo[]>;
 
+  /**
+   * Ends every open session of `login` on this server and returns how many it
+   * ended. dropLogin ends the primary's sessions itself; revoke calls this on
+   * replicas and reader nodes, which keep their own sessions. Idempotent: no
+   * session left is 0.
+   */
+  endSessions(login: string): Promise<number>;
+
   /** Closes the admin connection(s). Safe to call twice. */
   close(): Promise<void>;
 }

@@ -14,6 +14,12 @@ export interface RotationActivities {
   applyPending(plan: RotationPlan): Promise<void>;
   /** Logs in with the pending credential, runs checks and verifies privilege parity. */
   verifyPending(plan: RotationPlan): Promise<void>;
+  /**
+   * With nodes (replicas, readers): waits (bounded by plan.nodeSyncTimeoutMs)
+   * until every node has the applied change, then verifies the pending login
+   * on each. A node down or behind at the bound: VerificationError.
+   */
+  replicateToNodes(plan: RotationPlan): Promise<void>;
   /** PENDING becomes CURRENT, CURRENT becomes PREVIOUS. */
   promote(plan: RotationPlan): Promise<void>;
   /** Undo of promote: the old version is CURRENT again. */

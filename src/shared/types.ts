@@ -30,6 +30,8 @@ export type Phase =
   | 'create-pending'
   | 'apply'
   | 'verify'
+  /** With nodes: waits until every node has the change, verifies the new login there. */
+  | 'replicate'
   | 'promote'
   | 'migrate'
   | 'grace'
@@ -104,6 +106,10 @@ export interface RotationPlan {
   window?: WindowPolicy;
   /** Delivery targets of the credential (descriptions, no secret); absent when it has none. */
   targets?: string[];
+  /** Other nodes the login must work on before promote ("host:port"); absent: the primary only. */
+  nodes?: string[];
+  /** With nodes: how long the replicate step waits for them, in ms. */
+  nodeSyncTimeoutMs?: number;
 }
 
 export interface ConsumerHeartbeat {
@@ -189,7 +195,7 @@ export interface RotationDryRun {
     /** dual-user: the login exists already (left over); apply re-syncs it. */
     exists?: boolean;
   };
-  /** apply: what createLoginLike / addPassword / setPassword would run; revoke: the step after grace. */
+  /** apply: what createLoginLike / changePassword would run; revoke: the step after grace. */
   statements: { apply: string[]; revoke: string[] };
   /** dual-user: what the new login gets from the template (privileges, memberships, attributes). */
   privilegesToClone: string[];

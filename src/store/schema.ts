@@ -11,6 +11,7 @@ import { freezePeriodSchema, rotationWindowSchema } from './window-schema';
 import type { CredentialDefinition } from './types';
 import { targetIssues, targetSpecSchema } from '../targets/schema';
 import { verifyCheckProblem } from '../engines/verify-checks';
+import { supportsNodes } from '../engines/topology';
 
 export const DEFAULT_ROTATE_EVERY_DAYS = 90;
 
@@ -94,6 +95,8 @@ export const credentialDefinitionSchema = z
       .string()
       .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected an ISO 8601 date/time' })
       .optional(),
+    nodes: z.array(z.strictObject({ host: hostSchema, port: portSchema })).optional(),
+    nodeSyncTimeoutMs: z.number().int().positive().optional(),
   })
   .superRefine((d, ctx) => {
     d.verifyChecks.forEach((check, i) => {
@@ -107,6 +110,18 @@ export const credentialDefinitionSchema = z
         message: 'must not be the credential itself',
       });
     }
+    if (d.nodes?.length && !supportsNodes(d.engine)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes'],
+        message: `not supported for engine ${d.engine} yet (define each node as its own credential)`,
+      });
+    }
+    d.nodes?.forEach((n, i) => {
+      if (n.port === d.port && n.host.toLowerCase() === d.host.toLowerCase()) {
+        ctx.addIssue({ code: 'custom', path: ['nodes', i], message: 'is the primary itself (host/port)' });
+      }
+    });
     for (const issue of targetIssues(d.engine, d.targets ?? [])) {
       ctx.addIssue({ code: 'custom', path: ['targets', ...issue.path], message: issue.message });
     }

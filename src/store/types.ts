@@ -47,6 +47,19 @@ export interface CredentialDefinition {
   targets?: TargetSpec[];
   /** Optional expiry date of the current credential (ISO), for rotate-before-expiry. */
   expiresAt?: string;
+  /**
+   * Other servers of the same deployment (replicas, reader endpoints, cluster
+   * nodes) the new credential must work on before promote (issue 13); the
+   * admin is used there too, so each must be in the admin's scope.
+   */
+  nodes?: TopologyNode[];
+  /** How long promote waits for every node to have the change, in ms (default 60000). */
+  nodeSyncTimeoutMs?: number;
+}
+
+export interface TopologyNode {
+  host: string;
+  port: number;
 }
 
 export interface AllowedServer {

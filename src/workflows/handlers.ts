@@ -24,6 +24,7 @@ const STOPPABLE: ReadonlySet<Phase> = new Set([
   'create-pending',
   'apply',
   'verify',
+  'replicate',
   'promote',
   'migrate',
   'grace',

@@ -21,6 +21,7 @@ import { registerHandlers } from './handlers';
 import { rotationInputProblems } from '../shared/rotation-input';
 import { waitForRevokeWindow } from './windows';
 import { deliveryFor, type Delivery } from './delivery';
+import { replicateToNodes } from './nodes';
 
 const retry: RetryPolicy = {
   initialInterval: '1s',
@@ -120,6 +121,7 @@ export async function rotateCredential(input: RotationInput): Promise<RotationRe
     await t.phase('create-pending', () => store.createPending(plan));
     await t.phase('apply', () => act.applyPending(plan));
     await t.phase('verify', () => act.verifyPending(plan));
+    await replicateToNodes(t, plan); // replicas and readers have it before promote (issue 13)
     await deliver.pending();
     await t.phase('promote', () => store.promote(plan).then(() => deliver.current()));
   } catch (err) {

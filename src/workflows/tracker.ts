@@ -22,7 +22,13 @@ export class AbortRequested extends Error {
 }
 
 /** Phases that only happen before the new version is CURRENT; abort compensates them. */
-const BEFORE_PROMOTE: ReadonlySet<Phase> = new Set(['create-pending', 'apply', 'verify', 'promote']);
+const BEFORE_PROMOTE: ReadonlySet<Phase> = new Set([
+  'create-pending',
+  'apply',
+  'verify',
+  'replicate',
+  'promote',
+]);
 
 const MAX_CONSUMER_ID_LENGTH = 200;
 

@@ -52,6 +52,8 @@ export const services = {
   get testServerPath(): string {
     return env.TEMPORAL_TEST_SERVER_PATH ?? join(this.stateDir, 'bin', 'temporal-test-server');
   },
+  /** The streaming replica of scripts/services/postgres-replica.sh. */
+  postgresReplicaPort: Number(env.ROTATOR_PG_REPLICA_PORT ?? 5433),
   postgres: {
     host: env.PGHOST ?? '127.0.0.1',
     port: Number(env.PGPORT ?? 5432),

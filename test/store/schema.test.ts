@@ -125,6 +125,22 @@ describe('parseCredentialDefinition', () => {
     expect(message({ ...minimal, expiresAt: 'soon' })).toContain('expiresAt: expected an ISO 8601 date/time');
   });
 
+  it('checks nodes: replicating engines only, never the primary itself', () => {
+    const nodes = [{ host: '10.0.0.2', port: 5433 }];
+    const def = parseCredentialDefinition({ ...minimal, nodes, nodeSyncTimeoutMs: 5000 });
+    expect(def).toMatchObject({ nodes, nodeSyncTimeoutMs: 5000 });
+    expect(message({ ...minimal, engine: 'mongodb', nodes })).toContain(
+      'nodes: not supported for engine mongodb yet (define each node as its own credential)',
+    );
+    expect(parseCredentialDefinition({ ...minimal, engine: 'redis', nodes }).nodes).toEqual(nodes);
+    expect(message({ ...minimal, nodes: [{ host: minimal.host, port: minimal.port }] })).toContain(
+      'nodes[0]: is the primary itself (host/port)',
+    );
+    expect(message({ ...minimal, nodes: [{ host: 'x' }], nodeSyncTimeoutMs: 0 })).toMatch(
+      /nodes\[0\]\.port: required.*nodeSyncTimeoutMs/,
+    );
+  });
+
   it('rejects non-objects', () => {
     expect(message(null)).toBe('credential definition: expected an object, received null');
     expect(message([])).toBe('credential definition: expected an object, received array');

@@ -107,6 +107,7 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
       step('applyPending', () => {
         w.logins[plan.toUsername] = `pw${plan.toVersion}`;
       }),
+    replicateToNodes: () => step('replicateToNodes', () => undefined),
     async isPromoted(plan) {
       w.calls.push('isPromoted');
       return version(plan.toVersion)?.state === 'current';

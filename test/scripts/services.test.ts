@@ -1,7 +1,10 @@
 /**
- * scripts/services.sh keeps to its own state directory (issue 16, item 6):
- * it never changes the permissions of the user's home (it used to chmod
- * /root to 701 so the postgres user could reach a state dir inside it).
+ * scripts/services.sh, the dispatcher over one script per service in
+ * scripts/services/ (issue 12, item 7): every service it lists defines the
+ * functions the dispatcher calls. It keeps to its own state directory
+ * (issue 16, item 6): it never changes the permissions of the user's home (it
+ * used to chmod /root to 701 so the postgres user could reach a state dir
+ * inside it).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, statSync } from 'node:fs';
@@ -29,6 +32,43 @@ function run(snippet: string, env: Record<string, string>): { code: number; out:
 
 afterEach(() => {
   if (home) rmSync(home, { recursive: true, force: true });
+});
+
+describe('services.sh dispatcher', () => {
+  it('every service it starts defines ready/start/stop/version/addr, once each', () => {
+    const r = run(
+      'for s in "${SERVICES[@]}"; do for f in ready start stop version addr; do svc_has "$s" "$f" || echo "missing $s $f"; done; done; echo "${SERVICES[*]}"; echo "${APT_PACKAGES[*]}"',
+      { HOME: process.env.HOME ?? '/root' },
+    );
+    expect(r.code).toBe(0);
+    const [names, apt] = r.out.trim().split('\n').slice(-2);
+    expect(r.out).not.toMatch(/missing/);
+    expect(names!.split(' ')).toEqual([
+      'postgres',
+      'mariadb',
+      'redis',
+      'ferretdb',
+      'temporal',
+      'pgbouncer',
+      'moto',
+      'postgres-replica',
+      'mariadb-replica',
+    ]);
+    const pkgs = apt!.split(' ');
+    expect(new Set(pkgs).size).toBe(pkgs.length); // each script sourced once
+    expect(pkgs).toEqual(
+      expect.arrayContaining(['postgresql-15', 'mariadb-server', 'redis-server', 'pgbouncer', 'nginx-light']),
+    );
+  });
+
+  it('refuses an unknown command with the usage line', () => {
+    const out = execFileSync('bash', ['-c', `bash "${script}" frobnicate 2>&1; echo "rc=$?"`], {
+      encoding: 'utf8',
+    });
+    expect(out).toContain('usage:');
+    expect(out).toContain('install|up|down|status|env');
+    expect(out.trim().endsWith('rc=2')).toBe(true);
+  });
 });
 
 describe('services.sh state directory', () => {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# TLS for the dev services, sourced by scripts/services.sh (needs its HOST,
-# ports, STATE, RUN, LOG, DATA, PG_DATA, as_pg, log, die, have helpers).
+# scripts/services/tls.sh — TLS for the dev services, sourced by the service
+# scripts (postgres.sh, mariadb.sh, redis.sh, ferretdb.sh, nginx-tls.sh).
 #
 # A local CA (tls/ca.crt) signs one server certificate for localhost and
 # 127.0.0.1; every service presents it:
@@ -9,12 +9,16 @@
 #   MariaDB     3306   --ssl-cert/--ssl-key (plain still accepted)
 #   Redis       6380   tls-port beside the plain 6379 (tls-auth-clients no)
 #   FerretDB    27018  --listen-tls beside the plain 27017
-#   Temporal    7234   nginx (Debian nginx-light) terminating TLS in front of 7233 (7235: mTLS)
+#   Temporal    7234   nginx (scripts/services/nginx-tls.sh) in front of 7233 (7235: mTLS)
 # tls/other-ca.crt is an unrelated CA: tests use it to show a wrong CA is refused.
 # Clients: ROTATOR_TLS_CA_FILE (scripts/services.env) is the CA to trust.
+[[ -n "${SERVICES_TLS_LOADED:-}" ]] && return 0
+SERVICES_TLS_LOADED=1
+# shellcheck source=scripts/services/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 TLS_DIR="$STATE/tls"
-REDIS_TLS_PORT=6380
+REDIS_TLS_PORT="${ROTATOR_REDIS_TLS_PORT:-6380}"
 MONGO_TLS_PORT=27018
 TEMPORAL_TLS_PORT=7234
 
@@ -47,12 +51,14 @@ tls_certs() {
   fi
 }
 
-# PostgreSQL: its own copy of the key (owned by postgres, 0600), ssl on by reload.
+# pg_tls_conf DIR: PostgreSQL's own copy of the key in its data directory DIR
+# (owned by postgres, 0600); prints the settings (ssl on by reload)
 pg_tls_conf() {
-  cp "$TLS_DIR/server.key" "$PG_DATA/server.key"
-  cp "$TLS_DIR/server.crt" "$PG_DATA/server.crt"
-  chmod 600 "$PG_DATA/server.key"
-  if [[ $EUID -eq 0 ]]; then chown postgres: "$PG_DATA/server.key" "$PG_DATA/server.crt"; fi
+  local dir="$1"
+  cp "$TLS_DIR/server.key" "$dir/server.key"
+  cp "$TLS_DIR/server.crt" "$dir/server.crt"
+  chmod 600 "$dir/server.key"
+  if [[ $EUID -eq 0 ]]; then chown postgres: "$dir/server.key" "$dir/server.crt"; fi
   printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
 }
 
@@ -73,7 +79,7 @@ ferretdb_tls_args() {
 # Applies TLS to services that are already running, without a restart where
 # the server allows it (PostgreSQL reload, Redis CONFIG SET).
 tls_apply_running() {
-  if pg_ready 2>/dev/null && [[ "$(pg_psql -c 'show ssl' 2>/dev/null)" != on ]]; then
+  if postgres_ready 2>/dev/null && [[ "$(pg_psql -c 'show ssl' 2>/dev/null)" != on ]]; then
     pg_psql -c 'select pg_reload_conf()' >/dev/null && log "postgres: TLS enabled (reload)"
   fi
   if redis_ready 2>/dev/null && [[ "$(redis_cli CONFIG GET tls-port 2>/dev/null | tail -1)" == 0 ]]; then
@@ -82,58 +88,6 @@ tls_apply_running() {
       redis_cli CONFIG SET tls-port "$REDIS_TLS_PORT" >/dev/null &&
       log "redis: TLS on $HOST:$REDIS_TLS_PORT (CONFIG SET)"
   fi
-}
-
-# ---- nginx: TLS in front of the Temporal dev server (which has no TLS flags) ----
-# gRPC needs HTTP/2 negotiated by ALPN; stunnel 5.68 (Debian 12) cannot
-# negotiate it, so nginx (Debian nginx-light: http_v2 + grpc_pass) terminates
-# TLS: 7234 server-TLS, 7235 mutual TLS (client certificate from the local CA).
-temporal_tls_start() {
-  have nginx || die "tls: nginx not found (apt package nginx-light)"
-  local conf="$RUN/nginx-temporal.conf" logf="$LOG/nginx-temporal.log" mtls_port=$((TEMPORAL_TLS_PORT + 1))
-  if port_open "$TEMPORAL_TLS_PORT" && port_open "$mtls_port"; then return 0; fi
-  mkdir -p "$RUN/nginx-temporal"
-  cat >"$conf" <<EOC
-# written by scripts/tls.sh
-daemon on;
-pid $RUN/nginx-temporal.pid;
-error_log $logf warn;
-worker_processes 1;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path $RUN/nginx-temporal/body;
-  proxy_temp_path $RUN/nginx-temporal/proxy;
-  fastcgi_temp_path $RUN/nginx-temporal/fastcgi;
-  uwsgi_temp_path $RUN/nginx-temporal/uwsgi;
-  scgi_temp_path $RUN/nginx-temporal/scgi;
-  ssl_certificate $TLS_DIR/server.crt;
-  ssl_certificate_key $TLS_DIR/server.key;
-  ssl_protocols TLSv1.2 TLSv1.3;
-  grpc_read_timeout 1h;
-  grpc_send_timeout 1h;
-  client_max_body_size 0;
-  server {
-    listen $HOST:$TEMPORAL_TLS_PORT ssl http2;
-    location / { grpc_pass grpc://$HOST:$TEMPORAL_PORT; }
-  }
-  server {
-    listen $HOST:$mtls_port ssl http2;
-    ssl_client_certificate $TLS_DIR/ca.crt;
-    ssl_verify_client on;
-    location / { grpc_pass grpc://$HOST:$TEMPORAL_PORT; }
-  }
-}
-EOC
-  log "nginx: TLS for Temporal on $HOST:$TEMPORAL_TLS_PORT, mTLS on $HOST:$mtls_port"
-  nginx -c "$conf" -p "$RUN/nginx-temporal" >>"$logf" 2>&1 || die "nginx: failed to start; see $logf"
-}
-
-temporal_tls_stop() {
-  local f="$RUN/nginx-temporal.pid"
-  if [[ -s "$f" ]]; then kill "$(cat "$f")" 2>/dev/null || true; fi
-  rm -f "$f"
-  return 0
 }
 
 tls_env_lines() {
@@ -147,18 +101,18 @@ tls_env_lines() {
   echo "ROTATOR_TEST_CLIENT_KEY_FILE=$TLS_DIR/client.key"
 }
 
-# After `up`: TLS on what runs already (no restart), stunnel for Temporal.
+# After `up`: TLS on what runs already (no restart), nginx for Temporal.
 tls_up() {
   tls_certs
-  if pg_ready 2>/dev/null && [[ "$(pg_psql -c 'show ssl' 2>/dev/null)" != on ]]; then
-    grep -q '^ssl = on' "$PG_DATA/rotator.conf" 2>/dev/null || pg_tls_conf >>"$PG_DATA/rotator.conf"
+  if postgres_ready 2>/dev/null && [[ "$(pg_psql -c 'show ssl' 2>/dev/null)" != on ]]; then
+    grep -q '^ssl = on' "$PG_DATA/rotator.conf" 2>/dev/null || pg_tls_conf "$PG_DATA" >>"$PG_DATA/rotator.conf"
   fi
   tls_apply_running
-  if my_ready 2>/dev/null && [[ "$(my_root_sql -N -e "SELECT @@have_ssl" 2>/dev/null)" != YES ]]; then
+  if mariadb_ready 2>/dev/null && [[ "$(my_root_sql -N -e "SELECT @@have_ssl" 2>/dev/null)" != YES ]]; then
     log "mariadb: running without TLS; restart it (down, up) to enable TLS"
   fi
   if ferretdb_ready 2>/dev/null && ! port_open "$MONGO_TLS_PORT"; then
     log "ferretdb: running without TLS; restart it (down, up) to enable TLS on $MONGO_TLS_PORT"
   fi
-  temporal_tls_start
+  nginx_tls_start
 }

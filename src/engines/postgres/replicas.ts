@@ -1,0 +1,64 @@
+/**
+ * PostgreSQL streaming replicas (issue 13): a role created, altered or
+ * dropped on the primary reaches a hot standby when the standby has replayed
+ * the WAL up to the primary's insert position taken after the change. Both
+ * are read with the admin over a short-lived connection of its own.
+ */
+import { Client } from 'pg';
+import type { EngineConnection } from '../types';
+import type { NodeProgress, ReplicationTopology } from '../topology';
+import { connectionTls, nodeTlsOptions } from '../tls';
+
+async function withAdmin<T>(conn: EngineConnection, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({
+    host: conn.host,
+    port: conn.port,
+    database: conn.database ?? 'postgres',
+    user: conn.admin.username,
+    password: conn.admin.password,
+    ssl: nodeTlsOptions(connectionTls(conn)) ?? false,
+    connectionTimeoutMillis: conn.connectTimeoutMs ?? 10_000,
+    application_name: 'db-rotator',
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export const postgresReplicas: ReplicationTopology = {
+  async primaryPosition(primary) {
+    return withAdmin(primary, async (c) => {
+      const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+      return rows[0]!.lsn;
+    });
+  },
+
+  async progress(node, position): Promise<NodeProgress> {
+    return withAdmin(node, async (c) => {
+      const { rows } = await c.query<{
+        standby: boolean;
+        replayed: string | null;
+        caught_up: boolean | null;
+        paused: boolean | null;
+      }>(
+        `SELECT pg_is_in_recovery() AS standby,
+                pg_last_wal_replay_lsn()::text AS replayed,
+                pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught_up,
+                CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused`,
+        [position],
+      );
+      const r = rows[0]!;
+      // A node that is not a standby (a promoted replica, another primary) never replays ours.
+      if (!r.standby) return { caughtUp: false, detail: 'is not a standby (pg_is_in_recovery() is false)' };
+      const paused = r.paused ? ' (replay paused)' : '';
+      return {
+        caughtUp: r.caught_up === true,
+        detail: `replayed ${r.replayed ?? 'nothing'} of ${position}${paused}`,
+      };
+    });
+  },
+};
