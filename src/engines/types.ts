@@ -53,7 +53,7 @@ export interface EngineConnection {
  *
  * - Secrets are never recorded: password literals, SCRAM verifiers, native
  *   password hashes and ACL hash rules appear as `<redacted>` (REDACTED in
- *   ./dry-run.ts).
+ *   ./redaction.ts).
  * - Recorded text is what the engine would send, in order (PostgreSQL marks a
  *   change of database with a `\connect <db>` line; Redis records commands
  *   as words; MongoDB as `db.getSiblingDB(..).runCommand({...})`).

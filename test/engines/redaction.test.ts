@@ -11,7 +11,8 @@ import { redactRedisCommand } from '../../src/engines/redis';
 import { passwordHashRule } from '../../src/engines/redis/acl';
 import { scramSha256Verifier } from '../../src/engines/postgres/scram';
 import { secretFormsOf } from '../../src/engines';
-import { redactValues } from '../../src/engines/redaction';
+import { redactValues, withRedactedErrors } from '../../src/engines/redaction';
+import { ConfigError, TransientError } from '../../src/errors';
 
 const pw = "it's a \\secret\\ pw";
 const account = { user: 'app', host: '%' };
@@ -69,5 +70,34 @@ describe('dry-run redaction', () => {
     for (const kind of ['postgres', 'mongodb'] as const) {
       expect(redactValues(`x ${pw} y`, secretFormsOf(kind, pw))).toBe('x <redacted> y');
     }
+  });
+
+  it('withRedactedErrors: errors of any engine method leave without the secrets, class and retryability kept', async () => {
+    const hash = nativePasswordHash(pw);
+    const engine = {
+      kind: 'mysql' as const,
+      async describe() {
+        return 'server';
+      },
+      async changePassword(login: string) {
+        throw new ConfigError(`cannot change ${login}: statement had ${hash}`);
+      },
+      async verifyLogin() {
+        throw new TransientError(`lost connection while sending ${pw}`);
+      },
+    };
+    const wrapped = withRedactedErrors(engine, secretFormsOf('mysql', pw));
+    expect(wrapped.kind).toBe('mysql');
+    expect(await wrapped.describe()).toBe('server');
+    const err = await wrapped.changePassword('app').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).retryable).toBe(false);
+    expect((err as Error).message).toBe('cannot change app: statement had <redacted>');
+    expect((err as Error).stack).not.toContain(hash);
+    const transient = await wrapped.verifyLogin().catch((e: unknown) => e);
+    expect(transient).toBeInstanceOf(TransientError);
+    expect((transient as Error).message).toBe('lost connection while sending <redacted>');
+    // Unwrapped, the same call leaks: the wrapper is what redacts.
+    expect(await engine.changePassword('app').catch((e: Error) => e.message)).toContain(hash);
   });
 });

@@ -40,7 +40,7 @@ export const CODE_COMMAND_NOT_FOUND = 59;
 /** "User ... already exists" (createUser), on MongoDB and FerretDB; 11000 from older servers. */
 export const CODES_USER_EXISTS = new Set([51003, 11000]);
 
-/** TLS comes from EngineConnection.tls (./tls.ts), never from these free-form options. */
+/** TLS comes from EngineConnection.tls (../tls.ts), never from these free-form options. */
 const PASSTHROUGH_OPTIONS = ['replicaSet', 'directConnection', 'tlsCertificateKeyFile'] as const;
 
 export const codeOf = (err: unknown): number | undefined =>

@@ -26,7 +26,7 @@
  *
  * Connection options (EngineConnection.options): authSource, authMechanism
  * (admin only), replicaSet, directConnection, tlsCertificateKeyFile. TLS is
- * EngineConnection.tls (./tls.ts): verified by default.
+ * EngineConnection.tls (../tls.ts): verified by default.
  */
 import { type Document } from 'mongodb';
 import { AdminPrivilegeError, ConfigError, RotatorError, UnsupportedStrategyError } from '../../errors';
@@ -72,10 +72,8 @@ export function createMongoEngine(conn: EngineConnection): MongoEngine {
   return new MongoEngine(conn);
 }
 
-/** The forms in which a password can appear in our commands: itself (updateUser/createUser pwd). */
-export function secretForms(password: string): string[] {
-  return password ? [password] : [];
-}
+/** A password appears in our statements only as itself (updateUser/createUser pwd). */
+export { passwordItself as secretForms } from '../redaction';
 /** The MongoDB engine (contract in ../types.ts); the admin connection is ./connection.ts. */
 export class MongoEngine implements Engine {
   readonly kind = 'mongodb' as const;

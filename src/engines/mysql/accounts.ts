@@ -1,6 +1,6 @@
 /**
  * MySQL/MariaDB accounts are `'user'@'host'` pairs. The engine's login
- * strings follow one rule (documented in mysql.ts):
+ * strings follow one rule (documented in ./index.ts):
  *
  * - a bare name (`app`, `svc@corp`, `o'brien`) is the user name exactly as
  *   clients send it when they connect; `@` is an ordinary character in it.

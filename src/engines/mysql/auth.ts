@@ -15,7 +15,7 @@
  * caching_sha2_password hashes are salted server-side), so dual-password and
  * caching_sha2 accounts get the plaintext inside the statement. It is sent
  * only over the admin connection, is never logged, and errors of such
- * statements are reported by code only (see mysql-connection.ts).
+ * statements are reported by code only (see ./connection.ts).
  * mysql_native_password accounts outside RETAIN get `AS '*H'`.
  */
 import { createHash } from 'node:crypto';

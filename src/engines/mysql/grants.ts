@@ -2,7 +2,7 @@
  * SHOW GRANTS lines as structured facts, and the statements that give the
  * same facts to another account.
  *
- * Each line is tokenized (mysql-tokens.ts); the grantee is the account right
+ * Each line is tokenized (./tokens.ts); the grantee is the account right
  * after the first top-level bare TO/FROM/FOR keyword, and is checked to be
  * the account we asked about. Privilege lists, objects and role names are
  * kept as tokens and re-rendered with the driver's quoting for the other

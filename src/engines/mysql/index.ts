@@ -5,14 +5,14 @@
  * DISCARD OLD PASSWORD) and MariaDB 10.4+ (an authentication chain of two
  * mysql_native_password hashes); dual-user everywhere; single always.
  *
- * Logins (mysql-accounts.ts): a bare login is the user name clients send
+ * Logins (./accounts.ts): a bare login is the user name clients send
  * ('@' is an ordinary character in it); its host is `options.accountHost`,
  * else the one existing account with that user name, else '%'.
  * `'user'@'host'` (SQL quoting) names both explicitly. Logins made by
  * createLoginLike get the template's host. The processlist names sessions by
  * user name only, so sessions of 'app'@'a' and 'app'@'b' look the same.
  *
- * Passwords (mysql-auth.ts, mysql-passwords.ts): MariaDB and
+ * Passwords (./auth.ts, ./passwords.ts): MariaDB and
  * mysql_native_password accounts get hashes computed here; MySQL RETAIN
  * CURRENT PASSWORD and caching_sha2_password need the plaintext in the
  * statement. Non-password plugins (unix_socket, ed25519, gssapi, pam...) are
@@ -117,7 +117,7 @@ export class MysqlEngine implements Engine {
     return this.server;
   }
 
-  /** What mysql-passwords.ts needs. */
+  /** What ./passwords.ts needs. */
   private async access(): Promise<passwords.AccountAccess> {
     return { db: this.db, server: await this.version(), definition: (a) => this.definition(a) };
   }

@@ -6,7 +6,7 @@
  * MariaDB: the authentication chain is set to exactly the wanted hashes.
  * MySQL: primary/secondary passwords are read from mysql.user (hex) and
  * compared with the candidates (native hash, or caching_sha2 re-hashed with
- * the stored salt); the plans in mysql-auth.ts take the fewest statements,
+ * the stored salt); the plans in ./auth.ts take the fewest statements,
  * and the full, always-correct sequence when the state cannot be read.
  */
 import { ConfigError } from '../../errors';

@@ -2,7 +2,7 @@
  * dual-user: creating a login like another one, and comparing two logins.
  *
  * The clone makes the new login's facts (attributes, memberships, settings,
- * object privileges, default privileges; see postgres-privileges.ts) equal to
+ * object privileges, default privileges; see ./privileges.ts) equal to
  * the template's, by diff: missing ones are granted in batches, extra ones
  * (left over from an earlier attempt) revoked, so running it again converges.
  */
@@ -54,15 +54,21 @@ export interface CloneRequest {
 }
 
 export async function cloneLogin(db: PgConnector, request: CloneRequest): Promise<void> {
+  const names = {
+    templateSql: quoteName(request.source.name, 'template login name'),
+    newSql: quoteName(request.newLogin, 'new login name'),
+  };
+  const newOid = await cloneRole(db, request, names.newSql);
+  await cloneDatabases(db, request, newOid, names);
+}
+
+/** 1. The role, its attributes, memberships, settings and cluster-wide privileges; returns its oid. */
+async function cloneRole(db: PgConnector, request: CloneRequest, newSql: string): Promise<string> {
   const { source, admin, newLogin, verifier, version } = request;
   const template = source.name;
-  const templateSql = quoteName(template, 'template login name');
-  const newSql = quoteName(newLogin, 'new login name');
   const adminCheck = admin.superuser ? null : admin.oid;
-
-  // 1. The role, its attributes, memberships, settings and cluster-wide privileges.
   const home = db.homeDatabase;
-  const newOid = await db.transaction(home, `creating login "${newLogin}"`, async (client) => {
+  return db.transaction(home, `creating login "${newLogin}"`, async (client) => {
     const q: Query = async (sql, params) => (await client.query(sql, params)).rows;
     const existing = await readRole(q, newLogin);
     const statements: string[] = [];
@@ -125,8 +131,18 @@ export async function cloneLogin(db: PgConnector, request: CloneRequest): Promis
     );
     return created.oid;
   });
+}
 
-  // 2. Per database: grace bridge, object privileges, default privileges.
+/** 2. Per database: grace bridge, object privileges, default privileges. */
+async function cloneDatabases(
+  db: PgConnector,
+  request: CloneRequest,
+  newOid: string,
+  { templateSql, newSql }: { templateSql: string; newSql: string },
+): Promise<void> {
+  const { source, admin } = request;
+  const template = source.name;
+  const adminCheck = admin.superuser ? null : admin.oid;
   const resolve = (token: string) => (token === SELF ? newSql : token === PEER ? templateSql : token);
   for (const database of await scopeDatabases(db, [source.oid, newOid])) {
     if (!database.connectable) {

@@ -50,10 +50,8 @@ export function createPostgresEngine(conn: EngineConnection): PostgresEngine {
   return new PostgresEngine(conn);
 }
 
-/** The forms in which a password can appear in our statements: itself (SCRAM verifiers are salted; ./sql.ts redacts them). */
-export function secretForms(password: string): string[] {
-  return password ? [password] : [];
-}
+/** A password appears in our statements only as itself (SCRAM verifiers are salted; ./sql.ts redacts them). */
+export { passwordItself as secretForms } from '../redaction';
 
 export class PostgresEngine implements Engine {
   readonly kind = 'postgres' as const;

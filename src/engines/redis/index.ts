@@ -19,7 +19,7 @@
  * (see resolvePersist): ACL SAVE when an aclfile is used, else best-effort
  * CONFIG REWRITE of redis.conf.
  *
- * TLS: EngineConnection.tls (./tls.ts, verified by default). Connection
+ * TLS: EngineConnection.tls (../tls.ts, verified by default). Connection
  * options (EngineConnection.options): `persist` ('auto' | 'aclfile' | 'config' |
  * 'none'), `nodeLocalAcl` (boolean). `database` is the db index the
  * application uses (verifyLogin SELECTs it).

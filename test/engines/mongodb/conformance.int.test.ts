@@ -1,6 +1,6 @@
 import { createMongoEngine } from '../../../src/engines/mongodb';
 import { freshMongo, waitForMongo } from '../../helpers/mongo';
-import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
 import { describeEngine } from '../conformance';
 
 describeEngine('MongoDB (FerretDB)', {
@@ -11,12 +11,7 @@ describeEngine('MongoDB (FerretDB)', {
   async fresh() {
     const ns = await freshMongo();
     return {
-      engine: createMongoEngine({
-        host: services.mongo.host,
-        port: services.mongo.port,
-        database: ns.database,
-        admin: { username: services.mongo.user, password: services.mongo.password },
-      }),
+      engine: createMongoEngine(adminConnection('mongo', { database: ns.database })),
       name: (suffix) => ns.prefix + suffix,
       createTemplate: (suffix, password) =>
         ns.createUser(suffix, password, { mechanisms: ['SCRAM-SHA-256'] }),

@@ -11,27 +11,17 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMongoEngine, type MongoEngine } from '../../../src/engines/mongodb';
 import { generatePassword } from '../../../src/engines/password';
 import type { EngineConnection } from '../../../src/engines/types';
-import {
-  ConfigError,
-  UnsafeIdentifierError,
-  UnsupportedStrategyError,
-  VerificationError,
-} from '../../../src/errors';
+import { ConfigError, UnsafeIdentifierError, VerificationError } from '../../../src/errors';
 import { freshMongo, mongoConnect, waitForMongo, type MongoNamespace } from '../../helpers/mongo';
 import { services } from '../../helpers/services';
-import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
+import { adminConnection } from '../../helpers/engines';
+import { preflight, setPassword } from '../../helpers/engine-calls';
 
 let ns: MongoNamespace;
 let engine: MongoEngine;
 
 function engineFor(database: string | undefined, extra: Partial<EngineConnection> = {}): MongoEngine {
-  return createMongoEngine({
-    host: services.mongo.host,
-    port: services.mongo.port,
-    database,
-    admin: { username: services.mongo.user, password: services.mongo.password },
-    ...extra,
-  });
+  return createMongoEngine(adminConnection('mongo', { database, ...extra }));
 }
 
 /** 'ok' or the server's code name of logging in. */
@@ -78,18 +68,6 @@ describe('MongoDB engine on FerretDB: describe and preflight', () => {
       supported: false,
       reason: expect.stringMatching(/one password/),
     });
-  });
-
-  it('preflight: an existing login passes, a missing one is a ConfigError, dual-password is refused', async () => {
-    const user = await ns.createUser('app', generatePassword());
-    await preflight(engine, user, 'dual-user');
-    await preflight(engine, user, 'single');
-    await expect(preflight(engine, user, 'dual-password')).rejects.toBeInstanceOf(UnsupportedStrategyError);
-    await expect(preflight(engine, `${ns.prefix}nobody`, 'dual-user')).rejects.toBeInstanceOf(ConfigError);
-    expect(await engine.loginExists(user)).toBe(true);
-    expect(await engine.loginExists(`${ns.prefix}nobody`)).toBe(false);
-    await expect(addPassword(engine, user, 'a', 'b')).rejects.toBeInstanceOf(UnsupportedStrategyError);
-    await expect(keepOnlyPassword(engine, user, 'a')).rejects.toBeInstanceOf(UnsupportedStrategyError);
   });
 
   it('a wrong admin password is a ConfigError without the password', async () => {

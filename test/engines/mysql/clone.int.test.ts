@@ -4,18 +4,12 @@ import { createMysqlEngine } from '../../../src/engines/mysql';
 import type { Engine } from '../../../src/engines/types';
 import { ConfigError, UnsafeIdentifierError } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
-import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
+import { Timings } from '../../helpers/timings';
 import { addPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
-const timings: Record<string, number[]> = {};
-async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await fn();
-  } finally {
-    (timings[name] ??= []).push(performance.now() - start);
-  }
-}
+const timings = new Timings();
+const timed = <T>(name: string, fn: () => Promise<T>) => timings.timed(name, fn);
 
 let ns: MysqlNamespace;
 let engine: Engine;
@@ -23,23 +17,13 @@ let engine: Engine;
 beforeAll(() => waitForMysql(), 16 * 60_000);
 beforeEach(async () => {
   ns = await freshMysql();
-  engine = createMysqlEngine({
-    host: services.mysql.host,
-    port: services.mysql.port,
-    database: ns.database,
-    admin: { username: services.mysql.user, password: services.mysql.password },
-  });
+  engine = createMysqlEngine(adminConnection('mysql', { database: ns.database }));
 });
 afterEach(async () => {
   await engine.close();
   await ns.cleanup();
 });
-afterAll(() => {
-  const lines = Object.entries(timings).map(
-    ([name, ms]) => `  ${name}: ${ms.map((m) => m.toFixed(1)).join(', ')} ms`,
-  );
-  console.log(`MySQL engine dual-user timings (MariaDB):\n${lines.join('\n')}`);
-});
+afterAll(() => timings.print('MySQL engine dual-user timings (MariaDB)'));
 
 /** Runs each statement; 'ok' or the server's error code. */
 async function outcomes(c: Connection, statements: Record<string, string>): Promise<Record<string, string>> {
@@ -248,7 +232,7 @@ describe('dual-user (createLoginLike)', () => {
       });
       const held = await ns.connectAs(current.username, current.password);
       await engine.dropLogin(current.username, next.username);
-      (timings['rotation (preflight+clone+verify+compare+drop)'] ??= []).push(performance.now() - start);
+      timings.record('rotation (preflight+clone+verify+compare+drop)', performance.now() - start);
       await expect(held.query('SELECT 1')).rejects.toBeDefined();
       expect(await engine.loginExists(current.username)).toBe(false);
       current = next;
@@ -332,13 +316,9 @@ describe('hostile account names', () => {
     expect(await engine.loginExists(`${user}_b`)).toBe(true);
     await engine.verifyLogin({ username: `${user}_b`, password: 'clone-password-456' });
     await setPassword(engine, `'${user}'@'10.0.0.%'`, 'other-password-7890');
-    const pinned = createMysqlEngine({
-      host: services.mysql.host,
-      port: services.mysql.port,
-      database: ns.database,
-      admin: { username: services.mysql.user, password: services.mysql.password },
-      options: { accountHost: 'localhost' },
-    });
+    const pinned = createMysqlEngine(
+      adminConnection('mysql', { database: ns.database, options: { accountHost: 'localhost' } }),
+    );
     try {
       expect(await pinned.loginExists(user)).toBe(true);
       await setPassword(pinned, user, 'pinned-password-2468');

@@ -1,7 +1,7 @@
 import { escape, escapeId } from 'mysql2/promise';
 import { createMysqlEngine } from '../../../src/engines/mysql';
 import { freshMysql, waitForMysql } from '../../helpers/mysql';
-import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
 import { describeEngine } from '../conformance';
 
 describeEngine('MySQL/MariaDB', {
@@ -13,12 +13,7 @@ describeEngine('MySQL/MariaDB', {
     const grant = (what: string, login: string) =>
       ns.admin.query(`GRANT ${what} ON ${escapeId(ns.database)}.* TO ${escape(login)}@'%'`);
     return {
-      engine: createMysqlEngine({
-        host: services.mysql.host,
-        port: services.mysql.port,
-        database: ns.database,
-        admin: { username: services.mysql.user, password: services.mysql.password },
-      }),
+      engine: createMysqlEngine(adminConnection('mysql', { database: ns.database })),
       name: (suffix) => ns.prefix + suffix,
       async createTemplate(suffix, password) {
         const login = await ns.createLogin(suffix, password);

@@ -12,28 +12,18 @@ import {
 } from '../../../src/errors';
 import { freshMysql, waitForMysql, type MysqlNamespace } from '../../helpers/mysql';
 import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
+import { Timings } from '../../helpers/timings';
 import { addPassword, keepOnlyPassword, preflight, setPassword } from '../../helpers/engine-calls';
 
-const timings: Record<string, number[]> = {};
-async function timed<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await fn();
-  } finally {
-    (timings[name] ??= []).push(performance.now() - start);
-  }
-}
+const timings = new Timings();
+const timed = <T>(name: string, fn: () => Promise<T>) => timings.timed(name, fn);
 
 function engineFor(
   ns: MysqlNamespace,
   admin = { username: services.mysql.user, password: services.mysql.password },
 ): MysqlEngine {
-  return createMysqlEngine({
-    host: services.mysql.host,
-    port: services.mysql.port,
-    database: ns.database,
-    admin,
-  });
+  return createMysqlEngine(adminConnection('mysql', { database: ns.database, admin }));
 }
 
 /** SHOW CREATE USER without the IDENTIFIED clause: the attributes a password change must keep. */
@@ -82,12 +72,7 @@ afterEach(async () => {
   await engine.close();
   await ns.cleanup();
 });
-afterAll(() => {
-  const lines = Object.entries(timings).map(
-    ([name, ms]) => `  ${name}: ${ms.map((m) => m.toFixed(1)).join(', ')} ms`,
-  );
-  console.log(`MySQL engine timings (MariaDB):\n${lines.join('\n')}`);
-});
+afterAll(() => timings.print('MySQL engine timings (MariaDB)'));
 
 describe('describe', () => {
   it('reports the variant, version and strategies of the live server', async () => {

@@ -2,7 +2,7 @@ import { escapeIdentifier } from 'pg';
 import type { Client } from 'pg';
 import { createPostgresEngine } from '../../../src/engines/postgres';
 import { freshPg, pgConnect } from '../../helpers/pg';
-import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
 import { describeEngine } from '../conformance';
 
 describeEngine('PostgreSQL', {
@@ -14,12 +14,7 @@ describeEngine('PostgreSQL', {
     await ns.admin.query('CREATE TABLE orders (id int)');
     const sessions: Client[] = [];
     return {
-      engine: createPostgresEngine({
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: ns.database,
-        admin: { username: services.postgres.user, password: services.postgres.password },
-      }),
+      engine: createPostgresEngine(adminConnection('postgres', { database: ns.database })),
       name: (suffix) => ns.prefix + suffix,
       async createTemplate(suffix, password) {
         const login = await ns.createLogin(suffix, password);

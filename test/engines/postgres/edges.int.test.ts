@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { Client, escapeIdentifier as id, escapeLiteral as lit } from 'pg';
+import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine, type PostgresEngine } from '../../../src/engines/postgres';
 import {
@@ -10,7 +10,8 @@ import {
 } from '../../../src/errors';
 import { generatePassword } from '../../../src/engines/password';
 import { freshPg, pgConnect, type PgNamespace } from '../../helpers/pg';
-import { services, testTls } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
+import { services } from '../../helpers/services';
 import { addPassword, keepOnlyPassword, preflight } from '../../helpers/engine-calls';
 
 async function waitForPostgres(): Promise<void> {
@@ -32,27 +33,11 @@ async function waitForPostgres(): Promise<void> {
 const superAdmin = () => ({ username: services.postgres.user, password: services.postgres.password });
 
 function engineFor(ns: PgNamespace, admin = superAdmin(), database = ns.database): PostgresEngine {
-  return createPostgresEngine({
-    host: services.postgres.host,
-    port: services.postgres.port,
-    database,
-    admin,
-  });
+  return createPostgresEngine(adminConnection('postgres', { database, admin }));
 }
 
-async function connectAs(database: string, user: string, password: string): Promise<Client> {
-  const c = new Client({
-    host: services.postgres.host,
-    port: services.postgres.port,
-    database,
-    user,
-    password,
-    ssl: testTls(services.postgres.host),
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
+/** A session as user/password on database (the helpers' pgConnect). */
+const connectAs = pgConnect;
 
 describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
   beforeAll(waitForPostgres, 16 * 60_000);

@@ -6,8 +6,9 @@ import type { Engine } from '../../../src/engines/types';
 import { ConfigError, VerificationError } from '../../../src/errors';
 import { generatePassword } from '../../../src/engines/password';
 import { scramVerifierMatches } from '../../../src/engines/postgres/scram';
-import { freshPg, type PgNamespace } from '../../helpers/pg';
-import { services, testTls } from '../../helpers/services';
+import { freshPg, type PgNamespace, pgConnect } from '../../helpers/pg';
+import { adminConnection } from '../../helpers/engines';
+import { services } from '../../helpers/services';
 import { preflight, setPassword } from '../../helpers/engine-calls';
 
 /** Another engineer starts the services; wait for them (up to 15 minutes) instead of starting PostgreSQL. */
@@ -30,27 +31,11 @@ function engineFor(
   ns: PgNamespace,
   admin = { username: services.postgres.user, password: services.postgres.password },
 ): Engine {
-  return createPostgresEngine({
-    host: services.postgres.host,
-    port: services.postgres.port,
-    database: ns.database,
-    admin,
-  });
+  return createPostgresEngine(adminConnection('postgres', { database: ns.database, admin }));
 }
 
-async function connectAs(database: string, user: string, password: string): Promise<Client> {
-  const c = new Client({
-    host: services.postgres.host,
-    port: services.postgres.port,
-    database,
-    user,
-    password,
-    ssl: testTls(services.postgres.host),
-  });
-  c.on('error', () => undefined);
-  await c.connect();
-  return c;
-}
+/** A session as user/password on database (the helpers' pgConnect). */
+const connectAs = pgConnect;
 
 /** Runs each statement on its own; returns 'ok' or the SQLSTATE per statement. */
 async function capabilities(c: Client, statements: string[]): Promise<Record<string, string>> {

@@ -1,6 +1,6 @@
 import { createRedisEngine } from '../../../src/engines/redis';
 import { freshRedis, waitForRedis } from '../../helpers/redis';
-import { services } from '../../helpers/services';
+import { adminConnection } from '../../helpers/engines';
 import { describeEngine } from '../conformance';
 
 describeEngine('Redis', {
@@ -11,12 +11,7 @@ describeEngine('Redis', {
     const ns = await freshRedis();
     return {
       // persist: 'none' — the shared server has a redis.conf; tests must not CONFIG REWRITE it.
-      engine: createRedisEngine({
-        host: services.redis.host,
-        port: services.redis.port,
-        admin: { username: services.redis.user, password: services.redis.password },
-        options: { persist: 'none' },
-      }),
+      engine: createRedisEngine(adminConnection('redis', { options: { persist: 'none' } })),
       name: (suffix) => ns.prefix + suffix,
       createTemplate: (suffix, password) =>
         ns.createUser(suffix, 'on', `>${password}`, `~${ns.prefix}k:*`, '+ping', '+get'),
