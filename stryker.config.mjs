@@ -1,5 +1,5 @@
 // Mutation testing of the pure core (issue 17). `npm run mutation`; not in CI (minutes, not seconds).
-// One module: `npm run mutation -- --mutate src/engines/scram.ts`. Report: reports/mutation/.
+// One module: `npm run mutation -- --mutate src/engines/postgres/scram.ts`. Report: reports/mutation/.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -9,16 +9,17 @@ export default {
   mutate: [
     'src/store/transitions.ts',
     // PostgreSQL: the catalog rows → facts mapping, the comparison and the statement rendering.
-    // Lines 71-197 are the catalog queries' SQL text, exercised against PostgreSQL in test/integration.
-    'src/engines/postgres-privileges.ts:63-69',
-    'src/engines/postgres-privileges.ts:199-360',
-    'src/engines/postgres-grants.ts',
-    'src/engines/mysql-grants.ts',
-    'src/engines/mysql-tokens.ts',
-    'src/engines/mysql-auth.ts',
-    'src/engines/redis-acl.ts',
-    'src/engines/mongodb-users.ts',
-    'src/engines/scram.ts',
+    // Lines 71-197 are the catalog queries' SQL text, exercised against PostgreSQL in test/engines/postgres/*.int.test.ts.
+    'src/engines/postgres/privileges.ts:63-69',
+    'src/engines/postgres/privileges.ts:199-360',
+    'src/engines/postgres/grants.ts',
+    'src/engines/mysql/grants.ts',
+    'src/engines/mysql/tokens.ts',
+    'src/engines/mysql/auth.ts',
+    'src/engines/redis/acl.ts',
+    'src/engines/redis/probes.ts',
+    'src/engines/mongodb/users.ts',
+    'src/engines/postgres/scram.ts',
     'src/engines/password.ts',
     'src/consumer/rotating.ts',
     'src/consumer/source-base.ts',

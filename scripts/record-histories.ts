@@ -33,7 +33,7 @@ import { escapeIdentifier } from 'pg';
 import * as prettier from 'prettier';
 import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from '../src/codec';
 import { productionActivities } from '../src/runtime';
-import { openStore, SecretCipher } from '../src/store';
+import { openStore, SecretCipher, type ManagedCredentialStore } from '../src/store';
 import { generateKeyBase64, parseKeyring } from '../src/store/crypto';
 import { parseCredentialDefinition } from '../src/store/schema';
 import { planWorkflowId, rotationWorkflowId } from '../src/shared/constants';
@@ -45,20 +45,16 @@ import {
   resolveUpdate,
   rollbackUpdate,
 } from '../src/shared/messages';
-import type {
-  FleetInput,
-  FleetSummary,
-  LaunchResult,
-  RotationInput,
-  RotationResult,
-  RotationStatus,
-} from '../src/shared/types';
+import type { FleetInput, RotationInput, RotationResult, RotationStatus } from '../src/shared/types';
 import { freshPg, type PgNamespace } from '../test/helpers/pg';
 import { addPgAdmin, addPgApp } from '../test/helpers/pg-rig';
 import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
 import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
 import { recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
+// Type only: workflow modules load only in the workflow sandbox.
+import type { rotateCredential } from '../src/workflows/rotate-credential';
+import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
 import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';
 import { devServerEnv, encryptedClient, testKeyring, uniqueTaskQueue } from '../test/helpers/temporal';
 
@@ -134,59 +130,98 @@ async function main(): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
   const recorded: Recorded[] = [];
   try {
-    const pg = await freshPg();
-    cleanups.push(() => pg.cleanup());
-    const mysql = await freshMysql();
-    cleanups.push(() => mysql.cleanup());
-    const redis = await freshRedis();
-    cleanups.push(() => redis.cleanup());
-    const mongo = await freshMongo();
-    cleanups.push(() => mongo.cleanup());
-    const ctx: Ctx = {
-      rig,
-      client,
-      taskQueue,
-      hooks,
-      pg,
-      mysql,
-      redis,
-      mongo,
-      pgAdminId: await addPgAdmin(rig, pg),
-      mysqlAdminId: await addAdmin(rig, 'mysql', services.mysql, { database: mysql.database }),
-      redisAdminId: await addAdmin(rig, 'redis', services.redis, {}),
-      mongoAdminId: await addAdmin(rig, 'mongodb', services.mongo, { database: 'admin' }),
-    };
+    const ctx = await prepareDatabases({ rig, client, taskQueue, hooks }, cleanups);
     for (const admin of [services.postgres, services.mysql, services.redis, services.mongo])
       secrets.add(admin.password);
 
-    // A few at a time: the machine is shared.
-    const queue = [...SCENARIOS];
-    await Promise.all(
-      Array.from({ length: 3 }, async () => {
-        for (let s = queue.shift(); s; s = queue.shift()) {
-          const t0 = Date.now();
-          const runs = await withTimeout(s.run(ctx), 180_000, s.name);
-          for (const r of runs) recorded.push(r);
-          log(`${s.name}: ${runs.length} run(s) in ${Date.now() - t0} ms`);
-        }
-      }),
-    );
+    recorded.push(...(await runScenarios(ctx)));
   } finally {
     worker.shutdown();
     await running;
     for (const c of cleanups.reverse()) await c().catch((e) => log(`cleanup: ${String(e)}`));
   }
 
-  // Every password the store knows (generated or imported), for the leak check.
+  await addStorePasswords(store, ids, secrets);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  const { files, histories, checked } = await serializeWithoutLeaks(client, keyring, recorded, secrets);
+
+  // The corpus must replay on the code it was recorded with.
+  const replayed = await replayAll(code, keyring, histories);
+
+  writeCorpus(files, archive);
+  await env.teardown();
+  log(
+    `${files.size} histories written to test/replay/histories (${replayed} replayed, ${checked.length} passwords checked, none found) in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+}
+
+/** A fresh namespace on each database server with its admin credential; `cleanups` undo them. */
+async function prepareDatabases(
+  base: Pick<Ctx, 'rig' | 'client' | 'taskQueue' | 'hooks'>,
+  cleanups: Array<() => Promise<void>>,
+): Promise<Ctx> {
+  const { rig } = base;
+  const pg = await freshPg();
+  cleanups.push(() => pg.cleanup());
+  const mysql = await freshMysql();
+  cleanups.push(() => mysql.cleanup());
+  const redis = await freshRedis();
+  cleanups.push(() => redis.cleanup());
+  const mongo = await freshMongo();
+  cleanups.push(() => mongo.cleanup());
+  return {
+    ...base,
+    pg,
+    mysql,
+    redis,
+    mongo,
+    pgAdminId: await addPgAdmin(rig, pg),
+    mysqlAdminId: await addAdmin(rig, 'mysql', services.mysql, { database: mysql.database }),
+    redisAdminId: await addAdmin(rig, 'redis', services.redis, {}),
+    mongoAdminId: await addAdmin(rig, 'mongodb', services.mongo, { database: 'admin' }),
+  };
+}
+
+/** Runs every scenario, a few at a time (the machine is shared), and returns the runs to record. */
+async function runScenarios(ctx: Ctx): Promise<Recorded[]> {
+  const recorded: Recorded[] = [];
+  const queue = [...SCENARIOS];
+  await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) {
+        const t0 = Date.now();
+        const runs = await withTimeout(s.run(ctx), 180_000, s.name);
+        for (const r of runs) recorded.push(r);
+        log(`${s.name}: ${runs.length} run(s) in ${Date.now() - t0} ms`);
+      }
+    }),
+  );
+  return recorded;
+}
+
+/** Every password the store knows (generated or imported), for the leak check. */
+async function addStorePasswords(store: ManagedCredentialStore, ids: string[], secrets: Set<string>) {
   for (const id of ids) {
     for (const v of await store.listVersions(id)) {
       const s = await store.getSecret(id, v.version).catch(() => undefined);
       if (s) secrets.add(s.password);
     }
   }
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+}
 
+/**
+ * The recorded runs' histories as corpus files, in name order. Throws, with
+ * nothing written, when a password appears in one (plain or decrypted) or a
+ * history holds no decryptable credential id.
+ */
+async function serializeWithoutLeaks(
+  client: Client,
+  keyring: ReturnType<typeof testKeyring>,
+  recorded: Recorded[],
+  secrets: Set<string>,
+) {
   const files = new Map<string, string>();
   const histories: Array<{ workflowId: string; history: temporal.api.history.v1.IHistory }> = [];
   const codec = new AesGcmPayloadCodec(keyring);
@@ -211,8 +246,15 @@ async function main(): Promise<void> {
   }
   if (leaks.length)
     throw new Error(`passwords found in recorded histories, nothing written:\n${leaks.join('\n')}`);
+  return { files, histories, checked };
+}
 
-  // The corpus must replay on the code it was recorded with.
+/** Replays the histories on the bundle that recorded them; returns how many replayed. */
+async function replayAll(
+  code: string,
+  keyring: ReturnType<typeof testKeyring>,
+  histories: Array<{ workflowId: string; history: temporal.api.history.v1.IHistory }>,
+): Promise<number> {
   let replayed = 0;
   for await (const res of Worker.runReplayHistories(
     { workflowBundle: { code }, dataConverter: encryptedDataConverter(keyring) },
@@ -222,7 +264,11 @@ async function main(): Promise<void> {
       throw new Error(`${res.workflowId} does not replay on the code that recorded it: ${res.error}`);
     replayed++;
   }
+  return replayed;
+}
 
+/** Writes the corpus; with --archive, the previous recordings move to test/replay/histories/<archive>/ first. */
+function writeCorpus(files: Map<string, string>, archive: string | undefined): void {
   mkdirSync(HISTORIES_DIR, { recursive: true });
   if (archive) {
     const to = join(HISTORIES_DIR, archive);
@@ -232,10 +278,6 @@ async function main(): Promise<void> {
     log(`previous recordings kept in test/replay/histories/${archive}/`);
   }
   for (const [name, text] of files) writeFileSync(join(HISTORIES_DIR, name), text);
-  await env.teardown();
-  log(
-    `${files.size} histories written to test/replay/histories (${replayed} replayed, ${checked.length} passwords checked, none found) in ${Math.round((Date.now() - started) / 1000)} s`,
-  );
 }
 
 /** `--archive <release>`: a plain directory name that does not exist yet. */
@@ -417,12 +459,12 @@ const SCENARIOS: Scenario[] = [
         await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_b', { labels: { team } }),
       ];
       const input: FleetInput = { selector: { labels: { team } }, concurrency: 2, rotation: NO_GRACE };
-      const h = await c.client.workflow.start('rotateFleet', {
+      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `fleet/replay-${uniqueSuffix()}`,
       });
-      const summary = (await h.result()) as FleetSummary;
+      const summary = await h.result();
       if (summary.rotated.length !== 2) throw new Error(`fleet: ${JSON.stringify(summary)}`);
       const out: Recorded[] = [{ name: 'fleet', workflowId: h.workflowId, runId: await runIdOf(h) }];
       for (const [i, a] of apps.entries()) {
@@ -442,7 +484,7 @@ const SCENARIOS: Scenario[] = [
         await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
       ];
       const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
-      const h = await c.client.workflow.start('rotateFleet', {
+      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
@@ -450,7 +492,7 @@ const SCENARIOS: Scenario[] = [
       const children = apps.map((a) => c.client.workflow.getHandle(rotationWorkflowId(a.id)));
       const first = await firstInGrace(children);
       await h.cancel();
-      const summary = (await h.result()) as FleetSummary;
+      const summary = await h.result();
       if (!summary.cancelled || summary.leftRunning?.[0] !== first.workflowId.replace(/^rotate\//, ''))
         throw new Error(`fleet-cancelled: ${JSON.stringify(summary)}`);
       await first.executeUpdate(finishGraceUpdate, { args: [{}] });
@@ -464,12 +506,12 @@ const SCENARIOS: Scenario[] = [
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'sched');
       const input: RotationInput = { credentialId: app.id, ...NO_GRACE };
-      const h = await c.client.workflow.start('scheduledRotation', {
+      const h = await c.client.workflow.start<typeof scheduledRotation>('scheduledRotation', {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `schedule-launcher/replay-${uniqueSuffix()}`,
       });
-      const result = (await h.result()) as LaunchResult;
+      const result = await h.result();
       if (result.outcome !== 'rotated') throw new Error(`schedule-launcher: ${JSON.stringify(result)}`);
       const child = c.client.workflow.getHandle(rotationWorkflowId(app.id));
       return [
@@ -482,12 +524,12 @@ const SCENARIOS: Scenario[] = [
     name: 'dry-run',
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'plan');
-      const h = await c.client.workflow.start('rotateCredential', {
+      const h = await c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
         args: [{ credentialId: app.id, dryRun: true } satisfies RotationInput],
         taskQueue: c.taskQueue,
         workflowId: planWorkflowId(app.id),
       });
-      const r = (await h.result()) as RotationResult;
+      const r = await h.result();
       if (r.outcome !== 'planned') throw new Error(`dry-run: ${JSON.stringify(r)}`);
       return [{ name: 'dry-run', workflowId: h.workflowId, runId: await runIdOf(h) }];
     },
@@ -502,8 +544,11 @@ async function rotateThroughGrace(c: Ctx, name: string, id: string, strategy: st
   return expectOutcome(name, h, 'rotated', strategy);
 }
 
-function start(c: Ctx, input: RotationInput): Promise<WorkflowHandle> {
-  return c.client.workflow.start('rotateCredential', {
+/** A rotation's handle, typed by the workflow's signature. */
+type RotationHandle = WorkflowHandle<typeof rotateCredential>;
+
+function start(c: Ctx, input: RotationInput): Promise<RotationHandle> {
+  return c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
     args: [input],
     taskQueue: c.taskQueue,
     workflowId: rotationWorkflowId(input.credentialId),
@@ -512,11 +557,11 @@ function start(c: Ctx, input: RotationInput): Promise<WorkflowHandle> {
 
 async function expectOutcome(
   name: string,
-  h: WorkflowHandle,
+  h: RotationHandle,
   outcome: RotationResult['outcome'],
   strategy?: string,
 ): Promise<Recorded> {
-  const r = (await h.result()) as RotationResult;
+  const r = await h.result();
   if (r.outcome !== outcome || (strategy && r.strategy !== strategy))
     throw new Error(
       `${name}: expected ${outcome}${strategy ? ` (${strategy})` : ''}, got ${JSON.stringify(r)}`,

@@ -82,7 +82,10 @@ async function closeOf(client: Client, d: WorkflowExecutionDescription): Promise
   }
 }
 
-/** "ErrorType: message" of the innermost cause of a workflow failure (decoded by the client's codec). */
+/**
+ * Why a run did not complete: terminated, timed out or cancelled as such, else
+ * "ErrorType: message" of the innermost cause (decoded by the client's codec).
+ */
 export function failureCause(err: unknown): string {
   if (err instanceof WorkflowNotFoundError) return 'no such rotation';
   const e: unknown = err instanceof WorkflowFailedError ? err.cause : err;

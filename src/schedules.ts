@@ -3,6 +3,9 @@ import type { RotatorConfig } from './config';
 import { ConfigError } from './errors';
 import type { FleetInput, RotationInput } from './shared/types';
 import type { CredentialStore } from './store/types';
+// Type only: the workflow module loads only in the workflow sandbox (its metrics are created at
+// module load), so schedules name the workflow type and the compiler checks the arguments.
+import type { rotateFleet, scheduledRotation } from './workflows/rotate-fleet';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -41,7 +44,7 @@ export async function createRotationSchedule(
   const everyMs = everyDays * DAY_MS;
   const offset = opts.firstRunAt ? intervalOffsetMs(opts.firstRunAt, everyMs) : 0;
   const first = opts.firstRunAt ? `, first run ${opts.firstRunAt.toISOString()}` : '';
-  return client.schedule.create({
+  return client.schedule.create<typeof scheduledRotation>({
     scheduleId: rotationScheduleId(credentialId),
     // startAt too: the phase also lands one period earlier (the last rotation itself).
     spec: {
@@ -61,7 +64,7 @@ export async function createRotationSchedule(
   });
 }
 
-/** Minutes an overdue credential waits for its first scheduled run. */
+/** How long an overdue credential waits for its first scheduled run (one minute). */
 const OVERDUE_DELAY_MS = 60_000;
 
 /**
@@ -90,7 +93,7 @@ export async function lastRotatedAt(store: CredentialStore, credentialId: string
 /** Daily sweep that rotates every credential whose expiry date is near. */
 export async function createExpirySweepSchedule(client: Client, cfg: RotatorConfig, withinDays = 14) {
   const input: FleetInput = { selector: { expiringWithinDays: withinDays }, concurrency: 5 };
-  return client.schedule.create({
+  return client.schedule.create<typeof rotateFleet>({
     scheduleId: 'rotation-schedule/expiry-sweep',
     spec: { intervals: [{ every: DAY_MS }] },
     action: {

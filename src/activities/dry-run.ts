@@ -11,7 +11,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { TransientError } from '../errors';
-import { redactValues, secretForms } from '../engines/dry-run';
+import { secretFormsOf } from '../engines';
+import { redactValues } from '../engines/redaction';
 import type { DryRunRecorder, Engine, EngineConnection, Secret, SessionInfo } from '../engines/types';
 import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
@@ -208,7 +209,9 @@ function report(
   findings: Findings,
 ): RotationDryRun {
   const { def, server } = parts;
-  const forms = [PLACEHOLDER_PASSWORD, ...(server?.secrets ?? [])].flatMap(secretForms);
+  const forms = [PLACEHOLDER_PASSWORD, ...(server?.secrets ?? [])].flatMap((secret) =>
+    secretFormsOf(def.engine, secret),
+  );
   const clean = (text: string) => redactValues(text, forms);
   const plan = server?.plan;
   return {

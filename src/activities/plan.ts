@@ -11,7 +11,7 @@ import {
   UnsupportedStrategyError,
   type RotatorError,
 } from '../errors';
-import { isPermanent } from '../engines/dry-run';
+import { isPermanent } from '../engines/checks';
 import type { Engine, EngineConnection, ServerInfo } from '../engines/types';
 import {
   DEFAULT_CONSUMER_EXPIRY_MS,
@@ -55,12 +55,7 @@ export class Blockers {
 
   /** The engine's checks of `login` for `strategy`: all of them, or the first thrown. */
   async engine(engine: Engine, login: string, strategy: ResolvedStrategy): Promise<void> {
-    if (!this.collect) return engine.preflight(login, strategy);
-    if (engine.blockers) {
-      for (const message of await engine.blockers(login, strategy)) this.addMessage(message);
-      return;
-    }
-    await this.guard(() => engine.preflight(login, strategy));
+    for (const problem of await engine.check(login, strategy)) this.add(problem);
   }
 }
 
@@ -171,10 +166,7 @@ async function checkNewLoginName(engine: Engine, login: string): Promise<void> {
   }
 }
 
-/**
- * Grace, migration and drain timeouts of this run. An emergency bounds every
- * wait by a short grace and forces the revoke (drain 0: sessions are ended).
- */
+/** The timings of this run: its waits and the consumer table's bounds. */
 function timings(def: CredentialDefinition, input: RotationInput) {
   return { ...waits(def, input), ...consumerTable(input) };
 }
@@ -191,6 +183,11 @@ function positiveOr(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isSafeInteger(v) && v > 0 ? v : fallback;
 }
 
+/**
+ * Grace, migration, drain and consumer discovery of this run (the run's
+ * values, else the policy's). An emergency bounds every wait by a short grace
+ * and forces the revoke (drain 0: sessions are ended).
+ */
 function waits(def: CredentialDefinition, input: RotationInput) {
   if (input.emergency) {
     const graceMs = input.graceMs ?? DEFAULT_EMERGENCY_GRACE_MS;

@@ -3,6 +3,8 @@ import { RotatorError, PrivilegeParityError } from '../errors';
 import { redactText, sanitizeError } from '../sanitize-error';
 import type { Engine, EngineFactory, Secret } from '../engines/types';
 import { generatePassword } from '../engines/password';
+import { secretFormsOf } from '../engines';
+import { withRedactedErrors } from '../engines/redaction';
 import type { CredentialDefinition, CredentialStore } from '../store/types';
 import type { RotationActivities } from '../shared/activities';
 import type { RotationInput, RotationPlan } from '../shared/types';
@@ -26,8 +28,15 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
   const { store } = deps;
   const actor = deps.actor ?? 'worker';
 
-  async function withEngine<T>(def: CredentialDefinition, fn: (engine: Engine) => Promise<T>): Promise<T> {
-    const engine = deps.createEngine(def.engine, await connectionFor(store, def));
+  /** The engine of `def`, its errors redacted of the admin password and `secrets` in every form. */
+  async function withEngine<T>(
+    def: CredentialDefinition,
+    fn: (engine: Engine) => Promise<T>,
+    secrets: Secret[] = [],
+  ): Promise<T> {
+    const conn = await connectionFor(store, def);
+    const forms = [conn.admin, ...secrets].flatMap((s) => secretFormsOf(def.engine, s.password));
+    const engine = withRedactedErrors(deps.createEngine(def.engine, conn), forms);
     try {
       return await fn(engine);
     } finally {
@@ -80,7 +89,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     async applyPending(plan) {
       const def = await store.getDefinition(plan.credentialId);
       const { from, to } = await secretsOf(plan);
-      await withEngine(def, (engine) => applyStep(engine, plan, from, to));
+      await withEngine(def, (engine) => applyStep(engine, plan, from, to), [from, to]);
     },
 
     async isPromoted(plan) {
@@ -100,17 +109,21 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       if (!pending) return;
       const from = await store.getSecret(id, plan.fromVersion);
       const def = await store.getDefinition(id);
-      await withEngine(def, async (engine) => {
-        switch (plan.strategy) {
-          case 'dual-user':
-            // Objects the new login created go back to the old one.
-            return engine.dropLogin(plan.toUsername, from.username);
-          case 'dual-password':
-            return engine.keepOnlyPassword(from.username, from.password);
-          case 'single':
-            return engine.setPassword(from.username, from.password);
-        }
-      });
+      await withEngine(
+        def,
+        async (engine) => {
+          switch (plan.strategy) {
+            case 'dual-user':
+              // Objects the new login created go back to the old one.
+              return engine.dropLogin(plan.toUsername, from.username);
+            case 'dual-password':
+              return engine.changePassword(from.username, { mode: 'keep-only', password: from.password });
+            case 'single':
+              return engine.changePassword(from.username, { mode: 'replace', password: from.password });
+          }
+        },
+        [from],
+      );
       // 3. The store: no PENDING version left behind to block the next rotation.
       if (pending.state === 'pending') await store.discardPending(id, plan.toVersion, actor);
     },
@@ -118,21 +131,25 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
     async verifyPending(plan) {
       const def = await store.getDefinition(plan.credentialId);
       const { from, to } = await secretsOf(plan);
-      await withEngine(def, async (engine) => {
-        await engine.verifyLogin(to, { checks: def.verifyChecks });
-        if (plan.strategy === 'single') return;
-        // The old credential must keep working during grace.
-        await engine.verifyLogin(from, { checks: def.verifyChecks });
-        if (plan.strategy === 'dual-user') {
-          const diff = await engine.comparePrivileges(from.username, to.username);
-          if (diff.missing.length > 0) {
-            throw new PrivilegeParityError(
-              `login "${to.username}" lacks ${diff.missing.length} privilege(s) of "${from.username}": ${diff.missing.slice(0, 10).join('; ')}`,
-              diff.missing,
-            );
+      await withEngine(
+        def,
+        async (engine) => {
+          await engine.verifyLogin(to, { checks: def.verifyChecks });
+          if (plan.strategy === 'single') return;
+          // The old credential must keep working during grace.
+          await engine.verifyLogin(from, { checks: def.verifyChecks });
+          if (plan.strategy === 'dual-user') {
+            const diff = await engine.comparePrivileges(from.username, to.username);
+            if (diff.missing.length > 0) {
+              throw new PrivilegeParityError(
+                `login "${to.username}" lacks ${diff.missing.length} privilege(s) of "${from.username}": ${diff.missing.slice(0, 10).join('; ')}`,
+                diff.missing,
+              );
+            }
           }
-        }
-      });
+        },
+        [from, to],
+      );
     },
 
     async promote(plan) {
@@ -155,7 +172,7 @@ export function createRotationActivities(deps: RotationDeps): RotationActivities
       const old = await store.getVersion(plan.credentialId, plan.fromVersion);
       if (old?.state === 'revoked') return;
       const to = await store.getSecret(plan.credentialId, plan.toVersion);
-      await withEngine(def, (engine) => revokeStep(engine, plan, to));
+      await withEngine(def, (engine) => revokeStep(engine, plan, to), [to]);
       await store.markRevoked(plan.credentialId, plan.fromVersion, actor);
     },
 
@@ -176,9 +193,13 @@ export async function applyStep(engine: Engine, plan: RotationPlan, from: Secret
     case 'dual-user':
       return engine.createLoginLike(from.username, to.username, to.password);
     case 'dual-password':
-      return engine.addPassword(from.username, to.password, from.password);
+      return engine.changePassword(from.username, {
+        mode: 'add',
+        password: to.password,
+        current: from.password,
+      });
     case 'single':
-      return engine.setPassword(from.username, to.password);
+      return engine.changePassword(from.username, { mode: 'replace', password: to.password });
   }
 }
 
@@ -188,7 +209,7 @@ export async function revokeStep(engine: Engine, plan: RotationPlan, to: Secret)
     case 'dual-user':
       return engine.dropLogin(plan.fromUsername, to.username);
     case 'dual-password':
-      return engine.keepOnlyPassword(to.username, to.password);
+      return engine.changePassword(to.username, { mode: 'keep-only', password: to.password });
     case 'single':
       return; // the old password stopped working at apply
   }

@@ -9,28 +9,40 @@ import { rotationWorkflowId } from '../shared/constants';
 import type { ManagedCredentialStore } from '../store';
 
 /** Runs `fn` with the configured store open; `cfg` defaults to the configuration now. */
-export async function withStore<T>(
+export function withStore<T>(
   fn: (store: ManagedCredentialStore, cfg: RotatorConfig) => Promise<T>,
   cfg: RotatorConfig = loadConfig(),
 ): Promise<T> {
-  const store = await openConfiguredStore(cfg);
-  try {
-    return await fn(store, cfg);
-  } finally {
-    await store.close();
-  }
+  return using(
+    () => openConfiguredStore(cfg),
+    (store) => store.close(),
+    (store) => fn(store, cfg),
+  );
 }
 
 /** Runs `fn` with a connected Temporal client; `cfg` defaults to the configuration now. */
-export async function withClient<T>(
+export function withClient<T>(
   fn: (client: Client, cfg: RotatorConfig) => Promise<T>,
   cfg: RotatorConfig = loadConfig(),
 ): Promise<T> {
-  const client = await connectClient(cfg);
+  return using(
+    () => connectClient(cfg),
+    (client) => client.connection.close(),
+    (client) => fn(client, cfg),
+  );
+}
+
+/** Opens a resource, runs `fn` with it and closes it whatever happens. */
+async function using<R, T>(
+  open: () => Promise<R>,
+  close: (resource: R) => Promise<void>,
+  fn: (resource: R) => Promise<T>,
+): Promise<T> {
+  const resource = await open();
   try {
-    return await fn(client, cfg);
+    return await fn(resource);
   } finally {
-    await client.connection.close();
+    await close(resource);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { EngineKind, ResolvedStrategy } from '../shared/types';
+import type { RotatorError } from '../errors';
 import type { ResolvedTls } from './tls';
 
 /**
@@ -52,7 +53,7 @@ export interface EngineConnection {
  *
  * - Secrets are never recorded: password literals, SCRAM verifiers, native
  *   password hashes and ACL hash rules appear as `<redacted>` (REDACTED in
- *   ./dry-run.ts).
+ *   ./redaction.ts).
  * - Recorded text is what the engine would send, in order (PostgreSQL marks a
  *   change of database with a `\connect <db>` line; Redis records commands
  *   as words; MongoDB as `db.getSiblingDB(..).runCommand({...})`).
@@ -64,7 +65,7 @@ export interface EngineConnection {
  *   diffs against an empty login, dropLogin accepts a missing heir, and
  *   comparePrivileges(reference, missing) lists everything `reference` has).
  * - Statements whose choice depends on stored state that an earlier step
- *   of the rotation would change (MySQL keepOnlyPassword after addPassword)
+ *   of the rotation would change (MySQL keep-only after add)
  *   take the full, always-correct path.
  * - `note` reports what the operator should know beyond statements (objects
  *   that would move, sessions that would be ended, databases skipped).
@@ -107,6 +108,20 @@ export interface VerifyOptions {
   checks?: string[];
 }
 
+/**
+ * A password change, by strategy. `replace` (single): the login accepts only
+ * `password`, set in place. `add` (dual-password apply): the login accepts
+ * `password` in addition to `current`; running it twice leaves exactly those
+ * two. `keep-only` (dual-password revoke and undo): the login accepts only
+ * `password` afterwards (the other one is discarded) and keeps its other
+ * attributes. Engines without dual passwords refuse `add` and `keep-only`
+ * with UnsupportedStrategyError.
+ */
+export type PasswordChange =
+  | { mode: 'replace'; password: string }
+  | { mode: 'add'; password: string; current: string }
+  | { mode: 'keep-only'; password: string };
+
 export interface Engine {
   readonly kind: EngineKind;
 
@@ -114,19 +129,14 @@ export interface Engine {
   describe(): Promise<ServerInfo>;
 
   /**
-   * Checks that the admin credential can perform `strategy` on `login` (e.g.
-   * CREATEROLE on PostgreSQL, CREATE USER on MySQL) and that `login` exists.
-   * Throws AdminPrivilegeError / UnknownCredentialError-like ConfigError.
-   * Read-only.
+   * Every reason the admin credential cannot perform `strategy` on `login`
+   * (e.g. CREATEROLE on PostgreSQL, CREATE USER on MySQL; `login` missing),
+   * in check order, as the permanent errors the rotation would fail with
+   * (AdminPrivilegeError, ConfigError, UnsupportedStrategyError...); empty:
+   * none. A transient problem (the server is unreachable) is thrown.
+   * Read-only. The rotation's preflight throws the first, a dry run lists all.
    */
-  preflight(login: string, strategy: ResolvedStrategy): Promise<void>;
-
-  /**
-   * Every problem preflight would refuse `strategy` for, as messages (empty:
-   * none). Read-only. Same checks as preflight, which throws the first one;
-   * engines without it fall back to preflight's first error.
-   */
-  blockers?(login: string, strategy: ResolvedStrategy): Promise<string[]>;
+  check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]>;
 
   /** True if the login exists on the server. Read-only. */
   loginExists(login: string): Promise<boolean>;
@@ -149,20 +159,10 @@ export interface Engine {
   dropLogin(login: string, heir?: string): Promise<void>;
 
   /**
-   * dual-password: `login` accepts `newPassword` in addition to
-   * `currentPassword`. Running it twice leaves exactly those two passwords.
-   * Throws UnsupportedStrategyError if the server has no dual passwords.
+   * Changes the password(s) `login` accepts (see PasswordChange). Idempotent:
+   * a repeat converges to the same passwords. The login must exist.
    */
-  addPassword(login: string, newPassword: string, currentPassword: string): Promise<void>;
-
-  /**
-   * dual-password: `login` accepts only `keepPassword` afterwards (the other
-   * one is discarded). Idempotent. Preserves the account's other attributes.
-   */
-  keepOnlyPassword(login: string, keepPassword: string): Promise<void>;
-
-  /** single: replaces the password of `login` in place. Idempotent. */
-  setPassword(login: string, password: string): Promise<void>;
+  changePassword(login: string, change: PasswordChange): Promise<void>;
 
   /**
    * Logs in as `secret` on a fresh connection (not the admin one) and runs a
@@ -176,9 +176,6 @@ export interface Engine {
 
   /** The server's own view of open sessions of `login`. Read-only. */
   listSessions(login: string): Promise<SessionInfo[]>;
-
-  /** Ends every session of `login`; returns how many it ended. Idempotent. */
-  endSessions(login: string): Promise<number>;
 
   /** Closes the admin connection(s). Safe to call twice. */
   close(): Promise<void>;

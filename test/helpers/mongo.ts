@@ -1,6 +1,6 @@
 import { MongoClient, type Document } from 'mongodb';
 import { mongoTlsOptions } from '../../src/engines/tls';
-import { services, testTls, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix, waitForService } from './services';
 
 export interface MongoNamespace {
   /** A fresh database of this test; it is also the auth database of the users createUser() makes. */
@@ -50,22 +50,9 @@ export function mongoAdmin(): Promise<MongoClient> {
   return mongoConnect(services.mongo.user, services.mongo.password, 'admin');
 }
 
-/** Another engineer starts the services; wait for FerretDB (up to 30 s; scripts/services.sh up waits for readiness already) instead of starting it. */
-export async function waitForMongo(): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const c = await mongoAdmin();
-      await c.close();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `MongoDB/FerretDB did not become ready within 30 s (run: bash scripts/services.sh up): ${String(err)}`,
-        );
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
+/** Waits for MongoDB/FerretDB (started by scripts/services.sh up). */
+export function waitForMongo(): Promise<void> {
+  return waitForService('MongoDB/FerretDB', async () => (await mongoAdmin()).close());
 }
 
 /** A fresh database and user-name prefix per test on the shared FerretDB. */

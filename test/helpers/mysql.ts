@@ -1,5 +1,5 @@
 import { createConnection, escape, escapeId, type Connection } from 'mysql2/promise';
-import { services, testTls, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix, waitForService } from './services';
 
 export interface MysqlNamespace {
   /** A fresh database, dropped by cleanup(). */
@@ -37,20 +37,9 @@ export async function mysqlConnect(
   return c;
 }
 
-/** Another engineer starts the services; wait for MySQL/MariaDB (up to 30 s; scripts/services.sh up waits for readiness already) instead of starting it. */
-export async function waitForMysql(timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const c = await mysqlConnect();
-      await c.end();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`MySQL/MariaDB did not become ready: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
+/** Waits for MySQL/MariaDB (started by scripts/services.sh up). */
+export function waitForMysql(timeoutMs = 30_000): Promise<void> {
+  return waitForService('MySQL/MariaDB', async () => (await mysqlConnect()).end(), timeoutMs);
 }
 
 /** A fresh database and account-name prefix per test on the real MySQL/MariaDB. */

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { services, testTls, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix, waitForService } from './services';
 
 export interface RedisNamespace {
   /** Prefix of every ACL user and key of this test; cleanup() removes them all. */
@@ -49,23 +49,13 @@ export function redisAdmin(): Promise<Redis> {
   return redisConnect(services.redis.user, services.redis.password);
 }
 
-/** Another engineer starts the services; wait for Redis (up to 30 s; scripts/services.sh up waits for readiness already) instead of starting it. */
-export async function waitForRedis(): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const c = await redisAdmin();
-      await c.ping();
-      c.disconnect();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `Redis did not become ready within 30 s (run: bash scripts/services.sh up): ${String(err)}`,
-        );
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
+/** Waits for Redis (started by scripts/services.sh up). */
+export function waitForRedis(): Promise<void> {
+  return waitForService('Redis', async () => {
+    const c = await redisAdmin();
+    await c.ping();
+    c.disconnect();
+  });
 }
 
 /** Per-test ACL users and keys on the shared Redis, all named with one unique prefix. */

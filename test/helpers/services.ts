@@ -119,3 +119,26 @@ export function uniqueSuffix(): string {
 export function testTls(host = '127.0.0.1') {
   return nodeTlsOptions(resolveTls(undefined, host))!;
 }
+
+/**
+ * Another engineer starts the services: waits (up to `timeoutMs`; scripts/services.sh up waits for
+ * readiness already) until `probe` connects, instead of starting anything.
+ */
+export async function waitForService(
+  name: string,
+  probe: () => Promise<void>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `${name} did not become ready within ${timeoutMs / 1000} s (run: bash scripts/services.sh up): ${String(err)}`,
+        );
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}

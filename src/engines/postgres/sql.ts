@@ -1,0 +1,284 @@
+import { Pool, escapeIdentifier, type PoolClient } from 'pg';
+import { connectionTls, nodeTlsOptions } from '../tls';
+import { TRANSIENT_NETWORK_CODES } from '../transient';
+import {
+  AdminPrivilegeError,
+  ConfigError,
+  RotatorError,
+  TransientError,
+  UnsafeIdentifierError,
+} from '../../errors';
+import { REDACTED } from '../redaction';
+import type { DryRunRecorder, EngineConnection } from '../types';
+
+/** Advisory lock key (per database) taken by every privilege-changing transaction. */
+const ACL_CHANGE_LOCK = 0x726f7461; // "rota", within the safe-integer range
+
+/** NAMEDATALEN - 1: PostgreSQL silently truncates longer identifiers, so we refuse them. */
+export const PG_MAX_IDENTIFIER_BYTES = 63;
+
+/** Checks a role/database name we were given (not read from the catalogs) and returns it quoted. */
+export function quoteName(name: string, what = 'login name'): string {
+  if (typeof name !== 'string' || name.length === 0) throw new UnsafeIdentifierError(`${what} is empty`);
+  if (name.includes('\u0000')) throw new UnsafeIdentifierError(`${what} contains a NUL byte`);
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > PG_MAX_IDENTIFIER_BYTES) {
+    throw new UnsafeIdentifierError(
+      `${what} is ${bytes} bytes; PostgreSQL identifiers hold at most ${PG_MAX_IDENTIFIER_BYTES} bytes`,
+    );
+  }
+  return escapeIdentifier(name);
+}
+
+/**
+ * A statement as dry-run mode records it: the password literal of CREATE /
+ * ALTER ROLE (a SCRAM verifier here) replaced by REDACTED.
+ */
+export function redactPgStatement(sql: string): string {
+  return sql.replace(/\bPASSWORD\s+E?'(?:[^']|'')*'/gi, `PASSWORD '${REDACTED}'`);
+}
+
+/** A configuration parameter name for SET / GRANT ON PARAMETER: each dotted part quoted. */
+export function quoteParameterName(name: string): string {
+  return name.split('.').map(escapeIdentifier).join('.');
+}
+
+interface PgErrorLike {
+  code?: string;
+  message?: string;
+  detail?: string;
+}
+
+/**
+ * Classifies a driver/server error, keeping the SQLSTATE in the message.
+ * Our SQL carries SCRAM verifiers, never passwords, and messages never echo
+ * statements, so server text is safe to pass on.
+ */
+export function mapPgError(err: unknown, context: string, onAdminConnection = true): Error {
+  if (err instanceof RotatorError) return err;
+  const e = (err ?? {}) as PgErrorLike;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const text = `${context}: ${e.message ?? String(err)}${code ? ` (SQLSTATE ${code})` : ''}`;
+  if (!code) {
+    if (/timeout|terminated|ECONN|socket/i.test(e.message ?? '')) return new TransientError(text);
+    return err instanceof Error ? err : new Error(text);
+  }
+  if (TRANSIENT_NETWORK_CODES.has(code)) return new TransientError(text);
+  if (code === '42501') return new AdminPrivilegeError(text);
+  if ((code === '28P01' || code === '28000') && onAdminConnection) {
+    return new ConfigError(`${context}: admin credential rejected (SQLSTATE ${code})`);
+  }
+  if (code === '3D000') return new ConfigError(text);
+  // 08: connection exception, 53: insufficient resources, 57P0x: shutdown / cannot connect now,
+  // 40001/40P01: serialization failure / deadlock, 55P03: lock not available.
+  if (/^(08|53|57P0)/.test(code) || code === '40001' || code === '40P01' || code === '55P03') {
+    return new TransientError(text);
+  }
+  const mapped = new Error(text) as Error & { code?: string; detail?: string };
+  mapped.code = code;
+  if (e.detail) mapped.detail = e.detail;
+  return mapped;
+}
+
+/** True if the error is a server error with one of the given SQLSTATEs. */
+export function hasSqlState(err: unknown, ...codes: string[]): boolean {
+  const code = (err as PgErrorLike | undefined)?.code;
+  return typeof code === 'string' && codes.includes(code);
+}
+
+/**
+ * Admin connections: one small pool per database, opened on demand. Tracks
+ * the backend pids of our own connections so session listings skip them.
+ */
+export class PgConnector {
+  readonly homeDatabase: string;
+  readonly ownPids = new Set<number>();
+  /** Set in dry-run mode: changes are recorded here instead of run (see DryRunRecorder). */
+  readonly dryRun?: DryRunRecorder;
+  private readonly pools = new Map<string, Pool>();
+  private closed = false;
+  private recordedDatabase: string;
+
+  constructor(private readonly conn: EngineConnection) {
+    this.homeDatabase = conn.database ?? 'postgres';
+    this.dryRun = conn.dryRun;
+    this.recordedDatabase = this.homeDatabase;
+  }
+
+  /**
+   * The one way statements that change the server are run: on `client` (a
+   * transaction on `database`) or one by one on `database`; in dry-run mode
+   * they are recorded instead, secrets redacted, with a `\connect` line when
+   * the database changes.
+   */
+  async execute(database: string, statements: string[], context: string, client?: PoolClient): Promise<void> {
+    if (this.dryRun) {
+      if (statements.length === 0) return;
+      if (database !== this.recordedDatabase) {
+        this.dryRun.record(`\\connect ${escapeIdentifier(database)}`);
+        this.recordedDatabase = database;
+      }
+      for (const sql of statements) this.dryRun.record(redactPgStatement(sql));
+      return;
+    }
+    if (client) return runStatements(client, statements);
+    for (const sql of statements) await this.query(database, sql, [], context);
+  }
+
+  /** Connection options shared by admin and verification clients. */
+  clientOptions(database: string, user: string, password: string) {
+    const ssl = nodeTlsOptions(connectionTls(this.conn)) ?? false;
+    return {
+      host: this.conn.host,
+      port: this.conn.port,
+      database,
+      user,
+      password,
+      ssl,
+      connectionTimeoutMillis: this.conn.connectTimeoutMs ?? 10_000,
+      application_name: 'db-rotator',
+    };
+  }
+
+  private pool(database: string): Pool {
+    if (this.closed) throw new Error('postgres engine is closed');
+    let pool = this.pools.get(database);
+    if (!pool) {
+      pool = new Pool({
+        ...this.clientOptions(database, this.conn.admin.username, this.conn.admin.password),
+        max: 2,
+        idleTimeoutMillis: 10_000,
+      });
+      // An idle client that dies must not crash the process; the next query reconnects.
+      pool.on('error', () => undefined);
+      pool.on('connect', (client) => {
+        const pid = (client as unknown as { processID?: number }).processID;
+        if (typeof pid === 'number') this.ownPids.add(pid);
+        client.on('end', () => {
+          if (typeof pid === 'number') this.ownPids.delete(pid);
+        });
+      });
+      this.pools.set(database, pool);
+    }
+    return pool;
+  }
+
+  async query<R extends Record<string, unknown>>(
+    database: string,
+    sql: string,
+    params: unknown[] = [],
+    context = 'query',
+  ): Promise<R[]> {
+    try {
+      const result = await this.pool(database).query<R>(sql, params);
+      return result.rows;
+    } catch (err) {
+      throw mapPgError(err, context);
+    }
+  }
+
+  /** Runs `work` inside one transaction on one connection to `database`, one such transaction per database at a time. */
+  async transaction<T>(
+    database: string,
+    context: string,
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool(database).connect();
+    } catch (err) {
+      throw mapPgError(err, `${context}: connecting to database ${database}`);
+    }
+    try {
+      await client.query('BEGIN');
+      // Concurrent GRANT/REVOKE on one object fail with "tuple concurrently
+      // updated"; rotations of many logins in one database take turns here.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [ACL_CHANGE_LOCK]);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw mapPgError(err, context);
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+  }
+}
+
+const MAX_BATCH_STATEMENTS = 200;
+const MAX_BATCH_CHARS = 512 * 1024;
+
+/** Sends many utility statements in few round trips (simple query protocol). */
+export async function runStatements(client: PoolClient, statements: string[]): Promise<void> {
+  let batch: string[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await client.query(batch.join(';\n'));
+    batch = [];
+    size = 0;
+  };
+  for (const stmt of statements) {
+    if (batch.length >= MAX_BATCH_STATEMENTS || size + stmt.length > MAX_BATCH_CHARS) await flush();
+    batch.push(stmt);
+    size += stmt.length + 2;
+  }
+  await flush();
+}
+
+/** Splits a list into chunks of at most `size`. */
+export function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export interface ServerVersion {
+  /** server_version_num, e.g. 150020. */
+  num: number;
+  /** e.g. "15.20". */
+  text: string;
+}
+
+export interface ScopeDatabase {
+  name: string;
+  connectable: boolean;
+  /** Oids (of the roles asked about) that own objects or hold privileges in it. */
+  holders: string[];
+}
+
+/**
+ * Databases where any of `roleOids` owns objects or holds privileges, from
+ * pg_shdepend (what DROP ROLE itself consults), plus the home database.
+ * Avoids connecting to every database of a large (or shared test) cluster.
+ */
+export async function scopeDatabases(db: PgConnector, roleOids: string[]): Promise<ScopeDatabase[]> {
+  const rows = await db.query(
+    db.homeDatabase,
+    `SELECT d.datname, d.datallowconn,
+            ARRAY(SELECT DISTINCT s.refobjid::text FROM pg_shdepend s
+                   WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY($1::oid[]) AND s.dbid = d.oid) AS holders
+       FROM pg_database d
+      WHERE d.datname <> 'template0'
+        AND (d.datname = $2 OR EXISTS (
+              SELECT 1 FROM pg_shdepend s
+               WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY($1::oid[])
+                 AND (s.dbid = d.oid OR (s.dbid = 0 AND s.classid = 'pg_database'::regclass AND s.objid = d.oid))))
+      ORDER BY d.datname = $2 DESC, d.datname`,
+    [roleOids, db.homeDatabase],
+    'listing databases',
+  );
+  return rows.map((r) => ({
+    name: String(r.datname),
+    connectable: Boolean(r.datallowconn),
+    holders: r.holders as string[],
+  }));
+}

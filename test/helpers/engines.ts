@@ -1,0 +1,11 @@
+import type { EngineConnection } from '../../src/engines/types';
+import { services } from './services';
+
+/** How an engine under test reaches a shared service, as its admin; `extra` adds database, options... */
+export function adminConnection(
+  service: 'postgres' | 'mysql' | 'redis' | 'mongo',
+  extra: Partial<EngineConnection> = {},
+): EngineConnection {
+  const s = services[service];
+  return { host: s.host, port: s.port, admin: { username: s.user, password: s.password }, ...extra };
+}
