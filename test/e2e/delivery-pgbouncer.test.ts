@@ -6,7 +6,8 @@ import { FileSource } from '../../src/consumer/file-source';
 import { RotatingPgPool } from '../../src/consumer/pg-pool';
 import { lineUser } from '../../src/targets/pgbouncer/auth-file';
 import { services } from '../helpers/services';
-import { addDualUserApp } from '../helpers/pg-rig';
+import { statusQuery } from '../../src/shared/messages';
+import { addDualUserApp, eventually } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { withTempDir } from '../helpers/temp-dir';
 
@@ -77,9 +78,8 @@ describe('rotation delivers to PgBouncer (auth file + RELOAD) and applications c
 
   it('both logins are in the auth file during grace, only the new one after revoke; the admin line is kept', async () => {
     const handle = await t.rig.start({ credentialId, graceMs: 60_000, drainTimeoutMs: 0 });
-    for (let i = 0; i < 200 && !usersInAuthFile().includes(`${app}_b`); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1000));
+    // In grace (not a fixed sleep: promote can take longer than a second on a loaded machine).
+    await eventually(async () => (await handle.query(statusQuery)).phase === 'grace');
     const next = await t.rig.store.getSecret(credentialId, 'CURRENT');
     expect(usersInAuthFile()).toEqual(expect.arrayContaining([services.postgres.user, app, `${app}_b`]));
     expect(await loginThroughBouncer(t.pg.database, app, 'initial-Pw-1')).toBe(true);
