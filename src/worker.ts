@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { helloActivities } from './activities/hello';
 import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
 import { createHealthServer } from './health';
@@ -45,10 +44,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     namespace: cfg.temporal.namespace,
     taskQueue: cfg.temporal.taskQueue,
     ...source,
-    activities: (options.wrapActivities ?? ((a) => a))({
-      ...productionActivities(store),
-      ...helloActivities,
-    }),
+    activities: (options.wrapActivities ?? ((a) => a))(productionActivities(store)),
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
     shutdownGraceTime: cfg.shutdownGraceMs,
     // A stuck activity must not keep the process forever: give up 5 s after the grace

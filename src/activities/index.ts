@@ -1,2 +1,1 @@
 export { createRotationActivities, chooseStrategy, type RotationDeps } from './rotation';
-export { helloActivities } from './hello';

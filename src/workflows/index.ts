@@ -1,4 +1,3 @@
 // Everything the worker registers as workflows.
 export { rotateCredential } from './rotate-credential';
 export { rotateFleet, scheduledRotation } from './rotate-fleet';
-export { hello } from './hello';

@@ -1,3 +1,0 @@
-export interface HelloActivities {
-  greet(name: string): Promise<string>;
-}
