@@ -29,7 +29,10 @@ interface EngineModule {
 
 const modules: Partial<Record<EngineKind, EngineModule>> = {
   postgres: { create: postgres.createPostgresEngine, secretForms: postgres.secretForms },
-  mysql: { create: (conn) => withHostVariants(conn, mysql.createMysqlEngine), secretForms: mysql.secretForms },
+  mysql: {
+    create: (conn) => withHostVariants(conn, mysql.createMysqlEngine),
+    secretForms: mysql.secretForms,
+  },
   redis: { create: redis.createRedisEngine, secretForms: redis.secretForms },
   mongodb: { create: mongodb.createMongoEngine, secretForms: mongodb.secretForms },
 };
