@@ -1,22 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests of the pure core only, for StrykerJS (stryker.config.mjs): no services, no workflow bundle.
+// Unit tests of the pure core, for StrykerJS (stryker.config.mjs): no services, no workflow bundle.
+// Wherever they live (test/<mirror of src>/…); tests that need servers or the dev server are left out.
+// StrykerJS runs only the files related to the mutated module (`related: true`).
 export default defineConfig({
   test: {
-    include: [
-      'test/unit/store-lifecycle.test.ts',
-      'test/unit/store-transitions.test.ts',
-      'test/unit/postgres-privileges.test.ts',
-      'test/unit/mysql-grants.test.ts',
-      'test/unit/mysql-tokens.test.ts',
-      'test/unit/mysql-auth.test.ts',
-      'test/unit/redis-acl.test.ts',
-      'test/unit/mongodb-users.test.ts',
-      'test/unit/scram.test.ts',
-      'test/unit/password.test.ts',
-      'test/unit/dry-run-redaction.test.ts',
-      'test/unit/consumer-rotating.test.ts',
-      'test/unit/consumer-sources.test.ts',
+    include: ['test/**/*.test.ts'],
+    exclude: [
+      '**/*.int.test.ts',
+      'test/e2e/**',
+      'test/leak-scan/**',
+      'test/integration/**',
+      'test/workflow/**',
+      'test/workflows/**',
+      'test/replay/**',
+      'test/packages/**',
+      'node_modules/**',
     ],
     pool: 'forks',
     testTimeout: 30_000,

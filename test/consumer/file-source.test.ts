@@ -1,0 +1,168 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileSource } from '../../src/consumer/file-source';
+import type { ConsumerCredential } from '../../src/consumer/types';
+import { recordingLogger } from '../helpers/recording-logger';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('FileSource (debounce and content hash)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
+
+  it('coalesces a burst of writes into one read and emits once per version', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p1' });
+    const src = new FileSource({ path: file, debounceMs: 50, pollMs: 0 });
+    const seen: number[] = [];
+    src.subscribe((c) => seen.push(c.version));
+    expect((await src.current()).version).toBe(1);
+    const readsAfterFirst = src.reads;
+    for (let i = 0; i < 10; i++) {
+      write(file, { version: 2, username: 'b', password: `p2` });
+      await sleep(5);
+    }
+    await sleep(200);
+    expect(seen).toEqual([1, 2]);
+    expect(src.reads - readsAfterFirst).toBeLessThanOrEqual(2);
+    await src.close();
+  });
+
+  it('does not re-parse unchanged content (same hash) and ignores unrelated files', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 4, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 20, pollMs: 0 });
+    await src.current();
+    writeFileSync(join(dir, 'other.txt'), 'x');
+    await sleep(80);
+    expect(src.reads).toBe(1);
+    write(file, { version: 4, username: 'a', password: 'p' }); // same bytes
+    await sleep(80);
+    expect(src.reads).toBe(2);
+    expect(src.unchangedReads).toBe(1);
+    await src.close();
+  });
+
+  it('polls when no watch event arrives', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10_000, pollMs: 50 });
+    await src.current();
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(150);
+    expect(src.cached()?.version).toBe(2);
+    await src.close();
+  });
+
+  it('a broken file fails the read without the content in the message, and the last good credential stays', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0, readAttempts: 1 });
+    await src.current();
+    writeFileSync(file, '{"version": 2, "password": "half-written-secret');
+    const err = (await src.refresh('test').catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/not valid JSON/);
+    expect(err.message).not.toContain('half-written');
+    expect(src.cached()?.version).toBe(1);
+    await src.close();
+  });
+});
+
+describe('FileSource: watch filter and close', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
+
+  it('reacts to the file and to ..data swaps, not to other files in the directory', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0 });
+    await src.current();
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, `unrelated-${i}.json`), 'x');
+    await sleep(100);
+    expect(src.reads).toBe(1);
+    writeFileSync(join(dir, '..data_tmp'), 'x');
+    await sleep(100);
+    expect(src.reads).toBe(2);
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(100);
+    expect(src.cached()?.version).toBe(2);
+    await src.close();
+  });
+
+  it('after close, neither watch events nor polls read the file', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 30, pollMs: 40 });
+    await src.current();
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(5);
+    await src.close(); // a debounce is pending
+    const reads = src.reads;
+    write(file, { version: 3, username: 'a', password: 'r' });
+    await sleep(150);
+    expect(src.reads).toBe(reads);
+    expect(src.cached()?.version).toBe(1);
+  });
+
+  it('a directory that cannot be watched falls back to polling, and says so', async () => {
+    const { logger, lines } = recordingLogger();
+    const src = new FileSource({ path: join(dir, 'missing', 'credential.json'), pollMs: 0, logger });
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        obj: expect.objectContaining({ path: join(dir, 'missing', 'credential.json') }),
+        msg: 'file source: cannot watch; polling only',
+      },
+    ]);
+    await src.close();
+  });
+});
+
+describe('sources say why they read', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a watch event reads with reason "watch", the poll with "poll"', async () => {
+    const file = join(dir, 'credential.json');
+    writeFileSync(file, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
+    const watched = recordingLogger();
+    const w = new FileSource({ path: file, debounceMs: 10, pollMs: 0, logger: watched.logger });
+    await w.current();
+    writeFileSync(file, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
+    await sleep(100);
+    expect(watched.lines.at(-1)).toMatchObject({ obj: { reason: 'watch', version: 2 } });
+    await w.close();
+
+    const polled = recordingLogger();
+    const other = join(dir, 'sub');
+    mkdirSync(other);
+    const file2 = join(other, 'credential.json');
+    writeFileSync(file2, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
+    const p = new FileSource({ path: file2, debounceMs: 60_000, pollMs: 40, logger: polled.logger });
+    await p.current();
+    writeFileSync(file2, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
+    await sleep(120);
+    expect(polled.lines.at(-1)).toMatchObject({ obj: { reason: 'poll', version: 2 } });
+    await p.close();
+  });
+});
