@@ -1,24 +1,26 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from '../../src/consumer/file-source';
 import type { ConsumerCredential } from '../../src/consumer/types';
 import { recordingLogger } from '../helpers/recording-logger';
+import { strykerMutantEnv } from '../helpers/stryker';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
+
 describe('FileSource (debounce and content hash)', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
-
   it('coalesces a burst of writes into one read and emits once per version', async () => {
     const file = join(dir, 'credential.json');
     write(file, { version: 1, username: 'a', password: 'p1' });
@@ -78,15 +80,6 @@ describe('FileSource (debounce and content hash)', () => {
 });
 
 describe('FileSource: watch filter and close', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
-
   it('reacts to the file and to ..data swaps, not to other files in the directory', async () => {
     const file = join(dir, 'credential.json');
     write(file, { version: 1, username: 'a', password: 'p' });
@@ -133,15 +126,70 @@ describe('FileSource: watch filter and close', () => {
   });
 });
 
-describe('sources say why they read', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
+describe('FileSource: a watch that fails, and the process', () => {
+  it('a watch that fails later (e.g. EMFILE) is dropped, said so, and polling carries on', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const { logger, lines } = recordingLogger();
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 60, logger });
+    await src.current();
+    // Linux's inotify gives no way to make a live watch fail on demand (a removed directory is a
+    // 'rename' event), so the failure fs.watch reports as an 'error' event is injected there.
+    const watcher = (src as unknown as { watcher: FSWatcher }).watcher;
+    watcher.emit('error', Object.assign(new Error('EMFILE: too many open files, watch'), { code: 'EMFILE' }));
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        obj: { path: file, err: 'EMFILE: too many open files, watch' },
+        msg: 'file source: watch failed; polling only',
+      },
+    ]);
+    const reads = src.reads;
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(30); // past the debounce, before the poll: no watch event is handled any more
+    expect(src.reads).toBe(reads);
+    await sleep(100);
+    expect(src.cached()?.version).toBe(2); // the poll read it
+    await src.close();
   });
 
+  it('an open source does not keep the process alive (its watch and timers are not referenced)', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    // The same source in this process first: it reads the same credential; and StrykerJS (per-test
+    // coverage, which cannot see into the child) then knows this test runs the constructor.
+    const here = new FileSource({ path: file, debounceMs: 10, pollMs: 60_000 });
+    expect((await here.current()).version).toBe(1);
+    await here.close();
+    const script = join(dir, 'open-source.mts');
+    const moduleUrl = pathToFileURL(join(__dirname, '../../src/consumer/file-source.ts')).href;
+    writeFileSync(
+      script,
+      `import { FileSource } from ${JSON.stringify(moduleUrl)};\n` +
+        `const src = new FileSource({ path: ${JSON.stringify(file)}, debounceMs: 10, pollMs: 60_000 });\n` +
+        `console.log((await src.current()).version);\n`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: join(__dirname, '../..'), // where tsx is installed
+      env: { ...process.env, ...strykerMutantEnv() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = await new Promise<number | null | 'still running'>((resolve) => {
+      const t = setTimeout(() => resolve('still running'), 15_000);
+      child.on('exit', (code) => {
+        clearTimeout(t);
+        resolve(code);
+      });
+    });
+    if (exited === 'still running') child.kill('SIGKILL');
+    expect(exited).toBe(0);
+    expect(out.trim()).toBe('1');
+  });
+});
+
+describe('sources say why they read', () => {
   it('a watch event reads with reason "watch", the poll with "poll"', async () => {
     const file = join(dir, 'credential.json');
     writeFileSync(file, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
