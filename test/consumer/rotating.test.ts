@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { Rotating, type RotatingDriver } from '../../src/consumer/rotating';
+import { Rotating, type RotatingDriver, type SwapEvent } from '../../src/consumer/rotating';
 import { SourceBase } from '../../src/consumer/source-base';
 import type { ConsumerCredential } from '../../src/consumer/types';
 
@@ -208,6 +208,7 @@ describe('Rotating core (fake clients)', () => {
     const { driver } = fakeDriver();
     const r = await new Rotating(source, driver, { registry: false }).start();
     const other = Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' });
+    const readsBefore = source.reads;
     let calls = 0;
     await expect(
       r.run(async () => {
@@ -216,6 +217,7 @@ describe('Rotating core (fake clients)', () => {
       }),
     ).rejects.toMatchObject({ message: other.message, code: '42601', name: 'Error' });
     expect(calls).toBe(1);
+    expect(source.reads).toBe(readsBefore); // not an auth error: the credential is not re-read
 
     const auth = authError();
     calls = 0;
@@ -345,6 +347,7 @@ describe('Rotating core: options, errors and logs', () => {
     expect(Number(b.name.split('-')[1])).toBe(Number(a.name.split('-')[1]) + 1);
     expect(a.engine).toBe('postgres');
     expect(() => a.version).toThrow(`rotating postgres client "${a.name}" is not started`);
+    expect(a.inFlight()).toEqual([]);
     const named = await new Rotating(source, driver, { registry: false, name: 'api-7' }).start();
     expect(named.name).toBe('api-7');
     expect(named.username).toBe('u1');
@@ -550,13 +553,17 @@ describe('Rotating core: options, errors and logs', () => {
       if (client.version === 1) await gate.promise;
       return check(client);
     };
-    const starting = new Rotating(source, driver, { registry: false }).start();
+    const rotating = new Rotating(source, driver, { registry: false });
+    const swaps: SwapEvent[] = [];
+    rotating.onSwap((e) => swaps.push(e));
+    const starting = rotating.start();
     await tick();
     await source.publish(2);
     gate.resolve();
     const r = await starting;
     await tick();
     expect(r.version).toBe(2);
+    expect(swaps).toEqual([{ version: 2, previousVersion: 1, reason: 'source' }]);
     await r.close();
   });
 });
@@ -721,12 +728,16 @@ describe('Rotating core: lifecycle edges and metrics', () => {
       return check(client);
     };
     const r = await new Rotating(source, driver, { registry: false }).start();
+    const swaps: SwapEvent[] = [];
+    r.onSwap((e) => swaps.push(e));
     void source.publish(2);
     await tick();
     const closing = r.close();
     gate.resolve();
     await closing;
     expect(clients.map((c) => c.closed)).toEqual([true, true]);
+    expect(swaps).toEqual([]); // closed first: the new client never became current
+    expect(r.stats.swaps).toBe(0);
   });
 
   it('metrics: failed swaps, failed and same-version refreshes, acquire latency, live clients only', async () => {
@@ -781,6 +792,36 @@ describe('Rotating core: lifecycle edges and metrics', () => {
     const r3 = await new Rotating(new TestSource(1), d3, { registry: registry3, name: 'm-3' }).start();
     expect(await registry3.metrics()).not.toMatch(/db_rotator_consumer_connections\{pool="m-3"/);
     await r3.close();
+  });
+
+  it('start() with a stale credential re-reads it, saying why', async () => {
+    const source = new ReasonSource(1);
+    await source.current();
+    source.value = cred(2);
+    const { driver } = fakeDriver({ failCheck: (c) => (c.version === 1 ? authError() : undefined) });
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    expect(r.version).toBe(2);
+    expect(source.reasons).toEqual(['initial', 'auth-failure']);
+    await r.close();
+  });
+
+  it('an error that echoes the password of an earlier version than the current one is redacted too', async () => {
+    const source = new TestSource(1);
+    source.value = { version: 1, username: 'u1', password: 'first-secret-1' };
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    source.value = { version: 2, username: 'u2', password: 'second-secret-2' };
+    await source.refresh('test');
+    await tick();
+    expect(r.version).toBe(2);
+    const err = (await r
+      .run(async () => {
+        throw new Error('server log: login first-secret-1 then second-secret-2 seen');
+      })
+      .catch((e: unknown) => e)) as Error;
+    expect(err.message).not.toContain('first-secret-1');
+    expect(err.message).not.toContain('second-secret-2');
+    await r.close();
   });
 
   it('closeTimeoutMs defaults to 10 s: a slow but finite driver close is awaited', async () => {
