@@ -824,6 +824,54 @@ describe('Rotating core: lifecycle edges and metrics', () => {
     await r.close();
   });
 
+  it('one swap retry at a time: failed swaps while one is pending, or while closing, add none that outlives close()', async () => {
+    const source = new ReasonSource(1);
+    const { driver } = fakeDriver({ failCheck: (c) => (c.version > 1 ? new Error('refused') : undefined) });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60 }).start();
+    await source.publish(2); // fails: a retry is scheduled
+    await source.publish(3); // fails too, while that retry is pending
+    await tick();
+    expect(r.stats.failedSwaps).toBe(2);
+    await r.close();
+    await new Promise((res) => setTimeout(res, 200));
+    expect(source.reasons.filter((x) => x === 'swap-retry')).toEqual([]);
+
+    // A swap that fails while close() waits for it schedules no retry either.
+    const s2 = new ReasonSource(1);
+    const gate = deferred();
+    const { driver: d2 } = fakeDriver({
+      failCheck: (c) => (c.version > 1 ? new Error('refused') : undefined),
+    });
+    const check = d2.check;
+    d2.check = async (client) => {
+      if (client.version === 2) await gate.promise;
+      return check(client);
+    };
+    const r2 = await new Rotating(s2, d2, { registry: false, swapRetryMs: 20 }).start();
+    void s2.publish(2);
+    await tick();
+    const closing = r2.close();
+    gate.resolve();
+    await closing;
+    await new Promise((res) => setTimeout(res, 100));
+    expect(s2.reasons.filter((x) => x === 'swap-retry')).toEqual([]);
+  });
+
+  it('while close() drains a busy client, it is listed once, as draining', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const gate = deferred();
+    const op = r.run((c) => slowOp(c, gate.promise));
+    await tick();
+    const closing = r.close();
+    await tick();
+    expect(r.inFlight()).toEqual([{ version: 1, inFlight: 1, state: 'draining' }]);
+    gate.resolve();
+    await op;
+    await closing;
+  });
+
   it('closeTimeoutMs defaults to 10 s: a slow but finite driver close is awaited', async () => {
     const source = new TestSource(1);
     const { driver, clients } = fakeDriver();
