@@ -794,6 +794,28 @@ describe('Rotating core: lifecycle edges and metrics', () => {
     await r3.close();
   });
 
+  it('the connections gauge leaves out an old client whose close is under way', async () => {
+    const registry = new Registry();
+    const { driver } = fakeDriver();
+    const gate = deferred();
+    const close = driver.close;
+    driver.close = async (client) => {
+      if (client.version === 1) await gate.promise;
+      return close(client);
+    };
+    const source = new TestSource(1);
+    const r = await new Rotating(source, driver, { registry, name: 'm-4' }).start();
+    await source.publish(2);
+    await tick(); // v1 has nothing in flight: its (slow) close has begun
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'db_rotator_consumer_connections{pool="m-4",engine="postgres",version="2",state="idle"} 1',
+    );
+    expect(text).not.toMatch(/db_rotator_consumer_connections\{[^}]*version="1"/);
+    gate.resolve();
+    await r.close();
+  });
+
   it('start() with a stale credential re-reads it, saying why', async () => {
     const source = new ReasonSource(1);
     await source.current();
