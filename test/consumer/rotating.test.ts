@@ -794,6 +794,26 @@ describe('Rotating core: lifecycle edges and metrics', () => {
     await r3.close();
   });
 
+  it('a swap still queued when close() is called never builds its client', async () => {
+    const source = new TestSource(1);
+    const { driver, events } = fakeDriver();
+    const gate = deferred();
+    const check = driver.check;
+    driver.check = async (client) => {
+      if (client.version === 2) await gate.promise;
+      return check(client);
+    };
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    void source.publish(2); // being built
+    await tick();
+    void source.publish(3); // queued behind it
+    await tick();
+    const closing = r.close();
+    gate.resolve();
+    await closing;
+    expect(events).not.toContain('create v3');
+  });
+
   it('the connections gauge leaves out an old client whose close is under way', async () => {
     const registry = new Registry();
     const { driver } = fakeDriver();
