@@ -136,6 +136,25 @@ describe('StoreSource: options and poll failures', () => {
     void ok.close();
   });
 
+  it('close() during a poll: that poll schedules no next one', async () => {
+    const { store, state } = fakeStore(v(1));
+    state.delayMs = 40;
+    const { logger, lines } = recordingLogger();
+    const src = new StoreSource({
+      store,
+      credentialId: 'c',
+      ttlMs: 20,
+      initialDelayMs: 0,
+      minReadIntervalMs: 0,
+      logger,
+    });
+    await sleep(10); // the first poll is reading
+    await src.close();
+    await sleep(150);
+    expect(state.reads).toBe(1);
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
   it('bounds the read rate to one per 500 ms by default', async () => {
     const { store } = fakeStore(v(1));
     const src = new StoreSource({ store, credentialId: 'c', ttlMs: 60_000, initialDelayMs: 60_000 });
