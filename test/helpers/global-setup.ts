@@ -15,7 +15,7 @@ export default async function setup(): Promise<void> {
   });
   mkdirSync(join(REPO_ROOT, '.cache'), { recursive: true });
   // Written whole, then renamed: a run that sets up while another one's workers load the bundle
-  // (StrykerJS starts a runner per mutant, two at a time) never reads half a file.
+  // (two StrykerJS runners start side by side) never reads half a file.
   const partial = `${WORKFLOW_BUNDLE_PATH}.${process.pid}.tmp`;
   writeFileSync(partial, code);
   renameSync(partial, WORKFLOW_BUNDLE_PATH);
