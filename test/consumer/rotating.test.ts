@@ -84,6 +84,17 @@ function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
+/** Holds the check of the client for `version` until the returned gate opens. */
+function holdCheck(driver: RotatingDriver<FakeClient>, version: number) {
+  const gate = deferred();
+  const check = driver.check.bind(driver);
+  driver.check = async (client) => {
+    if (client.version === version) await gate.promise;
+    return check(client);
+  };
+  return gate;
+}
+
 /** An operation on a fake client that runs until the test finishes it; fails if the client was closed under it. */
 function slowOp(client: FakeClient, gate: Promise<void>): Promise<string> {
   client.busy++;
@@ -547,12 +558,7 @@ describe('Rotating core: options, errors and logs', () => {
   it('a credential published while start() runs is swapped to right after', async () => {
     const source = new TestSource(1);
     const { driver } = fakeDriver();
-    const gate = deferred();
-    const check = driver.check;
-    driver.check = async (client) => {
-      if (client.version === 1) await gate.promise;
-      return check(client);
-    };
+    const gate = holdCheck(driver, 1);
     const rotating = new Rotating(source, driver, { registry: false });
     const swaps: SwapEvent[] = [];
     rotating.onSwap((e) => swaps.push(e));
@@ -721,12 +727,7 @@ describe('Rotating core: lifecycle edges and metrics', () => {
   it('a swap that completes while close() runs closes the new client too', async () => {
     const source = new TestSource(1);
     const { driver, clients } = fakeDriver();
-    const gate = deferred();
-    const check = driver.check;
-    driver.check = async (client) => {
-      if (client.version === 2) await gate.promise;
-      return check(client);
-    };
+    const gate = holdCheck(driver, 2);
     const r = await new Rotating(source, driver, { registry: false }).start();
     const swaps: SwapEvent[] = [];
     r.onSwap((e) => swaps.push(e));
@@ -797,12 +798,7 @@ describe('Rotating core: lifecycle edges and metrics', () => {
   it('a swap still queued when close() is called never builds its client', async () => {
     const source = new TestSource(1);
     const { driver, events } = fakeDriver();
-    const gate = deferred();
-    const check = driver.check;
-    driver.check = async (client) => {
-      if (client.version === 2) await gate.promise;
-      return check(client);
-    };
+    const gate = holdCheck(driver, 2);
     const r = await new Rotating(source, driver, { registry: false }).start();
     void source.publish(2); // being built
     await tick();
@@ -880,15 +876,10 @@ describe('Rotating core: lifecycle edges and metrics', () => {
 
     // A swap that fails while close() waits for it schedules no retry either.
     const s2 = new ReasonSource(1);
-    const gate = deferred();
     const { driver: d2 } = fakeDriver({
       failCheck: (c) => (c.version > 1 ? new Error('refused') : undefined),
     });
-    const check = d2.check;
-    d2.check = async (client) => {
-      if (client.version === 2) await gate.promise;
-      return check(client);
-    };
+    const gate = holdCheck(d2, 2);
     const r2 = await new Rotating(s2, d2, { registry: false, swapRetryMs: 20 }).start();
     void s2.publish(2);
     await tick();
