@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/workflows/rotate-credential.test.ts'],
+    // MUTATION_TESTS=<regex>: only the tests aimed at the mutated region (every mutant runs every
+    // selected test, about a minute each for all of them); the score is then a lower bound.
+    testNamePattern: process.env.MUTATION_TESTS || undefined,
     globalSetup: ['test/helpers/global-setup.ts'],
     pool: 'forks',
     // A rotation with fake activities takes seconds; a mutant that hangs one should not cost minutes.

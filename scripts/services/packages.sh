@@ -6,7 +6,7 @@
 first_load packages || return 0
 
 # not a service: headless Chromium for the Temporal Web UI codec test
-# (test/integration/ui-codec-chromium.test.ts, via playwright-core)
+# (test/e2e/ui-codec-chromium.test.ts, via playwright-core)
 APT_PACKAGES+=(chromium)
 
 apt_missing() {

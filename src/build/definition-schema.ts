@@ -7,7 +7,7 @@ import { credentialDefinitionSchema } from '../store/schema';
  * The JSON Schema of a credential definition, generated from the zod schema
  * (the one the CLI and worker validate with) plus one sentence per field
  * from FIELD_DOCS. Checked in at schema/credential-definition.schema.json for
- * editors; test/unit/definition-schema.test.ts fails when it is out of date
+ * editors; test/build/definition-schema.test.ts fails when it is out of date
  * or a field has no explanation. Regenerate: `npm run schema`.
  */
 export const FIELD_DOCS: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { failureConverterPath } from '../../src/codec';
@@ -14,5 +14,9 @@ export default async function setup(): Promise<void> {
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   });
   mkdirSync(join(REPO_ROOT, '.cache'), { recursive: true });
-  writeFileSync(WORKFLOW_BUNDLE_PATH, code);
+  // Written whole, then renamed: a run that sets up while another one's workers load the bundle
+  // (two StrykerJS runners start side by side) never reads half a file.
+  const partial = `${WORKFLOW_BUNDLE_PATH}.${process.pid}.tmp`;
+  writeFileSync(partial, code);
+  renameSync(partial, WORKFLOW_BUNDLE_PATH);
 }

@@ -172,6 +172,46 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(world.logins).toEqual({ app_b: 'pw2' });
   });
 
+  it('heartbeats: reports it cannot use are ignored, the table is capped, and status lists who is behind', async () => {
+    const world = newWorld();
+    const long = 'c'.repeat(200); // the longest id accepted
+    await rotate(world, {}, { graceMs: DAY_MS, maxConsumers: 3 }, async (h) => {
+      await waitForPhase(h, 'grace');
+      const ignored: unknown[] = [
+        null,
+        'api-1',
+        { consumerId: '', version: 2 },
+        { consumerId: 7, version: 2 },
+        { consumerId: 'c'.repeat(201), version: 2 },
+        { consumerId: 'bell\u0007', version: 2 },
+        { consumerId: 'zero\u200bwidth', version: 2 }, // a format character (\p{Cf}) hides in a terminal
+        { consumerId: 'negative', version: -1 },
+        { consumerId: 'fraction', version: 1.5 },
+        { consumerId: 'text', version: '2' },
+        { consumerId: 'huge', version: 2 ** 53 },
+      ];
+      for (const hb of ignored) await h.signal(consumerHeartbeatSignal, hb as never);
+      await h.signal(consumerHeartbeatSignal, { consumerId: long, version: 2 });
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'zero', version: 0 });
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'old', version: 1 });
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'one-too-many', version: 2 });
+      let s = await h.query(statusQuery);
+      expect(s.consumers.map((c) => [c.consumerId, c.version, c.gone])).toEqual([
+        [long, 2, undefined],
+        ['zero', 0, undefined],
+        ['old', 1, undefined],
+      ]);
+      expect(s.consumersBehind).toEqual(['zero', 'old']);
+      expect(s.consumersOverflow).toBe(1);
+      // A known consumer still reports at the cap.
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'old', version: 2 });
+      s = await h.query(statusQuery);
+      expect(s.consumersBehind).toEqual(['zero']);
+      expect(s.consumersOverflow).toBe(1);
+      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
+    });
+  });
+
   it('status reports phases, plan and deadlines', async () => {
     const world = newWorld();
     await rotate(world, {}, { graceMs: DAY_MS }, async (h) => {

@@ -1,4 +1,4 @@
-/** The lexer under SHOW GRANTS / SHOW CREATE USER parsing (src/engines/mysql-tokens.ts). */
+/** The lexer under SHOW GRANTS / SHOW CREATE USER parsing (src/engines/mysql/tokens.ts). */
 import { describe, expect, it } from 'vitest';
 import {
   findTopLevelWord,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { Rotating, type RotatingDriver } from '../../src/consumer/rotating';
+import { Rotating, type RotatingDriver, type SwapEvent } from '../../src/consumer/rotating';
 import { SourceBase } from '../../src/consumer/source-base';
 import type { ConsumerCredential } from '../../src/consumer/types';
 
@@ -82,6 +82,17 @@ function deferred<T = void>() {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/** Holds the check of the client for `version` until the returned gate opens. */
+function holdCheck(driver: RotatingDriver<FakeClient>, version: number) {
+  const gate = deferred();
+  const check = driver.check.bind(driver);
+  driver.check = async (client) => {
+    if (client.version === version) await gate.promise;
+    return check(client);
+  };
+  return gate;
 }
 
 /** An operation on a fake client that runs until the test finishes it; fails if the client was closed under it. */
@@ -208,6 +219,7 @@ describe('Rotating core (fake clients)', () => {
     const { driver } = fakeDriver();
     const r = await new Rotating(source, driver, { registry: false }).start();
     const other = Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' });
+    const readsBefore = source.reads;
     let calls = 0;
     await expect(
       r.run(async () => {
@@ -216,6 +228,7 @@ describe('Rotating core (fake clients)', () => {
       }),
     ).rejects.toMatchObject({ message: other.message, code: '42601', name: 'Error' });
     expect(calls).toBe(1);
+    expect(source.reads).toBe(readsBefore); // not an auth error: the credential is not re-read
 
     const auth = authError();
     calls = 0;
@@ -345,6 +358,7 @@ describe('Rotating core: options, errors and logs', () => {
     expect(Number(b.name.split('-')[1])).toBe(Number(a.name.split('-')[1]) + 1);
     expect(a.engine).toBe('postgres');
     expect(() => a.version).toThrow(`rotating postgres client "${a.name}" is not started`);
+    expect(a.inFlight()).toEqual([]);
     const named = await new Rotating(source, driver, { registry: false, name: 'api-7' }).start();
     expect(named.name).toBe('api-7');
     expect(named.username).toBe('u1');
@@ -544,19 +558,18 @@ describe('Rotating core: options, errors and logs', () => {
   it('a credential published while start() runs is swapped to right after', async () => {
     const source = new TestSource(1);
     const { driver } = fakeDriver();
-    const gate = deferred();
-    const check = driver.check;
-    driver.check = async (client) => {
-      if (client.version === 1) await gate.promise;
-      return check(client);
-    };
-    const starting = new Rotating(source, driver, { registry: false }).start();
+    const gate = holdCheck(driver, 1);
+    const rotating = new Rotating(source, driver, { registry: false });
+    const swaps: SwapEvent[] = [];
+    rotating.onSwap((e) => swaps.push(e));
+    const starting = rotating.start();
     await tick();
     await source.publish(2);
     gate.resolve();
     const r = await starting;
     await tick();
     expect(r.version).toBe(2);
+    expect(swaps).toEqual([{ version: 2, previousVersion: 1, reason: 'source' }]);
     await r.close();
   });
 });
@@ -714,19 +727,18 @@ describe('Rotating core: lifecycle edges and metrics', () => {
   it('a swap that completes while close() runs closes the new client too', async () => {
     const source = new TestSource(1);
     const { driver, clients } = fakeDriver();
-    const gate = deferred();
-    const check = driver.check;
-    driver.check = async (client) => {
-      if (client.version === 2) await gate.promise;
-      return check(client);
-    };
+    const gate = holdCheck(driver, 2);
     const r = await new Rotating(source, driver, { registry: false }).start();
+    const swaps: SwapEvent[] = [];
+    r.onSwap((e) => swaps.push(e));
     void source.publish(2);
     await tick();
     const closing = r.close();
     gate.resolve();
     await closing;
     expect(clients.map((c) => c.closed)).toEqual([true, true]);
+    expect(swaps).toEqual([]); // closed first: the new client never became current
+    expect(r.stats.swaps).toBe(0);
   });
 
   it('metrics: failed swaps, failed and same-version refreshes, acquire latency, live clients only', async () => {
@@ -781,6 +793,116 @@ describe('Rotating core: lifecycle edges and metrics', () => {
     const r3 = await new Rotating(new TestSource(1), d3, { registry: registry3, name: 'm-3' }).start();
     expect(await registry3.metrics()).not.toMatch(/db_rotator_consumer_connections\{pool="m-3"/);
     await r3.close();
+  });
+
+  it('a swap still queued when close() is called never builds its client', async () => {
+    const source = new TestSource(1);
+    const { driver, events } = fakeDriver();
+    const gate = holdCheck(driver, 2);
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    void source.publish(2); // being built
+    await tick();
+    void source.publish(3); // queued behind it
+    await tick();
+    const closing = r.close();
+    gate.resolve();
+    await closing;
+    expect(events).not.toContain('create v3');
+  });
+
+  it('the connections gauge leaves out an old client whose close is under way', async () => {
+    const registry = new Registry();
+    const { driver } = fakeDriver();
+    const gate = deferred();
+    const close = driver.close;
+    driver.close = async (client) => {
+      if (client.version === 1) await gate.promise;
+      return close(client);
+    };
+    const source = new TestSource(1);
+    const r = await new Rotating(source, driver, { registry, name: 'm-4' }).start();
+    await source.publish(2);
+    await tick(); // v1 has nothing in flight: its (slow) close has begun
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'db_rotator_consumer_connections{pool="m-4",engine="postgres",version="2",state="idle"} 1',
+    );
+    expect(text).not.toMatch(/db_rotator_consumer_connections\{[^}]*version="1"/);
+    gate.resolve();
+    await r.close();
+  });
+
+  it('start() with a stale credential re-reads it, saying why', async () => {
+    const source = new ReasonSource(1);
+    await source.current();
+    source.value = cred(2);
+    const { driver } = fakeDriver({ failCheck: (c) => (c.version === 1 ? authError() : undefined) });
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    expect(r.version).toBe(2);
+    expect(source.reasons).toEqual(['initial', 'auth-failure']);
+    await r.close();
+  });
+
+  it('an error that echoes the password of an earlier version than the current one is redacted too', async () => {
+    const source = new TestSource(1);
+    source.value = { version: 1, username: 'u1', password: 'first-secret-1' };
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    source.value = { version: 2, username: 'u2', password: 'second-secret-2' };
+    await source.refresh('test');
+    await tick();
+    expect(r.version).toBe(2);
+    const err = (await r
+      .run(async () => {
+        throw new Error('server log: login first-secret-1 then second-secret-2 seen');
+      })
+      .catch((e: unknown) => e)) as Error;
+    expect(err.message).not.toContain('first-secret-1');
+    expect(err.message).not.toContain('second-secret-2');
+    await r.close();
+  });
+
+  it('one swap retry at a time: failed swaps while one is pending, or while closing, add none that outlives close()', async () => {
+    const source = new ReasonSource(1);
+    const { driver } = fakeDriver({ failCheck: (c) => (c.version > 1 ? new Error('refused') : undefined) });
+    const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60 }).start();
+    await source.publish(2); // fails: a retry is scheduled
+    await source.publish(3); // fails too, while that retry is pending
+    await tick();
+    expect(r.stats.failedSwaps).toBe(2);
+    await r.close();
+    await new Promise((res) => setTimeout(res, 200));
+    expect(source.reasons.filter((x) => x === 'swap-retry')).toEqual([]);
+
+    // A swap that fails while close() waits for it schedules no retry either.
+    const s2 = new ReasonSource(1);
+    const { driver: d2 } = fakeDriver({
+      failCheck: (c) => (c.version > 1 ? new Error('refused') : undefined),
+    });
+    const gate = holdCheck(d2, 2);
+    const r2 = await new Rotating(s2, d2, { registry: false, swapRetryMs: 20 }).start();
+    void s2.publish(2);
+    await tick();
+    const closing = r2.close();
+    gate.resolve();
+    await closing;
+    await new Promise((res) => setTimeout(res, 100));
+    expect(s2.reasons.filter((x) => x === 'swap-retry')).toEqual([]);
+  });
+
+  it('while close() drains a busy client, it is listed once, as draining', async () => {
+    const source = new TestSource(1);
+    const { driver } = fakeDriver();
+    const r = await new Rotating(source, driver, { registry: false }).start();
+    const gate = deferred();
+    const op = r.run((c) => slowOp(c, gate.promise));
+    await tick();
+    const closing = r.close();
+    await tick();
+    expect(r.inFlight()).toEqual([{ version: 1, inFlight: 1, state: 'draining' }]);
+    gate.resolve();
+    await op;
+    await closing;
   });
 
   it('closeTimeoutMs defaults to 10 s: a slow but finite driver close is awaited', async () => {

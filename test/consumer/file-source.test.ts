@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileSource } from '../../src/consumer/file-source';
+import type { ConsumerCredential } from '../../src/consumer/types';
+import { recordingLogger } from '../helpers/recording-logger';
+import { strykerMutantEnv } from '../helpers/stryker';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'consumer-file-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
+
+describe('FileSource (debounce and content hash)', () => {
+  it('coalesces a burst of writes into one read and emits once per version', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p1' });
+    const src = new FileSource({ path: file, debounceMs: 50, pollMs: 0 });
+    const seen: number[] = [];
+    src.subscribe((c) => seen.push(c.version));
+    expect((await src.current()).version).toBe(1);
+    const readsAfterFirst = src.reads;
+    for (let i = 0; i < 10; i++) {
+      write(file, { version: 2, username: 'b', password: `p2` });
+      await sleep(5);
+    }
+    await sleep(200);
+    expect(seen).toEqual([1, 2]);
+    expect(src.reads - readsAfterFirst).toBeLessThanOrEqual(2);
+    await src.close();
+  });
+
+  it('does not re-parse unchanged content (same hash) and ignores unrelated files', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 4, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 20, pollMs: 0 });
+    await src.current();
+    writeFileSync(join(dir, 'other.txt'), 'x');
+    await sleep(80);
+    expect(src.reads).toBe(1);
+    write(file, { version: 4, username: 'a', password: 'p' }); // same bytes
+    await sleep(80);
+    expect(src.reads).toBe(2);
+    expect(src.unchangedReads).toBe(1);
+    await src.close();
+  });
+
+  it('polls when no watch event arrives', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10_000, pollMs: 50 });
+    await src.current();
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(150);
+    expect(src.cached()?.version).toBe(2);
+    await src.close();
+  });
+
+  it('a broken file fails the read without the content in the message, and the last good credential stays', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0, readAttempts: 1 });
+    await src.current();
+    writeFileSync(file, '{"version": 2, "password": "half-written-secret');
+    const err = (await src.refresh('test').catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/not valid JSON/);
+    expect(err.message).not.toContain('half-written');
+    expect(src.cached()?.version).toBe(1);
+    await src.close();
+  });
+});
+
+describe('FileSource: watch filter and close', () => {
+  it('reacts to the file and to ..data swaps, not to other files in the directory', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0 });
+    await src.current();
+    for (let i = 0; i < 3; i++) writeFileSync(join(dir, `unrelated-${i}.json`), 'x');
+    await sleep(100);
+    expect(src.reads).toBe(1);
+    writeFileSync(join(dir, '..data_tmp'), 'x');
+    await sleep(100);
+    expect(src.reads).toBe(2);
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(100);
+    expect(src.cached()?.version).toBe(2);
+    await src.close();
+  });
+
+  it('after close, neither watch events nor polls read the file', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const src = new FileSource({ path: file, debounceMs: 30, pollMs: 40 });
+    await src.current();
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(5);
+    await src.close(); // a debounce is pending
+    const reads = src.reads;
+    write(file, { version: 3, username: 'a', password: 'r' });
+    await sleep(150);
+    expect(src.reads).toBe(reads);
+    expect(src.cached()?.version).toBe(1);
+  });
+
+  it('a directory that cannot be watched falls back to polling, and says so', async () => {
+    const { logger, lines } = recordingLogger();
+    const src = new FileSource({ path: join(dir, 'missing', 'credential.json'), pollMs: 0, logger });
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        obj: expect.objectContaining({ path: join(dir, 'missing', 'credential.json') }),
+        msg: 'file source: cannot watch; polling only',
+      },
+    ]);
+    await src.close();
+  });
+});
+
+describe('FileSource: a watch that fails, and the process', () => {
+  it('a watch that fails later (e.g. EMFILE) is dropped, said so, and polling carries on', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    const { logger, lines } = recordingLogger();
+    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 60, logger });
+    await src.current();
+    // Linux's inotify gives no way to make a live watch fail on demand (a removed directory is a
+    // 'rename' event), so the failure fs.watch reports as an 'error' event is injected there.
+    const watcher = (src as unknown as { watcher: FSWatcher }).watcher;
+    watcher.emit('error', Object.assign(new Error('EMFILE: too many open files, watch'), { code: 'EMFILE' }));
+    expect(lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        obj: { path: file, err: 'EMFILE: too many open files, watch' },
+        msg: 'file source: watch failed; polling only',
+      },
+    ]);
+    const reads = src.reads;
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(30); // past the debounce, before the poll: no watch event is handled any more
+    expect(src.reads).toBe(reads);
+    await sleep(100);
+    expect(src.cached()?.version).toBe(2); // the poll read it
+    await src.close();
+  });
+
+  it('an open source does not keep the process alive (its watch and timers are not referenced)', async () => {
+    const file = join(dir, 'credential.json');
+    write(file, { version: 1, username: 'a', password: 'p' });
+    // The same source in this process first: it reads the same credential; and StrykerJS (per-test
+    // coverage, which cannot see into the child) then knows this test runs the constructor.
+    const here = new FileSource({ path: file, debounceMs: 10, pollMs: 60_000 });
+    expect((await here.current()).version).toBe(1);
+    await here.close();
+    const script = join(dir, 'open-source.mts');
+    const moduleUrl = pathToFileURL(join(__dirname, '../../src/consumer/file-source.ts')).href;
+    writeFileSync(
+      script,
+      `import { FileSource } from ${JSON.stringify(moduleUrl)};\n` +
+        `const src = new FileSource({ path: ${JSON.stringify(file)}, debounceMs: 10, pollMs: 60_000 });\n` +
+        `console.log((await src.current()).version);\n`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: join(__dirname, '../..'), // where tsx is installed
+      env: { ...process.env, ...strykerMutantEnv() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = await new Promise<number | null | 'still running'>((resolve) => {
+      const t = setTimeout(() => resolve('still running'), 15_000);
+      child.on('exit', (code) => {
+        clearTimeout(t);
+        resolve(code);
+      });
+    });
+    if (exited === 'still running') child.kill('SIGKILL');
+    expect(exited).toBe(0);
+    expect(out.trim()).toBe('1');
+  });
+});
+
+describe('sources say why they read', () => {
+  it('a watch event reads with reason "watch", the poll with "poll"', async () => {
+    const file = join(dir, 'credential.json');
+    writeFileSync(file, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
+    const watched = recordingLogger();
+    const w = new FileSource({ path: file, debounceMs: 10, pollMs: 0, logger: watched.logger });
+    await w.current();
+    writeFileSync(file, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
+    await sleep(100);
+    expect(watched.lines.at(-1)).toMatchObject({ obj: { reason: 'watch', version: 2 } });
+    await w.close();
+
+    const polled = recordingLogger();
+    const other = join(dir, 'sub');
+    mkdirSync(other);
+    const file2 = join(other, 'credential.json');
+    writeFileSync(file2, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
+    const p = new FileSource({ path: file2, debounceMs: 60_000, pollMs: 40, logger: polled.logger });
+    await p.current();
+    writeFileSync(file2, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
+    await sleep(120);
+    expect(polled.lines.at(-1)).toMatchObject({ obj: { reason: 'poll', version: 2 } });
+    await p.close();
+  });
+});
