@@ -8,8 +8,10 @@
  */
 import { promises as fs } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT, type DryRunReport } from '../../src/client';
+import { entryFileName } from '../../src/store/dir-store';
 import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { uniqueCredentialId, type RotationRig } from '../helpers/rotation';
@@ -112,22 +114,26 @@ describe('an admin credential is used only against its own server', () => {
 
   it('a definition redirected by editing the store file without the key is refused before any connection', async () => {
     const app = await addPgApp(fx.rig, fx.pg, adminId, 'app');
-    const path = fx.rig.env.ROTATOR_STORE_PATH!;
-    const original = await fs.readFile(path, 'utf8');
-    const data = JSON.parse(original);
-    const entry = data.credentials.find((c: { id: string }) => c.id === app.id);
-    entry.definition.port = t.port;
-    await fs.writeFile(path, JSON.stringify(data));
+    // The embedded store keeps one file per credential (src/store/dir-store.ts).
+    const fileOf = (id: string) => join(fx.rig.env.ROTATOR_STORE_PATH!, 'credentials', entryFileName(id));
+    const originals = new Map<string, string>();
+    const edit = async (id: string, change: (definition: Record<string, unknown>) => void) => {
+      const text = await fs.readFile(fileOf(id), 'utf8');
+      originals.set(id, text);
+      const entry = JSON.parse(text);
+      change(entry.definition);
+      await fs.writeFile(fileOf(id), JSON.stringify(entry));
+    };
+    await edit(app.id, (d) => (d.port = t.port));
     // Even the admin's allowlist, edited the same way, cannot open the door.
-    const adminEntry = data.credentials.find((c: { id: string }) => c.id === adminId);
-    adminEntry.definition.allowedServers = [{ host: '127.0.0.1', port: t.port }];
-    await fs.writeFile(path, JSON.stringify(data));
+    await edit(adminId, (d) => (d.allowedServers = [{ host: '127.0.0.1', port: t.port }]));
 
     expect(await failureOf(fx.rig, app.id)).toMatch(/its definition was changed without the store key/);
     const r = await cli(fx.rig, 'rotate', app.id, '--dry-run', '--json');
     expect(r.code).not.toBe(EXIT.ok);
     expect(`${r.out}\n${r.err}`).toMatch(/changed without the store key/);
     expect(t.connections).toBe(0);
-    await fs.writeFile(path, original); // the rig's cleanup reads the store
+    // The rig's cleanup reads the store.
+    for (const [id, text] of originals) await fs.writeFile(fileOf(id), text);
   });
 });
