@@ -55,6 +55,15 @@ export async function nodeConnections(
   }));
 }
 
+/** The heartbeat details of the replicate step while it waits (shown by status). */
+export interface ReplicateProgress {
+  /** Node ("host:port") → how far it is, e.g. "replayed 0/3000148 of 0/30001A0, 88 bytes behind (replay paused)". */
+  waitingFor: Record<string, string>;
+  /** How long the step has waited so far, and its bound (nodeSyncTimeoutMs). */
+  waitedMs: number;
+  timeoutMs: number;
+}
+
 type Nodes = Awaited<ReturnType<typeof nodeConnections>>;
 
 function heartbeat(details: unknown): void {
@@ -97,7 +106,14 @@ export async function waitForReplay(
       }
     }
     if (behind.size === 0) return waited;
-    heartbeat({ waitingFor: Object.fromEntries(behind) });
+    // Read by `db-rotator status` / `rotate --wait` from describe() (rotation-view.ts): which
+    // node is behind and how far, no secret. Heartbeats never enter the workflow's history.
+    const progress: ReplicateProgress = {
+      waitingFor: Object.fromEntries(behind),
+      waitedMs: Date.now() - started,
+      timeoutMs,
+    };
+    heartbeat(progress);
     if (Date.now() - started >= timeoutMs) {
       const list = [...behind].map(([n, d]) => `${n} ${d}`).join('; ');
       throw new VerificationError(

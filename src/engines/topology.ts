@@ -22,7 +22,7 @@ import { redisNodes } from './redis/nodes';
 export interface NodeProgress {
   /** The node has replayed everything up to the position asked about. */
   caughtUp: boolean;
-  /** e.g. "replayed 0/3000148 of 0/30001A0 (replay paused)". */
+  /** How far, e.g. "replayed 0/3000148 of 0/30001A0, 88 bytes behind (replay paused)". */
   detail: string;
 }
 

@@ -14,6 +14,7 @@ import { statusQuery } from '../../src/shared/messages';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, eventually } from '../helpers/pg-rig';
 import { capturedLogs, devServerEnv } from '../helpers/temporal';
+import { runCli } from '../helpers/cli';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services, testTls } from '../helpers/services';
 
@@ -114,6 +115,24 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     expect(held.phase).toBe('replicate'); // not promoted while the replica lacks the login
     expect((await rig.store.getVersion(id, 'CURRENT'))?.version).toBe(1);
     expect(await roleOnReplica(`${app}_b`)).toBe(false);
+
+    // What the operator sees meanwhile: the node that is behind, by how much, and the bound.
+    let status = '';
+    await eventually(async () => {
+      status = (await runCli(['status', id], rig.env)).out;
+      return status.includes('127.0.0.1:5433');
+    });
+    console.log(`[topology-postgres] status while paused:\n${status}`);
+    expect(status).toMatch(/^replicate {4}waiting \d+\.\d s of 1m for 1 node\(s\)/m);
+    expect(status).toMatch(
+      /^ {2}✗ 127\.0\.0\.1:5433 replayed \S+ of \S+, [1-9]\d* bytes behind \(replay paused\)$/m,
+    );
+    for (const secret of await rig.knownSecrets()) expect(status).not.toContain(secret);
+    const json = JSON.parse((await runCli(['status', id, '--json'], rig.env)).out) as {
+      replicate?: { waitingFor: Record<string, string>; timeoutMs: number };
+    };
+    expect(json.replicate?.timeoutMs).toBe(60_000);
+    expect(json.replicate?.waitingFor['127.0.0.1:5433']).toMatch(/bytes behind \(replay paused\)$/);
 
     const resumedAt = Date.now();
     await resumeReplay();
