@@ -19,6 +19,10 @@ export function formatDryRun(d: DryRunReport): string {
   };
   list('apply statements', d.statements.apply);
   list('revoke statements, after grace', d.statements.revoke);
+  if (d.nodes) {
+    lines.push(`nodes (${d.plan?.nodes?.length ?? '?'})`);
+    for (const line of d.nodes) lines.push(`  ${line}`);
+  }
   if (d.strategy === 'dual-user') list('privileges to clone', d.privilegesToClone);
   list(`open sessions of "${d.plan?.fromUsername ?? 'the login'}"`, d.openSessions.map(sessionLine));
   list(

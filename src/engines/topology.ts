@@ -27,6 +27,8 @@ export interface NodeProgress {
 }
 
 export interface ReplicationTopology {
+  /** What "has replayed the change" means on this engine, for dry runs (e.g. "replay LSN ≥ …"). */
+  readonly waitsFor: string;
   /** The position (engine syntax: LSN, GTID set) of everything the primary has done so far. */
   primaryPosition(primary: EngineConnection): Promise<string>;
   /**

@@ -15,6 +15,7 @@ import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, eventually } from '../helpers/pg-rig';
 import { capturedLogs, devServerEnv } from '../helpers/temporal';
 import { runCli } from '../helpers/cli';
+import { EXIT, type DryRunReport } from '../../src/client';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services, testTls } from '../helpers/services';
 
@@ -234,8 +235,48 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     expect(ops).toBeGreaterThan(100);
   });
 
-  it('a node that is down blocks before anything changes', async () => {
+  it('dry run: the node, how far behind it is now, what the rotation would wait for and check there; nothing changes', async () => {
+    await addApp(60_000);
+    await onReplica('SELECT pg_wal_replay_pause()');
+    await pg.admin.query('CREATE TABLE public.more (id int)'); // WAL the paused replica lacks
+    const r = await runCli(['rotate', id, '--dry-run', '--json'], rig.env);
+    expect(r.code, r.err).toBe(0);
+    const dry = JSON.parse(r.out) as DryRunReport;
+    expect(dry.blockers).toEqual([]);
+    expect(dry.plan?.nodes).toEqual(['127.0.0.1:5433']);
+    expect(dry.plan?.nodeSyncTimeoutMs).toBe(60_000);
+    expect(dry.nodes).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^127\\.0\\.0\\.1:5433 now: has "${app}"; behind: replayed \\S+ of \\S+, [1-9]\\d* bytes behind \\(replay paused\\)$`,
+        ),
+      ),
+      `on each node, before promote: wait up to 60 s until its replay LSN ≥ the primary's insert LSN after the change, then log in with the new and the old credential ("${app}_b", "${app}")`,
+      `on each node, at revoke: end the sessions of "${app}", then wait up to 60 s until it has the revoke, then confirm "${app}" is gone`,
+    ]);
+    const text = (await runCli(['rotate', id, '--dry-run'], rig.env)).out;
+    console.log(`[topology-postgres] dry run:\n${text}`);
+    expect(text).toContain(`nodes (1)\n  127.0.0.1:5433 now: has "${app}"; behind: replayed `);
+    for (const secret of await rig.knownSecrets()) expect(text).not.toContain(secret);
+    expect(await rig.store.listVersions(id)).toHaveLength(1);
+    await resumeReplay();
+    // Once it has caught up, it says so.
+    await replicaCaughtUp(pg.admin);
+    const after = JSON.parse(
+      (await runCli(['rotate', id, '--dry-run', '--json'], rig.env)).out,
+    ) as DryRunReport;
+    expect(after.nodes?.[0]).toMatch(
+      new RegExp(`^127\\.0\\.0\\.1:5433 now: has "${app}"; caught up: replayed `),
+    );
+  });
+
+  it('a node that is down blocks before anything changes (and the dry run says so)', async () => {
     await addApp(60_000, [{ host: '127.0.0.1', port: 1 }]);
+    const dry = await runCli(['rotate', id, '--dry-run', '--json'], rig.env);
+    expect(dry.code).toBe(EXIT.blocked);
+    expect((JSON.parse(dry.out) as DryRunReport).blockers).toEqual([
+      expect.stringMatching(new RegExp(`^node 127\\.0\\.0\\.1:1 of credential "${id}" cannot be reached: `)),
+    ]);
     // Preflight refuses: the run fails before any change (no version, no login).
     const failure = await rig.rotate({ credentialId: id, requestedBy: 'test' }).then(
       () => undefined,

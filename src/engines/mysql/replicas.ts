@@ -30,6 +30,8 @@ async function withAdmin<T>(conn: EngineConnection, fn: (c: Connection) => Promi
 }
 
 export const mysqlReplicas: ReplicationTopology = {
+  waitsFor: "it has applied the primary's @@gtid_binlog_pos after the change (MASTER_GTID_WAIT)",
+
   async primaryPosition(primary) {
     return withAdmin(primary, async (c) => {
       const [rows] = await c.query<RowDataPacket[]>('SELECT @@log_bin AS log_bin, @@gtid_binlog_pos AS pos');

@@ -30,6 +30,8 @@ async function withAdmin<T>(conn: EngineConnection, fn: (c: Client) => Promise<T
 }
 
 export const postgresReplicas: ReplicationTopology = {
+  waitsFor: "its replay LSN ≥ the primary's insert LSN after the change",
+
   async primaryPosition(primary) {
     return withAdmin(primary, async (c) => {
       const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
