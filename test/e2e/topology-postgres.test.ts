@@ -15,6 +15,7 @@ import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, eventually } from '../helpers/pg-rig';
 import { capturedLogs, devServerEnv } from '../helpers/temporal';
 import { runCli } from '../helpers/cli';
+import { readRotation } from '../../src/rotation-view';
 import { EXIT, type DryRunReport } from '../../src/client';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services, testTls } from '../helpers/services';
@@ -94,6 +95,9 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     if (nodes[0] === replica) await replicaCaughtUp(pg.admin); // its grants too, not just the role
   }
 
+  /** The rotation's phase as the CLI sees it (describe(); no query). */
+  const readPhase = async () => (await readRotation(rig.client, id).catch(() => undefined))?.phase;
+
   beforeEach(async () => {
     pg = await freshPg();
     rig = await createRotationRig(env);
@@ -157,6 +161,22 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     expect((await c.query('SELECT count(*)::int AS n FROM public.items')).rows[0].n).toBe(1);
     await c.end();
     expect(await roleOnReplica(app)).toBe(false);
+  });
+
+  it('rotate --wait prints, while it waits in replicate, the node that is behind and how far', async () => {
+    await addApp(60_000);
+    await onReplica('SELECT pg_wal_replay_pause()');
+    const run = runCli(['rotate', id, '--wait', '--grace', '1s', '--drain-timeout', '1s'], rig.env);
+    await eventually(async () => (await readPhase()) === 'replicate');
+    await new Promise((r) => setTimeout(r, 1500)); // a few polls of --wait (1 s apart)
+    await resumeReplay();
+    const { code, out } = await run;
+    console.log(`[topology-postgres] rotate --wait:\n${out}`);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /^replicate — waiting for 127\.0\.0\.1:5433 replayed \S+ of \S+, [1-9]\d* bytes behind \(replay paused\)$/m,
+    );
+    expect(out).toMatch(/^outcome: rotated/m);
   });
 
   it('a replica still paused at the bound blocks promote and the rotation is undone', async () => {
