@@ -7,7 +7,6 @@
  * rotation is refused in preflight and nothing changes.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { escape } from 'mysql2/promise';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/shared/messages';
 import { freshMysql, mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
@@ -15,8 +14,13 @@ import { eventually } from '../helpers/pg-rig';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
 import { devServerEnv } from '../helpers/temporal';
-
-const HOSTS = ['%', 'localhost'];
+import {
+  HOSTS,
+  createHostVariants,
+  grants as accountGrants,
+  hashes as accountHashes,
+  hashOf as passwordHash,
+} from '../helpers/mysql-hosts';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -31,22 +35,9 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
   let rig: RotationRig;
   let app: string;
 
-  /** The password hashes an account accepts (SHOW CREATE USER lists each). */
-  async function hashes(host: string): Promise<string[]> {
-    const [rows] = await my.admin.query(`SHOW CREATE USER ${escape(app)}@${escape(host)}`);
-    const text = Object.values((rows as Record<string, string>[])[0]!)[0]!;
-    return [...text.matchAll(/\*[0-9A-F]{40}/g)].map((m) => m[0]).sort();
-  }
-  async function hashOf(password: string): Promise<string> {
-    const [rows] = await my.admin.query('SELECT PASSWORD(?) AS h', [password]);
-    return (rows as Array<{ h: string }>)[0]!.h;
-  }
-  async function grants(host: string): Promise<string[]> {
-    const [rows] = await my.admin.query(`SHOW GRANTS FOR ${escape(app)}@${escape(host)}`);
-    return (rows as Record<string, string>[]).map((r) =>
-      Object.values(r)[0]!.replace(/ IDENTIFIED BY .*/, ''),
-    );
-  }
+  const hashes = (host: string) => accountHashes(my.admin, app, host);
+  const hashOf = (password: string) => passwordHash(my.admin, password);
+  const grants = (host: string) => accountGrants(my.admin, app, host);
   /** Logs in over TCP (the '%' variant answers 127.0.0.1). */
   const canLogin = (password: string) =>
     mysqlConnect(app, password, my.database).then(
@@ -80,13 +71,7 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
   beforeEach(async () => {
     my = await freshMysql();
     rig = await createRotationRig(env);
-    app = await my.createLogin('app', 'init-Pw-1', '', '%');
-    await my.createLogin('app', 'init-Pw-1', '', 'localhost');
-    const db = my.database;
-    await my.admin.query(`CREATE TABLE \`${db}\`.t1 (id int)`);
-    await my.admin.query(`CREATE TABLE \`${db}\`.t2 (id int)`);
-    await my.admin.query(`GRANT SELECT ON \`${db}\`.t1 TO ${escape(app)}@'%'`);
-    await my.admin.query(`GRANT SELECT, INSERT ON \`${db}\`.t2 TO ${escape(app)}@'localhost'`);
+    app = await createHostVariants(my, 'init-Pw-1');
   });
   afterEach(async () => {
     await rig?.close();
