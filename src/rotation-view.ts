@@ -5,6 +5,9 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import type { ReplicateProgress } from './activities/topology';
 import { rotationWorkflowId } from './shared/constants';
 import { describeRootCause } from './shared/error-cause';
 import type { Phase, RotationResult, RotationStatus } from './shared/types';
@@ -32,12 +35,52 @@ export interface RotationView {
    * nondeterminism error): the run makes no progress although it shows a phase.
    */
   stuck?: string;
+  /**
+   * While phase `replicate` waits for nodes: which node is behind and how
+   * far, from the running activity's last heartbeat (`at`).
+   */
+  replicate?: ReplicateProgress & { at?: string };
 }
 
 export async function readRotation(client: Client, credentialId: string): Promise<RotationView> {
   const handle = client.workflow.getHandle(rotationWorkflowId(credentialId));
   const d = await handle.describe();
-  return viewOf(d, await closeOf(client, d));
+  const view = viewOf(d, await closeOf(client, d));
+  const replicate = await replicateProgressOf(client, d);
+  if (replicate) view.replicate = replicate;
+  return view;
+}
+
+/**
+ * The replicate step's progress, read from its pending activity's heartbeat
+ * details (encrypted by the codec like every payload; decoded here with the
+ * client's data converter). Heartbeats never enter the history, so this
+ * shows progress without a workflow change. Undefined when the step is not
+ * waiting, or its details are not readable (status then shows the rest).
+ */
+async function replicateProgressOf(
+  client: Client,
+  d: WorkflowExecutionDescription,
+): Promise<RotationView['replicate']> {
+  const pending = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'replicateToNodes');
+  const payloads = pending?.heartbeatDetails?.payloads;
+  if (!pending || !payloads?.length) return undefined;
+  const [details] = await decodeArrayFromPayloads(client.options.loadedDataConverter, payloads).catch(() => [
+    undefined,
+  ]);
+  const p = details as Partial<ReplicateProgress> | undefined;
+  if (!p || typeof p.waitingFor !== 'object' || p.waitingFor === null) return undefined;
+  // The SDK throttles heartbeats (to 80 % of the 10 s heartbeat timeout), so the node details
+  // can be a few seconds old (`at`); how long the attempt has waited is counted up to now.
+  const at = optionalTsToMs(pending.lastHeartbeatTime);
+  const startedAt = optionalTsToMs(pending.lastStartedTime);
+  const waitedMs = Number(p.waitedMs ?? 0);
+  return {
+    waitingFor: p.waitingFor,
+    waitedMs: startedAt === undefined ? waitedMs : Math.max(waitedMs, Date.now() - startedAt),
+    timeoutMs: Number(p.timeoutMs ?? 0),
+    ...(at !== undefined ? { at: new Date(at).toISOString() } : {}),
+  };
 }
 
 export function viewOf(d: WorkflowExecutionDescription, close?: Close): RotationView {

@@ -18,6 +18,7 @@ import type { PlanningActivities } from '../shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../shared/types';
 import type { CredentialDefinition, CredentialStore, VersionMeta } from '../store/types';
 import { describeDelivery } from './delivery';
+import { dryRunNodes } from './dry-run-nodes';
 import { resolveTls, tlsWarning } from '../engines/tls';
 import { Blockers, connectionFor, currentToRotate, planOnServer } from './plan';
 import { applyStep, classified, revokeStep, type RotationDeps } from './rotation';
@@ -39,7 +40,11 @@ export function createPlanningActivities(deps: RotationDeps): PlanningActivities
       const conn = current && (await findings.blockers.guard(() => connectionFor(store, def)));
       const server =
         current && conn ? await dryRunOnServer(deps, { def, input, current, conn }, findings) : undefined;
-      const dryRun = report({ def, plannedAt, delivery, server }, findings);
+      const nodes =
+        current && conn && def.nodes?.length
+          ? await dryRunNodes(deps, def, conn, current.username, server?.plan, findings.blockers)
+          : undefined;
+      const dryRun = report({ def, plannedAt, delivery, server, nodes }, findings);
       await auditPlan(store, actor, input, server?.plan, dryRun);
       return dryRun;
     },
@@ -205,7 +210,13 @@ async function loginChange(
  * secret may pass either way.
  */
 function report(
-  parts: { def: CredentialDefinition; plannedAt: string; delivery?: string[]; server?: ServerFindings },
+  parts: {
+    def: CredentialDefinition;
+    plannedAt: string;
+    delivery?: string[];
+    server?: ServerFindings;
+    nodes?: string[];
+  },
   findings: Findings,
 ): RotationDryRun {
   const { def, server } = parts;
@@ -224,6 +235,7 @@ function report(
     notes: [...findings.notes].map(clean),
     plannedAt: parts.plannedAt,
     ...(parts.delivery ? { delivery: parts.delivery } : {}),
+    ...(parts.nodes ? { nodes: parts.nodes.map(clean) } : {}),
     ...(server?.serverVersion ? { serverVersion: server.serverVersion } : {}),
     ...(plan ? { plan, strategy: plan.strategy, strategyReason: plan.strategyReason } : {}),
     ...(server?.login ? { loginToCreateOrAlter: server.login } : {}),

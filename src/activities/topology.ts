@@ -55,6 +55,15 @@ export async function nodeConnections(
   }));
 }
 
+/** The heartbeat details of the replicate step while it waits (shown by status). */
+export interface ReplicateProgress {
+  /** Node ("host:port") → how far it is, e.g. "replayed 0/3000148 of 0/30001A0, 88 bytes behind (replay paused)". */
+  waitingFor: Record<string, string>;
+  /** How long the step has waited so far, and its bound (nodeSyncTimeoutMs). */
+  waitedMs: number;
+  timeoutMs: number;
+}
+
 type Nodes = Awaited<ReturnType<typeof nodeConnections>>;
 
 function heartbeat(details: unknown): void {
@@ -97,7 +106,14 @@ export async function waitForReplay(
       }
     }
     if (behind.size === 0) return waited;
-    heartbeat({ waitingFor: Object.fromEntries(behind) });
+    // Read by `db-rotator status` / `rotate --wait` from describe() (rotation-view.ts): which
+    // node is behind and how far, no secret. Heartbeats never enter the workflow's history.
+    const progress: ReplicateProgress = {
+      waitingFor: Object.fromEntries(behind),
+      waitedMs: Date.now() - started,
+      timeoutMs,
+    };
+    heartbeat(progress);
     if (Date.now() - started >= timeoutMs) {
       const list = [...behind].map(([n, d]) => `${n} ${d}`).join('; ');
       throw new VerificationError(
@@ -106,6 +122,13 @@ export async function waitForReplay(
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+/** One node in a dry run: `problem` (would block preflight) or its `state` now. */
+export interface NodeSurvey {
+  node: string;
+  problem?: string;
+  state?: string;
 }
 
 /** The engine interface on every node of a definition, one short-lived engine per node and call. */
@@ -118,14 +141,14 @@ export class NodeEngines {
 
   /** Runs `fn` on every node in turn; returns each node's result and how long it took (ms). */
   private async each<T>(
-    fn: (engine: Engine, node: TopologyNode) => Promise<T>,
+    fn: (engine: Engine, node: TopologyNode, conn: EngineConnection) => Promise<T>,
   ): Promise<Array<{ node: TopologyNode; result: T; ms: number }>> {
     const out: Array<{ node: TopologyNode; result: T; ms: number }> = [];
     for (const { node, conn } of this.nodes) {
       const started = Date.now();
       const engine = this.createEngine(this.def.engine, conn);
       try {
-        out.push({ node, result: await fn(engine, node), ms: Date.now() - started });
+        out.push({ node, result: await fn(engine, node, conn), ms: Date.now() - started });
       } finally {
         await engine.close();
       }
@@ -154,6 +177,26 @@ export class NodeEngines {
       if (!exists)
         throw new ConfigError(`node ${nodeName(node)} of credential "${id}" has no login "${login}"`);
     });
+  }
+
+  /**
+   * Dry run: what every node says now, changing nothing — whether it answers
+   * and knows `login` (else `problem`, preflight's blocker) and, given the
+   * primary's `position`, how far it is from it.
+   */
+  async survey(login: string, position?: string): Promise<NodeSurvey[]> {
+    const replication = replicationOf(this.def.engine);
+    const done = await this.each(async (engine, node, conn): Promise<Omit<NodeSurvey, 'node'>> => {
+      try {
+        if (!(await engine.loginExists(login))) return { problem: `has no login "${login}"` };
+        if (!replication || position === undefined) return { state: `has "${login}"` };
+        const p = await replication.progress(conn, position);
+        return { state: `has "${login}"; ${p.caughtUp ? 'caught up' : 'behind'}: ${p.detail}` };
+      } catch (err) {
+        return { problem: `cannot be reached: ${(err as Error).message}` };
+      }
+    });
+    return done.map((d) => ({ node: nodeName(d.node), ...d.result }));
   }
 
   /** Logs in as each secret on every node (fresh connections, the verify checks); ms per node. */

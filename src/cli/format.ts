@@ -19,6 +19,10 @@ export function formatDryRun(d: DryRunReport): string {
   };
   list('apply statements', d.statements.apply);
   list('revoke statements, after grace', d.statements.revoke);
+  if (d.nodes) {
+    lines.push(`nodes (${d.plan?.nodes?.length ?? '?'})`);
+    for (const line of d.nodes) lines.push(`  ${line}`);
+  }
   if (d.strategy === 'dual-user') list('privileges to clone', d.privilegesToClone);
   list(`open sessions of "${d.plan?.fromUsername ?? 'the login'}"`, d.openSessions.map(sessionLine));
   list(
@@ -63,7 +67,19 @@ export function formatView(v: RotationView): string {
   if (v.stuck) lines.push(`STUCK        ${v.stuck}`);
   if (v.status) lines.push(formatStatus(v.status));
   else lines.push(`phase        ${v.phase}`);
+  if (v.replicate) lines.push(...replicateLines(v.replicate));
   return lines.join('\n');
+}
+
+/** Phase replicate waiting: each node still behind and how far (from the step's last heartbeat). */
+export function replicateLines(r: NonNullable<RotationView['replicate']>): string[] {
+  const nodes = Object.entries(r.waitingFor);
+  const lines = [
+    `replicate    waiting ${(r.waitedMs / 1000).toFixed(1)} s of ${ms(r.timeoutMs)} for ${nodes.length} node(s)`,
+  ];
+  for (const [node, detail] of nodes) lines.push(`  ✗ ${node} ${detail}`);
+  if (r.at) lines.push(`  (nodes as of ${r.at})`);
+  return lines;
 }
 
 export function formatStatus(s: RotationStatus): string {

@@ -22,11 +22,13 @@ import { redisNodes } from './redis/nodes';
 export interface NodeProgress {
   /** The node has replayed everything up to the position asked about. */
   caughtUp: boolean;
-  /** e.g. "replayed 0/3000148 of 0/30001A0 (replay paused)". */
+  /** How far, e.g. "replayed 0/3000148 of 0/30001A0, 88 bytes behind (replay paused)". */
   detail: string;
 }
 
 export interface ReplicationTopology {
+  /** What "has replayed the change" means on this engine, for dry runs (e.g. "replay LSN ≥ …"). */
+  readonly waitsFor: string;
   /** The position (engine syntax: LSN, GTID set) of everything the primary has done so far. */
   primaryPosition(primary: EngineConnection): Promise<string>;
   /**

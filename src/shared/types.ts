@@ -205,6 +205,8 @@ export interface RotationDryRun {
   notes: string[];
   /** What each delivery target would do at each step (describeActions), one line each. */
   delivery?: string[];
+  /** With nodes: each node's state now, then what the rotation would check and wait for on each. */
+  nodes?: string[];
   plannedAt: string;
 }
 

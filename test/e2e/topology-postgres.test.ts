@@ -14,6 +14,9 @@ import { statusQuery } from '../../src/shared/messages';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, eventually } from '../helpers/pg-rig';
 import { capturedLogs, devServerEnv } from '../helpers/temporal';
+import { runCli } from '../helpers/cli';
+import { readRotation } from '../../src/rotation-view';
+import { EXIT, type DryRunReport } from '../../src/client';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services, testTls } from '../helpers/services';
 
@@ -92,6 +95,9 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     if (nodes[0] === replica) await replicaCaughtUp(pg.admin); // its grants too, not just the role
   }
 
+  /** The rotation's phase as the CLI sees it (describe(); no query). */
+  const readPhase = async () => (await readRotation(rig.client, id).catch(() => undefined))?.phase;
+
   beforeEach(async () => {
     pg = await freshPg();
     rig = await createRotationRig(env);
@@ -115,6 +121,24 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     expect((await rig.store.getVersion(id, 'CURRENT'))?.version).toBe(1);
     expect(await roleOnReplica(`${app}_b`)).toBe(false);
 
+    // What the operator sees meanwhile: the node that is behind, by how much, and the bound.
+    let status = '';
+    await eventually(async () => {
+      status = (await runCli(['status', id], rig.env)).out;
+      return status.includes('127.0.0.1:5433');
+    });
+    console.log(`[topology-postgres] status while paused:\n${status}`);
+    expect(status).toMatch(/^replicate {4}waiting \d+\.\d s of 1m for 1 node\(s\)/m);
+    expect(status).toMatch(
+      /^ {2}✗ 127\.0\.0\.1:5433 replayed \S+ of \S+, [1-9]\d* bytes behind \(replay paused\)$/m,
+    );
+    for (const secret of await rig.knownSecrets()) expect(status).not.toContain(secret);
+    const json = JSON.parse((await runCli(['status', id, '--json'], rig.env)).out) as {
+      replicate?: { waitingFor: Record<string, string>; timeoutMs: number };
+    };
+    expect(json.replicate?.timeoutMs).toBe(60_000);
+    expect(json.replicate?.waitingFor['127.0.0.1:5433']).toMatch(/bytes behind \(replay paused\)$/);
+
     const resumedAt = Date.now();
     await resumeReplay();
     await eventually(async () => (await h.query(statusQuery)).phases.some((p) => p.phase === 'promote'));
@@ -137,6 +161,22 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     expect((await c.query('SELECT count(*)::int AS n FROM public.items')).rows[0].n).toBe(1);
     await c.end();
     expect(await roleOnReplica(app)).toBe(false);
+  });
+
+  it('rotate --wait prints, while it waits in replicate, the node that is behind and how far', async () => {
+    await addApp(60_000);
+    await onReplica('SELECT pg_wal_replay_pause()');
+    const run = runCli(['rotate', id, '--wait', '--grace', '1s', '--drain-timeout', '1s'], rig.env);
+    await eventually(async () => (await readPhase()) === 'replicate');
+    await new Promise((r) => setTimeout(r, 1500)); // a few polls of --wait (1 s apart)
+    await resumeReplay();
+    const { code, out } = await run;
+    console.log(`[topology-postgres] rotate --wait:\n${out}`);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /^replicate — waiting for 127\.0\.0\.1:5433 replayed \S+ of \S+, [1-9]\d* bytes behind \(replay paused\)$/m,
+    );
+    expect(out).toMatch(/^outcome: rotated/m);
   });
 
   it('a replica still paused at the bound blocks promote and the rotation is undone', async () => {
@@ -215,8 +255,51 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     expect(ops).toBeGreaterThan(100);
   });
 
-  it('a node that is down blocks before anything changes', async () => {
+  it('dry run: the node, how far behind it is now, what the rotation would wait for and check there; nothing changes', async () => {
+    await addApp(60_000);
+    await onReplica('SELECT pg_wal_replay_pause()');
+    await pg.admin.query('CREATE TABLE public.more (id int)'); // WAL the paused replica lacks
+    const r = await runCli(['rotate', id, '--dry-run', '--json'], rig.env);
+    expect(r.code, r.err).toBe(0);
+    const dry = JSON.parse(r.out) as DryRunReport;
+    expect(dry.blockers).toEqual([]);
+    expect(dry.plan?.nodes).toEqual(['127.0.0.1:5433']);
+    expect(dry.plan?.nodeSyncTimeoutMs).toBe(60_000);
+    expect(dry.nodes).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^127\\.0\\.0\\.1:5433 now: has "${app}"; behind: replayed \\S+ of \\S+, [1-9]\\d* bytes behind \\(replay paused\\)$`,
+        ),
+      ),
+      `on each node, before promote: wait up to 60 s until its replay LSN ≥ the primary's insert LSN after the change, then log in with the new and the old credential ("${app}_b", "${app}")`,
+      `on each node, at revoke: end the sessions of "${app}", then wait up to 60 s until it has the revoke, then confirm "${app}" is gone`,
+    ]);
+    const text = (await runCli(['rotate', id, '--dry-run'], rig.env)).out;
+    console.log(`[topology-postgres] dry run:\n${text}`);
+    expect(text).toContain(`nodes (1)\n  127.0.0.1:5433 now: has "${app}"; behind: replayed `);
+    for (const secret of await rig.knownSecrets()) expect(text).not.toContain(secret);
+    expect(await rig.store.listVersions(id)).toHaveLength(1);
+    await resumeReplay();
+    // Replaying again: no longer paused. (The shared primary keeps writing WAL for others, so
+    // the replica may be a few bytes behind the position read at that instant, or caught up.)
+    await replicaCaughtUp(pg.admin);
+    const after = JSON.parse(
+      (await runCli(['rotate', id, '--dry-run', '--json'], rig.env)).out,
+    ) as DryRunReport;
+    expect(after.nodes?.[0]).toMatch(
+      new RegExp(
+        `^127\\.0\\.0\\.1:5433 now: has "${app}"; (caught up: replayed \\S+ of \\S+|behind: replayed \\S+ of \\S+, \\d+ bytes behind)$`,
+      ),
+    );
+  });
+
+  it('a node that is down blocks before anything changes (and the dry run says so)', async () => {
     await addApp(60_000, [{ host: '127.0.0.1', port: 1 }]);
+    const dry = await runCli(['rotate', id, '--dry-run', '--json'], rig.env);
+    expect(dry.code).toBe(EXIT.blocked);
+    expect((JSON.parse(dry.out) as DryRunReport).blockers).toEqual([
+      expect.stringMatching(new RegExp(`^node 127\\.0\\.0\\.1:1 of credential "${id}" cannot be reached: `)),
+    ]);
     // Preflight refuses: the run fails before any change (no version, no login).
     const failure = await rig.rotate({ credentialId: id, requestedBy: 'test' }).then(
       () => undefined,

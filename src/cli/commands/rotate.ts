@@ -178,7 +178,10 @@ export async function waitForRotation(client: Client, credentialId: string): Pro
   for (;;) {
     const view = await readRotation(client, credentialId);
     const s = view.status;
-    const line = `${view.phase}${s && s.consumers.length ? ` — ${s.consumersBehind.length}/${s.consumers.length} consumers behind` : ''}`;
+    const behind = Object.entries(view.replicate?.waitingFor ?? {}).map(([n, d]) => `${n} ${d}`);
+    const line =
+      `${view.phase}${s && s.consumers.length ? ` — ${s.consumersBehind.length}/${s.consumers.length} consumers behind` : ''}` +
+      (behind.length ? ` — waiting for ${behind.join('; ')}` : '');
     if (line !== last && view.execution === 'RUNNING') console.log(line);
     last = line;
     if (view.stuck) {

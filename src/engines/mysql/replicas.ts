@@ -30,6 +30,8 @@ async function withAdmin<T>(conn: EngineConnection, fn: (c: Connection) => Promi
 }
 
 export const mysqlReplicas: ReplicationTopology = {
+  waitsFor: "it has applied the primary's @@gtid_binlog_pos after the change (MASTER_GTID_WAIT)",
+
   async primaryPosition(primary) {
     return withAdmin(primary, async (c) => {
       const [rows] = await c.query<RowDataPacket[]>('SELECT @@log_bin AS log_bin, @@gtid_binlog_pos AS pos');
@@ -51,10 +53,31 @@ export const mysqlReplicas: ReplicationTopology = {
       const sql = s
         ? ` (SQL thread ${String(s.Slave_SQL_Running)}, IO thread ${String(s.Slave_IO_Running)})`
         : ' (not a replica)';
-      return {
-        caughtUp: Number(rows[0]!.waited) === 0,
-        detail: `applied ${String(rows[0]!.applied) || 'nothing'} of ${position}${sql}`,
-      };
+      const caughtUp = Number(rows[0]!.waited) === 0;
+      const applied = String(rows[0]!.applied);
+      const lag = caughtUp ? '' : `, ${transactionsBehind(applied, position)} transaction(s) behind`;
+      return { caughtUp, detail: `applied ${applied || 'nothing'} of ${position}${lag}${sql}` };
     });
   },
 };
+
+/**
+ * How many transactions `applied` lacks of `position` (both GTID lists
+ * "domain-server-seq,…"): per replication domain, the primary's sequence
+ * number minus the replica's (MariaDB numbers each domain's transactions
+ * consecutively).
+ */
+export function transactionsBehind(applied: string, position: string): number {
+  const seqByDomain = (list: string) =>
+    new Map(
+      list
+        .split(',')
+        .map((g) => g.trim().split('-'))
+        .filter((p) => p.length === 3)
+        .map(([domain, , seq]) => [domain!, Number(seq)]),
+    );
+  const have = seqByDomain(applied);
+  let behind = 0;
+  for (const [domain, seq] of seqByDomain(position)) behind += Math.max(0, seq - (have.get(domain) ?? 0));
+  return behind;
+}

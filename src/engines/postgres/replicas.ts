@@ -30,6 +30,8 @@ async function withAdmin<T>(conn: EngineConnection, fn: (c: Client) => Promise<T
 }
 
 export const postgresReplicas: ReplicationTopology = {
+  waitsFor: "its replay LSN ≥ the primary's insert LSN after the change",
+
   async primaryPosition(primary) {
     return withAdmin(primary, async (c) => {
       const { rows } = await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
@@ -44,21 +46,23 @@ export const postgresReplicas: ReplicationTopology = {
         replayed: string | null;
         caught_up: boolean | null;
         paused: boolean | null;
+        behind: string | null;
       }>(
         `SELECT pg_is_in_recovery() AS standby,
                 pg_last_wal_replay_lsn()::text AS replayed,
                 pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught_up,
-                CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused`,
+                CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused,
+                pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn())::bigint::text AS behind`,
         [position],
       );
       const r = rows[0]!;
       // A node that is not a standby (a promoted replica, another primary) never replays ours.
       if (!r.standby) return { caughtUp: false, detail: 'is not a standby (pg_is_in_recovery() is false)' };
       const paused = r.paused ? ' (replay paused)' : '';
-      return {
-        caughtUp: r.caught_up === true,
-        detail: `replayed ${r.replayed ?? 'nothing'} of ${position}${paused}`,
-      };
+      const caughtUp = r.caught_up === true;
+      // WAL bytes still to replay up to our position: how far behind, not how long it will take.
+      const lag = !caughtUp && r.behind !== null ? `, ${r.behind} bytes behind` : '';
+      return { caughtUp, detail: `replayed ${r.replayed ?? 'nothing'} of ${position}${lag}${paused}` };
     });
   },
 };

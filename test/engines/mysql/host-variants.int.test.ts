@@ -9,8 +9,13 @@ import { createEngine } from '../../../src/engines';
 import type { Engine } from '../../../src/engines/types';
 import { freshMysql, type MysqlNamespace } from '../../helpers/mysql';
 import { services } from '../../helpers/services';
-
-const HOSTS = ['%', 'localhost'];
+import {
+  HOSTS,
+  createHostVariants,
+  grants as accountGrants,
+  hashes as accountHashes,
+  hashOf as passwordHash,
+} from '../../helpers/mysql-hosts';
 
 describe('MySQL host variants as one logical login', () => {
   let my: MysqlNamespace;
@@ -26,32 +31,13 @@ describe('MySQL host variants as one logical login', () => {
       options,
     });
 
-  /** The password hashes an account accepts (SHOW CREATE USER lists each). */
-  async function hashes(user: string, host: string): Promise<string[]> {
-    const [rows] = await my.admin.query(`SHOW CREATE USER ${escape(user)}@${escape(host)}`);
-    const text = Object.values((rows as Record<string, string>[])[0]!)[0]!;
-    return [...text.matchAll(/\*[0-9A-F]{40}/g)].map((m) => m[0]).sort();
-  }
-  async function hashOf(password: string): Promise<string> {
-    const [rows] = await my.admin.query('SELECT PASSWORD(?) AS h', [password]);
-    return (rows as Array<{ h: string }>)[0]!.h;
-  }
-  async function grants(user: string, host: string): Promise<string[]> {
-    const [rows] = await my.admin.query(`SHOW GRANTS FOR ${escape(user)}@${escape(host)}`);
-    return (rows as Record<string, string>[]).map((r) =>
-      Object.values(r)[0]!.replace(/ IDENTIFIED BY .*/, ''),
-    );
-  }
+  const hashes = (user: string, host: string) => accountHashes(my.admin, user, host);
+  const hashOf = (password: string) => passwordHash(my.admin, password);
+  const grants = (user: string, host: string) => accountGrants(my.admin, user, host);
 
   beforeEach(async () => {
     my = await freshMysql();
-    app = await my.createLogin('app', 'init-Pw-1', '', '%');
-    await my.createLogin('app', 'init-Pw-1', '', 'localhost');
-    const db = my.database;
-    await my.admin.query(`CREATE TABLE \`${db}\`.t1 (id int)`);
-    await my.admin.query(`CREATE TABLE \`${db}\`.t2 (id int)`);
-    await my.admin.query(`GRANT SELECT ON \`${db}\`.t1 TO ${escape(app)}@'%'`);
-    await my.admin.query(`GRANT SELECT, INSERT ON \`${db}\`.t2 TO ${escape(app)}@'localhost'`);
+    app = await createHostVariants(my, 'init-Pw-1');
   });
   afterEach(async () => {
     await engine?.close();
