@@ -4,7 +4,8 @@
  * change through one connector method, and that method hands the change to a
  * ChangeWriter chosen once, when the engine is created from its connection
  * (`changeWriter(conn.dryRun, …)`): the real writer sends it, the recording
- * writer records it (secrets redacted by the engine's `show`) and answers
+ * writer records it (secrets redacted by the engine's `show`, one line per
+ * statement) and answers
  * NOT_EXECUTED. Engine methods never ask whether this is a dry run; they ask
  * the writer the few questions whose answer differs (below). The contract this
  * implements is DryRunRecorder's (./types.ts).
@@ -33,12 +34,12 @@ export interface ChangeWriter<C, R> {
 export function changeWriter<C, R>(
   recorder: DryRunRecorder | undefined,
   send: (change: C, context: string) => Promise<R>,
-  show: (change: C) => string,
+  show: (change: C) => string | string[],
 ): ChangeWriter<C, R> {
   if (!recorder) return { write: send, note: () => undefined, plannedLogin: () => false };
   return {
     write: (change) => {
-      recorder.record(show(change));
+      for (const line of ([] as string[]).concat(show(change))) recorder.record(line);
       return Promise.resolve(NOT_EXECUTED);
     },
     note: (message) => recorder.note(message),

@@ -2,6 +2,7 @@
 import { escapeLiteral } from 'pg';
 import { TransientError } from '../../errors';
 import type { SessionInfo } from '../types';
+import { NOT_EXECUTED, type NotExecuted } from '../recording';
 import type { PgConnector } from './sql';
 
 const SESSION_FILTER = `usename = $1 AND pid <> pg_backend_pid() AND NOT (pid = ANY($2::int[]))
@@ -30,31 +31,19 @@ export async function listSessions(db: PgConnector, login: string): Promise<Sess
 
 /** Terminates every session of `login` and waits (up to ~5 s) until they are gone; returns how many it ended. */
 export async function endSessions(db: PgConnector, login: string): Promise<number> {
-  if (db.dryRun) return recordEndSessions(db, login);
-  const rows = await db.query(
-    db.homeDatabase,
-    `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS ended FROM pg_stat_activity WHERE ${SESSION_FILTER}`,
-    [login, [...db.ownPids]],
-    `ending sessions of "${login}"`,
-  );
-  const ended = Number(rows[0]?.ended ?? 0);
-  // pg_terminate_backend only signals the backend.
-  for (let i = 0; i < 50 && ended > 0; i++) {
-    if ((await listSessions(db, login)).length === 0) break;
-    await sleep(100);
-  }
-  return ended;
+  const ended = await terminate(db, login);
+  return ended === NOT_EXECUTED ? noteOpenSessions(db, login) : ended;
 }
 
 /** Ends the login's sessions until none remain; TransientError if some keep coming back. */
 export async function drainSessions(db: PgConnector, login: string): Promise<void> {
-  if (db.dryRun) {
-    await recordEndSessions(db, login);
-    return;
-  }
   for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
-    if ((await listSessions(db, login)).length === 0) return;
-    await endSessions(db, login);
+    if (attempt > 1 && (await listSessions(db, login)).length === 0) return;
+    if ((await terminate(db, login)) === NOT_EXECUTED) {
+      // Recorded, not done: nothing to wait for; say who would be ended.
+      await noteOpenSessions(db, login);
+      return;
+    }
   }
   const left = (await listSessions(db, login)).length;
   if (left > 0) {
@@ -64,14 +53,43 @@ export async function drainSessions(db: PgConnector, login: string): Promise<voi
   }
 }
 
-/** Dry run: records the statement that ends the sessions and notes how many are open now. */
-async function recordEndSessions(db: PgConnector, login: string): Promise<number> {
-  const open = (await listSessions(db, login)).length;
-  await db.execute(
-    db.homeDatabase,
-    [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${escapeLiteral(login)}`],
-    `ending sessions of "${login}"`,
+/**
+ * Terminates the sessions (recorded with the login as a literal, run with our
+ * own backends excluded) and waits until they are gone; pg_terminate_backend
+ * only signals the backend.
+ */
+async function terminate(db: PgConnector, login: string): Promise<number | NotExecuted> {
+  const context = `ending sessions of "${login}"`;
+  const reply = await db.writer.write(
+    {
+      database: db.homeDatabase,
+      statements: [
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${escapeLiteral(login)}`,
+      ],
+      send: async () => {
+        const rows = await db.query(
+          db.homeDatabase,
+          `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS ended FROM pg_stat_activity WHERE ${SESSION_FILTER}`,
+          [login, [...db.ownPids]],
+          context,
+        );
+        return Number(rows[0]?.ended ?? 0);
+      },
+    },
+    context,
   );
-  if (open > 0) db.dryRun?.note(`${open} session(s) of "${login}" are open now; they would be ended`);
+  if (reply === NOT_EXECUTED) return reply;
+  const ended = Number(reply);
+  for (let i = 0; i < 50 && ended > 0; i++) {
+    if ((await listSessions(db, login)).length === 0) break;
+    await sleep(100);
+  }
+  return ended;
+}
+
+/** The sessions a recorded termination would end, as a note; returns how many are open. */
+async function noteOpenSessions(db: PgConnector, login: string): Promise<number> {
+  const open = (await listSessions(db, login)).length;
+  if (open > 0) db.writer.note(`${open} session(s) of "${login}" are open now; they would be ended`);
   return open;
 }
