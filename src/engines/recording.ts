@@ -28,6 +28,12 @@ export interface ChangeWriter<C, R> {
    * (apply, revoke) and the revoke engine never saw the CREATE of the new login.
    */
   plannedLogin(login: string): boolean;
+  /**
+   * Stored state a decision may rely on: `read()` in a real run; `unknown` in a
+   * dry run, where an earlier step of the rotation that would change it was
+   * recorded, not made (MySQL keep-only after add takes the full path).
+   */
+  storedOr<T>(read: () => T, unknown: T): T;
 }
 
 /** The writer for a connection: real without a recorder, recording with one. */
@@ -36,7 +42,9 @@ export function changeWriter<C, R>(
   send: (change: C, context: string) => Promise<R>,
   show: (change: C) => string | string[],
 ): ChangeWriter<C, R> {
-  if (!recorder) return { write: send, note: () => undefined, plannedLogin: () => false };
+  if (!recorder) {
+    return { write: send, note: () => undefined, plannedLogin: () => false, storedOr: (read) => read() };
+  }
   return {
     write: (change) => {
       for (const line of ([] as string[]).concat(show(change))) recorder.record(line);
@@ -44,5 +52,6 @@ export function changeWriter<C, R>(
     },
     note: (message) => recorder.note(message),
     plannedLogin: () => true,
+    storedOr: (_read, unknown) => unknown,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { escape } from 'mysql2/promise';
 import { TransientError } from '../../errors';
+import { NOT_EXECUTED, type NotExecuted } from '../recording';
 import type { SessionInfo } from '../types';
 import { ER_NO_SUCH_THREAD, hasErrno, type MysqlConnector } from './connection';
 
@@ -29,7 +30,51 @@ export async function listUserSessions(db: MysqlConnector, user: string): Promis
 
 /** KILL CONNECTION for each session of `user`; waits (up to 5 s) until they are gone. */
 export async function endUserSessions(db: MysqlConnector, user: string): Promise<number> {
-  if (db.dryRun) return recordEndSessions(db, user);
+  const ended = await killAll(db, user);
+  return ended === NOT_EXECUTED ? noteOpenSessions(db, user) : ended;
+}
+
+/** Ends sessions until none remain; TransientError if some keep coming back. */
+export async function drainUser(db: MysqlConnector, user: string): Promise<void> {
+  for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
+    if (attempt > 1 && (await listUserSessions(db, user)).length === 0) return;
+    if ((await killAll(db, user)) === NOT_EXECUTED) {
+      // Recorded, not done: nothing to wait for; say who would be ended.
+      await noteOpenSessions(db, user);
+      return;
+    }
+  }
+  const left = (await listUserSessions(db, user)).length;
+  if (left > 0) {
+    throw new TransientError(
+      `${left} sessions of ${escape(user)} remain after ${DRAIN_ATTEMPTS} attempts to end them`,
+    );
+  }
+}
+
+/**
+ * One KILL CONNECTION per session found, then waits until they are gone (KILL
+ * only flags the thread; it leaves the processlist when it notices). Which
+ * sessions exist is only known when it runs, so a dry run records the rule.
+ */
+async function killAll(db: MysqlConnector, user: string): Promise<number | NotExecuted> {
+  const reply = await db.writer.write(
+    {
+      statements: [`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`],
+      send: () => killSessions(db, user),
+    },
+    `ending sessions of ${escape(user)}`,
+  );
+  if (reply === NOT_EXECUTED) return reply;
+  const ended = Number(reply);
+  for (let i = 0; i < 50 && ended > 0; i++) {
+    if ((await listUserSessions(db, user)).length === 0) break;
+    await sleep(100);
+  }
+  return ended;
+}
+
+async function killSessions(db: MysqlConnector, user: string): Promise<number> {
   let ended = 0;
   for (const s of await listUserSessions(db, user)) {
     const id = Number(s.id);
@@ -41,41 +86,14 @@ export async function endUserSessions(db: MysqlConnector, user: string): Promise
       if (!hasErrno(err, ER_NO_SUCH_THREAD)) throw err; // already gone
     }
   }
-  // KILL only flags the thread; it leaves the processlist when it notices.
-  for (let i = 0; i < 50 && ended > 0; i++) {
-    if ((await listUserSessions(db, user)).length === 0) break;
-    await sleep(100);
-  }
   return ended;
 }
 
-/** Ends sessions until none remain; TransientError if some keep coming back. */
-export async function drainUser(db: MysqlConnector, user: string): Promise<void> {
-  if (db.dryRun) {
-    await recordEndSessions(db, user);
-    return;
-  }
-  for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
-    if ((await listUserSessions(db, user)).length === 0) return;
-    await endUserSessions(db, user);
-  }
-  const left = (await listUserSessions(db, user)).length;
-  if (left > 0) {
-    throw new TransientError(
-      `${left} sessions of ${escape(user)} remain after ${DRAIN_ATTEMPTS} attempts to end them`,
-    );
-  }
-}
-
-/**
- * Dry run: the sessions open now and the KILL each would get. Which sessions
- * exist when the step really runs is only known then; the note says so.
- */
-async function recordEndSessions(db: MysqlConnector, user: string): Promise<number> {
+/** The sessions open now, as a note (which exist when the step really runs is only known then). */
+async function noteOpenSessions(db: MysqlConnector, user: string): Promise<number> {
   const sessions = await listUserSessions(db, user);
-  db.dryRun?.record(`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`);
   if (sessions.length > 0) {
-    db.dryRun?.note(
+    db.writer.note(
       `${sessions.length} session(s) of ${escape(user)} are open now (${sessions.map((s) => s.id).join(', ')}); they would be ended`,
     );
   }
