@@ -4,13 +4,10 @@
  * same. The admin connection itself is always skipped.
  */
 import { escape } from 'mysql2/promise';
-import { TransientError } from '../../errors';
-import { NOT_EXECUTED, type NotExecuted } from '../recording';
+import { drainSessionsOf, endSessionsOf, type SessionEnder } from '../drain';
+import { NOT_EXECUTED } from '../recording';
 import type { SessionInfo } from '../types';
 import { ER_NO_SUCH_THREAD, hasErrno, type MysqlConnector } from './connection';
-
-const DRAIN_ATTEMPTS = 6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function listUserSessions(db: MysqlConnector, user: string): Promise<SessionInfo[]> {
   const rows = await db.query(
@@ -29,49 +26,36 @@ export async function listUserSessions(db: MysqlConnector, user: string): Promis
 }
 
 /** KILL CONNECTION for each session of `user`; waits (up to 5 s) until they are gone. */
-export async function endUserSessions(db: MysqlConnector, user: string): Promise<number> {
-  const ended = await killAll(db, user);
-  return ended === NOT_EXECUTED ? noteOpenSessions(db, user) : ended;
+export function endUserSessions(db: MysqlConnector, user: string): Promise<number> {
+  return endSessionsOf(ender(db, user));
 }
 
 /** Ends sessions until none remain; TransientError if some keep coming back. */
-export async function drainUser(db: MysqlConnector, user: string): Promise<void> {
-  for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
-    if (attempt > 1 && (await listUserSessions(db, user)).length === 0) return;
-    if ((await killAll(db, user)) === NOT_EXECUTED) {
-      // Recorded, not done: nothing to wait for; say who would be ended.
-      await noteOpenSessions(db, user);
-      return;
-    }
-  }
-  const left = (await listUserSessions(db, user)).length;
-  if (left > 0) {
-    throw new TransientError(
-      `${left} sessions of ${escape(user)} remain after ${DRAIN_ATTEMPTS} attempts to end them`,
-    );
-  }
+export function drainUser(db: MysqlConnector, user: string): Promise<void> {
+  return drainSessionsOf(ender(db, user));
 }
 
 /**
- * One KILL CONNECTION per session found, then waits until they are gone (KILL
- * only flags the thread; it leaves the processlist when it notices). Which
- * sessions exist is only known when it runs, so a dry run records the rule.
+ * One KILL CONNECTION per session found, through the writer. Which sessions
+ * exist is only known when it runs, so a dry run records the rule and notes
+ * the sessions open now.
  */
-async function killAll(db: MysqlConnector, user: string): Promise<number | NotExecuted> {
-  const reply = await db.writer.write(
-    {
-      statements: [`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`],
-      send: () => killSessions(db, user),
+function ender(db: MysqlConnector, user: string): SessionEnder {
+  return {
+    name: escape(user),
+    open: async () => (await listUserSessions(db, user)).length,
+    signal: async () => {
+      const reply = await db.writer.write(
+        {
+          statements: [`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`],
+          send: () => killSessions(db, user),
+        },
+        `ending sessions of ${escape(user)}`,
+      );
+      return reply === NOT_EXECUTED ? reply : Number(reply);
     },
-    `ending sessions of ${escape(user)}`,
-  );
-  if (reply === NOT_EXECUTED) return reply;
-  const ended = Number(reply);
-  for (let i = 0; i < 50 && ended > 0; i++) {
-    if ((await listUserSessions(db, user)).length === 0) break;
-    await sleep(100);
-  }
-  return ended;
+    note: () => noteOpenSessions(db, user),
+  };
 }
 
 async function killSessions(db: MysqlConnector, user: string): Promise<number> {
