@@ -49,7 +49,9 @@ export interface EngineConnection {
  * every READ it normally does (catalogs, SHOW GRANTS, describe, sessions,
  * ACL GETUSER, usersInfo) and takes every decision the same way, but instead
  * of running a statement/command that changes the server it passes it to
- * `record`, and carries on as if it had succeeded. Contract:
+ * `record`, and carries on as if it had succeeded. Engines implement it in
+ * one place each: their write method goes through a ChangeWriter
+ * (./recording.ts), never through `if (dryRun)` in engine methods. Contract:
  *
  * - Secrets are never recorded: password literals, SCRAM verifiers, native
  *   password hashes and ACL hash rules appear as `<redacted>` (REDACTED in

@@ -18,6 +18,7 @@ import {
   TransientError,
   UnsupportedServerError,
 } from '../../errors';
+import { changeWriter, type ChangeWriter, type NotExecuted } from '../recording';
 import { REDACTED } from '../redaction';
 import { connectionTls, mongoTlsOptions, nodeTlsOptions } from '../tls';
 import type { EngineConnection } from '../types';
@@ -67,6 +68,18 @@ export function mapMongoError(err: unknown, context: string, adminUser: string):
   return new Error(`${context}: ${message}`);
 }
 
+/** A command that changes the server, and the database it runs in. */
+interface MongoChange {
+  db: string;
+  command: Document;
+}
+
+/** A change as dry-run mode records it: as the shell would run it, pwd redacted. */
+function showMongoChange({ db, command }: MongoChange): string {
+  const shown = 'pwd' in command ? { ...command, pwd: REDACTED } : command;
+  return `db.getSiblingDB(${JSON.stringify(db)}).runCommand(${JSON.stringify(shown)})`;
+}
+
 export class MongoConnector {
   private clientPromise?: Promise<MongoClient>;
   private client?: MongoClient;
@@ -75,11 +88,18 @@ export class MongoConnector {
   /** Auth database of the rotated logins. */
   readonly authDb: string;
   readonly adminAuthSource: string;
+  /** Where changes go: the server, or (dry run) the recorder. The engine's one dry-run seam. */
+  readonly writer: ChangeWriter<MongoChange, Document>;
 
   constructor(readonly conn: EngineConnection) {
     this.authDb = conn.database || 'admin';
     const src = conn.options?.authSource;
     this.adminAuthSource = typeof src === 'string' && src ? src : 'admin';
+    this.writer = changeWriter(
+      conn.dryRun,
+      (c, context) => this.run(c.db, c.command, context),
+      showMongoChange,
+    );
   }
 
   get uri(): string {
@@ -158,15 +178,11 @@ export class MongoConnector {
   }
 
   /**
-   * The one way commands that change the server are sent; in dry-run mode
-   * they are recorded instead (pwd redacted) and answer { ok: 1 }.
+   * The one way commands that change the server are sent: through the writer,
+   * which in dry-run mode records them (pwd redacted) and answers NOT_EXECUTED.
    */
-  async mutate(db: string, command: Document, context: string): Promise<Document> {
-    const recorder = this.conn.dryRun;
-    if (!recorder) return this.run(db, command, context);
-    const shown = 'pwd' in command ? { ...command, pwd: REDACTED } : command;
-    recorder.record(`db.getSiblingDB(${JSON.stringify(db)}).runCommand(${JSON.stringify(shown)})`);
-    return { ok: 1 };
+  mutate(db: string, command: Document, context: string): Promise<Document | NotExecuted> {
+    return this.writer.write({ db, command }, context);
   }
 
   async facts(): Promise<MongoServerFacts> {

@@ -194,8 +194,8 @@ export class MongoEngine implements Engine {
     this.db.checkAuthDb();
     const ref = await this.db.requireUser(reference, 'login', { showPrivileges: true });
     const oth = await this.db.getUser(other, { showPrivileges: true });
-    if (!oth && this.db.conn.dryRun) {
-      // Dry run: a login the recorded createUser would make stands as one with no roles.
+    if (!oth && this.db.writer.plannedLogin(other)) {
+      // A login a recorded createUser would make stands as one with no roles.
       return compareUsers(ref, {
         user: other,
         db: this.authDb,

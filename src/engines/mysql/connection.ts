@@ -18,10 +18,11 @@ import {
   type RowDataPacket,
 } from 'mysql2/promise';
 import { AdminPrivilegeError, ConfigError, RotatorError, TransientError } from '../../errors';
+import { changeWriter, NOT_EXECUTED, type ChangeWriter, type NotExecuted } from '../recording';
 import { REDACTED } from '../redaction';
 import { connectionTls, mysqlTlsOptions } from '../tls';
 import { TRANSIENT_NETWORK_CODES } from '../transient';
-import type { DryRunRecorder, EngineConnection } from '../types';
+import type { EngineConnection } from '../types';
 
 export interface MysqlErrorLike {
   code?: string;
@@ -109,14 +110,29 @@ export function redactMysqlStatement(sql: string): string {
   );
 }
 
+/**
+ * Statements that change the server, as recorded (`secret`: they hold a
+ * credential); run one by one, or by `send` when the real statements are
+ * only known then (a KILL per session found).
+ */
+export interface MysqlChange {
+  statements: string[];
+  secret?: boolean;
+  send?: () => Promise<unknown>;
+}
+
+function showMysqlChange({ statements, secret }: MysqlChange): string[] {
+  return secret ? statements.map(redactMysqlStatement) : statements;
+}
+
 export class MysqlConnector {
   private connection?: Promise<Connection>;
   private closed = false;
-  /** Set in dry-run mode: run() records instead of executing (see DryRunRecorder). */
-  readonly dryRun?: DryRunRecorder;
+  /** Where changes go: the server, or (dry run) the recorder. The engine's one dry-run seam. */
+  readonly writer: ChangeWriter<MysqlChange, unknown>;
 
   constructor(private readonly conn: EngineConnection) {
-    this.dryRun = conn.dryRun;
+    this.writer = changeWriter(conn.dryRun, (change, context) => this.send(change, context), showMysqlChange);
   }
 
   /** Options shared by admin and verification connections. */
@@ -221,15 +237,22 @@ export class MysqlConnector {
 
   /**
    * Runs statements built here (no parameters) one by one: the one way
-   * statements that change the server are sent. In dry-run mode they are
-   * recorded instead, credentials redacted.
+   * statements that change the server are sent. In dry-run mode the writer
+   * records them instead, credentials redacted, and this answers NOT_EXECUTED.
    */
-  async run(statements: string[], context: string, opts: { secret?: boolean } = {}): Promise<void> {
-    if (this.dryRun) {
-      for (const sql of statements) this.dryRun.record(opts.secret ? redactMysqlStatement(sql) : sql);
-      return;
-    }
-    for (const sql of statements) await this.query(sql, undefined, context, opts);
+  async run(
+    statements: string[],
+    context: string,
+    opts: { secret?: boolean } = {},
+  ): Promise<NotExecuted | undefined> {
+    const reply = await this.writer.write({ statements, secret: opts.secret }, context);
+    return reply === NOT_EXECUTED ? reply : undefined;
+  }
+
+  private async send(change: MysqlChange, context: string): Promise<unknown> {
+    if (change.send) return change.send();
+    for (const sql of change.statements) await this.query(sql, undefined, context, { secret: change.secret });
+    return undefined;
   }
 
   /** After a fatal or client-side error the connection is not reused. */

@@ -35,6 +35,7 @@
 import { escape } from 'mysql2/promise';
 import { AdminPrivilegeError, ConfigError, RotatorError, UnsupportedStrategyError } from '../../errors';
 import { collectBlockers } from '../checks';
+import { NOT_EXECUTED } from '../recording';
 import type { ResolvedStrategy } from '../../shared/types';
 import type {
   Engine,
@@ -287,15 +288,14 @@ export class MysqlEngine implements Engine {
       }
     }
     const templateFacts = await this.grants(source, def);
-    // Dry run: an account the recorded CREATE USER would make has no grants yet.
-    const created = !this.db.dryRun || (await this.accountExists(target));
+    // An account a recorded CREATE USER would make has no grants yet.
+    const created = !this.db.writer.plannedLogin(newLogin) || (await this.accountExists(target));
     let facts = created ? await this.grants(target) : [];
     const { extra } = diffGrants(templateFacts, facts);
     if (extra.length > 0) {
       const revokes = revokeStatements(extra, target, v.variant);
-      await this.db.run(revokes, `revoking extra privileges of ${describeAccount(target)}`);
-      if (!this.db.dryRun) facts = await this.grants(target);
-      else facts = facts.filter((f) => !extra.includes(f));
+      const revoked = await this.db.run(revokes, `revoking extra privileges of ${describeAccount(target)}`);
+      facts = revoked === NOT_EXECUTED ? facts.filter((f) => !extra.includes(f)) : await this.grants(target);
     }
     const { missing } = diffGrants(templateFacts, facts);
     const grants = grantStatements(templateFacts, missing, target, v.variant);
@@ -306,9 +306,9 @@ export class MysqlEngine implements Engine {
     const ref = await this.requireAccount(reference);
     const refDef = await this.definition(ref);
     const refGrants = await this.grants(ref, refDef);
-    // Dry run: an account a recorded CREATE USER would make stands as one with nothing granted.
+    // An account a recorded CREATE USER would make stands as one with nothing granted.
     const resolved = await this.resolve(other);
-    if (!resolved.exists && !this.db.dryRun) {
+    if (!resolved.exists && !this.db.writer.plannedLogin(other)) {
       throw new ConfigError(`login ${describeAccount(resolved.account)} does not exist`);
     }
     const othDef = resolved.exists ? await this.definition(resolved.account) : undefined;

@@ -101,13 +101,15 @@ export async function keepOnlyPassword(x: AccountAccess, account: Account, keepP
     return setMariadbHashes(x, account, [nativePasswordHash(keepPassword)], 'dual-password');
   }
   const c = await mysqlCredentials(x, account, 'dual-password');
-  // Dry run: this runs after addPassword, whose effect is not on the server; take the full path.
-  const steps = x.db.dryRun
-    ? planMysqlKeepOnly('unknown', 'unknown')
-    : planMysqlKeepOnly(
+  // In a dry run this follows a recorded addPassword, not on the server: the full path then.
+  const steps = x.db.writer.storedOr(
+    () =>
+      planMysqlKeepOnly(
         classifyStored(c.plugin, c.primary, { current: keepPassword }),
         c.secondary === undefined ? 'none' : 'unknown',
-      );
+      ),
+    planMysqlKeepOnly('unknown', 'unknown'),
+  );
   const statements = steps.map((step) =>
     step === 'discard' ? mysqlDiscardStatement(account) : mysqlSetStatement(account, c.plugin, keepPassword),
   );

@@ -4,12 +4,10 @@
  * same. The admin connection itself is always skipped.
  */
 import { escape } from 'mysql2/promise';
-import { TransientError } from '../../errors';
+import { drainSessionsOf, endSessionsOf, type SessionEnder } from '../drain';
+import { NOT_EXECUTED } from '../recording';
 import type { SessionInfo } from '../types';
 import { ER_NO_SUCH_THREAD, hasErrno, type MysqlConnector } from './connection';
-
-const DRAIN_ATTEMPTS = 6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function listUserSessions(db: MysqlConnector, user: string): Promise<SessionInfo[]> {
   const rows = await db.query(
@@ -28,8 +26,39 @@ export async function listUserSessions(db: MysqlConnector, user: string): Promis
 }
 
 /** KILL CONNECTION for each session of `user`; waits (up to 5 s) until they are gone. */
-export async function endUserSessions(db: MysqlConnector, user: string): Promise<number> {
-  if (db.dryRun) return recordEndSessions(db, user);
+export function endUserSessions(db: MysqlConnector, user: string): Promise<number> {
+  return endSessionsOf(ender(db, user));
+}
+
+/** Ends sessions until none remain; TransientError if some keep coming back. */
+export function drainUser(db: MysqlConnector, user: string): Promise<void> {
+  return drainSessionsOf(ender(db, user));
+}
+
+/**
+ * One KILL CONNECTION per session found, through the writer. Which sessions
+ * exist is only known when it runs, so a dry run records the rule and notes
+ * the sessions open now.
+ */
+function ender(db: MysqlConnector, user: string): SessionEnder {
+  return {
+    name: escape(user),
+    open: async () => (await listUserSessions(db, user)).length,
+    signal: async () => {
+      const reply = await db.writer.write(
+        {
+          statements: [`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`],
+          send: () => killSessions(db, user),
+        },
+        `ending sessions of ${escape(user)}`,
+      );
+      return reply === NOT_EXECUTED ? reply : Number(reply);
+    },
+    note: () => noteOpenSessions(db, user),
+  };
+}
+
+async function killSessions(db: MysqlConnector, user: string): Promise<number> {
   let ended = 0;
   for (const s of await listUserSessions(db, user)) {
     const id = Number(s.id);
@@ -41,41 +70,14 @@ export async function endUserSessions(db: MysqlConnector, user: string): Promise
       if (!hasErrno(err, ER_NO_SUCH_THREAD)) throw err; // already gone
     }
   }
-  // KILL only flags the thread; it leaves the processlist when it notices.
-  for (let i = 0; i < 50 && ended > 0; i++) {
-    if ((await listUserSessions(db, user)).length === 0) break;
-    await sleep(100);
-  }
   return ended;
 }
 
-/** Ends sessions until none remain; TransientError if some keep coming back. */
-export async function drainUser(db: MysqlConnector, user: string): Promise<void> {
-  if (db.dryRun) {
-    await recordEndSessions(db, user);
-    return;
-  }
-  for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
-    if ((await listUserSessions(db, user)).length === 0) return;
-    await endUserSessions(db, user);
-  }
-  const left = (await listUserSessions(db, user)).length;
-  if (left > 0) {
-    throw new TransientError(
-      `${left} sessions of ${escape(user)} remain after ${DRAIN_ATTEMPTS} attempts to end them`,
-    );
-  }
-}
-
-/**
- * Dry run: the sessions open now and the KILL each would get. Which sessions
- * exist when the step really runs is only known then; the note says so.
- */
-async function recordEndSessions(db: MysqlConnector, user: string): Promise<number> {
+/** The sessions open now, as a note (which exist when the step really runs is only known then). */
+async function noteOpenSessions(db: MysqlConnector, user: string): Promise<number> {
   const sessions = await listUserSessions(db, user);
-  db.dryRun?.record(`KILL CONNECTION <id> -- for each session of ${escape(user)} in the processlist`);
   if (sessions.length > 0) {
-    db.dryRun?.note(
+    db.writer.note(
       `${sessions.length} session(s) of ${escape(user)} are open now (${sessions.map((s) => s.id).join(', ')}); they would be ended`,
     );
   }

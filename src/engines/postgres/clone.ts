@@ -9,6 +9,7 @@
 import { escapeLiteral } from 'pg';
 import { AdminPrivilegeError } from '../../errors';
 import type { PrivilegeDiff } from '../types';
+import { NOT_EXECUTED } from '../recording';
 import {
   defaultKey,
   describeDefaultPrivilege,
@@ -81,9 +82,10 @@ async function cloneRole(db: PgConnector, request: CloneRequest, newSql: string)
         `ALTER ROLE ${newSql} WITH LOGIN PASSWORD ${escapeLiteral(verifier)} ${alterRoleOptions(source, existing).join(' ')}`,
       );
     }
-    await db.execute(home, statements, `creating login "${newLogin}"`, client);
-    // Dry run: the role was not created; it stands as a role with nothing granted.
-    const created = (await readRole(q, newLogin)) ?? (db.dryRun ? emptyRole(newLogin) : undefined);
+    const made = await db.execute(home, statements, `creating login "${newLogin}"`, client);
+    // Recorded, not run: the role was not created; it stands as a role with nothing granted.
+    const created =
+      (await readRole(q, newLogin)) ?? (made === NOT_EXECUTED ? emptyRole(newLogin) : undefined);
     if (!created) throw new Error(`login "${newLogin}" not found after creating it`);
     // A non-superuser admin must be a member of the new login to manage its default
     // privileges now and to REASSIGN OWNED to it at revoke time (CREATEROLE allows it).
@@ -147,7 +149,7 @@ async function cloneDatabases(
   for (const database of await scopeDatabases(db, [source.oid, newOid])) {
     if (!database.connectable) {
       if (database.holders.includes(source.oid)) {
-        db.dryRun?.note(
+        db.writer.note(
           `database ${database.name} does not allow connections: what "${template}" has there is not cloned`,
         );
       }

@@ -39,6 +39,7 @@ import { emptyRole, readRole, type RoleInfo } from './roles';
 import { cloneLogin, compareLogins } from './clone';
 import { leftoverRevokeStatements } from './grants';
 import { collectBlockers } from '../checks';
+import { NOT_EXECUTED } from '../recording';
 import { holdingsByDatabase, preflightGaps, unreachableHoldings } from './preflight';
 import { drainSessions, endSessions, listSessions } from './sessions';
 import { hasSqlState, mapPgError, PgConnector, quoteName, scopeDatabases, type ServerVersion } from './sql';
@@ -190,8 +191,9 @@ export class PostgresEngine implements Engine {
   async comparePrivileges(reference: string, other: string): Promise<PrivilegeDiff> {
     const version = await this.server();
     const ref = await this.requireRole(reference, 'login');
-    // Dry run: a login a recorded statement would create stands as one with nothing granted.
-    const ghost = this.db.dryRun && !(await this.loginExists(other)) ? emptyRole(other) : undefined;
+    // A login a recorded statement would create stands as one with nothing granted.
+    const planned = this.db.writer.plannedLogin(other) && !(await this.loginExists(other));
+    const ghost = planned ? emptyRole(other) : undefined;
     const oth = ghost ?? (await this.requireRole(other, 'login'));
     return compareLogins(this.db, version, ref, oth);
   }
@@ -208,8 +210,10 @@ export class PostgresEngine implements Engine {
     if (role.oid === admin.oid) throw new ConfigError(`refusing to drop the admin login "${login}"`);
     if (heir !== undefined) {
       if (heir === login) throw new ConfigError('a login cannot be its own heir');
-      // Dry run: the heir may be a login the apply step would create.
-      if (!this.db.dryRun || (await this.loginExists(heir))) await this.requireRole(heir, 'heir login');
+      // The heir may be a login a recorded apply step would create.
+      if (!this.db.writer.plannedLogin(heir) || (await this.loginExists(heir))) {
+        await this.requireRole(heir, 'heir login');
+      }
     } else {
       const [owned] = await this.query(
         `SELECT count(*)::int AS n FROM pg_shdepend
@@ -226,15 +230,20 @@ export class PostgresEngine implements Engine {
     }
 
     // No new sessions from here on, so the drained state cannot change under us.
-    await this.db.execute(this.home, [`ALTER ROLE ${loginSql} NOLOGIN`], `disabling login "${login}"`);
+    const disabled = await this.db.execute(
+      this.home,
+      [`ALTER ROLE ${loginSql} NOLOGIN`],
+      `disabling login "${login}"`,
+    );
     await drainSessions(this.db, login);
-    if (this.db.dryRun) await this.noteHoldings(role, heir);
+    // Recorded, not done: tell what the recorded REASSIGN/DROP OWNED would move or miss.
+    if (disabled === NOT_EXECUTED) await this.noteHoldings(role, heir);
     for (const database of await scopeDatabases(this.db, [role.oid])) {
       if (!database.connectable) continue;
       const context = `moving objects of "${login}" in database ${database.name}`;
       await this.db.transaction(database.name, context, async (client) => {
         const q: Query = async (sql, params) => (await client.query(sql, params)).rows;
-        await this.db.execute(
+        const dropped = await this.db.execute(
           database.name,
           [...(heirSql ? [`REASSIGN OWNED BY ${loginSql} TO ${heirSql}`] : []), `DROP OWNED BY ${loginSql}`],
           context,
@@ -246,8 +255,8 @@ export class PostgresEngine implements Engine {
             ? await readSharedPrivileges(q, version.num, [role.oid], null)
             : undefined;
         let facts = [...leftovers.reference, ...(shared?.reference ?? [])];
-        // Dry run: DROP OWNED did not run; what it leaves are the grants not made by the owner.
-        if (this.db.dryRun) facts = facts.filter((f) => !f.grantedByOwner);
+        // DROP OWNED was recorded, not run; what it would leave are the grants not made by the owner.
+        if (dropped === NOT_EXECUTED) facts = facts.filter((f) => !f.grantedByOwner);
         await this.db.execute(database.name, leftoverRevokeStatements(facts, loginSql), context, client);
       });
     }
@@ -265,15 +274,15 @@ export class PostgresEngine implements Engine {
     }
   }
 
-  /** Dry run: what dropLogin would move or could not reach, per database. */
+  /** For a recorded dropLogin: what it would move or could not reach, per database. */
   private async noteHoldings(role: RoleInfo, heir: string | undefined): Promise<void> {
     for (const h of await holdingsByDatabase(this.db, role.oid)) {
       if (!h.connectable) {
-        this.db.dryRun?.note(
+        this.db.writer.note(
           `database ${h.database} does not allow connections: objects and privileges of "${role.name}" there stay, and DROP ROLE would fail`,
         );
       } else if (h.owned > 0) {
-        this.db.dryRun?.note(
+        this.db.writer.note(
           `"${role.name}" owns ${h.owned} object(s) in database ${h.database}; REASSIGN OWNED gives them to ${heir === undefined ? '(no heir: refused)' : `"${heir}"`}`,
         );
       }

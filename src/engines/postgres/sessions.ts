@@ -1,14 +1,12 @@
 /** Sessions of a login as the server sees them (pg_stat_activity), excluding our own admin backends. */
 import { escapeLiteral } from 'pg';
-import { TransientError } from '../../errors';
 import type { SessionInfo } from '../types';
+import { drainSessionsOf, endSessionsOf, type SessionEnder } from '../drain';
+import { NOT_EXECUTED } from '../recording';
 import type { PgConnector } from './sql';
 
 const SESSION_FILTER = `usename = $1 AND pid <> pg_backend_pid() AND NOT (pid = ANY($2::int[]))
   AND backend_type IN ('client backend', 'walsender')`;
-
-const DRAIN_ATTEMPTS = 6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function listSessions(db: PgConnector, login: string): Promise<SessionInfo[]> {
   const rows = await db.query(
@@ -29,49 +27,43 @@ export async function listSessions(db: PgConnector, login: string): Promise<Sess
 }
 
 /** Terminates every session of `login` and waits (up to ~5 s) until they are gone; returns how many it ended. */
-export async function endSessions(db: PgConnector, login: string): Promise<number> {
-  if (db.dryRun) return recordEndSessions(db, login);
-  const rows = await db.query(
-    db.homeDatabase,
-    `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS ended FROM pg_stat_activity WHERE ${SESSION_FILTER}`,
-    [login, [...db.ownPids]],
-    `ending sessions of "${login}"`,
-  );
-  const ended = Number(rows[0]?.ended ?? 0);
-  // pg_terminate_backend only signals the backend.
-  for (let i = 0; i < 50 && ended > 0; i++) {
-    if ((await listSessions(db, login)).length === 0) break;
-    await sleep(100);
-  }
-  return ended;
+export function endSessions(db: PgConnector, login: string): Promise<number> {
+  return endSessionsOf(ender(db, login));
 }
 
 /** Ends the login's sessions until none remain; TransientError if some keep coming back. */
-export async function drainSessions(db: PgConnector, login: string): Promise<void> {
-  if (db.dryRun) {
-    await recordEndSessions(db, login);
-    return;
-  }
-  for (let attempt = 1; attempt <= DRAIN_ATTEMPTS; attempt++) {
-    if ((await listSessions(db, login)).length === 0) return;
-    await endSessions(db, login);
-  }
-  const left = (await listSessions(db, login)).length;
-  if (left > 0) {
-    throw new TransientError(
-      `${left} sessions of "${login}" remain after ${DRAIN_ATTEMPTS} attempts to end them`,
-    );
-  }
+export function drainSessions(db: PgConnector, login: string): Promise<void> {
+  return drainSessionsOf(ender(db, login));
 }
 
-/** Dry run: records the statement that ends the sessions and notes how many are open now. */
-async function recordEndSessions(db: PgConnector, login: string): Promise<number> {
-  const open = (await listSessions(db, login)).length;
-  await db.execute(
-    db.homeDatabase,
-    [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${escapeLiteral(login)}`],
-    `ending sessions of "${login}"`,
-  );
-  if (open > 0) db.dryRun?.note(`${open} session(s) of "${login}" are open now; they would be ended`);
-  return open;
+/** pg_terminate_backend through the writer: recorded with the login as a literal, run with our own backends excluded. */
+function ender(db: PgConnector, login: string): SessionEnder {
+  const context = `ending sessions of "${login}"`;
+  const open = async () => (await listSessions(db, login)).length;
+  const terminate = async () => {
+    const rows = await db.query(
+      db.homeDatabase,
+      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS ended FROM pg_stat_activity WHERE ${SESSION_FILTER}`,
+      [login, [...db.ownPids]],
+      context,
+    );
+    return Number(rows[0]?.ended ?? 0);
+  };
+  return {
+    name: `"${login}"`,
+    open,
+    signal: async () => {
+      const statement = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${escapeLiteral(login)}`;
+      const reply = await db.writer.write(
+        { database: db.homeDatabase, statements: [statement], send: terminate },
+        context,
+      );
+      return reply === NOT_EXECUTED ? reply : Number(reply);
+    },
+    note: async () => {
+      const n = await open();
+      if (n > 0) db.writer.note(`${n} session(s) of "${login}" are open now; they would be ended`);
+      return n;
+    },
+  };
 }

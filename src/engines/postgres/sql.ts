@@ -8,8 +8,9 @@ import {
   TransientError,
   UnsafeIdentifierError,
 } from '../../errors';
+import { changeWriter, NOT_EXECUTED, type ChangeWriter, type NotExecuted } from '../recording';
 import { REDACTED } from '../redaction';
-import type { DryRunRecorder, EngineConnection } from '../types';
+import type { EngineConnection } from '../types';
 
 /** Advisory lock key (per database) taken by every privilege-changing transaction. */
 const ACL_CHANGE_LOCK = 0x726f7461; // "rota", within the safe-integer range
@@ -90,39 +91,68 @@ export function hasSqlState(err: unknown, ...codes: string[]): boolean {
  * Admin connections: one small pool per database, opened on demand. Tracks
  * the backend pids of our own connections so session listings skip them.
  */
+/**
+ * Statements that change the server, as recorded; run on `client` when given,
+ * else one by one on `database`, or by `send` when the real statement differs
+ * from the recorded one (ending sessions: parameterised, counted).
+ */
+export interface PgChange {
+  database: string;
+  statements: string[];
+  client?: PoolClient;
+  send?: () => Promise<unknown>;
+}
+
 export class PgConnector {
   readonly homeDatabase: string;
   readonly ownPids = new Set<number>();
-  /** Set in dry-run mode: changes are recorded here instead of run (see DryRunRecorder). */
-  readonly dryRun?: DryRunRecorder;
+  /** Where changes go: the server, or (dry run) the recorder. The engine's one dry-run seam. */
+  readonly writer: ChangeWriter<PgChange, unknown>;
   private readonly pools = new Map<string, Pool>();
   private closed = false;
   private recordedDatabase: string;
 
   constructor(private readonly conn: EngineConnection) {
     this.homeDatabase = conn.database ?? 'postgres';
-    this.dryRun = conn.dryRun;
     this.recordedDatabase = this.homeDatabase;
+    this.writer = changeWriter(
+      conn.dryRun,
+      (change, context) => this.send(change, context),
+      (change) => this.show(change),
+    );
   }
 
   /**
    * The one way statements that change the server are run: on `client` (a
-   * transaction on `database`) or one by one on `database`; in dry-run mode
-   * they are recorded instead, secrets redacted, with a `\connect` line when
-   * the database changes.
+   * transaction on `database`) or one by one on `database`. In dry-run mode the
+   * writer records them instead (see show) and this answers NOT_EXECUTED.
    */
-  async execute(database: string, statements: string[], context: string, client?: PoolClient): Promise<void> {
-    if (this.dryRun) {
-      if (statements.length === 0) return;
-      if (database !== this.recordedDatabase) {
-        this.dryRun.record(`\\connect ${escapeIdentifier(database)}`);
-        this.recordedDatabase = database;
-      }
-      for (const sql of statements) this.dryRun.record(redactPgStatement(sql));
-      return;
+  async execute(
+    database: string,
+    statements: string[],
+    context: string,
+    client?: PoolClient,
+  ): Promise<NotExecuted | undefined> {
+    const reply = await this.writer.write({ database, statements, client }, context);
+    return reply === NOT_EXECUTED ? reply : undefined;
+  }
+
+  private async send(change: PgChange, context: string): Promise<unknown> {
+    if (change.send) return change.send();
+    if (change.client) return runStatements(change.client, change.statements);
+    for (const sql of change.statements) await this.query(change.database, sql, [], context);
+    return undefined;
+  }
+
+  /** A change as dry-run mode records it: secrets redacted, `\connect` when the database changes. */
+  private show({ database, statements }: PgChange): string[] {
+    if (statements.length === 0) return [];
+    const lines: string[] = [];
+    if (database !== this.recordedDatabase) {
+      lines.push(`\\connect ${escapeIdentifier(database)}`);
+      this.recordedDatabase = database;
     }
-    if (client) return runStatements(client, statements);
-    for (const sql of statements) await this.query(database, sql, [], context);
+    return [...lines, ...statements.map(redactPgStatement)];
   }
 
   /** Connection options shared by admin and verification clients. */

@@ -13,6 +13,7 @@ import {
   UnsupportedStrategyError,
 } from '../../errors';
 import type { ResolvedStrategy } from '../../shared/types';
+import { changeWriter, type ChangeWriter } from '../recording';
 import { REDACTED } from '../redaction';
 import { connectionTls, nodeTlsOptions } from '../tls';
 import { mentionsTransientNetworkCode } from '../transient';
@@ -75,10 +76,13 @@ export class RedisConnector {
   /** The db index the application uses (verifyLogin SELECTs it). */
   readonly db: number;
   private readonly tls?: ConnectionOptions;
+  /** Where changes go: the server, or (dry run) the recorder. The engine's one dry-run seam. */
+  readonly writer: ChangeWriter<(string | number)[], unknown>;
 
   constructor(readonly conn: EngineConnection) {
     this.db = dbIndex(conn.database);
     this.tls = nodeTlsOptions(connectionTls(conn));
+    this.writer = changeWriter(conn.dryRun, (args, context) => this.cmd(args, context), redactRedisCommand);
   }
 
   /** The admin's ACL user name ("default" when it logs in with a password only). */
@@ -167,14 +171,12 @@ export class RedisConnector {
   }
 
   /**
-   * The one way commands that change the server are sent; in dry-run mode
-   * they are recorded instead (password rules redacted) and answer "OK".
+   * The one way commands that change the server are sent: through the writer,
+   * which in dry-run mode records them (password rules redacted) and answers
+   * NOT_EXECUTED.
    */
-  async mutate(args: (string | number)[], context: string): Promise<unknown> {
-    const recorder = this.conn.dryRun;
-    if (!recorder) return this.cmd(args, context);
-    recorder.record(redactRedisCommand(args));
-    return 'OK';
+  mutate(args: (string | number)[], context: string): Promise<unknown> {
+    return this.writer.write(args, context);
   }
 
   async facts(): Promise<RedisServerFacts> {

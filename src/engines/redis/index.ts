@@ -33,6 +33,7 @@ import {
 } from '../../errors';
 import type { ResolvedStrategy } from '../../shared/types';
 import { collectBlockers } from '../checks';
+import { NOT_EXECUTED } from '../recording';
 import type {
   Engine,
   PasswordChange,
@@ -189,8 +190,8 @@ export class RedisEngine implements Engine {
     const s = await this.db.requireAcl('dual-user');
     const ref = await this.db.requireUser(reference);
     const oth = await this.db.getUser(other);
-    if (!oth && this.conn.dryRun) {
-      // Dry run: a login the recorded ACL SETUSER would create stands as one with no rules.
+    if (!oth && this.db.writer.plannedLogin(other)) {
+      // A login a recorded ACL SETUSER would create stands as one with no rules.
       const none = { ...ref, flags: [], passwords: [], keys: [], channels: [], commands: [], selectors: [] };
       return compareAclUsers(ref, none);
     }
@@ -338,25 +339,26 @@ export class RedisEngine implements Engine {
       if (login !== 'default') return 0;
       let n = 0;
       for (const type of ['normal', 'pubsub']) {
-        n += Number(await this.db.mutate(['CLIENT', 'KILL', 'TYPE', type, 'SKIPME', 'yes'], 'kill clients'));
+        const killed = await this.db.mutate(
+          ['CLIENT', 'KILL', 'TYPE', type, 'SKIPME', 'yes'],
+          'kill clients',
+        );
+        n += killed === NOT_EXECUTED ? 0 : Number(killed);
       }
       return n;
     }
-    if (this.conn.dryRun) {
-      const open = (await this.listSessions(login)).length;
-      await this.db.mutate(['CLIENT', 'KILL', 'USER', login, 'SKIPME', 'yes'], `kill clients of "${login}"`);
-      if (open > 0)
-        this.conn.dryRun.note(`${open} client(s) of "${login}" are connected now; they would be ended`);
-      return open;
-    }
-    try {
-      return Number(
-        await this.db.cmd(['CLIENT', 'KILL', 'USER', login, 'SKIPME', 'yes'], `kill clients of "${login}"`),
-      );
-    } catch (err) {
-      if (/No such user/i.test((err as Error).message)) return 0;
-      throw err;
-    }
+    const killed = await this.db
+      .mutate(['CLIENT', 'KILL', 'USER', login, 'SKIPME', 'yes'], `kill clients of "${login}"`)
+      .catch((err: Error) => {
+        if (/No such user/i.test(err.message)) return 0;
+        throw err;
+      });
+    if (killed !== NOT_EXECUTED) return Number(killed);
+    // Recorded, not done: say who would be ended.
+    const open = (await this.listSessions(login)).length;
+    if (open > 0)
+      this.db.writer.note(`${open} client(s) of "${login}" are connected now; they would be ended`);
+    return open;
   }
 
   async close(): Promise<void> {
