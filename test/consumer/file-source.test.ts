@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -187,27 +187,15 @@ describe('FileSource: a watch that fails, and the process', () => {
 });
 
 describe('sources say why they read', () => {
-  it('a watch event reads with reason "watch", the poll with "poll"', async () => {
-    const file = join(dir, 'credential.json');
-    writeFileSync(file, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
-    const watched = recordingLogger();
-    const w = new FileSource({ path: file, debounceMs: 10, pollMs: 0, logger: watched.logger });
-    await w.current();
-    writeFileSync(file, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
-    await sleep(100);
-    expect(watched.lines.at(-1)).toMatchObject({ obj: { reason: 'watch', version: 2 } });
-    await w.close();
-
-    const polled = recordingLogger();
-    const other = join(dir, 'sub');
-    mkdirSync(other);
-    const file2 = join(other, 'credential.json');
-    writeFileSync(file2, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
-    const p = new FileSource({ path: file2, debounceMs: 60_000, pollMs: 40, logger: polled.logger });
-    await p.current();
-    writeFileSync(file2, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
-    await sleep(120);
-    expect(polled.lines.at(-1)).toMatchObject({ obj: { reason: 'poll', version: 2 } });
-    await p.close();
+  it.each([
+    { reason: 'watch', opts: { debounceMs: 10, pollMs: 0 }, waitMs: 100 },
+    { reason: 'poll', opts: { debounceMs: 60_000, pollMs: 40 }, waitMs: 120 },
+  ])('a change read on a $reason logs reason "$reason"', async ({ reason, opts, waitMs }) => {
+    const { logger, lines } = recordingLogger();
+    const { file, src } = await readingSource({ ...opts, logger });
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(waitMs);
+    expect(lines.at(-1)).toMatchObject({ obj: { reason, version: 2 } });
+    await src.close();
   });
 });
