@@ -12,7 +12,7 @@ import { createEngine } from '../src/engines';
 import { statusQuery } from '../src/shared/messages';
 import type { RotationInput, RotationResult } from '../src/shared/types';
 import { createBenchRig } from './lib/rotation-rig';
-import { createPgFixture } from './lib/pg-fixture';
+import { createPgFixture, pgAdminFromEnv } from './lib/pg-fixture';
 
 const N = Number(process.env.BENCH_ROTATIONS ?? 20);
 const env = process.env;
@@ -24,12 +24,7 @@ function stats(xs: number[]) {
 }
 
 async function main(): Promise<void> {
-  const admin = {
-    host: env.PGHOST ?? '127.0.0.1',
-    port: Number(env.PGPORT ?? 5432),
-    user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
-    password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
-  };
+  const admin = pgAdminFromEnv(env);
   const fx = await createPgFixture('bench_active');
   const rig = await createBenchRig(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233');
   try {

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { FleetSummary } from '../src/shared/types';
 import { createBenchRig, type BenchRigOptions } from './lib/rotation-rig';
-import { createPgFixture, type PgFixture } from './lib/pg-fixture';
+import { createPgFixture, pgAdminFromEnv, type PgFixture } from './lib/pg-fixture';
 
 const env = process.env;
 const { values: flags } = parseArgs({
@@ -40,12 +40,7 @@ const CONCURRENCY = Number(flags.concurrency);
 const WORKER: BenchRigOptions['worker'] = flags['max-cached']
   ? { maxCachedWorkflows: Number(flags['max-cached']) }
   : {};
-const admin = {
-  host: env.PGHOST ?? '127.0.0.1',
-  port: Number(env.PGPORT ?? 5432),
-  user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
-  password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
-};
+const admin = pgAdminFromEnv(env);
 
 const at = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 

@@ -9,18 +9,13 @@ import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
 import { createEngine } from '../src/engines';
 import { generatePassword } from '../src/engines/password';
-import { createPgFixture } from './lib/pg-fixture';
+import { createPgFixture, pgAdminFromEnv } from './lib/pg-fixture';
 
 const env = process.env;
 const SIZES = (env.BENCH_GRANT_TABLES ?? '1000,10000').split(',').map(Number);
 
 async function main(): Promise<void> {
-  const admin = {
-    host: env.PGHOST ?? '127.0.0.1',
-    port: Number(env.PGPORT ?? 5432),
-    user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
-    password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
-  };
+  const admin = pgAdminFromEnv(env);
   const results: Array<Record<string, number>> = [];
   for (const tables of SIZES) {
     const fx = await createPgFixture('bench_grants');

@@ -35,7 +35,6 @@ import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from
 import { productionActivities } from '../src/runtime';
 import { openStore, SecretCipher, type ManagedCredentialStore } from '../src/store';
 import { generateKeyBase64, parseKeyring } from '../src/store/crypto';
-import { parseCredentialDefinition } from '../src/store/schema';
 import { planWorkflowId, rotationWorkflowId } from '../src/shared/constants';
 import {
   abortUpdate,
@@ -51,7 +50,7 @@ import { addPgAdmin, addPgApp } from '../test/helpers/pg-rig';
 import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
 import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
-import { recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
+import { importCredential, recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
 // Type only: workflow modules load only in the workflow sandbox.
 import type { rotateCredential } from '../src/workflows/rotate-credential';
 import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
@@ -115,13 +114,7 @@ async function main(): Promise<void> {
     client,
     taskQueue,
     async addCredential(partial, current) {
-      const def = parseCredentialDefinition({
-        baseUsername: current.username,
-        ...partial,
-        policy: { consumerDiscoveryMs: 0, ...partial.policy },
-      });
-      await store.putDefinition(def, 'record-histories');
-      await store.importCurrent(def.id, current, 'record-histories');
+      const def = await importCredential(store, partial, current, 'record-histories');
       secrets.add(current.password);
       ids.push(def.id);
     },

@@ -8,6 +8,21 @@ import { escapeIdentifier } from 'pg';
 import type { Client } from 'pg';
 import { freshPg } from '../../test/helpers/pg';
 
+/** The PostgreSQL admin login of scripts/services.sh (its defaults when the env is not loaded). */
+export function pgAdminFromEnv(env: NodeJS.ProcessEnv = process.env): {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+} {
+  return {
+    host: env.PGHOST ?? '127.0.0.1',
+    port: Number(env.PGPORT ?? 5432),
+    user: env.ROTATOR_PG_ADMIN_USER ?? 'rotator_admin',
+    password: env.ROTATOR_PG_ADMIN_PASSWORD ?? 'rotator_admin_pw',
+  };
+}
+
 export interface PgFixture {
   database: string;
   /** Role name prefix: every role starting with it is dropped by cleanup(). */

@@ -11,12 +11,12 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { encryptedDataConverter, type CodecKeyring } from '../../src/codec';
 import { productionActivities } from '../../src/runtime';
-import { rotationWorkflowId, TASK_QUEUE } from '../../src/shared/constants';
+import { TASK_QUEUE } from '../../src/shared/constants';
 import type { RotationInput } from '../../src/shared/types';
 import { FileStore, openStore, SecretCipher, type ManagedCredentialStore } from '../../src/store';
 import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
-import { parseCredentialDefinition } from '../../src/store/schema';
 import type { CredentialDefinition, RotationPolicy } from '../../src/store/types';
+import { importCredential, startRotation } from '../../test/helpers/rotation';
 
 export interface BenchRig {
   store: ManagedCredentialStore;
@@ -79,22 +79,9 @@ export async function createBenchRig(temporalAddress: string, opts: BenchRigOpti
     client,
     async addCredential(partial, current) {
       // No discovery wait unless the bench asks for one (the zero-downtime bench does).
-      const def = parseCredentialDefinition({
-        baseUsername: current.username,
-        ...partial,
-        policy: { consumerDiscoveryMs: 0, ...partial.policy },
-      });
-      await store.putDefinition(def, 'bench');
-      await store.importCurrent(def.id, current, 'bench');
+      await importCredential(store, partial, current, 'bench');
     },
-    start(input) {
-      return client.workflow.start('rotateCredential', {
-        args: [input],
-        taskQueue,
-        workflowId: rotationWorkflowId(input.credentialId),
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      });
-    },
+    start: (input) => startRotation(client, taskQueue, input),
     async close() {
       worker.shutdown();
       await running;

@@ -19,6 +19,45 @@ export interface DeliveryDeps {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Opens the credential's targets one after the other, runs `fn` on each and closes it whatever happens. */
+async function eachTarget(
+  store: CredentialStore,
+  env: NodeJS.ProcessEnv,
+  def: CredentialDefinition,
+  fn: (t: Target) => Promise<void>,
+): Promise<void> {
+  for (const spec of def.targets ?? []) {
+    const target = await createTarget(spec, {
+      credential: def,
+      env,
+      readCredential: (id) => store.getSecret(id, 'CURRENT'),
+    });
+    try {
+      await fn(target);
+    } finally {
+      await target.close();
+    }
+  }
+}
+
+/** What a target receives for one stored version of the credential. */
+function deliveredAs(
+  def: CredentialDefinition,
+  meta: { version: number; createdAt: string },
+  secret: { username: string; password: string },
+): DeliveredCredential {
+  return {
+    version: meta.version,
+    engine: def.engine,
+    host: def.host,
+    port: def.port,
+    database: def.database,
+    username: secret.username,
+    password: secret.password,
+    createdAt: meta.createdAt,
+  };
+}
+
 type Publish = 'publishPending' | 'publishCurrent' | 'restore' | 'removeOld';
 
 /**
@@ -32,20 +71,8 @@ export function createDeliveryActivities(deps: DeliveryDeps): DeliveryActivities
   const { store } = deps;
   const env = deps.env ?? process.env;
 
-  async function withTargets(def: CredentialDefinition, fn: (t: Target) => Promise<void>): Promise<void> {
-    for (const spec of def.targets ?? []) {
-      const target = await createTarget(spec, {
-        credential: def,
-        env,
-        readCredential: (id) => store.getSecret(id, 'CURRENT'),
-      });
-      try {
-        await fn(target);
-      } finally {
-        await target.close();
-      }
-    }
-  }
+  const withTargets = (def: CredentialDefinition, fn: (t: Target) => Promise<void>): Promise<void> =>
+    eachTarget(store, env, def, fn);
 
   async function delivered(
     def: CredentialDefinition,
@@ -53,17 +80,7 @@ export function createDeliveryActivities(deps: DeliveryDeps): DeliveryActivities
   ): Promise<DeliveredCredential | undefined> {
     const meta = await store.getVersion(def.id, version);
     if (!meta || meta.state === 'discarded') return undefined;
-    const secret = await store.getSecret(def.id, version);
-    return {
-      version,
-      engine: def.engine,
-      host: def.host,
-      port: def.port,
-      database: def.database,
-      username: secret.username,
-      password: secret.password,
-      createdAt: meta.createdAt,
-    };
+    return deliveredAs(def, meta, await store.getSecret(def.id, version));
   }
 
   async function stepOf(def: CredentialDefinition, plan: RotationPlan): Promise<DeliveryStep> {
@@ -164,16 +181,7 @@ export async function publishCurrentVersion(
   const cur = await store.getVersion(credentialId, 'CURRENT');
   if (!cur) throw new Error(`credential "${credentialId}" has no CURRENT version`);
   const secret = await store.getSecret(credentialId, cur.version);
-  const from: DeliveredCredential = {
-    version: cur.version,
-    engine: def.engine,
-    host: def.host,
-    port: def.port,
-    database: def.database,
-    username: secret.username,
-    password: secret.password,
-    createdAt: cur.createdAt,
-  };
+  const from = deliveredAs(def, cur, secret);
   const step: DeliveryStep = {
     credentialId,
     strategy: def.strategy === 'auto' ? 'dual-user' : def.strategy,
@@ -184,20 +192,11 @@ export async function publishCurrentVersion(
     from,
   };
   const done: string[] = [];
-  for (const spec of def.targets ?? []) {
-    const t = await createTarget(spec, {
-      credential: def,
-      env,
-      readCredential: (id) => store.getSecret(id, 'CURRENT'),
-    });
-    try {
-      if (isEventTarget(t)) continue;
-      await t.restore(step);
-      await t.verify(step, 'restored');
-      done.push(t.description);
-    } finally {
-      await t.close();
-    }
-  }
+  await eachTarget(store, env, def, async (t) => {
+    if (isEventTarget(t)) return;
+    await t.restore(step);
+    await t.verify(step, 'restored');
+    done.push(t.description);
+  });
   return done;
 }

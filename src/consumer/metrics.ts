@@ -38,30 +38,28 @@ export class ConsumerMetrics {
   private constructor(registry: Registry) {
     const registers = [registry];
     const reporters = this.reporters;
-    this.authFailures = new Counter({
-      name: 'db_rotator_consumer_auth_failures_total',
-      help: 'Operations refused by the server because of the credential',
-      labelNames: ['pool', 'engine'],
-      registers,
-    });
-    this.refreshes = new Counter({
-      name: 'db_rotator_consumer_refreshes_total',
-      help: 'Credential re-reads requested by the rotating client',
-      labelNames: ['pool', 'engine', 'reason', 'result'],
-      registers,
-    });
-    this.swaps = new Counter({
-      name: 'db_rotator_consumer_swaps_total',
-      help: 'Switches to a client built with a new credential version',
-      labelNames: ['pool', 'engine', 'result'],
-      registers,
-    });
-    this.drainTimeouts = new Counter({
-      name: 'db_rotator_consumer_drain_timeouts_total',
-      help: 'Old clients closed with operations still in flight after the drain timeout',
-      labelNames: ['pool', 'engine'],
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    this.authFailures = counter(
+      'db_rotator_consumer_auth_failures_total',
+      'Operations refused by the server because of the credential',
+      ['pool', 'engine'],
+    );
+    this.refreshes = counter(
+      'db_rotator_consumer_refreshes_total',
+      'Credential re-reads requested by the rotating client',
+      ['pool', 'engine', 'reason', 'result'],
+    );
+    this.swaps = counter(
+      'db_rotator_consumer_swaps_total',
+      'Switches to a client built with a new credential version',
+      ['pool', 'engine', 'result'],
+    );
+    this.drainTimeouts = counter(
+      'db_rotator_consumer_drain_timeouts_total',
+      'Old clients closed with operations still in flight after the drain timeout',
+      ['pool', 'engine'],
+    );
     this.latency = new Histogram({
       name: 'db_rotator_consumer_operation_seconds',
       help: 'Time to acquire a connection (acquire) or run an operation including retries (query)',

@@ -1,5 +1,6 @@
 import { MongoClient, type MongoClientOptions } from 'mongodb';
-import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
+import { Rotating, type RotatingDriver, type RotatingOptions } from './rotating';
+import { CredentialFollower } from './follower';
 import type { ConsumerCredential, CredentialSource } from './types';
 import { mongoTlsOptions } from '../engines/tls';
 import { consumerTls } from './tls';
@@ -32,9 +33,7 @@ interface Counts {
  * Code 18 (AuthenticationFailed) re-reads the credential and retries once.
  * Cursors must be consumed inside the `run()` callback.
  */
-export class RotatingMongoClient {
-  readonly core: Rotating<MongoClient>;
-
+export class RotatingMongoClient extends CredentialFollower<MongoClient> {
   private constructor(opts: RotatingMongoClientOptions) {
     const counts = new WeakMap<MongoClient, Counts>();
     const authSource = opts.authSource ?? 'admin';
@@ -65,7 +64,7 @@ export class RotatingMongoClient {
         return { active: c.checkedOut, idle: Math.max(0, c.total - c.checkedOut) };
       },
     };
-    this.core = new Rotating(opts.source, driver, opts);
+    super(new Rotating(opts.source, driver, opts));
   }
 
   static async create(opts: RotatingMongoClientOptions): Promise<RotatingMongoClient> {
@@ -77,14 +76,6 @@ export class RotatingMongoClient {
   /** Runs `op` with the current client; the client stays open until `op` settles. */
   run<R>(op: (client: MongoClient) => Promise<R>): Promise<R> {
     return this.core.run(op);
-  }
-
-  get version(): number {
-    return this.core.version;
-  }
-
-  onSwap(listener: (e: SwapEvent) => void): () => void {
-    return this.core.onSwap(listener);
   }
 
   close(): Promise<void> {

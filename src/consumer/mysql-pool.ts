@@ -7,7 +7,8 @@ import {
   type QueryResult,
 } from 'mysql2/promise';
 import { mysqlTlsOptions, resolveTls } from '../engines/tls';
-import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
+import { Rotating, type RotatingDriver, type RotatingOptions } from './rotating';
+import { CredentialFollower } from './follower';
 import type { ConsumerCredential, CredentialSource } from './types';
 
 export interface RotatingMysqlPoolOptions extends RotatingOptions {
@@ -28,9 +29,7 @@ function queueLength(pool: Pool, field: '_allConnections' | '_freeConnections'):
  * `getConnection()` checks out a connection that keeps its pool open until
  * released. Errno 1045 re-reads the credential and retries once.
  */
-export class RotatingMysqlPool {
-  readonly core: Rotating<Pool>;
-
+export class RotatingMysqlPool extends CredentialFollower<Pool> {
   private constructor(opts: RotatingMysqlPoolOptions) {
     const driver: RotatingDriver<Pool> = {
       engine: 'mysql',
@@ -63,7 +62,7 @@ export class RotatingMysqlPool {
         return { active: all - idle, idle };
       },
     };
-    this.core = new Rotating(opts.source, driver, opts);
+    super(new Rotating(opts.source, driver, opts));
   }
 
   static async create(opts: RotatingMysqlPoolOptions): Promise<RotatingMysqlPool> {
@@ -93,14 +92,6 @@ export class RotatingMysqlPool {
       }
     };
     return conn;
-  }
-
-  get version(): number {
-    return this.core.version;
-  }
-
-  onSwap(listener: (e: SwapEvent) => void): () => void {
-    return this.core.onSwap(listener);
   }
 
   end(): Promise<void> {

@@ -7,7 +7,8 @@ import {
   type QueryResultRow,
 } from 'pg';
 import { consumerTls } from './tls';
-import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
+import { Rotating, type RotatingDriver, type RotatingOptions } from './rotating';
+import { CredentialFollower } from './follower';
 import { errorMessage } from './source-base';
 import type { ConsumerCredential, CredentialSource } from './types';
 
@@ -30,9 +31,7 @@ export interface RotatingPgPoolOptions extends RotatingOptions {
  * the same happens: the old pool's sessions stay valid until they are ended,
  * and new connections use the new credential.
  */
-export class RotatingPgPool {
-  readonly core: Rotating<Pool>;
-
+export class RotatingPgPool extends CredentialFollower<Pool> {
   private constructor(opts: RotatingPgPoolOptions) {
     const logger = opts.logger;
     const checkQuery = opts.checkQuery ?? 'SELECT 1';
@@ -51,7 +50,7 @@ export class RotatingPgPool {
       close: (pool) => pool.end(),
       connections: (pool) => ({ active: pool.totalCount - pool.idleCount, idle: pool.idleCount }),
     };
-    this.core = new Rotating(opts.source, driver, opts);
+    super(new Rotating(opts.source, driver, opts));
   }
 
   /** Builds, checks and returns the pool (rejects if the first credential does not work). */
@@ -91,14 +90,6 @@ export class RotatingPgPool {
       }
     };
     return client;
-  }
-
-  get version(): number {
-    return this.core.version;
-  }
-
-  onSwap(listener: (e: SwapEvent) => void): () => void {
-    return this.core.onSwap(listener);
   }
 
   /** Drains and ends every pool (waits for in-flight work up to the drain timeout). */

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { Rotating, type RotatingDriver, type RotatingOptions, type SwapEvent } from './rotating';
+import { Rotating, type RotatingDriver, type RotatingOptions } from './rotating';
+import { CredentialFollower } from './follower';
 import { isAuthError } from './auth-errors';
 import { consumerTls } from './tls';
 import { errorMessage } from './source-base';
@@ -44,9 +45,7 @@ function connectReportingAuth(client: Redis): Promise<void> {
  * over; the old one QUITs once the commands sent on it have their replies.
  * WRONGPASS/NOAUTH re-reads the credential and retries once.
  */
-export class RotatingRedis {
-  readonly core: Rotating<Redis>;
-
+export class RotatingRedis extends CredentialFollower<Redis> {
   private constructor(opts: RotatingRedisOptions) {
     const logger = opts.logger;
     const driver: RotatingDriver<Redis> = {
@@ -92,7 +91,7 @@ export class RotatingRedis {
       },
       connections: (client) => ({ active: client.status === 'ready' ? 1 : 0, idle: 0 }),
     };
-    this.core = new Rotating(opts.source, driver, opts);
+    super(new Rotating(opts.source, driver, opts));
   }
 
   static async create(opts: RotatingRedisOptions): Promise<RotatingRedis> {
@@ -109,14 +108,6 @@ export class RotatingRedis {
   /** One command, e.g. `call('SET', 'k', 'v')`. */
   call(command: string, ...args: Array<string | number | Buffer>): Promise<unknown> {
     return this.core.run((redis) => redis.call(command, ...args));
-  }
-
-  get version(): number {
-    return this.core.version;
-  }
-
-  onSwap(listener: (e: SwapEvent) => void): () => void {
-    return this.core.onSwap(listener);
   }
 
   close(): Promise<void> {

@@ -1,13 +1,13 @@
 import { mongoTlsOptions } from '../../src/engines/tls';
 import { describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import { Client, escapeIdentifier } from 'pg';
 import { errorCode, isAuthError } from '../../src/consumer/auth-errors';
 import { RotatingRedis } from '../../src/consumer/redis-client';
 import { StaticSource } from '../../src/consumer/source-base';
 import { pgConnect } from '../helpers/pg';
+import { redisClient } from '../helpers/redis';
 import { services, testTls, uniqueSuffix } from '../helpers/services';
 
 // Real failing logins against the local servers: the classifier must match
@@ -89,17 +89,7 @@ describe('auth error classification with real servers', () => {
   });
 
   it('Redis: WRONGPASS on a bad AUTH, NOAUTH before AUTH; an unknown command is not auth', async () => {
-    const c = new Redis({
-      host: services.redis.host,
-      port: services.redis.port,
-      tls: testTls(services.redis.host),
-      lazyConnect: true,
-      enableReadyCheck: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    c.on('error', () => undefined);
+    const c = redisClient();
     try {
       await c.connect();
       const noauth = await failure(() => c.call('GET', 'k'));

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileSource } from '../../src/consumer/file-source';
+import { FileSource, type FileSourceOptions } from '../../src/consumer/file-source';
 import type { ConsumerCredential } from '../../src/consumer/types';
 import { recordingLogger } from '../helpers/recording-logger';
 import { strykerMutantEnv } from '../helpers/stryker';
@@ -19,6 +19,18 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 const write = (file: string, c: ConsumerCredential) => writeFileSync(file, JSON.stringify(c));
+
+/** A source on credential.json holding `first`, after its first read. */
+async function readingSource(
+  opts: Omit<FileSourceOptions, 'path'>,
+  first: ConsumerCredential = { version: 1, username: 'a', password: 'p' },
+): Promise<{ file: string; src: FileSource }> {
+  const file = join(dir, 'credential.json');
+  write(file, first);
+  const src = new FileSource({ path: file, ...opts });
+  await src.current();
+  return { file, src };
+}
 
 describe('FileSource (debounce and content hash)', () => {
   it('coalesces a burst of writes into one read and emits once per version', async () => {
@@ -40,10 +52,10 @@ describe('FileSource (debounce and content hash)', () => {
   });
 
   it('does not re-parse unchanged content (same hash) and ignores unrelated files', async () => {
-    const file = join(dir, 'credential.json');
-    write(file, { version: 4, username: 'a', password: 'p' });
-    const src = new FileSource({ path: file, debounceMs: 20, pollMs: 0 });
-    await src.current();
+    const { file, src } = await readingSource(
+      { debounceMs: 20, pollMs: 0 },
+      { version: 4, username: 'a', password: 'p' },
+    );
     writeFileSync(join(dir, 'other.txt'), 'x');
     await sleep(80);
     expect(src.reads).toBe(1);
@@ -55,10 +67,7 @@ describe('FileSource (debounce and content hash)', () => {
   });
 
   it('polls when no watch event arrives', async () => {
-    const file = join(dir, 'credential.json');
-    write(file, { version: 1, username: 'a', password: 'p' });
-    const src = new FileSource({ path: file, debounceMs: 10_000, pollMs: 50 });
-    await src.current();
+    const { file, src } = await readingSource({ debounceMs: 10_000, pollMs: 50 });
     write(file, { version: 2, username: 'a', password: 'q' });
     await sleep(150);
     expect(src.cached()?.version).toBe(2);
@@ -66,10 +75,7 @@ describe('FileSource (debounce and content hash)', () => {
   });
 
   it('a broken file fails the read without the content in the message, and the last good credential stays', async () => {
-    const file = join(dir, 'credential.json');
-    write(file, { version: 1, username: 'a', password: 'p' });
-    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0, readAttempts: 1 });
-    await src.current();
+    const { file, src } = await readingSource({ debounceMs: 10, pollMs: 0, readAttempts: 1 });
     writeFileSync(file, '{"version": 2, "password": "half-written-secret');
     const err = (await src.refresh('test').catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/not valid JSON/);
@@ -81,10 +87,7 @@ describe('FileSource (debounce and content hash)', () => {
 
 describe('FileSource: watch filter and close', () => {
   it('reacts to the file and to ..data swaps, not to other files in the directory', async () => {
-    const file = join(dir, 'credential.json');
-    write(file, { version: 1, username: 'a', password: 'p' });
-    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 0 });
-    await src.current();
+    const { file, src } = await readingSource({ debounceMs: 10, pollMs: 0 });
     for (let i = 0; i < 3; i++) writeFileSync(join(dir, `unrelated-${i}.json`), 'x');
     await sleep(100);
     expect(src.reads).toBe(1);
@@ -98,10 +101,7 @@ describe('FileSource: watch filter and close', () => {
   });
 
   it('after close, neither watch events nor polls read the file', async () => {
-    const file = join(dir, 'credential.json');
-    write(file, { version: 1, username: 'a', password: 'p' });
-    const src = new FileSource({ path: file, debounceMs: 30, pollMs: 40 });
-    await src.current();
+    const { file, src } = await readingSource({ debounceMs: 30, pollMs: 40 });
     write(file, { version: 2, username: 'a', password: 'q' });
     await sleep(5);
     await src.close(); // a debounce is pending
@@ -128,11 +128,8 @@ describe('FileSource: watch filter and close', () => {
 
 describe('FileSource: a watch that fails, and the process', () => {
   it('a watch that fails later (e.g. EMFILE) is dropped, said so, and polling carries on', async () => {
-    const file = join(dir, 'credential.json');
-    write(file, { version: 1, username: 'a', password: 'p' });
     const { logger, lines } = recordingLogger();
-    const src = new FileSource({ path: file, debounceMs: 10, pollMs: 60, logger });
-    await src.current();
+    const { file, src } = await readingSource({ debounceMs: 10, pollMs: 60, logger });
     // Linux's inotify gives no way to make a live watch fail on demand (a removed directory is a
     // 'rename' event), so the failure fs.watch reports as an 'error' event is injected there.
     const watcher = (src as unknown as { watcher: FSWatcher }).watcher;
@@ -190,27 +187,15 @@ describe('FileSource: a watch that fails, and the process', () => {
 });
 
 describe('sources say why they read', () => {
-  it('a watch event reads with reason "watch", the poll with "poll"', async () => {
-    const file = join(dir, 'credential.json');
-    writeFileSync(file, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
-    const watched = recordingLogger();
-    const w = new FileSource({ path: file, debounceMs: 10, pollMs: 0, logger: watched.logger });
-    await w.current();
-    writeFileSync(file, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
-    await sleep(100);
-    expect(watched.lines.at(-1)).toMatchObject({ obj: { reason: 'watch', version: 2 } });
-    await w.close();
-
-    const polled = recordingLogger();
-    const other = join(dir, 'sub');
-    mkdirSync(other);
-    const file2 = join(other, 'credential.json');
-    writeFileSync(file2, JSON.stringify({ version: 1, username: 'a', password: 'p' }));
-    const p = new FileSource({ path: file2, debounceMs: 60_000, pollMs: 40, logger: polled.logger });
-    await p.current();
-    writeFileSync(file2, JSON.stringify({ version: 2, username: 'a', password: 'q' }));
-    await sleep(120);
-    expect(polled.lines.at(-1)).toMatchObject({ obj: { reason: 'poll', version: 2 } });
-    await p.close();
+  it.each([
+    { reason: 'watch', opts: { debounceMs: 10, pollMs: 0 }, waitMs: 100 },
+    { reason: 'poll', opts: { debounceMs: 60_000, pollMs: 40 }, waitMs: 120 },
+  ])('a change read on a $reason logs reason "$reason"', async ({ reason, opts, waitMs }) => {
+    const { logger, lines } = recordingLogger();
+    const { file, src } = await readingSource({ ...opts, logger });
+    write(file, { version: 2, username: 'a', password: 'q' });
+    await sleep(waitMs);
+    expect(lines.at(-1)).toMatchObject({ obj: { reason, version: 2 } });
+    await src.close();
   });
 });

@@ -73,6 +73,19 @@ function fakeRotating(version: number) {
   };
 }
 
+/**
+ * A reporter for credential `c` as consumer i-1, attached to a stand-in pool
+ * at version 1; `prepare` sets the fake server up before the reporter exists.
+ */
+function attachedReporter(periodMs: number, prepare: (state: FakeState) => void = () => undefined) {
+  const { client, state } = fakeTemporal();
+  prepare(state);
+  const pool = fakeRotating(1);
+  const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs }).attach(pool);
+  return { state, pool, r };
+}
+type FakeState = ReturnType<typeof fakeTemporal>['state'];
+
 describe('HeartbeatReporter', () => {
   it('signals the rotation workflow of the credential at once, and again at once on a version change', async () => {
     const { client, state } = fakeTemporal();
@@ -94,11 +107,7 @@ describe('HeartbeatReporter', () => {
   });
 
   it('periodic reports: none within a period of the last signal, none to a run that has our report, at once to a new run', async () => {
-    const { client, state } = fakeTemporal();
-    const pool = fakeRotating(1);
-    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
-      pool,
-    );
+    const { state, r } = attachedReporter(40);
     await r.flush();
     await sleep(220);
     await r.flush();
@@ -117,12 +126,7 @@ describe('HeartbeatReporter', () => {
   });
 
   it('while the rotation waits on consumers (migrate) it reports every period, so it is not counted as gone', async () => {
-    const { client, state } = fakeTemporal();
-    state.phase = 'migrate';
-    const pool = fakeRotating(1);
-    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
-      pool,
-    );
+    const { state, r } = attachedReporter(40, (st) => (st.phase = 'migrate'));
     await r.flush();
     await sleep(230);
     await r.flush();
@@ -137,11 +141,7 @@ describe('HeartbeatReporter', () => {
   });
 
   it('a change signal that the running run does not list (it went to an earlier run) is repeated', async () => {
-    const { client, state } = fakeTemporal();
-    const pool = fakeRotating(1);
-    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 40 }).attach(
-      pool,
-    );
+    const { state, r } = attachedReporter(40);
     await r.flush();
     state.recorded.clear(); // the run that got it has ended; another one is running now
     state.runId = 'run-2';
@@ -169,12 +169,11 @@ describe('HeartbeatReporter', () => {
   });
 
   it('a change already reported by a periodic tick is not signalled twice', async () => {
-    const { client, state } = fakeTemporal();
     let open!: () => void;
-    state.gate = new Promise<void>((resolve) => (open = resolve)); // the first signal hangs for a while
-    const pool = fakeRotating(1);
-    const r = new HeartbeatReporter({ client, credentialId: 'c', consumerId: 'i-1', periodMs: 30 }).attach(
-      pool,
+    // The first signal hangs for a while.
+    const { state, pool, r } = attachedReporter(
+      30,
+      (st) => (st.gate = new Promise<void>((resolve) => (open = resolve))),
     );
     await sleep(45); // periodic ticks queue up behind the hanging signal...
     pool.swap(2); // ...and the change is queued after them

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { escapeIdentifier } from 'pg';
@@ -12,24 +12,18 @@ import { createRotationSchedule, rotationScheduleId } from '../../src/schedules'
 import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
 import { REPO_ROOT } from '../helpers/services';
-import { runCli } from '../helpers/cli';
+import { cliAsOperator } from '../helpers/cli';
 
 describe('operations on the dev server with real PostgreSQL', () => {
   const t = withPgRig();
   let adminId: string;
-  const savedEnv = { ...process.env };
 
   beforeEach(async () => {
     adminId = await addPgAdmin(t.rig, t.pg);
-    Object.assign(process.env, t.rig.env, { ROTATOR_ACTOR: 'cli-test' });
-  });
-  afterEach(async () => {
-    process.env = { ...savedEnv };
-    vi.restoreAllMocks();
   });
 
   /** Runs the CLI in-process as this test's operator. */
-  const cli = (...args: string[]) => runCli(args, { ...t.rig.env, ROTATOR_ACTOR: 'cli-test' });
+  const cli = cliAsOperator(() => t.rig.env, 'cli-test');
 
   it('CLI: rotate, status --json, rollback, abort, exit codes', async () => {
     const app = await addPgApp(t.rig, t.pg, adminId, 'cli');

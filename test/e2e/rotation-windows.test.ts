@@ -5,26 +5,16 @@
  * show the next window, an explicit override starts anyway and is audited,
  * and the revoke waits until the freeze is over.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/client';
 import type { RotationResult } from '../../src/shared/types';
 import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
 import { withPgRig } from '../helpers/with-pg-rig';
-import { runCli } from '../helpers/cli';
+import { cliAsOperator } from '../helpers/cli';
 
 describe('rotation windows on real servers', () => {
   const t = withPgRig();
-  const savedEnv = { ...process.env };
-
-  beforeEach(async () => {
-    Object.assign(process.env, t.rig.env, { ROTATOR_ACTOR: 'window-test' });
-  });
-  afterEach(async () => {
-    process.env = { ...savedEnv };
-    vi.restoreAllMocks();
-  });
-
-  const cli = (...args: string[]) => runCli(args, { ...t.rig.env, ROTATOR_ACTOR: 'window-test' });
+  const cli = cliAsOperator(() => t.rig.env, 'window-test');
 
   it('a freeze blocks a manual start; --outside-window starts it (audited) and the revoke waits for the freeze to end', async () => {
     const adminId = await addPgAdmin(t.rig, t.pg);

@@ -15,10 +15,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/temporal';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { redisConnect } from '../helpers/redis';
 import { REPO_ROOT, services, uniqueSuffix } from '../helpers/services';
 
 const host = services.redis.host;
@@ -44,26 +44,9 @@ function pair(command: 'up' | 'down'): void {
   }
 }
 
-async function login(port: number, user: string, password: string): Promise<Redis> {
-  const c = new Redis({
-    host,
-    port,
-    lazyConnect: true,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.call('AUTH', user, password);
-    return c;
-  } catch (err) {
-    c.disconnect();
-    throw err;
-  }
-}
+/** This test's nodes are plain (the replica has no TLS listener). */
+const login = (port: number, user: string, password: string) =>
+  redisConnect(user, password, { port, tls: false });
 const admin = (port: number) => login(port, services.redis.user, services.redis.password);
 async function canLogin(port: number, user: string, password: string): Promise<boolean> {
   try {

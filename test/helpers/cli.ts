@@ -1,4 +1,4 @@
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { main } from '../../src/client';
 
 export interface CliRun {
@@ -33,4 +33,24 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
     log.mockRestore();
     error.mockRestore();
   }
+}
+
+/**
+ * For each test of the calling describe block: process.env points at the
+ * rig (`rigEnv()`) as operator `actor`, and is restored after the test, with
+ * any spies. Returns the in-process CLI run as that operator.
+ */
+export function cliAsOperator(
+  rigEnv: () => Record<string, string>,
+  actor: string,
+): (...args: string[]) => Promise<CliRun> {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    Object.assign(process.env, rigEnv(), { ROTATOR_ACTOR: actor });
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+    vi.restoreAllMocks();
+  });
+  return (...args) => runCli(args, { ...rigEnv(), ROTATOR_ACTOR: actor });
 }

@@ -22,19 +22,35 @@ const quick: RedisOptions = {
   connectTimeout: 3000,
 };
 
+/** Where to connect: the shared server over TLS unless a test runs its own (plain) node. */
+export interface RedisTarget {
+  port?: number;
+  tls?: false;
+}
+
+/**
+ * A fail-fast connection to the shared server (or `target`) that has not
+ * connected or authenticated yet; its 'error' events are ignored.
+ */
+export function redisClient(target: RedisTarget = {}): Redis {
+  const host = services.redis.host;
+  const c = new Redis({
+    ...quick,
+    host,
+    port: target.port ?? services.redis.port,
+    tls: target.tls === false ? undefined : testTls(host),
+  });
+  c.on('error', () => undefined);
+  return c;
+}
+
 /**
  * Connects as `user` and authenticates explicitly (with the ready check off,
  * ioredis would resolve connect() before its AUTH is answered); rejects with
  * the server's error (WRONGPASS...).
  */
-export async function redisConnect(user: string, password: string): Promise<Redis> {
-  const c = new Redis({
-    ...quick,
-    host: services.redis.host,
-    port: services.redis.port,
-    tls: testTls(services.redis.host),
-  });
-  c.on('error', () => undefined);
+export async function redisConnect(user: string, password: string, target: RedisTarget = {}): Promise<Redis> {
+  const c = redisClient(target);
   try {
     await c.connect();
     await c.call('AUTH', user, password);

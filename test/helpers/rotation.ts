@@ -27,6 +27,47 @@ import { services, uniqueSuffix } from './services';
  * a worker with the production activities on the given Temporal environment,
  * and a client that encrypts payloads like production.
  */
+/** A definition to add: its id and engine, anything else defaults (`policy` may be partial). */
+export type CredentialToAdd = Omit<Partial<CredentialDefinition>, 'policy'> & {
+  id: string;
+  engine: EngineKind;
+  policy?: Partial<RotationPolicy>;
+};
+
+/**
+ * Stores the definition and its current secret as `actor`. No discovery wait
+ * unless the caller's policy sets one: most rigs have no consumers.
+ */
+export async function importCredential(
+  store: ManagedCredentialStore,
+  partial: CredentialToAdd,
+  current: { username: string; password: string },
+  actor: string,
+): Promise<CredentialDefinition> {
+  const def = parseCredentialDefinition({
+    baseUsername: current.username,
+    ...partial,
+    policy: { consumerDiscoveryMs: 0, ...partial.policy },
+  });
+  await store.putDefinition(def, actor);
+  await store.importCurrent(def.id, current, actor);
+  return def;
+}
+
+/** Starts (or starts again) the rotation workflow of `input.credentialId`. */
+export function startRotation(
+  client: Client,
+  taskQueue: string,
+  input: RotationInput,
+): ReturnType<Client['workflow']['start']> {
+  return client.workflow.start('rotateCredential', {
+    args: [input],
+    taskQueue,
+    workflowId: rotationWorkflowId(input.credentialId),
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+}
+
 export interface RotationRig {
   /** Environment that points the CLI/config at this rig's store, keys and task queue. */
   env: Record<string, string>;
@@ -36,14 +77,7 @@ export interface RotationRig {
   taskQueue: string;
   /** Every password the store handed out or was given, for leak scans. */
   knownSecrets(): Promise<string[]>;
-  addCredential(
-    def: Omit<Partial<CredentialDefinition>, 'policy'> & {
-      id: string;
-      engine: EngineKind;
-      policy?: Partial<RotationPolicy>;
-    },
-    current: { username: string; password: string },
-  ): Promise<void>;
+  addCredential(def: CredentialToAdd, current: { username: string; password: string }): Promise<void>;
   start(input: RotationInput): Promise<WorkflowHandle>;
   rotate(input: RotationInput): Promise<RotationResult>;
   close(): Promise<void>;
@@ -98,24 +132,9 @@ export async function createRotationRig(env: TestWorkflowEnvironment): Promise<R
       return out;
     },
     async addCredential(partial, current) {
-      // No discovery wait by default: most tests have no consumers (tests that do set it).
-      const def = parseCredentialDefinition({
-        baseUsername: current.username,
-        ...partial,
-        policy: { consumerDiscoveryMs: 0, ...partial.policy },
-      });
-      await store.putDefinition(def, 'test');
-      await store.importCurrent(def.id, current, 'test');
-      ids.push(def.id);
+      ids.push((await importCredential(store, partial, current, 'test')).id);
     },
-    start(input) {
-      return client.workflow.start('rotateCredential', {
-        args: [input],
-        taskQueue,
-        workflowId: rotationWorkflowId(input.credentialId),
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      });
-    },
+    start: (input) => startRotation(client, taskQueue, input),
     async rotate(input) {
       const h = await rig.start(input);
       return (await h.result()) as RotationResult;

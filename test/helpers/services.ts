@@ -36,6 +36,20 @@ function need(name: string): string {
   return v;
 }
 
+/** A server's address and its admin login, read from the environment only when a test uses it. */
+function adminServer(host: string, port: number, userVar: string, passwordVar: string) {
+  return {
+    host,
+    port,
+    get user() {
+      return need(userVar);
+    },
+    get password() {
+      return need(passwordVar);
+    },
+  };
+}
+
 export const services = {
   tls: {
     /** The services' CA (scripts/tls.sh). */
@@ -54,37 +68,25 @@ export const services = {
   },
   /** The streaming replica of scripts/services/postgres-replica.sh. */
   postgresReplicaPort: Number(env.ROTATOR_PG_REPLICA_PORT ?? 5433),
-  postgres: {
-    host: env.PGHOST ?? '127.0.0.1',
-    port: Number(env.PGPORT ?? 5432),
-    get user() {
-      return need('ROTATOR_PG_ADMIN_USER');
-    },
-    get password() {
-      return need('ROTATOR_PG_ADMIN_PASSWORD');
-    },
-  },
-  mysql: {
-    host: env.ROTATOR_MYSQL_HOST ?? '127.0.0.1',
-    port: Number(env.ROTATOR_MYSQL_PORT ?? 3306),
-    get user() {
-      return need('ROTATOR_MYSQL_ADMIN_USER');
-    },
-    get password() {
-      return need('ROTATOR_MYSQL_ADMIN_PASSWORD');
-    },
-  },
-  redis: {
-    host: env.ROTATOR_REDIS_HOST ?? '127.0.0.1',
-    /** The TLS port (plain 6379 stays open for others until TLS is required). */
-    port: Number(env.ROTATOR_REDIS_TLS_PORT ?? env.ROTATOR_REDIS_PORT ?? 6379),
-    get user() {
-      return need('ROTATOR_REDIS_ADMIN_USER');
-    },
-    get password() {
-      return need('ROTATOR_REDIS_ADMIN_PASSWORD');
-    },
-  },
+  postgres: adminServer(
+    env.PGHOST ?? '127.0.0.1',
+    Number(env.PGPORT ?? 5432),
+    'ROTATOR_PG_ADMIN_USER',
+    'ROTATOR_PG_ADMIN_PASSWORD',
+  ),
+  mysql: adminServer(
+    env.ROTATOR_MYSQL_HOST ?? '127.0.0.1',
+    Number(env.ROTATOR_MYSQL_PORT ?? 3306),
+    'ROTATOR_MYSQL_ADMIN_USER',
+    'ROTATOR_MYSQL_ADMIN_PASSWORD',
+  ),
+  /** Its port is the TLS port (plain 6379 stays open for others until TLS is required). */
+  redis: adminServer(
+    env.ROTATOR_REDIS_HOST ?? '127.0.0.1',
+    Number(env.ROTATOR_REDIS_TLS_PORT ?? env.ROTATOR_REDIS_PORT ?? 6379),
+    'ROTATOR_REDIS_ADMIN_USER',
+    'ROTATOR_REDIS_ADMIN_PASSWORD',
+  ),
   /** PgBouncer and moto from scripts/services-delivery.sh. */
   pgbouncer: {
     host: '127.0.0.1',
@@ -99,17 +101,13 @@ export const services = {
     const venv = join(services.stateDir, 'venv', 'bin', 'python3');
     return env.ROTATOR_PYTHON ?? (existsSync(venv) ? venv : 'python3');
   },
-  mongo: {
-    host: env.ROTATOR_MONGO_HOST ?? '127.0.0.1',
-    /** The TLS port. */
-    port: Number(env.ROTATOR_MONGO_TLS_PORT ?? env.ROTATOR_MONGO_PORT ?? 27017),
-    get user() {
-      return need('ROTATOR_MONGO_ADMIN_USER');
-    },
-    get password() {
-      return need('ROTATOR_MONGO_ADMIN_PASSWORD');
-    },
-  },
+  /** Its port is the TLS port. */
+  mongo: adminServer(
+    env.ROTATOR_MONGO_HOST ?? '127.0.0.1',
+    Number(env.ROTATOR_MONGO_TLS_PORT ?? env.ROTATOR_MONGO_PORT ?? 27017),
+    'ROTATOR_MONGO_ADMIN_USER',
+    'ROTATOR_MONGO_ADMIN_PASSWORD',
+  ),
 };
 
 /** A short random suffix for per-test names (lowercase, safe in every engine). */
