@@ -29,6 +29,8 @@ export default {
     'src/engines/postgres/scram.ts',
     'src/engines/password.ts',
     'src/consumer/rotating.ts',
+    'src/consumer/generations.ts',
+    'src/consumer/seen-passwords.ts',
     'src/consumer/source-base.ts',
     'src/consumer/file-source.ts',
     'src/consumer/store-source.ts',
