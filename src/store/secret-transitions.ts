@@ -1,14 +1,6 @@
 import { record } from './audit-details';
-import {
-  clone,
-  done,
-  PURGED_SECRET,
-  unchanged,
-  type CredentialSnapshot,
-  type Mutation,
-  type TransitionContext,
-  type VersionRecord,
-} from './snapshot';
+import type { CredentialSnapshot, Mutation, TransitionContext, VersionRecord } from './snapshot';
+import { clone, done, PURGED_SECRET, unchanged } from './snapshot';
 
 // Maintenance of the stored secrets: re-encryption after a key rotation, purge after revocation.
 
