@@ -18,12 +18,14 @@ let counter = 0;
  *   failure) build a client with it and check it first; only then make it
  *   current, atomically (one assignment). Swaps are serialized. A failed
  *   build leaves the old client in place and is retried with backoff.
- * - drain: the old client stays open until every operation and lease that
- *   started on it has finished (or `drainTimeoutMs` passed), then closes.
+ * - drain (./generations.ts): the old client stays open until every
+ *   operation and lease that started on it has finished (or `drainTimeoutMs`
+ *   passed), then closes.
  * - auth retry: an operation refused for the credential re-reads it (one
  *   shared read for all operations failing at once) and, if that yields a
  *   new version, runs once more on the new client. Other errors pass through.
  * - counting: every operation counts as in flight on the generation it started on.
+ * - redaction (./seen-passwords.ts): no error leaves with a password this client used.
  */
 export class Rotating<T> {
   readonly name: string;
