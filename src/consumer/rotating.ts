@@ -1,72 +1,13 @@
-import type { Registry } from 'prom-client';
-import { sanitizeError } from '../sanitize-error';
-import type { TlsSettings } from '../engines/tls';
 import { isAuthError } from './auth-errors';
+import { leave, Generations, type Generation } from './generations';
 import { ConsumerMetrics, type ConnectionCounts } from './metrics';
+import type { Lease, RotatingDriver, RotatingOptions, SwapEvent } from './rotating-types';
+import { SeenPasswords } from './seen-passwords';
 import { errorMessage } from './source-base';
 import type { ConsumerCredential, ConsumerEngine, ConsumerLogger, CredentialSource } from './types';
 import { silentLogger } from './types';
 
-/** How one driver builds, checks and closes a client. Everything else is shared. */
-export interface RotatingDriver<T> {
-  readonly engine: ConsumerEngine;
-  /** Builds a client (pool/connection) for a credential. May connect lazily. */
-  create(credential: ConsumerCredential): T | Promise<T>;
-  /** Proves the client works with its credential (SELECT 1 / PING); throws the driver's error. */
-  check(client: T): Promise<void>;
-  /** Graceful close; called only once no operation uses the client (or the drain timed out). */
-  close(client: T): Promise<void>;
-  /** Connections by state, for the metrics gauge. */
-  connections?(client: T): ConnectionCounts;
-}
-
-export interface RotatingOptions {
-  /** Name in metrics and logs (e.g. the application instance); default `<engine>-<n>`. */
-  name?: string;
-  /**
-   * How long an old client may keep operations in flight after a swap before
-   * it is closed anyway (default 60 s). Operations that finish in time never fail.
-   */
-  drainTimeoutMs?: number;
-  /** Upper bound on the driver's own close after the drain (default 10 s). */
-  closeTimeoutMs?: number;
-  /** Refresh the credential and retry once on an authentication failure (default true). */
-  authRetry?: boolean;
-  /** First delay before retrying a failed swap (doubles up to 30 s; default 1 s). */
-  swapRetryMs?: number;
-  logger?: ConsumerLogger;
-  /** Prometheus registry for the metrics (default: prom-client's default registry); false: no metrics. */
-  registry?: Registry | false;
-  /**
-   * TLS to the database: verified (verify-full) by default, trusting
-   * `caFile` or ROTATOR_TLS_CA_FILE or the system CAs; `false` (or
-   * `{ mode: "disabled" }`) connects in plain text. A `ssl`/`tls` object in
-   * the driver options takes precedence (explicit configuration).
-   */
-  tls?: TlsSettings | false;
-}
-
-export interface SwapEvent {
-  version: number;
-  previousVersion: number;
-  reason: string;
-}
-
-/** A checked-out resource (connection) that counts as in flight until released. */
-export interface Lease<L> {
-  value: L;
-  version: number;
-  /** Idempotent. */
-  release(): void;
-}
-
-interface Generation<T> {
-  client: T;
-  credential: ConsumerCredential;
-  inFlight: number;
-  state: 'active' | 'draining' | 'closed';
-  idleWaiters: Array<() => void>;
-}
+export type { Lease, RotatingDriver, RotatingOptions, SwapEvent } from './rotating-types';
 
 let counter = 0;
 
@@ -77,20 +18,22 @@ let counter = 0;
  *   failure) build a client with it and check it first; only then make it
  *   current, atomically (one assignment). Swaps are serialized. A failed
  *   build leaves the old client in place and is retried with backoff.
- * - drain: the old client stays open until every operation and lease that
- *   started on it has finished (or `drainTimeoutMs` passed), then closes.
+ * - drain (./generations.ts): the old client stays open until every
+ *   operation and lease that started on it has finished (or `drainTimeoutMs`
+ *   passed), then closes.
  * - auth retry: an operation refused for the credential re-reads it (one
  *   shared read for all operations failing at once) and, if that yields a
  *   new version, runs once more on the new client. Other errors pass through.
  * - counting: every operation counts as in flight on the generation it started on.
+ * - redaction (./seen-passwords.ts): no error leaves with a password this client used.
  */
 export class Rotating<T> {
   readonly name: string;
   readonly engine: ConsumerEngine;
   readonly stats = { swaps: 0, failedSwaps: 0, authFailures: 0, authRetries: 0, drainTimeouts: 0 };
   private gen?: Generation<T>;
-  private readonly draining = new Set<Generation<T>>();
-  private readonly drains = new Set<Promise<void>>();
+  private readonly clients: Generations<T>;
+  private readonly passwords = new SeenPasswords();
   private swapChain: Promise<void> = Promise.resolve();
   private wanted?: ConsumerCredential;
   private authRecovery?: Promise<Generation<T> | undefined>;
@@ -102,8 +45,6 @@ export class Rotating<T> {
   private closed = false;
   private readonly metrics?: ConsumerMetrics;
   private readonly logger: ConsumerLogger;
-  private readonly drainTimeoutMs: number;
-  private readonly closeTimeoutMs: number;
   private readonly authRetry: boolean;
   private readonly swapRetryMs: number;
 
@@ -115,12 +56,22 @@ export class Rotating<T> {
     this.engine = driver.engine;
     this.name = opts.name ?? `${driver.engine}-${++counter}`;
     this.logger = opts.logger ?? silentLogger;
-    this.drainTimeoutMs = opts.drainTimeoutMs ?? 60_000;
-    this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
     this.authRetry = opts.authRetry ?? true;
     this.swapRetryMs = opts.swapRetryMs ?? 1_000;
     this.retryDelayMs = this.swapRetryMs;
     if (opts.registry !== false) this.metrics = ConsumerMetrics.for(opts.registry);
+    const timeouts = {
+      drainTimeoutMs: opts.drainTimeoutMs ?? 60_000,
+      closeTimeoutMs: opts.closeTimeoutMs ?? 10_000,
+    };
+    this.clients = new Generations(driver, timeouts, {
+      drainTimedOut: (gen) => this.drainTimedOut(gen),
+      closeFailed: (err) =>
+        this.logger.warn(
+          { pool: this.name, err: errorMessage(err) },
+          'rotating client: closing the old client failed',
+        ),
+    });
   }
 
   /**
@@ -132,20 +83,8 @@ export class Rotating<T> {
     try {
       return await this.startRaw();
     } catch (err) {
-      throw sanitizeError(err, this.knownSecrets());
+      throw this.passwords.sanitize(err);
     }
-  }
-
-  /** Passwords this client has seen (to redact them from any error text). */
-  private readonly seenPasswords = new Set<string>();
-
-  private knownSecrets(): string[] {
-    return [...this.seenPasswords];
-  }
-
-  private remember(cred: ConsumerCredential): void {
-    if (this.seenPasswords.size >= 16) this.seenPasswords.delete(this.seenPasswords.values().next().value!);
-    this.seenPasswords.add(cred.password);
   }
 
   private async startRaw(): Promise<this> {
@@ -234,7 +173,7 @@ export class Rotating<T> {
         release: () => {
           if (released) return;
           released = true;
-          this.leave(gen);
+          leave(gen);
         },
       };
     } finally {
@@ -250,8 +189,8 @@ export class Rotating<T> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.swapChain;
     await this.authRecovery?.catch(() => undefined);
-    if (this.gen) this.startDrain(this.gen);
-    while (this.drains.size > 0) await Promise.all([...this.drains]);
+    if (this.gen) this.clients.startDrain(this.gen);
+    await this.clients.drained();
     this.untrack?.();
     this.metrics?.version.remove(this.labels());
   }
@@ -269,7 +208,7 @@ export class Rotating<T> {
     try {
       return await this.executeRaw(fn, keep);
     } catch (err) {
-      throw sanitizeError(err, this.knownSecrets());
+      throw this.passwords.sanitize(err);
     }
   }
 
@@ -303,14 +242,7 @@ export class Rotating<T> {
       ok = true;
       return result;
     } finally {
-      if (!(ok && keep)) this.leave(gen);
-    }
-  }
-
-  private leave(gen: Generation<T>): void {
-    gen.inFlight--;
-    if (gen.inFlight === 0 && gen.state === 'draining') {
-      for (const wake of gen.idleWaiters.splice(0)) wake();
+      if (!(ok && keep)) leave(gen);
     }
   }
 
@@ -380,7 +312,7 @@ export class Rotating<T> {
       throw err;
     }
     if (this.closed) {
-      await this.closeClient(next);
+      await this.clients.close(next);
       return;
     }
     // The swap itself: one assignment. Operations that already hold `old` finish on it.
@@ -399,7 +331,7 @@ export class Rotating<T> {
       },
       'rotating client: swapped to new credential',
     );
-    this.startDrain(old);
+    this.clients.startDrain(old);
     const event: SwapEvent = { version: cred.version, previousVersion: old.credential.version, reason };
     for (const listener of [...this.swapListeners]) {
       try {
@@ -425,75 +357,22 @@ export class Rotating<T> {
     this.retryTimer.unref();
   }
 
-  private async build(cred: ConsumerCredential): Promise<Generation<T>> {
-    this.remember(cred);
-    const client = await this.driver.create(cred);
-    const gen: Generation<T> = { client, credential: cred, inFlight: 0, state: 'active', idleWaiters: [] };
-    try {
-      await this.driver.check(client);
-    } catch (err) {
-      await this.closeClient(gen);
-      throw err;
-    }
-    return gen;
+  private build(cred: ConsumerCredential): Promise<Generation<T>> {
+    this.passwords.remember(cred.password);
+    return this.clients.build(cred);
   }
 
-  private startDrain(gen: Generation<T>): void {
-    if (gen.state !== 'active') return;
-    gen.state = 'draining';
-    this.draining.add(gen);
-    const p = this.drain(gen).finally(() => {
-      this.draining.delete(gen);
-      this.drains.delete(p);
-    });
-    this.drains.add(p);
-  }
-
-  private async drain(gen: Generation<T>): Promise<void> {
-    if (gen.inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([
-        new Promise<boolean>((resolve) => gen.idleWaiters.push(() => resolve(true))),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), this.drainTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!drained) {
-        this.stats.drainTimeouts++;
-        this.metrics?.drainTimeouts.inc(this.labels());
-        this.logger.warn(
-          { pool: this.name, version: gen.credential.version, inFlight: gen.inFlight },
-          'rotating client: drain timeout; closing the old client with operations in flight',
-        );
-      }
-    }
-    await this.closeClient(gen);
-  }
-
-  private async closeClient(gen: Generation<T>): Promise<void> {
-    gen.state = 'closed';
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.driver.close(gen.client),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.closeTimeoutMs);
-          timer.unref();
-        }),
-      ]);
-    } catch (err) {
-      this.logger.warn(
-        { pool: this.name, err: errorMessage(err) },
-        'rotating client: closing the old client failed',
-      );
-    } finally {
-      clearTimeout(timer);
-    }
+  private drainTimedOut(gen: Generation<T>): void {
+    this.stats.drainTimeouts++;
+    this.metrics?.drainTimeouts.inc(this.labels());
+    this.logger.warn(
+      { pool: this.name, version: gen.credential.version, inFlight: gen.inFlight },
+      'rotating client: drain timeout; closing the old client with operations in flight',
+    );
   }
 
   private generations(): Array<Generation<T>> {
-    return [...(this.gen ? [this.gen] : []), ...[...this.draining].filter((g) => g !== this.gen)];
+    return [...(this.gen ? [this.gen] : []), ...this.clients.inDrain().filter((g) => g !== this.gen)];
   }
 
   private connectionsByVersion(): Array<{ version: number; counts: ConnectionCounts }> {
