@@ -75,7 +75,8 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
         `CREATE ROLE ${escapeIdentifier(login)} LOGIN PASSWORD ${escapeLiteral(password)}`,
       );
       await fx.grantApp(login);
-      const id = `fleet/${label}/${i}`;
+      // Unique per run: a rotation left running by an earlier (killed) run must not share an id.
+      const id = `fleet/${fx.prefix}${label}/${i}`;
       ids.push(id);
       await rig.addCredential(
         { id, ...where, adminCredentialId: 'fleet/admin', baseUsername: login, labels: { fleet: label } },
