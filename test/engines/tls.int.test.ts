@@ -35,94 +35,72 @@ interface Target {
   consumer(tls: TlsSettings | undefined, host?: string): Promise<{ close(): Promise<void> }>;
 }
 
+type Server = (typeof services)['postgres'];
+
+/** What every rotating client in these tests shares: the admin login as a fixed credential, no registry, the TLS settings under test. */
+function consumerBase(svc: Server, tls: TlsSettings | undefined) {
+  return {
+    source: new StaticSource({ version: 1, username: svc.user, password: svc.password }),
+    registry: false as const,
+    ...(tls ? { tls } : {}),
+  };
+}
+
+function target(engine: EngineKind, svc: Server, plainPort: number, consumer: Target['consumer']): Target {
+  return {
+    engine,
+    host: svc.host,
+    port: svc.port,
+    plainPort,
+    admin: { username: svc.user, password: svc.password },
+    consumer,
+  };
+}
+
+async function pgConsumer(tls: TlsSettings | undefined, host = services.postgres.host) {
+  const p = await RotatingPgPool.create({
+    ...consumerBase(services.postgres, tls),
+    pool: { host, port: services.postgres.port, database: 'postgres', max: 1 },
+  });
+  const { rows } = await p.query<{ ssl: boolean }>(
+    'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+  );
+  expect(rows[0]!.ssl).toBe(true);
+  return { close: () => p.end() };
+}
+
+async function mysqlConsumer(tls: TlsSettings | undefined, host = services.mysql.host) {
+  const p = await RotatingMysqlPool.create({
+    ...consumerBase(services.mysql, tls),
+    pool: { host, port: services.mysql.port, connectionLimit: 1 },
+  });
+  const [rows] = await p.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+  expect((rows as Array<{ Value: string }>)[0]!.Value).toMatch(/^TLS/);
+  return { close: () => p.end() };
+}
+
+async function redisConsumer(tls: TlsSettings | undefined, host = services.redis.host) {
+  const r = await RotatingRedis.create({
+    ...consumerBase(services.redis, tls),
+    redis: { host, port: services.redis.port, retryStrategy: () => null },
+  });
+  return { close: () => r.close() };
+}
+
+async function mongoConsumer(tls: TlsSettings | undefined, host = services.mongo.host) {
+  const c = await RotatingMongoClient.create({
+    ...consumerBase(services.mongo, tls),
+    url: `mongodb://${host}:${services.mongo.port}/`,
+    client: { serverSelectionTimeoutMS: 3000 },
+  });
+  return { close: () => c.close() };
+}
+
 const targets: Target[] = [
-  {
-    engine: 'postgres',
-    host: services.postgres.host,
-    port: services.postgres.port,
-    plainPort: services.postgres.port,
-    admin: { username: services.postgres.user, password: services.postgres.password },
-    async consumer(tls, host = services.postgres.host) {
-      const p = await RotatingPgPool.create({
-        source: new StaticSource({
-          version: 1,
-          username: services.postgres.user,
-          password: services.postgres.password,
-        }),
-        registry: false,
-        ...(tls ? { tls } : {}),
-        pool: { host, port: services.postgres.port, database: 'postgres', max: 1 },
-      });
-      const { rows } = await p.query<{ ssl: boolean }>(
-        'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
-      );
-      expect(rows[0]!.ssl).toBe(true);
-      return { close: () => p.end() };
-    },
-  },
-  {
-    engine: 'mysql',
-    host: services.mysql.host,
-    port: services.mysql.port,
-    plainPort: services.mysql.port,
-    admin: { username: services.mysql.user, password: services.mysql.password },
-    async consumer(tls, host = services.mysql.host) {
-      const p = await RotatingMysqlPool.create({
-        source: new StaticSource({
-          version: 1,
-          username: services.mysql.user,
-          password: services.mysql.password,
-        }),
-        registry: false,
-        ...(tls ? { tls } : {}),
-        pool: { host, port: services.mysql.port, connectionLimit: 1 },
-      });
-      const [rows] = await p.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
-      expect((rows as Array<{ Value: string }>)[0]!.Value).toMatch(/^TLS/);
-      return { close: () => p.end() };
-    },
-  },
-  {
-    engine: 'redis',
-    host: services.redis.host,
-    port: services.redis.port,
-    plainPort: Number(process.env.ROTATOR_REDIS_PORT ?? 6379),
-    admin: { username: services.redis.user, password: services.redis.password },
-    async consumer(tls, host = services.redis.host) {
-      const r = await RotatingRedis.create({
-        source: new StaticSource({
-          version: 1,
-          username: services.redis.user,
-          password: services.redis.password,
-        }),
-        registry: false,
-        ...(tls ? { tls } : {}),
-        redis: { host, port: services.redis.port, retryStrategy: () => null },
-      });
-      return { close: () => r.close() };
-    },
-  },
-  {
-    engine: 'mongodb',
-    host: services.mongo.host,
-    port: services.mongo.port,
-    plainPort: Number(process.env.ROTATOR_MONGO_PORT ?? 27017),
-    admin: { username: services.mongo.user, password: services.mongo.password },
-    async consumer(tls, host = services.mongo.host) {
-      const c = await RotatingMongoClient.create({
-        source: new StaticSource({
-          version: 1,
-          username: services.mongo.user,
-          password: services.mongo.password,
-        }),
-        registry: false,
-        ...(tls ? { tls } : {}),
-        url: `mongodb://${host}:${services.mongo.port}/`,
-        client: { serverSelectionTimeoutMS: 3000 },
-      });
-      return { close: () => c.close() };
-    },
-  },
+  target('postgres', services.postgres, services.postgres.port, pgConsumer),
+  target('mysql', services.mysql, services.mysql.port, mysqlConsumer),
+  target('redis', services.redis, Number(process.env.ROTATOR_REDIS_PORT ?? 6379), redisConsumer),
+  target('mongodb', services.mongo, Number(process.env.ROTATOR_MONGO_PORT ?? 27017), mongoConsumer),
 ];
 
 // ioredis reports the TLS error as an event and rejects with "Connection is closed".
