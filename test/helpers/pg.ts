@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { services, testTls, uniqueSuffix } from './services';
+import { services, testTls, uniqueSuffix, waitForService } from './services';
 
 export interface PgNamespace {
   /** A fresh database owned by the admin, dropped by cleanup(). */
@@ -81,4 +82,26 @@ export async function freshPg(name = 't'): Promise<PgNamespace> {
       }
     },
   };
+}
+
+/** The role that owns a relation (`schema.name`), as the database reports it. */
+export async function ownerOf(c: Client, relation: string): Promise<string> {
+  const { rows } = await c.query<{ o: string }>(
+    `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE oid = $1::regclass`,
+    [relation],
+  );
+  return rows[0]!.o;
+}
+
+/** Another engineer starts the services: waits (up to `timeoutMs`) until PostgreSQL answers pg_isready. */
+export function waitForPostgres(timeoutMs = 30_000): Promise<void> {
+  return waitForService(
+    'PostgreSQL',
+    async () => {
+      execFileSync('pg_isready', ['-h', services.postgres.host, '-p', String(services.postgres.port)], {
+        stdio: 'ignore',
+      });
+    },
+    timeoutMs,
+  );
 }

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine, type PostgresEngine } from '../../../src/engines/postgres';
@@ -9,26 +8,10 @@ import {
   UnsupportedStrategyError,
 } from '../../../src/errors';
 import { generatePassword } from '../../../src/engines/password';
-import { freshPg, pgConnect, type PgNamespace } from '../../helpers/pg';
+import { freshPg, ownerOf, waitForPostgres, pgConnect, type PgNamespace } from '../../helpers/pg';
 import { adminConnection } from '../../helpers/engines';
 import { services } from '../../helpers/services';
 import { addPassword, keepOnlyPassword, preflight } from '../../helpers/engine-calls';
-
-async function waitForPostgres(): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      execFileSync('pg_isready', ['-h', services.postgres.host, '-p', String(services.postgres.port)], {
-        stdio: 'ignore',
-      });
-      return;
-    } catch {
-      if (Date.now() > deadline)
-        throw new Error('PostgreSQL did not become ready within 30 s (run: bash scripts/services.sh up)');
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-}
 
 const superAdmin = () => ({ username: services.postgres.user, password: services.postgres.password });
 
@@ -40,7 +23,7 @@ function engineFor(ns: PgNamespace, admin = superAdmin(), database = ns.database
 const connectAs = pgConnect;
 
 describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
-  beforeAll(waitForPostgres, 16 * 60_000);
+  beforeAll(() => waitForPostgres(), 16 * 60_000);
 
   let ns: PgNamespace | undefined;
   const engines: PostgresEngine[] = [];
@@ -147,13 +130,7 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
     await engine.dropLogin(login, newLogin);
     await old.end().catch(() => undefined);
     expect(await engine.loginExists(login)).toBe(false);
-    expect(
-      (
-        await ns.admin.query(
-          `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE oid = 's.t2'::regclass`,
-        )
-      ).rows[0].o,
-    ).toBe(newLogin);
+    expect(await ownerOf(ns.admin, 's.t2')).toBe(newLogin);
   });
 
   it('lists and ends sessions, never its own admin backends', async () => {
@@ -194,7 +171,7 @@ describe('PostgreSQL engine: capabilities, preflight, sessions', () => {
 });
 
 describe('PostgreSQL engine: names, several databases, scale', () => {
-  beforeAll(waitForPostgres, 16 * 60_000);
+  beforeAll(() => waitForPostgres(), 16 * 60_000);
 
   it('handles hostile names in logins, schemas, tables, columns and settings; rejects unsafe ones', async () => {
     const ns = await freshPg();
@@ -303,13 +280,7 @@ describe('PostgreSQL engine: names, several databases, scale', () => {
 
       await engine.dropLogin(template, newLogin);
       expect(await engine.loginExists(template)).toBe(false);
-      expect(
-        (
-          await b.query(
-            `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE oid = 'rep.mine'::regclass`,
-          )
-        ).rows[0].o,
-      ).toBe(newLogin);
+      expect(await ownerOf(b, 'rep.mine')).toBe(newLogin);
     } finally {
       await engine.close();
       await root.query(`DROP DATABASE IF EXISTS ${id(other)} WITH (FORCE)`).catch(() => undefined);

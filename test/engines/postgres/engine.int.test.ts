@@ -1,31 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { Client, escapeIdentifier as id } from 'pg';
+import { escapeIdentifier as id } from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEngine } from '../../../src/engines/postgres';
 import type { Engine } from '../../../src/engines/types';
 import { ConfigError, VerificationError } from '../../../src/errors';
 import { generatePassword } from '../../../src/engines/password';
 import { scramVerifierMatches } from '../../../src/engines/postgres/scram';
-import { freshPg, type PgNamespace, pgConnect } from '../../helpers/pg';
-import { adminConnection } from '../../helpers/engines';
+import { freshPg, ownerOf, waitForPostgres, type PgNamespace, pgConnect } from '../../helpers/pg';
+import { adminConnection, outcomeOf } from '../../helpers/engines';
 import { services } from '../../helpers/services';
 import { preflight, setPassword } from '../../helpers/engine-calls';
-
-/** Another engineer starts the services; wait for them (up to 15 minutes) instead of starting PostgreSQL. */
-async function waitForPostgres(): Promise<void> {
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      execFileSync('pg_isready', ['-h', services.postgres.host, '-p', String(services.postgres.port)], {
-        stdio: 'ignore',
-      });
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error('PostgreSQL did not become ready within 15 minutes');
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
-}
 
 function engineFor(
   ns: PgNamespace,
@@ -36,20 +19,6 @@ function engineFor(
 
 /** A session as user/password on database (the helpers' pgConnect). */
 const connectAs = pgConnect;
-
-/** Runs each statement on its own; returns 'ok' or the SQLSTATE per statement. */
-async function capabilities(c: Client, statements: string[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const s of statements) {
-    try {
-      await c.query(s);
-      out[s] = 'ok';
-    } catch (err) {
-      out[s] = (err as { code?: string }).code ?? 'error';
-    }
-  }
-  return out;
-}
 
 interface Fixture {
   ns: PgNamespace;
@@ -172,7 +141,7 @@ const workload = (fx: Fixture) => [
 ];
 
 describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
-  beforeAll(waitForPostgres, 16 * 60_000);
+  beforeAll(() => waitForPostgres(15 * 60_000), 16 * 60_000);
 
   let ns: PgNamespace | undefined;
   let engine: Engine | undefined;
@@ -183,11 +152,25 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
     ns = undefined;
   });
 
+  /** A fresh database, its engine and the realistic template login; `newLogin` is the clone's name. */
+  async function setUp() {
+    const n = await freshPg();
+    const e = engineFor(n);
+    ns = n;
+    engine = e;
+    return { ns: n, engine: e, fx: await buildTemplate(n), newLogin: `${n.prefix}app_v2` };
+  }
+
+  /** setUp(), then the template cloned as `newLogin` with a fresh password. */
+  async function setUpClone() {
+    const s = await setUp();
+    const newPassword = generatePassword();
+    await s.engine.createLoginLike(s.fx.template, s.newLogin, newPassword);
+    return { ...s, newPassword };
+  }
+
   it('clones every privilege, attribute, membership and setting of a realistic login', async () => {
-    ns = await freshPg();
-    engine = engineFor(ns);
-    const fx = await buildTemplate(ns);
-    const newLogin = `${ns.prefix}app_v2`;
+    const { ns, engine, fx, newLogin } = await setUp();
     const newPassword = generatePassword();
 
     await preflight(engine, fx.template, 'dual-user');
@@ -215,7 +198,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
         const results: Record<string, string> = {};
         for (const s of workload(fx)) {
           await c.query('BEGIN');
-          Object.assign(results, await capabilities(c, [s]));
+          results[s] = await outcomeOf(() => c.query(s));
           await c.query('ROLLBACK');
         }
         return results;
@@ -321,10 +304,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
   });
 
   it('converges when called again: resets the password and removes extra grants', async () => {
-    ns = await freshPg();
-    engine = engineFor(ns);
-    const fx = await buildTemplate(ns);
-    const newLogin = `${ns.prefix}app_v2`;
+    const { ns, engine, fx, newLogin } = await setUp();
     const first = generatePassword();
     const second = generatePassword();
     await engine.createLoginLike(fx.template, newLogin, first);
@@ -352,12 +332,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
   });
 
   it('grace window: objects either login creates are usable by the other', async () => {
-    ns = await freshPg();
-    engine = engineFor(ns);
-    const fx = await buildTemplate(ns);
-    const newLogin = `${ns.prefix}app_v2`;
-    const newPassword = generatePassword();
-    await engine.createLoginLike(fx.template, newLogin, newPassword);
+    const { ns, fx, newLogin, newPassword } = await setUpClone();
 
     const oldClient = await connectAs(ns.database, fx.template, fx.password);
     const newClient = await connectAs(ns.database, newLogin, newPassword);
@@ -386,12 +361,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
   });
 
   it('drops the old login: ends its sessions, hands its objects to the heir, leaves nothing behind', async () => {
-    ns = await freshPg();
-    engine = engineFor(ns);
-    const fx = await buildTemplate(ns);
-    const newLogin = `${ns.prefix}app_v2`;
-    const newPassword = generatePassword();
-    await engine.createLoginLike(fx.template, newLogin, newPassword);
+    const { ns, engine, fx, newLogin, newPassword } = await setUpClone();
 
     const oldClient = await connectAs(ns.database, fx.template, fx.password);
     await oldClient.query(`CREATE TABLE app.made_during_grace (x int)`);
@@ -437,9 +407,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
   });
 
   it('refuses to drop a login that owns objects without an heir, and rolls back a clone with the template as heir', async () => {
-    ns = await freshPg();
-    engine = engineFor(ns);
-    const fx = await buildTemplate(ns);
+    const { ns, engine, fx, newLogin } = await setUp();
     await expect(engine.dropLogin(fx.template)).rejects.toBeInstanceOf(ConfigError);
     expect(await engine.loginExists(fx.template)).toBe(true);
     expect(
@@ -447,7 +415,6 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
         .rolcanlogin,
     ).toBe(true);
 
-    const newLogin = `${ns.prefix}app_v2`;
     const newPassword = generatePassword();
     await engine.createLoginLike(fx.template, newLogin, newPassword);
     const c = await connectAs(ns.database, newLogin, newPassword);
@@ -456,13 +423,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
     await c.query('SELECT 1').catch(() => undefined);
     await c.end().catch(() => undefined);
     expect(await engine.loginExists(newLogin)).toBe(false);
-    expect(
-      (
-        await ns.admin.query(
-          `SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE oid = 'app.made_by_new'::regclass`,
-        )
-      ).rows[0].o,
-    ).toBe(fx.template);
+    expect(await ownerOf(ns.admin, 'app.made_by_new')).toBe(fx.template);
     // The template's default ACLs no longer mention the dropped login.
     const mentions = (
       await ns.admin.query(
@@ -480,11 +441,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
   });
 
   it('reports a revoked grant, a lost membership and a missing setting', async () => {
-    ns = await freshPg();
-    engine = engineFor(ns);
-    const fx = await buildTemplate(ns);
-    const newLogin = `${ns.prefix}app_v2`;
-    await engine.createLoginLike(fx.template, newLogin, generatePassword());
+    const { ns, engine, fx, newLogin } = await setUpClone();
     await ns.admin.query(`
       REVOKE UPDATE ON app.orders FROM ${id(newLogin)};
       REVOKE GRANT OPTION FOR SELECT ON app.order_totals FROM ${id(newLogin)};
@@ -513,7 +470,7 @@ describe('PostgreSQL engine: dual-user clone, parity, grace and drop', () => {
 });
 
 describe('verification and password', () => {
-  beforeAll(waitForPostgres, 16 * 60_000);
+  beforeAll(() => waitForPostgres(15 * 60_000), 16 * 60_000);
 
   it('verifyLogin names the user and SQLSTATE, never the password; setPassword sends a verifier', async () => {
     const ns = await freshPg();
