@@ -34,10 +34,10 @@ import type {
   CredentialSource,
 } from '../../src/consumer/types';
 import { createLogger } from '../../src/logger';
-import { freshMongo, type MongoNamespace } from '../helpers/mongo';
-import { freshMysql, type MysqlNamespace } from '../helpers/mysql';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { freshRedis, type RedisNamespace } from '../helpers/redis';
+import { freshMongo } from '../helpers/mongo';
+import { freshMysql } from '../helpers/mysql';
+import { freshPg } from '../helpers/pg';
+import { freshRedis } from '../helpers/redis';
 import { services } from '../helpers/services';
 
 class ManualSource implements CredentialSource {
@@ -88,8 +88,7 @@ interface Client {
 /** The harness's view of a rotating client: `call` is one operation of the application. */
 function clientOf(
   rotating: { readonly version: number },
-  call: () => Promise<unknown>,
-  close: () => Promise<void>,
+  { call, close }: { call: () => Promise<unknown>; close: () => Promise<void> },
 ): Client {
   return {
     call,
@@ -110,138 +109,111 @@ interface Fixture {
   cleanup(): Promise<void>;
 }
 
+/** What every rotating client here is created with besides its driver options. */
+interface Base {
+  source: CredentialSource;
+  logger: pino.Logger;
+  registry: false;
+}
+
+/** A Fixture on a fresh namespace `N`: the parts that differ per engine, each given the namespace. */
+function fixture<N extends { cleanup(): Promise<void> }>(
+  engine: ConsumerEngine,
+  parts: {
+    open(ns: N, base: Base): Promise<Client>;
+    changePassword(ns: N, login: string, newPassword: string): Promise<void>;
+    /** A fresh namespace, and a working login in it. */
+    fresh(): Promise<N>;
+    login(ns: N, password: string): Promise<string>;
+  },
+): () => Fixture {
+  return () => {
+    let ns: N | undefined;
+    return {
+      engine,
+      async setup(password) {
+        ns = await parts.fresh();
+        return parts.login(ns, password);
+      },
+      open: (source, logger) => parts.open(ns!, { source, logger, registry: false }),
+      changePassword: (login, pw) => parts.changePassword(ns!, login, pw),
+      cleanup: async () => ns?.cleanup(),
+    };
+  };
+}
+
 const fixtures: Array<() => Fixture> = [
-  () => {
-    let ns: PgNamespace;
-    return {
-      engine: 'postgres',
-      async setup(password) {
-        ns = await freshPg();
-        return ns.createLogin('app', password);
-      },
-      async open(source, logger) {
-        const p = await RotatingPgPool.create({
-          source,
-          logger,
-          registry: false,
-          pool: { host: services.postgres.host, port: services.postgres.port, database: ns.database, max: 2 },
-        });
-        return clientOf(
-          p,
-          () => p.query('SELECT 1'),
-          () => p.end(),
-        );
-      },
-      async changePassword(login, pw) {
-        await ns.admin.query(`ALTER ROLE ${escapeIdentifier(login)} PASSWORD ${escapeLiteral(pw)}`);
-        await ns.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [
-          login,
-        ]);
-      },
-      cleanup: () => ns?.cleanup(),
-    };
-  },
-  () => {
-    let ns: MysqlNamespace;
-    return {
-      engine: 'mysql',
-      async setup(password) {
-        ns = await freshMysql();
-        return ns.createLogin('app', password);
-      },
-      async open(source, logger) {
-        const p = await RotatingMysqlPool.create({
-          source,
-          logger,
-          registry: false,
-          pool: {
-            host: services.mysql.host,
-            port: services.mysql.port,
-            connectionLimit: 2,
-            maxIdle: 0,
-            idleTimeout: 50,
-          },
-        });
-        return clientOf(
-          p,
-          () => p.query('SELECT 1'),
-          () => p.end(),
-        );
-      },
-      async changePassword(login, pw) {
-        await ns.admin.query(`ALTER USER ${escape(login)}@'%' IDENTIFIED BY ${escape(pw)}`);
-        const [rows] = await ns.admin.query(
-          'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?',
-          [login],
-        );
-        for (const r of rows as Array<{ id: number }>)
-          await ns.admin.query(`KILL ${Number(r.id)}`).catch(() => undefined);
-      },
-      cleanup: () => ns?.cleanup(),
-    };
-  },
-  () => {
-    let ns: RedisNamespace;
-    return {
-      engine: 'redis',
-      async setup(password) {
-        ns = await freshRedis();
-        return ns.createUser('app', 'on', `>${password}`, '+ping', '+acl|whoami');
-      },
-      async open(source, logger) {
-        const r = await RotatingRedis.create({
-          source,
-          logger,
-          registry: false,
-          redis: {
-            host: services.redis.host,
-            port: services.redis.port,
-            maxRetriesPerRequest: 1,
-            retryStrategy: (times) => (times > 3 ? null : 50),
-          },
-        });
-        return clientOf(
-          r,
-          () => r.call('PING'),
-          () => r.close(),
-        );
-      },
-      async changePassword(login, pw) {
-        await ns.admin.call('ACL', 'SETUSER', login, 'resetpass', `>${pw}`);
-        await ns.admin.call('CLIENT', 'KILL', 'USER', login);
-      },
-      cleanup: () => ns?.cleanup(),
-    };
-  },
-  () => {
-    let ns: MongoNamespace;
-    return {
-      engine: 'mongodb',
-      async setup(password) {
-        ns = await freshMongo();
-        return ns.createUser('app', password);
-      },
-      async open(source, logger) {
-        const c = await RotatingMongoClient.create({
-          source,
-          logger,
-          registry: false,
-          url: `mongodb://${services.mongo.host}:${services.mongo.port}/`,
-          authSource: ns.database,
-          client: { serverSelectionTimeoutMS: 2000, maxPoolSize: 1, maxIdleTimeMS: 50 },
-        });
-        return clientOf(
-          c,
-          () => c.run((m) => m.db(ns.database).command({ ping: 1 })),
-          () => c.close(),
-        );
-      },
-      async changePassword(login, pw) {
-        await ns.admin.db(ns.database).command({ updateUser: login, pwd: pw });
-      },
-      cleanup: () => ns?.cleanup(),
-    };
-  },
+  fixture('postgres', {
+    async open(ns, base) {
+      const p = await RotatingPgPool.create({
+        ...base,
+        pool: { host: services.postgres.host, port: services.postgres.port, database: ns.database, max: 2 },
+      });
+      return clientOf(p, { call: () => p.query('SELECT 1'), close: () => p.end() });
+    },
+    async changePassword(ns, login, pw) {
+      await ns.admin.query(`ALTER ROLE ${escapeIdentifier(login)} PASSWORD ${escapeLiteral(pw)}`);
+      await ns.admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [
+        login,
+      ]);
+    },
+    fresh: freshPg,
+    login: (ns, pw) => ns.createLogin('app', pw),
+  }),
+  fixture('mysql', {
+    async open(_ns, base) {
+      const pool = { connectionLimit: 2, maxIdle: 0, idleTimeout: 50 };
+      const p = await RotatingMysqlPool.create({
+        ...base,
+        pool: { host: services.mysql.host, port: services.mysql.port, ...pool },
+      });
+      return clientOf(p, { call: () => p.query('SELECT 1'), close: () => p.end() });
+    },
+    async changePassword(ns, login, pw) {
+      await ns.admin.query(`ALTER USER ${escape(login)}@'%' IDENTIFIED BY ${escape(pw)}`);
+      const [rows] = await ns.admin.query(
+        'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?',
+        [login],
+      );
+      for (const r of rows as Array<{ id: number }>)
+        await ns.admin.query(`KILL ${Number(r.id)}`).catch(() => undefined);
+    },
+    fresh: freshMysql,
+    login: (ns, pw) => ns.createLogin('app', pw),
+  }),
+  fixture('redis', {
+    async open(_ns, base) {
+      const retry = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => (times > 3 ? null : 50) };
+      const r = await RotatingRedis.create({
+        ...base,
+        redis: { host: services.redis.host, port: services.redis.port, ...retry },
+      });
+      return clientOf(r, { call: () => r.call('PING'), close: () => r.close() });
+    },
+    async changePassword(ns, login, pw) {
+      await ns.admin.call('ACL', 'SETUSER', login, 'resetpass', `>${pw}`);
+      await ns.admin.call('CLIENT', 'KILL', 'USER', login);
+    },
+    fresh: freshRedis,
+    login: (ns, pw) => ns.createUser('app', 'on', `>${pw}`, '+ping', '+acl|whoami'),
+  }),
+  fixture('mongodb', {
+    async open(ns, base) {
+      const c = await RotatingMongoClient.create({
+        ...base,
+        url: `mongodb://${services.mongo.host}:${services.mongo.port}/`,
+        authSource: ns.database,
+        client: { serverSelectionTimeoutMS: 2000, maxPoolSize: 1, maxIdleTimeMS: 50 },
+      });
+      const ping = () => c.run((m) => m.db(ns.database).command({ ping: 1 }));
+      return clientOf(c, { call: ping, close: () => c.close() });
+    },
+    async changePassword(ns, login, pw) {
+      await ns.admin.db(ns.database).command({ updateUser: login, pwd: pw });
+    },
+    fresh: freshMongo,
+    login: (ns, pw) => ns.createUser('app', pw),
+  }),
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
