@@ -36,117 +36,105 @@ interface Fixture extends EngineApp<unknown> {
   open(source: CredentialSource, name: string): Promise<Instance>;
 }
 
-function mysqlFixture(): Fixture {
-  const app = mysqlApp();
-  const ns = () => app.ns();
+/** A rotating client as the harness sees it: its version and swaps come from the client itself. */
+function instance(
+  client: { readonly version: number; onSwap(l: (e: SwapEvent) => void): () => void },
+  work: Instance['work'],
+  close: () => Promise<void>,
+): Instance {
   return {
-    ...app,
-    async open(source, name) {
-      const pool = await RotatingMysqlPool.create({
-        source,
-        name,
-        registry: false,
-        pool: {
-          host: services.mysql.host,
-          port: services.mysql.port,
-          database: ns().database,
-          connectionLimit: 4,
-        },
-      });
-      return {
-        get version() {
-          return pool.version;
-        },
-        onSwap: (l) => pool.onSwap(l),
-        async work(hold) {
-          if (!hold) {
-            await pool.query('SELECT count(*) AS n FROM orders');
-            return;
-          }
-          const conn = await pool.getConnection();
-          try {
-            for (let i = 0; i < 3; i++) {
-              await conn.query(`INSERT INTO orders (item) VALUES ('held')`);
-              await sleep(100);
-            }
-          } finally {
-            conn.release();
-          }
-        },
-        close: () => pool.end(),
-      };
+    get version() {
+      return client.version;
     },
+    onSwap: (l) => client.onSwap(l),
+    work,
+    close,
   };
+}
+
+/** An engine app whose instances `open` makes; `ns` is the namespace the app set up. */
+function withClients<N>(app: EngineApp<N>, open: (ns: N, base: Base) => Promise<Instance>): Fixture {
+  return { ...app, open: (source, name) => open(app.ns(), { source, name, registry: false }) };
+}
+
+interface Base {
+  source: CredentialSource;
+  name: string;
+  registry: false;
+}
+
+function mysqlFixture(): Fixture {
+  return withClients(mysqlApp(), async (ns, base) => {
+    const pool = await RotatingMysqlPool.create({
+      ...base,
+      pool: {
+        host: services.mysql.host,
+        port: services.mysql.port,
+        database: ns.database,
+        connectionLimit: 4,
+      },
+    });
+    const work = async (hold: boolean) => {
+      if (!hold) {
+        await pool.query('SELECT count(*) AS n FROM orders');
+        return;
+      }
+      const conn = await pool.getConnection();
+      try {
+        for (let i = 0; i < 3; i++) {
+          await conn.query(`INSERT INTO orders (item) VALUES ('held')`);
+          await sleep(100);
+        }
+      } finally {
+        conn.release();
+      }
+    };
+    return instance(pool, work, () => pool.end());
+  });
 }
 
 function redisFixture(): Fixture {
-  const app = redisApp();
-  const ns = () => app.ns();
-  return {
-    ...app,
-    async open(source, name) {
-      const r = await RotatingRedis.create({
-        source,
-        name,
-        registry: false,
-        redis: { host: services.redis.host, port: services.redis.port },
-      });
-      const key = `${ns().prefix}app:${name}`;
-      return {
-        get version() {
-          return r.version;
-        },
-        onSwap: (l) => r.onSwap(l),
-        async work(hold) {
-          if (hold) {
-            // Several commands on one connection, like a pipeline an application keeps going.
-            await r.run(async (redis) => {
-              await redis.set(key, 'a');
-              await sleep(100);
-              await redis.get(key);
-            });
-            return;
-          }
-          await r.call('SET', key, String(Date.now()));
-          await r.call('GET', key);
-        },
-        close: () => r.close(),
-      };
-    },
-  };
+  return withClients(redisApp(), async (ns, base) => {
+    const r = await RotatingRedis.create({
+      ...base,
+      redis: { host: services.redis.host, port: services.redis.port },
+    });
+    const key = `${ns.prefix}app:${base.name}`;
+    const work = async (hold: boolean) => {
+      if (hold) {
+        // Several commands on one connection, like a pipeline an application keeps going.
+        await r.run(async (redis) => {
+          await redis.set(key, 'a');
+          await sleep(100);
+          await redis.get(key);
+        });
+        return;
+      }
+      await r.call('SET', key, String(Date.now()));
+      await r.call('GET', key);
+    };
+    return instance(r, work, () => r.close());
+  });
 }
 
 function mongoFixture(): Fixture {
-  const app = mongoApp();
-  const ns = () => app.ns();
-  return {
-    ...app,
-    async open(source, name) {
-      const m = await RotatingMongoClient.create({
-        source,
-        name,
-        registry: false,
-        url: `mongodb://${services.mongo.host}:${services.mongo.port}/`,
-        authSource: ns().database,
-        client: { maxPoolSize: 4, serverSelectionTimeoutMS: 5000 },
+  return withClients(mongoApp(), async (ns, base) => {
+    const m = await RotatingMongoClient.create({
+      ...base,
+      url: `mongodb://${services.mongo.host}:${services.mongo.port}/`,
+      authSource: ns.database,
+      client: { maxPoolSize: 4, serverSelectionTimeoutMS: 5000 },
+    });
+    const work = async (hold: boolean) => {
+      await m.run(async (client) => {
+        const orders = client.db(ns.database).collection('orders');
+        await orders.insertOne({ by: base.name });
+        if (hold) await sleep(100);
+        await orders.countDocuments();
       });
-      return {
-        get version() {
-          return m.version;
-        },
-        onSwap: (l) => m.onSwap(l),
-        async work(hold) {
-          await m.run(async (client) => {
-            const orders = client.db(ns().database).collection('orders');
-            await orders.insertOne({ by: name });
-            if (hold) await sleep(100);
-            await orders.countDocuments();
-          });
-        },
-        close: () => m.close(),
-      };
-    },
-  };
+    };
+    return instance(m, work, () => m.close());
+  });
 }
 
 let env: TestWorkflowEnvironment;

@@ -7,7 +7,9 @@ import { createRotationRig, type RotationRig } from '../helpers/rotation';
 import type { EngineApp } from '../helpers/engine-apps';
 import { devServerEnv } from '../helpers/temporal';
 import { redisConnect } from '../helpers/redis';
-import { mysqlConnect } from '../helpers/mysql';
+import { mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mysql2/promise';
 import { mongoConnect } from '../helpers/mongo';
 import { addEngineApp, mysqlApp, redisApp, mongoApp } from '../helpers/engine-apps';
 
@@ -23,79 +25,92 @@ interface EngineFixture extends EngineApp<unknown> {
   forbidden(user: string, password: string): Promise<void>;
 }
 
-function redisFixture(): EngineFixture {
-  const app = redisApp();
-  const ns = () => app.ns();
+/** An engine app with what its login does; `ns` is the namespace the app set up. */
+function fixture<N>(
+  app: EngineApp<N>,
+  strategies: ResolvedStrategy[],
+  work: (ns: N, user: string, password: string) => Promise<void>,
+  forbidden: (ns: N, user: string, password: string) => Promise<void>,
+): EngineFixture {
   return {
     ...app,
-    strategies: ['dual-password', 'dual-user', 'single'],
-    async work(user, password) {
-      const c = await redisConnect(user, password);
-      try {
-        await c.set(`${ns().prefix}app:k`, 'v');
-        expect(await c.get(`${ns().prefix}app:k`)).toBe('v');
-      } finally {
-        c.disconnect();
-      }
-    },
-    async forbidden(user, password) {
-      const c = await redisConnect(user, password);
-      try {
-        await expect(c.set(`${ns().prefix}other:k`, 'v')).rejects.toThrow(/NOPERM/);
-        await expect(c.call('FLUSHALL')).rejects.toThrow(/NOPERM/);
-      } finally {
-        c.disconnect();
-      }
-    },
+    strategies,
+    work: (user, password) => work(app.ns(), user, password),
+    forbidden: (user, password) => forbidden(app.ns(), user, password),
   };
 }
 
+function redisFixture(): EngineFixture {
+  const withLogin = async (user: string, password: string, use: (c: Redis) => Promise<void>) => {
+    const c = await redisConnect(user, password);
+    try {
+      await use(c);
+    } finally {
+      c.disconnect();
+    }
+  };
+  return fixture(
+    redisApp(),
+    ['dual-password', 'dual-user', 'single'],
+    (ns, user, password) =>
+      withLogin(user, password, async (c) => {
+        await c.set(`${ns.prefix}app:k`, 'v');
+        expect(await c.get(`${ns.prefix}app:k`)).toBe('v');
+      }),
+    (ns, user, password) =>
+      withLogin(user, password, async (c) => {
+        await expect(c.set(`${ns.prefix}other:k`, 'v')).rejects.toThrow(/NOPERM/);
+        await expect(c.call('FLUSHALL')).rejects.toThrow(/NOPERM/);
+      }),
+  );
+}
+
 function mongoFixture(): EngineFixture {
-  const app = mongoApp();
-  const ns = () => app.ns();
-  return {
-    ...app,
-    strategies: ['dual-user', 'single'],
-    async work(user, password) {
-      const c = await mongoConnect(user, password, ns().database);
+  return fixture(
+    mongoApp(),
+    ['dual-user', 'single'],
+    async (ns, user, password) => {
+      const c = await mongoConnect(user, password, ns.database);
       try {
-        await c.db(ns().database).collection('orders').insertOne({ item: 'x' });
-        expect(await c.db(ns().database).collection('orders').countDocuments()).toBeGreaterThan(0);
+        await c.db(ns.database).collection('orders').insertOne({ item: 'x' });
+        expect(await c.db(ns.database).collection('orders').countDocuments()).toBeGreaterThan(0);
       } finally {
         await c.close();
       }
     },
-    async forbidden() {
-      // FerretDB does not enforce roles (see docs/engine-notes-mongodb.md); nothing to assert here.
-    },
-  };
+    // FerretDB does not enforce roles (see docs/engine-notes-mongodb.md); nothing to assert here.
+    async () => undefined,
+  );
 }
 
 function mysqlFixture(): EngineFixture {
-  const app = mysqlApp();
-  const ns = () => app.ns();
-  return {
-    ...app,
-    strategies: ['dual-password', 'dual-user', 'single'],
-    async work(user, password) {
-      const c = await mysqlConnect(user, password, ns().database);
-      try {
+  const withLogin = async (
+    ns: MysqlNamespace,
+    user: string,
+    password: string,
+    use: (c: Connection) => Promise<void>,
+  ) => {
+    const c = await mysqlConnect(user, password, ns.database);
+    try {
+      await use(c);
+    } finally {
+      await c.end();
+    }
+  };
+  return fixture(
+    mysqlApp(),
+    ['dual-password', 'dual-user', 'single'],
+    (ns, user, password) =>
+      withLogin(ns, user, password, async (c) => {
         await c.query(`INSERT INTO orders (item) VALUES ('x')`);
         const [rows] = await c.query(`SELECT count(*) AS n FROM orders`);
         expect((rows as Array<{ n: number }>)[0]!.n).toBeGreaterThan(0);
-      } finally {
-        await c.end();
-      }
-    },
-    async forbidden(user, password) {
-      const c = await mysqlConnect(user, password, ns().database);
-      try {
+      }),
+    (ns, user, password) =>
+      withLogin(ns, user, password, async (c) => {
         await expect(c.query(`SELECT * FROM secrets`)).rejects.toThrow(/denied/);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+      }),
+  );
 }
 
 async function canLogin(f: EngineFixture, user: string, password: string): Promise<boolean> {

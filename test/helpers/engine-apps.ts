@@ -27,70 +27,61 @@ export interface EngineApp<N> {
   cleanup(): Promise<void>;
 }
 
-export function mysqlApp(): EngineApp<MysqlNamespace> {
-  let ns: MysqlNamespace;
+/** An EngineApp on a shared service whose `create` makes the namespace and the login in it. */
+function engineApp<N extends { cleanup(): Promise<void> }>(
+  engine: EngineKind,
+  service: 'mysql' | 'redis' | 'mongo',
+  create: (password: string) => Promise<{ ns: N; login: string; database?: string }>,
+  adminDatabase?: string,
+): EngineApp<N> {
+  let ns: N | undefined;
+  const s = services[service];
   return {
-    engine: 'mysql',
-    host: services.mysql.host,
-    port: services.mysql.port,
-    admin: { username: services.mysql.user, password: services.mysql.password },
+    engine,
+    host: s.host,
+    port: s.port,
+    admin: { username: s.user, password: s.password },
+    ...(adminDatabase ? { adminDatabase } : {}),
     async setup(password) {
-      ns = await freshMysql();
-      const login = await ns.createLogin('app', password);
-      await ns.admin.query(
-        `CREATE TABLE ${ns.database}.orders (id int auto_increment primary key, item text)`,
-      );
-      await ns.admin.query(`CREATE TABLE ${ns.database}.secrets (v text)`);
-      await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
-      return { login, database: ns.database };
+      const made = await create(password);
+      ns = made.ns;
+      return { login: made.login, ...(made.database ? { database: made.database } : {}) };
     },
-    ns: () => ns,
-    cleanup: () => ns?.cleanup(),
+    ns: () => ns!,
+    cleanup: async () => ns?.cleanup(),
   };
+}
+
+export function mysqlApp(): EngineApp<MysqlNamespace> {
+  return engineApp('mysql', 'mysql', async (password) => {
+    const ns = await freshMysql();
+    const login = await ns.createLogin('app', password);
+    await ns.admin.query(`CREATE TABLE ${ns.database}.orders (id int auto_increment primary key, item text)`);
+    await ns.admin.query(`CREATE TABLE ${ns.database}.secrets (v text)`);
+    await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
+    return { ns, login, database: ns.database };
+  });
 }
 
 export function redisApp(): EngineApp<RedisNamespace> {
-  let ns: RedisNamespace;
-  return {
-    engine: 'redis',
-    host: services.redis.host,
-    port: services.redis.port,
-    admin: { username: services.redis.user, password: services.redis.password },
-    async setup(password) {
-      ns = await freshRedis();
-      const login = await ns.createUser(
-        'app',
-        'on',
-        `>${password}`,
-        `~${ns.prefix}app:*`,
-        '+@read',
-        '+set',
-        '+ping',
-      );
-      return { login };
-    },
-    ns: () => ns,
-    cleanup: () => ns?.cleanup(),
-  };
+  return engineApp('redis', 'redis', async (password) => {
+    const ns = await freshRedis();
+    const acl = ['on', `>${password}`, `~${ns.prefix}app:*`, '+@read', '+set', '+ping'];
+    return { ns, login: await ns.createUser('app', ...acl) };
+  });
 }
 
 export function mongoApp(): EngineApp<MongoNamespace> {
-  let ns: MongoNamespace;
-  return {
-    engine: 'mongodb',
-    host: services.mongo.host,
-    port: services.mongo.port,
-    admin: { username: services.mongo.user, password: services.mongo.password },
-    adminDatabase: 'admin',
-    async setup(password) {
-      ns = await freshMongo();
+  return engineApp(
+    'mongodb',
+    'mongo',
+    async (password) => {
+      const ns = await freshMongo();
       // FerretDB 1.24 rejects roles in createUser; on real MongoDB the roles would be cloned too.
-      const login = await ns.createUser('app', password);
-      return { login, database: ns.database };
+      return { ns, login: await ns.createUser('app', password), database: ns.database };
     },
-    ns: () => ns,
-    cleanup: () => ns?.cleanup(),
-  };
+    'admin',
+  );
 }
 
 /**
