@@ -42,31 +42,37 @@ interface Throwaway {
 
 const started: Throwaway[] = [];
 
+/** Connects once and authenticates as user/password: undefined when that worked, else the error. */
+async function authError(t: Throwaway, user: string, password: string): Promise<unknown> {
+  const c = new Redis({
+    host: '127.0.0.1',
+    port: t.port,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.call('AUTH', user, password);
+    return undefined;
+  } catch (err) {
+    return err ?? new Error('AUTH failed');
+  } finally {
+    c.disconnect();
+  }
+}
+
 async function waitReady(t: Throwaway): Promise<void> {
-  const port = t.port;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const c = new Redis({
-      host: '127.0.0.1',
-      port,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      await c.call('AUTH', ADMIN, ADMIN_PW);
-      c.disconnect();
-      return;
-    } catch (err) {
-      c.disconnect();
-      if (Date.now() > deadline)
-        throw new Error(`throwaway redis-server on ${port} not ready: ${String(err)}\n${t.log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const err = await authError(t, ADMIN, ADMIN_PW);
+    if (err === undefined) return;
+    if (Date.now() > deadline)
+      throw new Error(`throwaway redis-server on ${t.port} not ready: ${String(err)}\n${t.log}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -126,8 +132,11 @@ async function restart(t: Throwaway): Promise<void> {
   await start(t);
 }
 
+const engines: Engine[] = [];
+
+/** An engine on `t` as its admin; closed after the test. */
 function engineOn(t: Throwaway, options: Record<string, unknown> = {}): Engine {
-  return createRedisEngine({
+  const e = createRedisEngine({
     host: '127.0.0.1',
     port: t.port,
     admin: { username: ADMIN, password: ADMIN_PW },
@@ -135,31 +144,13 @@ function engineOn(t: Throwaway, options: Record<string, unknown> = {}): Engine {
     // A private throwaway server on loopback, started without TLS: an explicit opt-out.
     tls: { mode: 'disabled', serverName: '127.0.0.1' },
   });
+  return e;
 }
 
 async function canLogin(t: Throwaway, user: string, password: string): Promise<boolean> {
-  const c = new Redis({
-    host: '127.0.0.1',
-    port: t.port,
-    lazyConnect: true,
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.call('AUTH', user, password);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    c.disconnect();
-  }
+  return (await authError(t, user, password)) === undefined;
 }
 
-const engines: Engine[] = [];
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.close();
 });
@@ -174,6 +165,12 @@ afterAll(async () => {
 const appPw = generatePassword();
 const appUser = `user app on #${sha256Hex(appPw)} ~app:* resetchannels &chan:* -@all +@read +set (~other:* +get)`;
 
+/** A throwaway server holding the `app` user (in an aclfile or in redis.conf), and an engine on it. */
+async function appServer(aclfile: boolean, options?: Record<string, unknown>) {
+  const t = await throwaway({ aclfile, users: [appUser] });
+  return { t, e: engineOn(t, options) };
+}
+
 describe('Redis engine: persistence across restarts (throwaway redis-server)', () => {
   // Fail loudly rather than skip: scripts/services.sh installs redis-server.
   it('has a redis-server binary to start', () => {
@@ -181,9 +178,7 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
   });
 
   it('aclfile: every change is saved with ACL SAVE and survives a restart', async () => {
-    const t = await throwaway({ aclfile: true, users: [appUser] });
-    const e = engineOn(t);
-    engines.push(e);
+    const { t, e } = await appServer(true);
     const b = generatePassword();
     await e.createLoginLike('app', 'app_b', b);
     const next = generatePassword();
@@ -197,7 +192,6 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
     expect(await canLogin(t, 'app', next)).toBe(true);
     expect(await canLogin(t, 'app', appPw)).toBe(false);
     const e2 = engineOn(t);
-    engines.push(e2);
     expect(await e2.comparePrivileges('app', 'app_b')).toEqual({ missing: [], extra: [] });
     await e2.dropLogin('app_b');
     await e2.close();
@@ -206,9 +200,7 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
   });
 
   it('redis.conf users: CONFIG REWRITE keeps the change across a restart', async () => {
-    const t = await throwaway({ aclfile: false, users: [appUser] });
-    const e = engineOn(t);
-    engines.push(e);
+    const { t, e } = await appServer(false);
     const b = generatePassword();
     await e.createLoginLike('app', 'app_b', b);
     await setPassword(e, 'app', b);
@@ -221,9 +213,7 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
   });
 
   it('persist "none" leaves the files alone: a restart forgets the change', async () => {
-    const t = await throwaway({ aclfile: true, users: [appUser] });
-    const e = engineOn(t, { persist: 'none' });
-    engines.push(e);
+    const { t, e } = await appServer(true, { persist: 'none' });
     await e.createLoginLike('app', 'app_b', generatePassword());
     await e.close();
     expect(readFileSync(join(t.dir, 'users.acl'), 'utf8')).not.toContain('app_b');
@@ -239,13 +229,11 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
       extraConf: [`replicaof 127.0.0.1 ${primary.port}`, `masteruser ${ADMIN}`, `masterauth ${ADMIN_PW}`],
     });
     const e = engineOn(primary, { persist: 'none' });
-    engines.push(e);
     const deadline = Date.now() + 20_000;
     let info = await e.describe();
     while (info.strategies['dual-user'].supported && Date.now() < deadline) {
       await e.close();
       const again = engineOn(primary, { persist: 'none' });
-      engines.push(again);
       await new Promise((r) => setTimeout(r, 200));
       info = await again.describe();
     }
@@ -255,7 +243,6 @@ describe('Redis engine: persistence across restarts (throwaway redis-server)', (
     });
     expect(info.strategies.single.supported).toBe(false);
     const ack = engineOn(primary, { persist: 'none', nodeLocalAcl: true });
-    engines.push(ack);
     expect((await ack.describe()).strategies['dual-password'].supported).toBe(true);
     await preflight(ack, 'app', 'dual-password');
   });
