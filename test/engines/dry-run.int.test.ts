@@ -1,29 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { escape, escapeId } from 'mysql2/promise';
 import { escapeIdentifier as id, type Client as PgClient } from 'pg';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EXIT, type DryRunReport } from '../../src/client';
 import { runCli } from '../helpers/cli';
 import { PLACEHOLDER_PASSWORD } from '../../src/activities/dry-run';
 import { nativePasswordHash } from '../../src/engines/mysql/auth';
 import { consumerHeartbeatSignal, statusQuery } from '../../src/shared/messages';
 import type { RotationResult } from '../../src/shared/types';
-import { freshMongo, type MongoNamespace } from '../helpers/mongo';
+import { freshMongo } from '../helpers/mongo';
 import { freshMysql, mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
-import { freshRedis, type RedisNamespace } from '../helpers/redis';
+import { freshRedis } from '../helpers/redis';
 import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { devServerForFile } from '../helpers/dev-server';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = devServerForFile();
 
 const cli = (...args: string[]) => runCli(args);
 
@@ -63,15 +56,51 @@ function withEnv(rig: RotationRig): () => void {
   };
 }
 
-describe('dry run on real PostgreSQL', () => {
-  let pg: PgNamespace | undefined;
-  let rig: RotationRig | undefined;
+/**
+ * Per test: `begin(fresh)` makes a namespace and a rotation rig and points the CLI's environment at
+ * the rig; all of it is undone after the test.
+ */
+function perTest() {
   let restoreEnv: (() => void) | undefined;
+  let rig: RotationRig | undefined;
+  const namespaces: Array<{ cleanup(): Promise<void> }> = [];
+  afterEach(async () => {
+    restoreEnv?.();
+    restoreEnv = undefined;
+    await rig?.close();
+    rig = undefined;
+    for (const ns of namespaces.splice(0)) await ns.cleanup();
+  });
+  return async <N extends { cleanup(): Promise<void> }>(fresh: () => Promise<N>) => {
+    const ns = await fresh();
+    namespaces.push(ns);
+    rig = await createRotationRig(env());
+    restoreEnv = withEnv(rig);
+    return { ns, rig };
+  };
+}
+
+/** Registers the service's own admin at `where` in the rig's store; returns its credential id. */
+async function addAdmin(
+  rig: RotationRig,
+  service: 'mysql' | 'redis' | 'mongo',
+  where: Omit<Parameters<RotationRig['addCredential']>[0], 'id'>,
+): Promise<string> {
+  const id = uniqueCredentialId(`${service}-admin`);
+  await rig.addCredential(
+    { id, ...where },
+    { username: services[service].user, password: services[service].password },
+  );
+  return id;
+}
+
+describe('dry run on real PostgreSQL', () => {
+  const begin = perTest();
   const clients: PgClient[] = [];
   const extraDatabases: string[] = [];
 
+  // Runs before perTest's clean-up (after-hooks run in reverse order).
   afterEach(async () => {
-    restoreEnv?.();
     await Promise.all(clients.splice(0).map((c) => c.end().catch(() => undefined)));
     if (extraDatabases.length > 0) {
       const root = await pgConnect('postgres');
@@ -84,16 +113,10 @@ describe('dry run on real PostgreSQL', () => {
         await root.end();
       }
     }
-    await rig?.close();
-    await pg?.cleanup();
-    rig = undefined;
-    pg = undefined;
   });
 
   async function setup() {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-    restoreEnv = withEnv(rig);
+    const { ns: pg, rig } = await begin(freshPg);
     const adminId = await addPgAdmin(rig, pg);
     return { pg, rig, adminId };
   }
@@ -222,17 +245,7 @@ describe('dry run on real PostgreSQL', () => {
     const { pg: ns, rig: r } = await setup();
     const weakPw = 'Weak-Admin-Pw-123';
     const weak = await ns.createLogin('weak', weakPw);
-    const weakId = uniqueCredentialId('pg-weak');
-    await r.addCredential(
-      {
-        id: weakId,
-        engine: 'postgres',
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: ns.database,
-      },
-      { username: weak, password: weakPw },
-    );
+    const weakId = await addPgAdmin(r, ns, undefined, { username: weak, password: weakPw });
     const app = await addPgApp(r, ns, weakId, 'app');
     // An object owned by the login in a database nobody can connect to.
     const locked = `${ns.database}_locked`;
@@ -298,41 +311,24 @@ describe('dry run on real PostgreSQL', () => {
 });
 
 describe('dry run on real MariaDB/MySQL', () => {
-  let ns: MysqlNamespace | undefined;
-  let rig: RotationRig | undefined;
-  let restoreEnv: (() => void) | undefined;
-  afterEach(async () => {
-    restoreEnv?.();
-    await rig?.close();
-    await ns?.cleanup();
-    rig = undefined;
-    ns = undefined;
-  });
+  const begin = perTest();
 
   async function setup() {
-    ns = await freshMysql();
-    rig = await createRotationRig(env);
-    restoreEnv = withEnv(rig);
+    const { ns, rig } = await begin(freshMysql);
     const where = {
       engine: 'mysql' as const,
       host: services.mysql.host,
       port: services.mysql.port,
       database: ns.database,
     };
-    const adminId = uniqueCredentialId('mysql-admin');
-    await rig.addCredential(
-      { id: adminId, ...where },
-      { username: services.mysql.user, password: services.mysql.password },
-    );
+    const adminId = await addAdmin(rig, 'mysql', where);
     await ns.admin.query(`CREATE TABLE ${escapeId(ns.database)}.orders (id int)`);
     const addApp = async (name: string, admin: string, strategy: 'auto' | 'dual-user' = 'auto') => {
       const password = `Init-${name}-Pw-123`;
-      const login = await ns!.createLogin(name, password);
-      await ns!.admin.query(
-        `GRANT SELECT, INSERT ON ${escapeId(ns!.database)}.orders TO ${escape(login)}@'%'`,
-      );
+      const login = await ns.createLogin(name, password);
+      await ns.admin.query(`GRANT SELECT, INSERT ON ${escapeId(ns.database)}.orders TO ${escape(login)}@'%'`);
       const cid = uniqueCredentialId(`mysql-${name}`);
-      await rig!.addCredential(
+      await rig.addCredential(
         { id: cid, ...where, adminCredentialId: admin, baseUsername: login, strategy },
         { username: login, password },
       );
@@ -473,28 +469,12 @@ describe('dry run on real MariaDB/MySQL', () => {
 });
 
 describe('dry run on Redis and MongoDB (FerretDB): recorded commands with redacted passwords', () => {
-  let redis: RedisNamespace | undefined;
-  let mongo: MongoNamespace | undefined;
-  let rig: RotationRig | undefined;
-  let restoreEnv: (() => void) | undefined;
-  afterEach(async () => {
-    restoreEnv?.();
-    await rig?.close();
-    await redis?.cleanup();
-    await mongo?.cleanup();
-    rig = redis = mongo = undefined;
-  });
+  const begin = perTest();
 
   it('Redis: ACL SETUSER with #<redacted>; the ACL is unchanged', async () => {
-    redis = await freshRedis();
-    rig = await createRotationRig(env);
-    restoreEnv = withEnv(rig);
+    const { ns: redis, rig } = await begin(freshRedis);
     const where = { engine: 'redis' as const, host: services.redis.host, port: services.redis.port };
-    const adminId = uniqueCredentialId('redis-admin');
-    await rig.addCredential(
-      { id: adminId, ...where },
-      { username: services.redis.user, password: services.redis.password },
-    );
+    const adminId = await addAdmin(rig, 'redis', where);
     const password = 'Init-Redis-Pw-123';
     const login = await redis.createUser('app', 'on', `>${password}`, `~${redis.prefix}app:*`, '+get');
     const ids: Record<string, string> = {};
@@ -525,15 +505,9 @@ describe('dry run on Redis and MongoDB (FerretDB): recorded commands with redact
   });
 
   it('MongoDB: createUser with "pwd":"<redacted>"; the users are unchanged', async () => {
-    mongo = await freshMongo();
-    rig = await createRotationRig(env);
-    restoreEnv = withEnv(rig);
+    const { ns: mongo, rig } = await begin(freshMongo);
     const where = { engine: 'mongodb' as const, host: services.mongo.host, port: services.mongo.port };
-    const adminId = uniqueCredentialId('mongo-admin');
-    await rig.addCredential(
-      { id: adminId, ...where, database: 'admin' },
-      { username: services.mongo.user, password: services.mongo.password },
-    );
+    const adminId = await addAdmin(rig, 'mongo', { ...where, database: 'admin' });
     const password = 'Init-Mongo-Pw-123';
     const login = await mongo.createUser('app', password);
     const cid = uniqueCredentialId('mongo-app');
