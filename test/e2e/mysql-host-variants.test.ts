@@ -6,14 +6,13 @@
  * new one, and each variant keeps its own privileges. Without the option the
  * rotation is refused in preflight and nothing changes.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
 import { freshMysql, mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
 import { eventually } from '../helpers/pg-rig';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { devServerForFile } from '../helpers/dev-server';
 import {
   HOSTS,
   createHostVariants,
@@ -22,13 +21,7 @@ import {
   hashOf as passwordHash,
 } from '../helpers/mysql-hosts';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const env = devServerForFile();
 
 describe('rotation of a MySQL/MariaDB login with host variants (options.accountHosts)', () => {
   let my: MysqlNamespace;
@@ -70,7 +63,7 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
 
   beforeEach(async () => {
     my = await freshMysql();
-    rig = await createRotationRig(env);
+    rig = await createRotationRig(env());
     app = await createHostVariants(my, 'init-Pw-1');
   });
   afterEach(async () => {

@@ -16,8 +16,7 @@ import { createCodecServer } from '../../src/codec/server';
 import { parseKeyring } from '../../src/store';
 import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, addPgApp } from '../helpers/pg-rig';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services } from '../helpers/services';
+import { createRotationRig, type RotationRig } from '../helpers/rotation';
 import { devServerEnv } from '../helpers/temporal';
 
 const UI = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
@@ -86,17 +85,7 @@ describe('Temporal Web UI through the codec server (headless Chromium)', () => {
     await pg.admin.query(
       `GRANT CONNECT ON DATABASE ${escapeIdentifier(pg.database)} TO ${escapeIdentifier(weak)}`,
     );
-    const weakId = uniqueCredentialId('weak-admin');
-    await rig.addCredential(
-      {
-        id: weakId,
-        engine: 'postgres',
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: pg.database,
-      },
-      { username: weak, password: weakPw },
-    );
+    const weakId = await addPgAdmin(rig, pg, undefined, { username: weak, password: weakPw });
     const failing = await addPgApp(rig, pg, adminId, 'failing');
     const def = await rig.store.getDefinition(failing.id);
     await rig.store.putDefinition({ ...def, adminCredentialId: weakId }, 'test');
