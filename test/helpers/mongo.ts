@@ -1,6 +1,6 @@
 import { MongoClient, type Document } from 'mongodb';
 import { mongoTlsOptions } from '../../src/engines/tls';
-import { services, testTls, uniqueSuffix, waitForService } from './services';
+import { services, sessions, testTls, uniqueSuffix, waitForService } from './services';
 
 export interface MongoNamespace {
   /** A fresh database of this test; it is also the auth database of the users createUser() makes. */
@@ -61,7 +61,7 @@ export async function freshMongo(): Promise<MongoNamespace> {
   const database = `t_${suffix}`;
   const prefix = `t_${suffix}_`;
   const admin = await mongoAdmin();
-  const opened: MongoClient[] = [];
+  const opened = sessions((c: MongoClient) => c.close());
   return {
     database,
     prefix,
@@ -75,13 +75,10 @@ export async function freshMongo(): Promise<MongoNamespace> {
       const reply = await admin.db(db).command({ usersInfo: { user, db } });
       return (reply.users as Document[])[0] ?? null;
     },
-    async connectAs(user, password, authSource = database) {
-      const c = await mongoConnect(user, password, authSource);
-      opened.push(c);
-      return c;
-    },
+    connectAs: (user, password, authSource = database) =>
+      opened.track(mongoConnect(user, password, authSource)),
     async cleanup() {
-      await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
+      await opened.closeAll();
       try {
         for (const db of [database, 'admin']) {
           const reply = await admin.db(db).command({ usersInfo: 1 });

@@ -1,5 +1,5 @@
 import { createConnection, escape, escapeId, type Connection } from 'mysql2/promise';
-import { services, testTls, uniqueSuffix, waitForService } from './services';
+import { services, sessions, testTls, uniqueSuffix, waitForService } from './services';
 
 export interface MysqlNamespace {
   /** A fresh database, dropped by cleanup(). */
@@ -49,7 +49,7 @@ export async function freshMysql(): Promise<MysqlNamespace> {
   const prefix = `t_${suffix}_`;
   const admin = await mysqlConnect();
   await admin.query(`CREATE DATABASE ${escapeId(database)}`);
-  const extra: Connection[] = [];
+  const opened = sessions((c: Connection) => c.end());
   const databases = [database];
   return {
     database,
@@ -73,13 +73,9 @@ export async function freshMysql(): Promise<MysqlNamespace> {
       await admin.query(`CREATE DATABASE ${escapeId(db)}`);
       return db;
     },
-    async connectAs(user, password, db) {
-      const c = await mysqlConnect(user, password, db);
-      extra.push(c);
-      return c;
-    },
+    connectAs: (user, password, db) => opened.track(mysqlConnect(user, password, db)),
     async cleanup() {
-      await Promise.all(extra.map((c) => c.end().catch(() => undefined)));
+      await opened.closeAll();
       try {
         for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${escapeId(db)}`);
         const [rows] = await admin.query(

@@ -115,6 +115,19 @@ export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** The sessions a namespace opened for a test: `track` remembers one, `closeAll` ends them all (errors ignored). */
+export function sessions<C>(close: (c: C) => Promise<unknown>) {
+  const open: C[] = [];
+  return {
+    async track(opening: Promise<C>): Promise<C> {
+      const c = await opening;
+      open.push(c);
+      return c;
+    },
+    closeAll: () => Promise.all(open.splice(0).map((c) => close(c).catch(() => undefined))),
+  };
+}
+
 /** Verified TLS options for test clients of the local services (Node tls.ConnectionOptions). */
 export function testTls(host = '127.0.0.1') {
   return nodeTlsOptions(resolveTls(undefined, host))!;
