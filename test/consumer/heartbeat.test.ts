@@ -86,6 +86,13 @@ function attachedReporter(periodMs: number, prepare: (state: FakeState) => void 
 }
 type FakeState = ReturnType<typeof fakeTemporal>['state'];
 
+/** A reporter for credential `c` on a fake Temporal, not attached to a client; `options` override. */
+function detachedReporter(options: Partial<ConstructorParameters<typeof HeartbeatReporter>[0]>) {
+  const { client, state } = fakeTemporal();
+  const r = new HeartbeatReporter({ client, credentialId: 'c', ...options });
+  return { state, r };
+}
+
 describe('HeartbeatReporter', () => {
   it('signals the rotation workflow of the credential at once, and again at once on a version change', async () => {
     const { client, state } = fakeTemporal();
@@ -152,14 +159,7 @@ describe('HeartbeatReporter', () => {
   });
 
   it('without confirmByQuery it signals once per period (bounded only by the period)', async () => {
-    const { client, state } = fakeTemporal();
-    const r = new HeartbeatReporter({
-      client,
-      credentialId: 'c',
-      consumerId: 'i-1',
-      periodMs: 40,
-      confirmByQuery: false,
-    });
+    const { state, r } = detachedReporter({ consumerId: 'i-1', periodMs: 40, confirmByQuery: false });
     r.setVersion(3);
     r.start();
     await sleep(230);
@@ -186,15 +186,9 @@ describe('HeartbeatReporter', () => {
   });
 
   it('no rotation running (not found, or finished) is normal: quiet, no error, no signal', async () => {
-    const { client, state } = fakeTemporal();
-    state.exists = false;
     const warnings: unknown[] = [];
-    const r = new HeartbeatReporter({
-      client,
-      credentialId: 'c',
-      periodMs: 30,
-      logger: { warn: (o) => warnings.push(o) },
-    });
+    const { state, r } = detachedReporter({ periodMs: 30, logger: { warn: (o) => warnings.push(o) } });
+    state.exists = false;
     r.setVersion(1);
     r.start();
     await sleep(100);
