@@ -54,3 +54,26 @@ main().catch((e) => { console.error(e); process.exit(1); });
     ),
   );
 }
+
+/**
+ * The racing children's body: 15 audits each (`auditId(i)`, a JS expression of `i`), and at the 6th an
+ * attempt to create a pending version of `pendingId`; prints ["created"] or the error's name.
+ */
+export function auditAndRaceForPending(open: string, auditId: string, pendingId: string): string {
+  return `
+  const store = await ${open};
+  const me = Number(process.env.CHILD);
+  const results: string[] = [];
+  for (let i = 0; i < 15; i++) {
+    await store.audit({ actor: 'child' + me, credentialId: ${auditId}, action: 'ping', version: i });
+    if (i === 5) {
+      try {
+        await store.createPending(${pendingId}, 10 + me, 'app_' + me, () => 'pw-child-' + me + '-secret', 'child' + me);
+        results.push('created');
+      } catch (e) {
+        results.push((e as Error).name);
+      }
+    }
+  }
+  process.stdout.write(JSON.stringify(results));`;
+}

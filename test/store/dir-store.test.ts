@@ -12,7 +12,7 @@ import { ConfigError } from '../../src/errors';
 import { DirStore, openStore, type ManagedCredentialStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
 import { entryFileName } from '../../src/store/dir-store';
-import { runStoreChildren } from '../helpers/store-children';
+import { auditAndRaceForPending, runStoreChildren } from '../helpers/store-children';
 import { dirEntryPath } from '../helpers/store-contract';
 
 const KEY = randomBytes(32);
@@ -157,22 +157,11 @@ describe('directory store', () => {
     const s = await seeded(['svc/a', 'svc/b']);
     const children = runStoreChildren(
       dir,
-      `
-  const store = await openStore({ backend: 'file', path: process.env.STORE_PATH! }, cipher);
-  const me = Number(process.env.CHILD);
-  const results: string[] = [];
-  for (let i = 0; i < 15; i++) {
-    await store.audit({ actor: 'child' + me, credentialId: i % 2 ? 'svc/a' : 'svc/b', action: 'ping', version: i });
-    if (i === 5) {
-      try {
-        await store.createPending('svc/a', 10 + me, 'app_' + me, () => 'pw-child-' + me + '-secret', 'child' + me);
-        results.push('created');
-      } catch (e) {
-        results.push((e as Error).name);
-      }
-    }
-  }
-  process.stdout.write(JSON.stringify(results));`,
+      auditAndRaceForPending(
+        "openStore({ backend: 'file', path: process.env.STORE_PATH! }, cipher)",
+        "i % 2 ? 'svc/a' : 'svc/b'",
+        "'svc/a'",
+      ),
       { count: 4, key: KEY, storePath: root },
     );
     // This process (the "worker") writes both credentials concurrently too.

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, TransientError } from '../../src/errors';
 import { FileStore } from '../../src/store';
 import { SecretCipher } from '../../src/store/crypto';
-import { runStoreChildren } from '../helpers/store-children';
+import { auditAndRaceForPending, runStoreChildren } from '../helpers/store-children';
 
 const KEY = randomBytes(32);
 const cipher = new SecretCipher({ activeKeyId: 'k1', keys: { k1: KEY } });
@@ -189,22 +189,11 @@ describe('file store', () => {
     await seeded(store);
     const children = runStoreChildren(
       dir,
-      `
-  const store = await FileStore.open(process.env.STORE_PATH!, cipher);
-  const me = Number(process.env.CHILD);
-  const results: string[] = [];
-  for (let i = 0; i < 15; i++) {
-    await store.audit({ actor: 'child' + me, credentialId: ${JSON.stringify(ID)}, action: 'ping', version: i });
-    if (i === 5) {
-      try {
-        await store.createPending(${JSON.stringify(ID)}, 10 + me, 'app_' + me, () => 'pw-child-' + me + '-secret', 'child' + me);
-        results.push('created');
-      } catch (e) {
-        results.push((e as Error).name);
-      }
-    }
-  }
-  process.stdout.write(JSON.stringify(results));`,
+      auditAndRaceForPending(
+        'FileStore.open(process.env.STORE_PATH!, cipher)',
+        JSON.stringify(ID),
+        JSON.stringify(ID),
+      ),
       { count: 4, key: KEY, storePath: path },
     );
     // this process writes concurrently too
