@@ -684,59 +684,73 @@ export function defineStoreSuite(name: string, makeHarness: () => Promise<StoreH
 // ---------------------------------------------------------------------------
 // file backend
 
-/** The legacy single-JSON-file backend (format 1). */
-export async function fileHarness(): Promise<StoreHarness> {
-  const dir = await fs.mkdtemp(join(tmpdir(), 'rotator-store-'));
-  const path = join(dir, 'sub', 'store.json');
+// Hand edits of a stored file, as with a text editor.
+type RawVersion = Record<string, unknown> & { version: number };
+type RawCredential = { definition?: Record<string, unknown>; definitionTag?: string; versions: RawVersion[] };
+
+async function editJson<T>(file: string, change: (data: T) => void): Promise<void> {
+  const data = JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  change(data);
+  await fs.writeFile(file, JSON.stringify(data));
+}
+
+const versionOf = (c: RawCredential, n: number) => c.versions.find((v) => v.version === n)!;
+
+function stripTags(c: RawCredential): void {
+  delete c.definitionTag;
+  for (const v of c.versions) delete v.tag;
+}
+
+/** The harness's hand edits of one stored credential, given how to edit it (`edit`). */
+function handEdits(
+  edit: (id: string, change: (c: RawCredential) => void) => Promise<void>,
+): Pick<StoreHarness, 'swapCiphertexts' | 'editDefinition' | 'editVersion' | 'dropDefinitionKeepVersions'> {
+  return {
+    swapCiphertexts: (id, a, b) =>
+      edit(id, (c) => {
+        const [va, vb] = [versionOf(c, a), versionOf(c, b)];
+        [va.secret, vb.secret] = [vb.secret, va.secret];
+      }),
+    editDefinition: (id, patch) => edit(id, (c) => Object.assign(c.definition!, patch)),
+    editVersion: (id, n, patch) => edit(id, (c) => Object.assign(versionOf(c, n), patch)),
+    dropDefinitionKeepVersions: (id) =>
+      edit(id, (c) => {
+        delete c.definition;
+        delete c.definitionTag;
+      }),
+  };
+}
+
+/** `open` with the test cipher by default; cleanup closes every store it opened and removes `dir`. */
+function opening(dir: string, open: (cipher: SecretCipher) => Promise<ManagedCredentialStore>) {
   const opened: ManagedCredentialStore[] = [];
   return {
     async open(cipher = cipherK1) {
-      const s = await FileStore.open(path, cipher);
+      const s = await open(cipher);
       opened.push(s);
       return s;
-    },
-    raw: () => fs.readFile(path, 'utf8'),
-    async swapCiphertexts(id, a, b) {
-      const data = JSON.parse(await fs.readFile(path, 'utf8'));
-      const cred = data.credentials.find((c: { id: string }) => c.id === id);
-      const va = cred.versions.find((v: { version: number }) => v.version === a);
-      const vb = cred.versions.find((v: { version: number }) => v.version === b);
-      [va.secret, vb.secret] = [vb.secret, va.secret];
-      await fs.writeFile(path, JSON.stringify(data));
-    },
-    async editDefinition(id, patch) {
-      const data = JSON.parse(await fs.readFile(path, 'utf8'));
-      Object.assign(data.credentials.find((c: { id: string }) => c.id === id).definition, patch);
-      await fs.writeFile(path, JSON.stringify(data));
-    },
-    async editVersion(id, version, patch) {
-      const data = JSON.parse(await fs.readFile(path, 'utf8'));
-      const cred = data.credentials.find((c: { id: string }) => c.id === id);
-      Object.assign(
-        cred.versions.find((v: { version: number }) => v.version === version),
-        patch,
-      );
-      await fs.writeFile(path, JSON.stringify(data));
-    },
-    async dropDefinitionKeepVersions(id) {
-      const data = JSON.parse(await fs.readFile(path, 'utf8'));
-      const c = data.credentials.find((x: { id: string }) => x.id === id);
-      delete c.definition;
-      delete c.definitionTag;
-      await fs.writeFile(path, JSON.stringify(data));
-    },
-    async stripSignatures() {
-      const data = JSON.parse(await fs.readFile(path, 'utf8'));
-      for (const c of data.credentials) {
-        delete c.definitionTag;
-        for (const v of c.versions) delete v.tag;
-      }
-      await fs.writeFile(path, JSON.stringify(data));
     },
     async cleanup() {
       await Promise.all(opened.map((s) => s.close()));
       await fs.rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The legacy single-JSON-file backend (format 1). */
+export async function fileHarness(): Promise<StoreHarness> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'rotator-store-'));
+  const path = join(dir, 'sub', 'store.json');
+  const edit = (id: string, change: (c: RawCredential) => void) =>
+    editJson<{ credentials: Array<RawCredential & { id: string }> }>(path, (data) =>
+      change(data.credentials.find((c) => c.id === id)!),
+    );
+  return {
+    ...opening(dir, (cipher) => FileStore.open(path, cipher)),
+    raw: () => fs.readFile(path, 'utf8'),
+    ...handEdits(edit),
+    stripSignatures: () =>
+      editJson<{ credentials: RawCredential[] }>(path, (data) => data.credentials.forEach(stripTags)),
   };
 }
 
@@ -752,53 +766,20 @@ export function dirEntryPath(root: string, id: string): string {
 export async function dirHarness(): Promise<StoreHarness & { root: string }> {
   const dir = await fs.mkdtemp(join(tmpdir(), 'rotator-store-'));
   const root = join(dir, 'sub', 'store');
-  const opened: ManagedCredentialStore[] = [];
-  // Hand edits of a stored file, as with a text editor.
-  type RawVersion = Record<string, unknown> & { version: number };
-  type Raw = { definition?: Record<string, unknown>; definitionTag?: string; versions: RawVersion[] };
-  const edit = async (id: string, change: (c: Raw) => void) => {
-    const file = dirEntryPath(root, id);
-    const data = JSON.parse(await fs.readFile(file, 'utf8'));
-    change(data);
-    await fs.writeFile(file, JSON.stringify(data));
-  };
-  const version = (c: Raw, n: number) => c.versions.find((v) => v.version === n)!;
+  const edit = (id: string, change: (c: RawCredential) => void) => editJson(dirEntryPath(root, id), change);
   return {
     root,
-    async open(cipher = cipherK1) {
-      const s = await openStore({ backend: 'file', path: root }, cipher);
-      opened.push(s);
-      return s;
-    },
+    ...opening(dir, (cipher) => openStore({ backend: 'file', path: root }, cipher)),
     async raw() {
       const names = await fs.readdir(join(root, 'credentials'));
       const texts = await Promise.all(names.map((n) => fs.readFile(join(root, 'credentials', n), 'utf8')));
       return texts.join('\n');
     },
-    swapCiphertexts: (id, a, b) =>
-      edit(id, (c) => {
-        const [va, vb] = [version(c, a), version(c, b)];
-        [va.secret, vb.secret] = [vb.secret, va.secret];
-      }),
-    editDefinition: (id, patch) => edit(id, (c) => Object.assign(c.definition!, patch)),
-    editVersion: (id, n, patch) => edit(id, (c) => Object.assign(version(c, n), patch)),
-    dropDefinitionKeepVersions: (id) =>
-      edit(id, (c) => {
-        delete c.definition;
-        delete c.definitionTag;
-      }),
+    ...handEdits(edit),
     async stripSignatures() {
       for (const n of await fs.readdir(join(root, 'credentials'))) {
-        const file = join(root, 'credentials', n);
-        const c = JSON.parse(await fs.readFile(file, 'utf8'));
-        delete c.definitionTag;
-        for (const v of c.versions) delete v.tag;
-        await fs.writeFile(file, JSON.stringify(c));
+        await editJson(join(root, 'credentials', n), stripTags);
       }
-    },
-    async cleanup() {
-      await Promise.all(opened.map((s) => s.close()));
-      await fs.rm(dir, { recursive: true, force: true });
     },
   };
 }
