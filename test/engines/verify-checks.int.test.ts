@@ -11,9 +11,9 @@ import { ConfigError, VerificationError } from '../../src/errors';
 import { createEngine } from '../../src/engines';
 import type { Engine } from '../../src/engines/types';
 import { parseCredentialDefinition } from '../../src/store/schema';
-import { freshMysql, type MysqlNamespace } from '../helpers/mysql';
-import { freshPg, type PgNamespace } from '../helpers/pg';
-import { services } from '../helpers/services';
+import { freshMysql } from '../helpers/mysql';
+import { freshPg } from '../helpers/pg';
+import { adminConnection } from '../helpers/engines';
 
 async function outcome(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -22,39 +22,51 @@ async function outcome(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-describe('PostgreSQL verification checks', () => {
-  let pg: PgNamespace;
-  let engine: Engine;
-  let app: { username: string; password: string };
+type Login = { username: string; password: string };
 
+/** Before each test: a fresh namespace, an admin engine and the app login `setup` makes in it; undone after. */
+function eachTest<N extends { cleanup(): Promise<void> }>(
+  fresh: () => Promise<N>,
+  engineFor: (ns: N) => Engine,
+  setup: (ns: N) => Promise<Login>,
+) {
+  const fx = {} as { ns: N; engine: Engine; app: Login };
   beforeEach(async () => {
-    pg = await freshPg();
-    engine = createEngine('postgres', {
-      host: services.postgres.host,
-      port: services.postgres.port,
-      database: pg.database,
-      admin: { username: services.postgres.user, password: services.postgres.password },
-    });
-    const password = 'app-password-Ab1';
-    const login = await pg.createLogin('app', password);
-    await pg.admin.query(`CREATE TABLE public.t (x int)`);
-    await pg.admin.query(`INSERT INTO public.t VALUES (1)`);
-    await pg.admin.query(`ALTER TABLE public.t OWNER TO ${id(login)}`);
-    app = { username: login, password };
+    fx.ns = await fresh();
+    fx.engine = engineFor(fx.ns);
+    fx.app = await setup(fx.ns);
   });
   afterEach(async () => {
-    await engine?.close();
-    await pg?.cleanup();
+    await fx.engine?.close();
+    await fx.ns?.cleanup();
   });
+  return fx;
+}
 
-  const rows = async () => (await pg.admin.query(`SELECT count(*)::int AS n FROM public.t`)).rows[0].n;
+describe('PostgreSQL verification checks', () => {
+  const fx = eachTest(
+    () => freshPg(),
+    (pg) => createEngine('postgres', adminConnection('postgres', { database: pg.database })),
+    async (pg) => {
+      const password = 'app-password-Ab1';
+      const login = await pg.createLogin('app', password);
+      await pg.admin.query(`CREATE TABLE public.t (x int)`);
+      await pg.admin.query(`INSERT INTO public.t VALUES (1)`);
+      await pg.admin.query(`ALTER TABLE public.t OWNER TO ${id(login)}`);
+      return { username: login, password };
+    },
+  );
+
+  const rows = async () => (await fx.ns.admin.query(`SELECT count(*)::int AS n FROM public.t`)).rows[0].n;
 
   it('runs reading checks, each in its own read-only transaction', async () => {
-    await engine.verifyLogin(app, {
+    await fx.engine.verifyLogin(fx.app, {
       checks: ['SELECT count(*) FROM public.t', 'SHOW transaction_read_only'],
     });
     const e = await outcome(
-      engine.verifyLogin(app, { checks: ['WITH d AS (DELETE FROM public.t RETURNING *) SELECT * FROM d'] }),
+      fx.engine.verifyLogin(fx.app, {
+        checks: ['WITH d AS (DELETE FROM public.t RETURNING *) SELECT * FROM d'],
+      }),
     );
     expect(e).toBeInstanceOf(VerificationError);
     expect((e as Error).message).toMatch(/read-only transaction.*SQLSTATE 25006/);
@@ -72,7 +84,7 @@ describe('PostgreSQL verification checks', () => {
     '/* x */ DROP TABLE public.t',
   ]) {
     it(`refuses "${check}" before sending it`, async () => {
-      const e = await outcome(engine.verifyLogin(app, { checks: [check] }));
+      const e = await outcome(fx.engine.verifyLogin(fx.app, { checks: [check] }));
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as Error).message).toMatch(/verification check 1 must be one reading statement/);
       expect(await rows()).toBe(1);
@@ -80,7 +92,7 @@ describe('PostgreSQL verification checks', () => {
   }
 
   it('a second statement after a SELECT never runs', async () => {
-    const e = await outcome(engine.verifyLogin(app, { checks: ['SELECT 1; DROP TABLE public.t'] }));
+    const e = await outcome(fx.engine.verifyLogin(fx.app, { checks: ['SELECT 1; DROP TABLE public.t'] }));
     expect(e).toBeInstanceOf(VerificationError);
     expect((e as Error).message).toMatch(/cannot insert multiple commands/);
     expect(await rows()).toBe(1);
@@ -101,44 +113,34 @@ describe('PostgreSQL verification checks', () => {
 });
 
 describe('MySQL/MariaDB verification checks', () => {
-  let my: MysqlNamespace;
-  let engine: Engine;
-  let app: { username: string; password: string };
-
-  beforeEach(async () => {
-    my = await freshMysql();
-    engine = createEngine('mysql', {
-      host: services.mysql.host,
-      port: services.mysql.port,
-      admin: { username: services.mysql.user, password: services.mysql.password },
-    });
-    const password = 'app-password-Ab1';
-    const login = await my.createLogin('app', password);
-    await my.admin.query(`CREATE TABLE ${escapeId(my.database)}.t (x int)`);
-    await my.admin.query(`INSERT INTO ${escapeId(my.database)}.t VALUES (1)`);
-    await my.admin.query(`GRANT ALL ON ${escapeId(my.database)}.* TO ${my.admin.escape(login)}@'%'`);
-    app = { username: login, password };
-  });
-  afterEach(async () => {
-    await engine?.close();
-    await my?.cleanup();
-  });
+  const fx = eachTest(
+    () => freshMysql(),
+    () => createEngine('mysql', adminConnection('mysql')),
+    async (my) => {
+      const password = 'app-password-Ab1';
+      const login = await my.createLogin('app', password);
+      await my.admin.query(`CREATE TABLE ${escapeId(my.database)}.t (x int)`);
+      await my.admin.query(`INSERT INTO ${escapeId(my.database)}.t VALUES (1)`);
+      await my.admin.query(`GRANT ALL ON ${escapeId(my.database)}.* TO ${my.admin.escape(login)}@'%'`);
+      return { username: login, password };
+    },
+  );
 
   const rows = async () => {
-    const [r] = await my.admin.query(`SELECT count(*) AS n FROM ${escapeId(my.database)}.t`);
+    const [r] = await fx.ns.admin.query(`SELECT count(*) AS n FROM ${escapeId(fx.ns.database)}.t`);
     return Number((r as Array<{ n: number }>)[0]!.n);
   };
 
   it('DDL (which MySQL would commit implicitly) and transaction control are refused; nothing changes', async () => {
-    const t = `${escapeId(my.database)}.t`;
+    const t = `${escapeId(fx.ns.database)}.t`;
     for (const check of [`DROP TABLE ${t}`, `CREATE TABLE ${t}2 (x int)`, 'COMMIT', `SET autocommit = 1`]) {
-      const e = await outcome(engine.verifyLogin(app, { checks: [check] }));
+      const e = await outcome(fx.engine.verifyLogin(fx.app, { checks: [check] }));
       expect(e).toBeInstanceOf(ConfigError);
     }
-    const e = await outcome(engine.verifyLogin(app, { checks: [`SELECT 1; DROP TABLE ${t}`] }));
+    const e = await outcome(fx.engine.verifyLogin(fx.app, { checks: [`SELECT 1; DROP TABLE ${t}`] }));
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as Error).message).toMatch(/single statement/);
-    await engine.verifyLogin(app, { checks: [`SELECT count(*) FROM ${t}`, `SELECT x FROM ${t}`] });
+    await fx.engine.verifyLogin(fx.app, { checks: [`SELECT count(*) FROM ${t}`, `SELECT x FROM ${t}`] });
     expect(await rows()).toBe(1);
   });
 });
