@@ -23,6 +23,15 @@ beforeAll(async () => {
 const v = delivered;
 const step = deliveryStep;
 
+/** A target on a secret of its own (created on first publish), and the first version to publish. */
+function newTarget() {
+  const secretId = `rotator-test/${uniqueSuffix()}`;
+  const t = new AwsSecretsManagerTarget(
+    awsSecretsManagerTargetSchema.parse({ type: 'aws-secrets-manager', secretId }),
+  );
+  return { secretId, t, v1: v(1, 'pw-1') };
+}
+
 describe('aws-secrets-manager target (moto server)', () => {
   const sm = () => new SecretsManagerClient({});
   const labels = async (secretId: string) =>
@@ -33,11 +42,7 @@ describe('aws-secrets-manager target (moto server)', () => {
   };
 
   it('moves the staging labels like AWS rotation: AWSPENDING → AWSCURRENT, old → AWSPREVIOUS, removed at revoke', async () => {
-    const secretId = `rotator-test/${uniqueSuffix()}`;
-    const t = new AwsSecretsManagerTarget(
-      awsSecretsManagerTargetSchema.parse({ type: 'aws-secrets-manager', secretId }),
-    );
-    const v1 = v(1, 'pw-1');
+    const { secretId, t, v1 } = newTarget();
     const v2 = v(2, 'pw-2');
     const s = step(v1, v2);
     const id1 = versionToken('orders/app', v1);
@@ -75,11 +80,7 @@ describe('aws-secrets-manager target (moto server)', () => {
   });
 
   it('rollback moves AWSCURRENT back and leaves the withdrawn version without labels', async () => {
-    const secretId = `rotator-test/${uniqueSuffix()}`;
-    const t = new AwsSecretsManagerTarget(
-      awsSecretsManagerTargetSchema.parse({ type: 'aws-secrets-manager', secretId }),
-    );
-    const v1 = v(1, 'pw-1');
+    const { secretId, t, v1 } = newTarget();
     const v2 = v(2, 'pw-2');
     await t.publishPending(step(v1, v2));
     await t.publishCurrent(step(v1, v2));
@@ -96,11 +97,7 @@ describe('aws-secrets-manager target (moto server)', () => {
   });
 
   it('compensation before promote drops AWSPENDING; a reused version number is a new AWS version', async () => {
-    const secretId = `rotator-test/${uniqueSuffix()}`;
-    const t = new AwsSecretsManagerTarget(
-      awsSecretsManagerTargetSchema.parse({ type: 'aws-secrets-manager', secretId }),
-    );
-    const v1 = v(1, 'pw-1');
+    const { secretId, t, v1 } = newTarget();
     await t.publishPending(step(v1, v(2, 'first-try')));
     await t.restore(step(v1));
     expect(
