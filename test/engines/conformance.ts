@@ -38,6 +38,44 @@ export interface EngineFixture {
   sessionsVisible: boolean;
 }
 
+/** A test namespace of the helpers (mysql.ts, redis.ts, mongo.ts): one prefix, its sessions, clean-up. */
+interface HelperNamespace {
+  prefix: string;
+  connectAs(login: string, password: string): Promise<unknown>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * `ready` and `fresh` of an engine whose namespace comes from the helpers: only the engine and the
+ * two login shapes (createTemplate, widen) are the engine's own.
+ */
+export function onHelperNamespace<N extends HelperNamespace>(
+  ready: () => Promise<void>,
+  fresh: () => Promise<N>,
+  parts: {
+    engine(ns: N): Engine;
+    createTemplate(ns: N, suffix: string, password: string): Promise<string>;
+    widen(ns: N, login: string, password: string): Promise<void>;
+  },
+): Pick<EngineFixture, 'ready' | 'fresh'> {
+  return {
+    ready,
+    async fresh() {
+      const ns = await fresh();
+      return {
+        engine: parts.engine(ns),
+        name: (suffix) => ns.prefix + suffix,
+        createTemplate: (suffix, password) => parts.createTemplate(ns, suffix, password),
+        widen: (login, password) => parts.widen(ns, login, password),
+        async connectAs(login, password) {
+          await ns.connectAs(login, password);
+        },
+        cleanup: () => ns.cleanup(),
+      };
+    },
+  };
+}
+
 async function loginError(engine: Engine, username: string, password: string): Promise<unknown> {
   return engine.verifyLogin({ username, password }).then(
     () => undefined,
