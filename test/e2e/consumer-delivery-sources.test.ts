@@ -34,6 +34,21 @@ async function nextVersion(
   });
 }
 
+/** The source reads version 1 ('one'), then sees version 2 ('two') once `publish` makes it current; closes it. */
+async function expectFollowsToV2(
+  source: FileSource | AwsSecretsManagerSource,
+  publish: () => Promise<unknown>,
+): Promise<void> {
+  try {
+    expect(await source.current()).toEqual({ version: 1, username: 'app_v1', password: 'one' });
+    const seen = nextVersion(source);
+    await publish();
+    expect(await seen).toEqual({ version: 2, username: 'app_v2', password: 'two' });
+  } finally {
+    await source.close();
+  }
+}
+
 describe('consumer sources for delivered credentials', () => {
   let root: string;
   beforeEach(() => {
@@ -45,15 +60,9 @@ describe('consumer sources for delivered credentials', () => {
     const dir = join(root, 'app');
     const target = await FileTarget.create(fileTargetSchema.parse({ type: 'file', dir }));
     await target.restore(step(v(1, 'one')));
-    const source = new FileSource({ path: dir, pollMs: 0 });
-    try {
-      expect(await source.current()).toEqual({ version: 1, username: 'app_v1', password: 'one' });
-      const seen = nextVersion(source);
-      await target.publishCurrent(step(v(1, 'one'), v(2, 'two')));
-      expect(await seen).toEqual({ version: 2, username: 'app_v2', password: 'two' });
-    } finally {
-      await source.close();
-    }
+    await expectFollowsToV2(new FileSource({ path: dir, pollMs: 0 }), () =>
+      target.publishCurrent(step(v(1, 'one'), v(2, 'two'))),
+    );
   });
 
   it("FileSource reads AWS's secret JSON (rotatorVersion) and a directory of one file per key", async () => {
@@ -113,14 +122,11 @@ describe('consumer sources for delivered credentials', () => {
       awsSecretsManagerTargetSchema.parse({ type: 'aws-secrets-manager', secretId }),
     );
     await t.publishPending(step(v(1, 'one'), v(2, 'two'))); // AWSCURRENT v1, AWSPENDING v2
-    const source = new AwsSecretsManagerSource({ secretId, ttlMs: 300 });
     try {
-      expect(await source.current()).toEqual({ version: 1, username: 'app_v1', password: 'one' });
-      const seen = nextVersion(source);
-      await t.publishCurrent(step(v(1, 'one'), v(2, 'two')));
-      expect(await seen).toEqual({ version: 2, username: 'app_v2', password: 'two' });
+      await expectFollowsToV2(new AwsSecretsManagerSource({ secretId, ttlMs: 300 }), () =>
+        t.publishCurrent(step(v(1, 'one'), v(2, 'two'))),
+      );
     } finally {
-      await source.close();
       await t.close();
     }
   });
