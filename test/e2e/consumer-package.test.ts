@@ -2,11 +2,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
-import { addDualUserApp } from '../helpers/pg-rig';
-import { withPgRig } from '../helpers/with-pg-rig';
-import { withTempDir } from '../helpers/temp-dir';
+import { withFileDeliveredApp } from '../helpers/with-pg-rig';
 
 /**
  * The consumer library as users get it: `npm pack` of packages/consumer,
@@ -62,31 +60,15 @@ afterAll(async () => {
 });
 
 describe('the consumer package installed from its tarball', () => {
-  const t = withPgRig();
-  const root = withTempDir('consumer-pkg-');
-  let credentialId: string;
-
-  beforeEach(async () => {
-    const app = await t.pg.createLogin('app', 'initial-Pw-1');
-    credentialId = await addDualUserApp(t.rig, t.pg, {
-      login: app,
-      password: 'initial-Pw-1',
-      idPrefix: 'pg-pkg',
-      targets: [{ type: 'file', dir: join(root.path, 'app') }],
-    });
-  });
+  const { t, app } = withFileDeliveredApp('consumer-pkg-', 'pg-pkg');
 
   it('a scratch application runs through a rotation with 0 failed queries', async () => {
-    expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
+    expect(
+      (await t.rig.rotate({ credentialId: app.credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome,
+    ).toBe('rotated');
     const child = spawn(
       process.execPath,
-      [
-        'app.js',
-        join(root.path, 'app'),
-        services.postgres.host,
-        String(services.postgres.port),
-        t.pg.database,
-      ],
+      ['app.js', app.dir, services.postgres.host, String(services.postgres.port), t.pg.database],
       { cwd: scratch, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -95,7 +77,7 @@ describe('the consumer package installed from its tarball', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     for (let i = 0; i < 200 && !err.includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(err).toContain('started');
-    const r = await t.rig.rotate({ credentialId, graceMs: 3000, drainTimeoutMs: 1000 });
+    const r = await t.rig.rotate({ credentialId: app.credentialId, graceMs: 3000, drainTimeoutMs: 1000 });
     expect(r.outcome).toBe('rotated');
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGTERM');

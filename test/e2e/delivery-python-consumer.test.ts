@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, services } from '../helpers/services';
-import { addDualUserApp } from '../helpers/pg-rig';
-import { withPgRig } from '../helpers/with-pg-rig';
-import { withTempDir } from '../helpers/temp-dir';
+import { withFileDeliveredApp } from '../helpers/with-pg-rig';
 
 interface WorkloadResult {
   ok: number;
@@ -43,31 +41,22 @@ function startPythonWorkload(dir: string) {
 }
 
 describe('a Python application (psycopg, 4 processes × 4 connections) reads the file target through a rotation', () => {
-  const t = withPgRig();
-  const root = withTempDir('delivery-python-');
-  let credentialId: string;
-
-  beforeEach(async () => {
-    const app = await t.pg.createLogin('app', 'initial-Pw-1');
-    await t.pg.admin.query(`CREATE TABLE py_counter (n int)`);
-    await t.pg.admin.query(`GRANT INSERT ON py_counter TO "${app}"`);
-    credentialId = await addDualUserApp(t.rig, t.pg, {
-      login: app,
-      password: 'initial-Pw-1',
-      idPrefix: 'pg-py',
-      targets: [{ type: 'file', dir: join(root.path, 'app') }],
-    });
+  const { t, app } = withFileDeliveredApp('delivery-python-', 'pg-py', async (pg, login) => {
+    await pg.admin.query(`CREATE TABLE py_counter (n int)`);
+    await pg.admin.query(`GRANT INSERT ON py_counter TO "${login}"`);
   });
 
   it('0 failed operations across two rotations (old login dropped each time)', async () => {
     // The first rotation publishes the directory; the application starts on it.
-    expect((await t.rig.rotate({ credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome).toBe('rotated');
-    const workload = startPythonWorkload(join(root.path, 'app'));
+    expect(
+      (await t.rig.rotate({ credentialId: app.credentialId, graceMs: 0, drainTimeoutMs: 0 })).outcome,
+    ).toBe('rotated');
+    const workload = startPythonWorkload(app.dir);
     await workload.started();
     await new Promise((r) => setTimeout(r, 1500));
     for (let i = 0; i < 2; i++) {
       // Grace longer than the applications' refresh period (1 s + phase): everyone moves before revoke.
-      const r = await t.rig.rotate({ credentialId, graceMs: 4000, drainTimeoutMs: 2000 });
+      const r = await t.rig.rotate({ credentialId: app.credentialId, graceMs: 4000, drainTimeoutMs: 2000 });
       expect(r.outcome).toBe('rotated');
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -3,10 +3,13 @@
  * which scripts/record-histories.ts also loads outside vitest).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { freshPg, type PgNamespace } from './pg';
+import { addDualUserApp } from './pg-rig';
 import { createRotationRig, type RotationRig } from './rotation';
 import { devServerEnv } from './temporal';
+import { withTempDir } from './temp-dir';
 
 /** What {@link withPgRig} provides; the fields are replaced for every test, so read them inside hooks and tests. */
 export interface PgRig {
@@ -44,4 +47,31 @@ export function withPgRig(): PgRig {
     await pg?.cleanup();
   });
   return f;
+}
+
+/**
+ * withPgRig, a scratch directory (`tempPrefix`), and for each test the login `app` (password
+ * initial-Pw-1) registered as a dual-user credential delivered to a file target in `<scratch>/app`;
+ * `prepare` runs on the login before it is registered. Read `app` inside tests.
+ */
+export function withFileDeliveredApp(
+  tempPrefix: string,
+  idPrefix: string,
+  prepare: (pg: PgNamespace, login: string) => Promise<void> = async () => undefined,
+) {
+  const t = withPgRig();
+  const root = withTempDir(tempPrefix);
+  const app = { credentialId: '', dir: '' };
+  beforeEach(async () => {
+    const login = await t.pg.createLogin('app', 'initial-Pw-1');
+    await prepare(t.pg, login);
+    app.dir = join(root.path, 'app');
+    app.credentialId = await addDualUserApp(t.rig, t.pg, {
+      login,
+      password: 'initial-Pw-1',
+      idPrefix,
+      targets: [{ type: 'file', dir: app.dir }],
+    });
+  });
+  return { t, root, app };
 }
