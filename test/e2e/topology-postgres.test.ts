@@ -12,7 +12,7 @@ import { Client } from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { statusQuery } from '../../src/shared/messages';
 import { freshPg, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin, eventually } from '../helpers/pg-rig';
+import { addPgAdmin, eventually, pgServer } from '../helpers/pg-rig';
 import { capturedLogs, devServerEnv } from '../helpers/temporal';
 import { runCli } from '../helpers/cli';
 import { readRotation } from '../../src/rotation-view';
@@ -80,10 +80,7 @@ describe('rotation with a PostgreSQL replica listed as a node', () => {
     await rig.addCredential(
       {
         id,
-        engine: 'postgres',
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: pg.database,
+        ...pgServer(pg),
         adminCredentialId: adminId,
         baseUsername: app,
         nodes,

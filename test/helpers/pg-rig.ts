@@ -7,7 +7,7 @@ import { uniqueCredentialId, type RotationRig } from './rotation';
 import { services } from './services';
 
 /** Where `pg`'s database is, as a credential definition names it. */
-function pgServer(pg: PgNamespace) {
+export function pgServer(pg: PgNamespace) {
   return {
     engine: 'postgres' as const,
     host: services.postgres.host,
