@@ -29,7 +29,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { escapeIdentifier } from 'pg';
+import { Client as PgClient, escapeIdentifier } from 'pg';
 import * as prettier from 'prettier';
 import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from '../src/codec';
 import { productionActivities } from '../src/runtime';
@@ -54,7 +54,7 @@ import { importCredential, recordingGeneratedPasswords, type RotationRig } from 
 // Type only: workflow modules load only in the workflow sandbox.
 import type { rotateCredential } from '../src/workflows/rotate-credential';
 import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
-import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';
+import { REPO_ROOT, services, testTls, uniqueSuffix } from '../test/helpers/services';
 import { devServerEnv, encryptedClient, testKeyring, uniqueTaskQueue } from '../test/helpers/temporal';
 
 const HISTORIES_DIR = join(REPO_ROOT, 'test', 'replay', 'histories');
@@ -514,6 +514,18 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Issue 13: the replica on 5433 is a node, so the rotation passes the `replicate` step
+    // (patched 'replicate-to-nodes') between verify and promote, and revoke ends old sessions there.
+    name: 'postgres-replicated',
+    async run(c) {
+      const replica = { host: services.postgres.host, port: services.postgresReplicaPort };
+      const adminId = await addPgAdmin(c.rig, c.pg, [replica]);
+      const app = await addPgApp(c.rig, c.pg, adminId, 'replicated', { definition: { nodes: [replica] } });
+      await untilOnReplica(replica, app.login);
+      return [await rotateThroughGrace(c, 'postgres-replicated', app.id, 'dual-user')];
+    },
+  },
+  {
     name: 'dry-run',
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'plan');
@@ -594,6 +606,22 @@ async function waitForPhase(h: WorkflowHandle, phases: string[], timeoutMs = 60_
     await sleep(100);
   }
   throw new Error(`${h.workflowId}: phase ${phases.join('/')} not reached (last seen: ${last})`);
+}
+
+/** Until the standby has replayed the creation of `role` (preflight refuses a node that lacks the login). */
+async function untilOnReplica(replica: { host: string; port: number }, role: string): Promise<void> {
+  const { user, password } = services.postgres;
+  const db = new PgClient({ ...replica, database: 'postgres', user, password, ssl: testTls(replica.host) });
+  await db.connect();
+  try {
+    for (const until = Date.now() + 30_000; Date.now() < until; await sleep(100)) {
+      const { rowCount } = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (rowCount) return;
+    }
+    throw new Error(`replica ${replica.host}:${replica.port} has not replayed role ${role} in 30 s`);
+  } finally {
+    await db.end();
+  }
 }
 
 /** The engine's admin (from scripts/services.env) as a credential of the recording store. */
