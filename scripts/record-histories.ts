@@ -52,8 +52,8 @@ import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
 import { importCredential, recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
 // Type only: workflow modules load only in the workflow sandbox.
-import type { rotateCredential } from '../src/workflows/rotate-credential';
-import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
+import { rotateCredential } from '../src/workflows/rotate-credential';
+import { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
 import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';
 import { devServerEnv, encryptedClient, testKeyring, uniqueTaskQueue } from '../test/helpers/temporal';
 
@@ -452,7 +452,7 @@ const SCENARIOS: Scenario[] = [
         await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_b', { labels: { team } }),
       ];
       const input: FleetInput = { selector: { labels: { team } }, concurrency: 2, rotation: NO_GRACE };
-      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
+      const h = await c.client.workflow.start(rotateFleet, {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `fleet/replay-${uniqueSuffix()}`,
@@ -477,7 +477,7 @@ const SCENARIOS: Scenario[] = [
         await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
       ];
       const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
-      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
+      const h = await c.client.workflow.start(rotateFleet, {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
@@ -499,7 +499,7 @@ const SCENARIOS: Scenario[] = [
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'sched');
       const input: RotationInput = { credentialId: app.id, ...NO_GRACE };
-      const h = await c.client.workflow.start<typeof scheduledRotation>('scheduledRotation', {
+      const h = await c.client.workflow.start(scheduledRotation, {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `schedule-launcher/replay-${uniqueSuffix()}`,
@@ -517,7 +517,7 @@ const SCENARIOS: Scenario[] = [
     name: 'dry-run',
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'plan');
-      const h = await c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
+      const h = await c.client.workflow.start(rotateCredential, {
         args: [{ credentialId: app.id, dryRun: true } satisfies RotationInput],
         taskQueue: c.taskQueue,
         workflowId: planWorkflowId(app.id),
@@ -541,7 +541,7 @@ async function rotateThroughGrace(c: Ctx, name: string, id: string, strategy: st
 type RotationHandle = WorkflowHandle<typeof rotateCredential>;
 
 function start(c: Ctx, input: RotationInput): Promise<RotationHandle> {
-  return c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
+  return c.client.workflow.start(rotateCredential, {
     args: [input],
     taskQueue: c.taskQueue,
     workflowId: rotationWorkflowId(input.credentialId),

@@ -9,7 +9,7 @@ import { rotationInputProblems } from '../../shared/rotation-input';
 import type { ConsumerStatus, RotationInput } from '../../shared/types';
 // Type only: the workflow module cannot load outside the workflow sandbox (its
 // metrics are created at module load), so starts name the type and check it.
-import type { rotateCredential } from '../../workflows/rotate-credential';
+import { rotateCredential } from '../../workflows/rotate-credential';
 import { withClient, withStore } from '../context';
 import { CliError, EXIT, exitCodeFor } from '../exit-codes';
 import { formatDryRun, formatView, type DryRunReport } from '../format';
@@ -104,7 +104,7 @@ export async function startRotation(client: Client, cfg: RotatorConfig, input: R
   if (problems) throw new CliError(`invalid rotation input: ${problems}`, EXIT.usage);
   await assertRotatable(cfg, input.credentialId);
   try {
-    return await client.workflow.start<typeof rotateCredential>('rotateCredential', {
+    return await client.workflow.start(rotateCredential, {
       args: [input],
       taskQueue: cfg.temporal.taskQueue,
       workflowId: rotationWorkflowId(input.credentialId),
@@ -141,7 +141,7 @@ export async function dryRunRotation(
   cfg: RotatorConfig,
   input: RotationInput,
 ): Promise<DryRunReport> {
-  const handle = await client.workflow.start<typeof rotateCredential>('rotateCredential', {
+  const handle = await client.workflow.start(rotateCredential, {
     args: [{ ...input, dryRun: true }],
     taskQueue: cfg.temporal.taskQueue,
     workflowId: planWorkflowId(input.credentialId),
