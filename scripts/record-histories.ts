@@ -51,7 +51,6 @@ import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
 import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
 import { importCredential, recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
-// Type only: workflow modules load only in the workflow sandbox.
 import { rotateCredential } from '../src/workflows/rotate-credential';
 import { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
 import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';

@@ -3,8 +3,7 @@ import type { RotatorConfig } from './config';
 import { ConfigError } from './errors';
 import type { FleetInput, RotationInput } from './shared/types';
 import type { CredentialStore } from './store/types';
-// Type only: the workflow module loads only in the workflow sandbox (its metrics are created at
-// module load), so schedules name the workflow type and the compiler checks the arguments.
+// By function reference: the compiler checks each schedule's arguments against the workflow.
 import { rotateFleet, scheduledRotation } from './workflows/rotate-fleet';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

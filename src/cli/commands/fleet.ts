@@ -1,7 +1,6 @@
 /** `fleet rotate`: many credentials, bounded concurrency, one fleet workflow. */
 import type { Command } from 'commander';
 import type { FleetInput } from '../../shared/types';
-// Type only: see commands/rotate.ts.
 import { rotateFleet } from '../../workflows/rotate-fleet';
 import { withClient } from '../context';
 import { CliError, EXIT } from '../exit-codes';

@@ -7,8 +7,7 @@ import { planWorkflowId, rotationWorkflowId } from '../../shared/constants';
 import { rootCause } from '../../shared/error-cause';
 import { rotationInputProblems } from '../../shared/rotation-input';
 import type { ConsumerStatus, RotationInput } from '../../shared/types';
-// Type only: the workflow module cannot load outside the workflow sandbox (its
-// metrics are created at module load), so starts name the type and check it.
+// Started by function reference: input and result are typed by the workflow itself.
 import { rotateCredential } from '../../workflows/rotate-credential';
 import { withClient, withStore } from '../context';
 import { CliError, EXIT, exitCodeFor } from '../exit-codes';
