@@ -445,17 +445,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'fleet',
     async run(c) {
-      const team = `replay-${uniqueSuffix()}`;
-      const apps = [
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_a', { labels: { team } }),
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_b', { labels: { team } }),
-      ];
-      const input: FleetInput = { selector: { labels: { team } }, concurrency: 2, rotation: NO_GRACE };
-      const h = await c.client.workflow.start(rotateFleet, {
-        args: [input],
-        taskQueue: c.taskQueue,
-        workflowId: `fleet/replay-${uniqueSuffix()}`,
-      });
+      const { apps, h } = await startFleetOfTwo(c, 'fleet', { concurrency: 2, rotation: NO_GRACE });
       const summary = await h.result();
       if (summary.rotated.length !== 2) throw new Error(`fleet: ${JSON.stringify(summary)}`);
       const out: Recorded[] = [{ name: 'fleet', workflowId: h.workflowId, runId: await runIdOf(h) }];
@@ -470,17 +460,7 @@ const SCENARIOS: Scenario[] = [
     // Cancelling a fleet stops launching; the running rotation is abandoned, not cancelled.
     name: 'fleet-cancelled',
     async run(c) {
-      const team = `replay-${uniqueSuffix()}`;
-      const apps = [
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_a', { labels: { team } }),
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
-      ];
-      const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
-      const h = await c.client.workflow.start(rotateFleet, {
-        args: [input],
-        taskQueue: c.taskQueue,
-        workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
-      });
+      const { apps, h } = await startFleetOfTwo(c, 'fcancel', { concurrency: 1, rotation: LONG_GRACE });
       const children = apps.map((a) => c.client.workflow.getHandle(rotationWorkflowId(a.id)));
       const first = await firstInGrace(children);
       await h.cancel();
@@ -537,6 +517,21 @@ async function rotateThroughGrace(c: Ctx, name: string, id: string, strategy: st
 }
 
 /** A rotation's handle, typed by the workflow's signature. */
+/** Two PostgreSQL apps `<prefix>_a`, `<prefix>_b` under a fresh label, and a fleet run over that label. */
+async function startFleetOfTwo(c: Ctx, prefix: string, opts: Omit<FleetInput, 'selector'>) {
+  const team = `replay-${uniqueSuffix()}`;
+  const apps = [
+    await addPgApp(c.rig, c.pg, c.pgAdminId, `${prefix}_a`, { labels: { team } }),
+    await addPgApp(c.rig, c.pg, c.pgAdminId, `${prefix}_b`, { labels: { team } }),
+  ];
+  const h = await c.client.workflow.start(rotateFleet, {
+    args: [{ selector: { labels: { team } }, ...opts }],
+    taskQueue: c.taskQueue,
+    workflowId: `fleet/replay-${prefix}-${uniqueSuffix()}`,
+  });
+  return { apps, h };
+}
+
 type RotationHandle = WorkflowHandle<typeof rotateCredential>;
 
 function start(c: Ctx, input: RotationInput): Promise<RotationHandle> {
