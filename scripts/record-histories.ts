@@ -613,21 +613,7 @@ async function addMysqlApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Pro
     `CREATE TABLE IF NOT EXISTS ${ns.database}.orders (id int auto_increment primary key, item text)`,
   );
   await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
-  const id = `replay-mysql-${strategy}/${uniqueSuffix()}`;
-  await c.rig.addCredential(
-    {
-      id,
-      engine: 'mysql',
-      host: services.mysql.host,
-      port: services.mysql.port,
-      database: ns.database,
-      adminCredentialId: c.mysqlAdminId,
-      baseUsername: login,
-      strategy,
-    },
-    { username: login, password },
-  );
-  return id;
+  return addApp(c, 'mysql', strategy, c.mysqlAdminId, { login, password }, { database: ns.database });
 }
 
 async function addRedisApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Promise<string> {
@@ -643,20 +629,7 @@ async function addRedisApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Pro
     '+set',
     '+ping',
   );
-  const id = `replay-redis-${strategy}/${uniqueSuffix()}`;
-  await c.rig.addCredential(
-    {
-      id,
-      engine: 'redis',
-      host: services.redis.host,
-      port: services.redis.port,
-      adminCredentialId: c.redisAdminId,
-      baseUsername: login,
-      strategy,
-    },
-    { username: login, password },
-  );
-  return id;
+  return addApp(c, 'redis', strategy, c.redisAdminId, { login, password }, {});
 }
 
 async function addMongoApp(c: Ctx): Promise<string> {
@@ -664,19 +637,23 @@ async function addMongoApp(c: Ctx): Promise<string> {
   const password = `Init-${uniqueSuffix()}-Pw1`;
   // FerretDB rejects roles in createUser (docs/engine-notes-mongodb.md).
   const login = await ns.createUser('app', password);
-  const id = `replay-mongodb-dual-user/${uniqueSuffix()}`;
+  return addApp(c, 'mongodb', 'dual-user', c.mongoAdminId, { login, password }, { database: ns.database });
+}
+
+/** An application login of the engine's shared server as a credential the engine's admin rotates. */
+async function addApp(
+  c: Ctx,
+  engine: 'mysql' | 'redis' | 'mongodb',
+  strategy: 'dual-password' | 'dual-user',
+  adminCredentialId: string,
+  app: { login: string; password: string },
+  extra: { database?: string },
+): Promise<string> {
+  const { host, port } = engine === 'mongodb' ? services.mongo : services[engine];
+  const id = `replay-${engine}-${strategy}/${uniqueSuffix()}`;
   await c.rig.addCredential(
-    {
-      id,
-      engine: 'mongodb',
-      host: services.mongo.host,
-      port: services.mongo.port,
-      database: ns.database,
-      adminCredentialId: c.mongoAdminId,
-      baseUsername: login,
-      strategy: 'dual-user',
-    },
-    { username: login, password },
+    { id, engine, host, port, ...extra, adminCredentialId, baseUsername: app.login, strategy },
+    { username: app.login, password: app.password },
   );
   return id;
 }
