@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
-import type { FleetSummary } from '../src/shared/types';
+import { rotateFleet } from '../src/workflows/rotate-fleet';
 import { createBenchRig, type BenchRigOptions } from './lib/rotation-rig';
 import { createPgFixture, pgAdminFromEnv, type PgFixture } from './lib/pg-fixture';
 
@@ -86,7 +86,7 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
     const t0 = Date.now();
     const cpu0 = process.cpuUsage();
     const [summary, peakRss] = await withPeakRss(async () => {
-      const handle = await rig.client.workflow.start('rotateFleet', {
+      const handle = await rig.client.workflow.start(rotateFleet, {
         args: [
           {
             selector: { labels: { fleet: label } },
@@ -97,7 +97,7 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
         taskQueue: rig.taskQueue,
         workflowId: `bench-fleet-${label}-${Date.now()}`,
       });
-      return (await handle.result()) as FleetSummary;
+      return await handle.result();
     });
     const seconds = (Date.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);

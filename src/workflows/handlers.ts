@@ -52,37 +52,30 @@ export function registerHandlers(t: RotationTracker): void {
   setHandler(statusQuery, () => t.status());
   setHandler(consumerHeartbeatSignal, (hb) => t.heartbeat(hb));
 
-  setHandler(
-    abortUpdate,
-    (req) => {
-      t.requestAbort(req?.reason ?? 'no reason given', req?.by);
-      return reply(t.isPromoted ? 'rollback' : 'abort');
-    },
-    {
-      validator: (req) => {
-        parseOperatorRequest(operatorRequestSchema, 'abort', req);
-        if (t.isParked()) refuse('abort', t, 'the run waits for `resolve` (retry or abandon)');
-        if (!STOPPABLE.has(t.currentPhase()))
-          refuse('abort', t, 'the rotation is past the point of no return');
+  // abort and rollback take the same request in the same phases; the tracker tells them apart
+  // (before promote a rollback is an abort).
+  const setStopHandler = (
+    update: typeof abortUpdate,
+    what: string,
+    request: (reason: string, by?: string) => void,
+  ): void =>
+    setHandler(
+      update,
+      (req) => {
+        request(req?.reason ?? 'no reason given', req?.by);
+        return reply(t.isPromoted ? 'rollback' : 'abort');
       },
-    },
-  );
-
-  setHandler(
-    rollbackUpdate,
-    (req) => {
-      t.requestRollback(req?.reason ?? 'no reason given', req?.by);
-      return reply(t.isPromoted ? 'rollback' : 'abort');
-    },
-    {
-      validator: (req) => {
-        parseOperatorRequest(operatorRequestSchema, 'rollback', req);
-        if (t.isParked()) refuse('rollback', t, 'the run waits for `resolve` (retry or abandon)');
-        if (!STOPPABLE.has(t.currentPhase()))
-          refuse('rollback', t, 'the rotation is past the point of no return');
+      {
+        validator: (req) => {
+          parseOperatorRequest(operatorRequestSchema, what, req);
+          if (t.isParked()) refuse(what, t, 'the run waits for `resolve` (retry or abandon)');
+          if (!STOPPABLE.has(t.currentPhase()))
+            refuse(what, t, 'the rotation is past the point of no return');
+        },
       },
-    },
-  );
+    );
+  setStopHandler(abortUpdate, 'abort', (reason, by) => t.requestAbort(reason, by));
+  setStopHandler(rollbackUpdate, 'rollback', (reason, by) => t.requestRollback(reason, by));
 
   setHandler(
     extendGraceUpdate,
