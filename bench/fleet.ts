@@ -15,12 +15,14 @@
  * Default: sizes 100,500,2000, both backends. Writes reports/bench-fleet.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { FleetSummary } from '../src/shared/types';
+import { rotationWorkflowId } from '../src/shared/constants';
+import { closeSharedConnections } from '../src/engines';
 import { createBenchRig, type BenchRigOptions } from './lib/rotation-rig';
 import { createPgFixture, pgAdminFromEnv, type PgFixture } from './lib/pg-fixture';
 
@@ -43,6 +45,75 @@ const WORKER: BenchRigOptions['worker'] = flags['max-cached']
 const admin = pgAdminFromEnv(env);
 
 const at = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+
+/** CPU ms (user + system) of a /proc stat file, or NaN if unreadable. */
+function statCpuMs(path: string): number {
+  try {
+    // Fields after "(comm)": state is 3rd, utime 14th, stime 15th (1-based in proc(5)).
+    const fields = readFileSync(path, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+/** Pids whose command line matches: the Temporal dev server, the PostgreSQL backends (shared, so neighbours count too). */
+function pidsOf(match: (cmdline: string, comm: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (match(cmd, comm)) pids.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU of the parts of one run: this process's main thread (activities,
+ * client, bench), its other threads (workflow sandbox thread, the SDK's Rust
+ * core, libuv pool, GC helpers), the Temporal dev server, and PostgreSQL
+ * (its processes alive at the end; backends that exit within the run are
+ * missed, so a lower bound). Both servers are shared: neighbours count too.
+ */
+function cpuSnapshot() {
+  const tasks = readdirSync('/proc/self/task');
+  const main = statCpuMs(`/proc/self/task/${process.pid}/stat`);
+  const perPid = (pids: number[]) => new Map(pids.map((p) => [p, statCpuMs(`/proc/${p}/stat`) || 0]));
+  return {
+    main,
+    others: statCpuMs('/proc/self/stat') - main,
+    tasks: new Map(tasks.map((t) => [Number(t), statCpuMs(`/proc/self/task/${t}/stat`) || 0])),
+    temporal: perPid(pidsOf((cmd) => /temporal/.test(cmd) && /start-dev/.test(cmd))),
+    postgres: perPid(pidsOf((_, comm) => comm === 'postgres')),
+  };
+}
+
+type CpuSnapshot = ReturnType<typeof cpuSnapshot>;
+
+function cpuPerRotation(a: CpuSnapshot, b: CpuSnapshot, n: number) {
+  const grew = (x: Map<number, number>, y: Map<number, number>) =>
+    [...y].reduce((s, [pid, ms]) => s + ms - (x.get(pid) ?? 0), 0);
+  const per = (ms: number) => Math.round(ms / n);
+  // The busiest threads (by id): the workflow thread and the SDK core's show up here.
+  const busiest = [...b.tasks]
+    .map(([tid, ms]) => [tid, per(ms - (a.tasks.get(tid) ?? 0))] as const)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 6);
+  return {
+    busiestThreadsCpuMsPerRotation: Object.fromEntries(busiest.map(([tid, ms]) => [String(tid), ms])),
+    workerMainThreadCpuMsPerRotation: per(b.main - a.main),
+    workerOtherThreadsCpuMsPerRotation: per(b.others - a.others),
+    temporalServerCpuMsPerRotation: per(grew(a.temporal, b.temporal)),
+    postgresCpuMsPerRotation: per(grew(a.postgres, b.postgres)),
+  };
+}
 
 /** Peak RSS while fn runs, sampled every 200 ms. */
 async function withPeakRss<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -85,6 +156,10 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
     }
     const t0 = Date.now();
     const cpu0 = process.cpuUsage();
+    const snap0 = cpuSnapshot();
+    const load0 = loadavg()[0] ?? NaN;
+    // For --cpu-prof runs: the window to keep (µs, the profiler's monotonic clock).
+    const windowUs = [Number(process.hrtime.bigint() / 1000n)];
     const [summary, peakRss] = await withPeakRss(async () => {
       const handle = await rig.client.workflow.start('rotateFleet', {
         args: [
@@ -101,6 +176,9 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
     });
     const seconds = (Date.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const parts = cpuPerRotation(snap0, cpuSnapshot(), size);
+    windowUs.push(Number(process.hrtime.bigint() / 1000n));
+    const historyEvents = await historyLength(rig, ids[0]!);
     const per: number[] = [];
     for (const id of ids) {
       const audit = await rig.store.listAudit(id);
@@ -128,9 +206,24 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
       peakRssMb: Math.round(peakRss / 1024 / 1024),
       // CPU of this process (worker + client) per rotation: what a loaded, shared machine distorts least.
       workerCpuMsPerRotation: Math.round((cpu.user + cpu.system) / 1000 / size),
+      ...parts,
+      historyEventsPerRotation: historyEvents,
+      loadAverage: [+load0.toFixed(1), +(loadavg()[0] ?? NaN).toFixed(1)],
+      profileWindowUs: windowUs,
     };
   } finally {
     await rig.close();
+    await closeSharedConnections();
+  }
+}
+
+/** History events of one child rotation (the fleet names it after its credential). */
+async function historyLength(rig: Awaited<ReturnType<typeof createBenchRig>>, credentialId: string) {
+  try {
+    const history = await rig.client.workflow.getHandle(rotationWorkflowId(credentialId)).fetchHistory();
+    return history.events?.length ?? NaN;
+  } catch {
+    return NaN;
   }
 }
 
@@ -158,7 +251,10 @@ async function main(): Promise<void> {
         results.push(r);
         console.log(
           `  ${backend.padEnd(11)} ${String(size).padStart(5)} credentials: ${r.seconds} s (${r.perSecond}/s), ` +
-            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, rolled back ${r.rolledBack}, aborted ${r.aborted}, skipped ${r.skipped}, peak RSS ${r.peakRssMb} MB, worker CPU ${r.workerCpuMsPerRotation} ms/rotation`,
+            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, rolled back ${r.rolledBack}, aborted ${r.aborted}, skipped ${r.skipped}, peak RSS ${r.peakRssMb} MB, worker CPU ${r.workerCpuMsPerRotation} ms/rotation ` +
+            `(main thread ${r.workerMainThreadCpuMsPerRotation}, other threads ${r.workerOtherThreadsCpuMsPerRotation}), ` +
+            `Temporal server ${r.temporalServerCpuMsPerRotation} ms/rotation, PostgreSQL ≥ ${r.postgresCpuMsPerRotation} ms/rotation, ` +
+            `${r.historyEventsPerRotation} history events/rotation, load ${r.loadAverage.join(' → ')}`,
         );
       }
     }

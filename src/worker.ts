@@ -5,6 +5,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { encryptedDataConverter } from './codec';
 import { loadConfig } from './config';
 import { createHealthServer } from './health';
+import { closeSharedConnections } from './engines';
 import { createLogger } from './logger';
 import { gatewayFromEnv } from './heartbeat-gateway';
 import { startRevokedPurge } from './revoked-purge';
@@ -96,6 +97,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     await gateway?.close();
     await gatewayClient?.connection.close();
     await store.close();
+    await closeSharedConnections();
     await connection.close();
     log.info('worker stopped');
   }

@@ -1,0 +1,100 @@
+/**
+ * Admin connections are pooled across engine objects (one per activity), but
+ * never across admin passwords: after the admin's password is rotated, no
+ * session that logged in with the old one is used again, and shutdown closes
+ * every pool.
+ */
+import { escapeLiteral as lit } from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeSharedConnections } from '../../../src/engines';
+import { createPostgresEngine } from '../../../src/engines/postgres';
+import { adminPoolCount } from '../../../src/engines/postgres/admin-pools';
+import { ConfigError } from '../../../src/errors';
+import { generatePassword } from '../../../src/engines/password';
+import { adminConnection } from '../../helpers/engines';
+import { freshPg, type PgNamespace } from '../../helpers/pg';
+import { eventually } from '../../helpers/pg-rig';
+
+let ns: PgNamespace | undefined;
+afterEach(async () => {
+  await closeSharedConnections();
+  await ns?.cleanup();
+  ns = undefined;
+});
+
+/** One admin query through a new engine object, closed afterwards (as an activity does). */
+async function oneActivity(ns: PgNamespace, username: string, password: string): Promise<void> {
+  const engine = createPostgresEngine(
+    adminConnection('postgres', { database: ns.database, admin: { username, password } }),
+  );
+  try {
+    await engine.listSessions(`${ns.prefix}nobody`);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Backends of `user` opened by the rotator (application_name db-rotator). */
+async function rotatorBackends(ns: PgNamespace, user: string): Promise<number[]> {
+  const { rows } = await ns.admin.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE usename = $1 AND application_name = 'db-rotator' ORDER BY pid`,
+    [user],
+  );
+  return rows.map((r) => r.pid);
+}
+
+describe('PostgreSQL admin connection pools', () => {
+  it('reuses the admin session between engines, never after the admin password changed', async () => {
+    ns = await freshPg();
+    const pwA = generatePassword();
+    const admin = await ns.createLogin('adm', pwA, 'CREATEROLE');
+
+    await oneActivity(ns, admin, pwA);
+    const first = await rotatorBackends(ns, admin);
+    expect(first).toHaveLength(1); // still open after the engine closed: pooled
+    await oneActivity(ns, admin, pwA);
+    expect(await rotatorBackends(ns, admin)).toEqual(first); // the next engine used it, no new login
+
+    const pwB = generatePassword();
+    await ns.admin.query(`ALTER ROLE "${admin}" PASSWORD ${lit(pwB)}`);
+    await oneActivity(ns, admin, pwB);
+    // The session that logged in with the old password is closed, the new password logged in afresh.
+    const after = await eventually(async () => {
+      const pids = await rotatorBackends(ns!, admin);
+      return pids.length === 1 && !first.includes(pids[0]!) && pids;
+    }, 10_000);
+    expect(after).toHaveLength(1);
+    // And the old password is really tried against the server again: refused, not served from a pool.
+    await expect(oneActivity(ns, admin, pwA)).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('closes every pool on shutdown', async () => {
+    ns = await freshPg();
+    const pw = generatePassword();
+    const admin = await ns.createLogin('adm', pw, 'CREATEROLE');
+    await oneActivity(ns, admin, pw);
+    expect(await rotatorBackends(ns, admin)).toHaveLength(1);
+    expect(adminPoolCount()).toBeGreaterThan(0);
+
+    await closeSharedConnections();
+    expect(adminPoolCount()).toBe(0);
+    await eventually(async () => (await rotatorBackends(ns!, admin)).length === 0, 10_000);
+  });
+
+  it('skips the pooled admin sessions of other engines when listing sessions', async () => {
+    ns = await freshPg();
+    const pw = generatePassword();
+    const admin = await ns.createLogin('adm', pw, 'CREATEROLE');
+    await oneActivity(ns, admin, pw);
+    const pooled = await rotatorBackends(ns, admin);
+    const engine = createPostgresEngine(
+      adminConnection('postgres', { database: ns.database, admin: { username: admin, password: pw } }),
+    );
+    try {
+      const listed = (await engine.listSessions(admin)).map((s) => Number(s.id));
+      for (const pid of pooled) expect(listed).not.toContain(pid);
+    } finally {
+      await engine.close();
+    }
+  });
+});
