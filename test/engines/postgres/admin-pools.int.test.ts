@@ -4,10 +4,10 @@
  * session that logged in with the old one is used again, and shutdown closes
  * every pool.
  */
-import { escapeLiteral as lit } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeSharedConnections } from '../../../src/engines';
-import { createPostgresEngine } from '../../../src/engines/postgres';
+import { createPostgresEngine, type PostgresEngine } from '../../../src/engines/postgres';
 import { adminPoolCount } from '../../../src/engines/postgres/admin-pools';
 import { ConfigError } from '../../../src/errors';
 import { generatePassword } from '../../../src/engines/password';
@@ -22,16 +22,30 @@ afterEach(async () => {
   ns = undefined;
 });
 
-/** One admin query through a new engine object, closed afterwards (as an activity does). */
-async function oneActivity(ns: PgNamespace, username: string, password: string): Promise<void> {
+/** Admin work through a new engine object, closed afterwards (as an activity does). */
+async function oneActivity<T>(
+  ns: PgNamespace,
+  username: string,
+  password: string,
+  work: (engine: PostgresEngine) => Promise<T> = (e) => e.listSessions(`${ns.prefix}nobody`) as Promise<T>,
+): Promise<T> {
   const engine = createPostgresEngine(
     adminConnection('postgres', { database: ns.database, admin: { username, password } }),
   );
   try {
-    await engine.listSessions(`${ns.prefix}nobody`);
+    return await work(engine);
   } finally {
     await engine.close();
   }
+}
+
+/** A fresh database with a CREATEROLE admin login that one activity has used (its pool is open). */
+async function usedAdmin() {
+  ns = await freshPg();
+  const password = generatePassword();
+  const admin = await ns.createLogin('adm', password, 'CREATEROLE');
+  await oneActivity(ns, admin, password);
+  return { ns, admin, password, pooled: await rotatorBackends(ns, admin) };
 }
 
 /** Backends of `user` opened by the rotator (application_name db-rotator). */
@@ -45,22 +59,17 @@ async function rotatorBackends(ns: PgNamespace, user: string): Promise<number[]>
 
 describe('PostgreSQL admin connection pools', () => {
   it('reuses the admin session between engines, never after the admin password changed', async () => {
-    ns = await freshPg();
-    const pwA = generatePassword();
-    const admin = await ns.createLogin('adm', pwA, 'CREATEROLE');
-
-    await oneActivity(ns, admin, pwA);
-    const first = await rotatorBackends(ns, admin);
+    const { ns, admin, password: pwA, pooled: first } = await usedAdmin();
     expect(first).toHaveLength(1); // still open after the engine closed: pooled
     await oneActivity(ns, admin, pwA);
     expect(await rotatorBackends(ns, admin)).toEqual(first); // the next engine used it, no new login
 
     const pwB = generatePassword();
-    await ns.admin.query(`ALTER ROLE "${admin}" PASSWORD ${lit(pwB)}`);
+    await ns.admin.query(`ALTER ROLE ${escapeIdentifier(admin)} PASSWORD ${escapeLiteral(pwB)}`);
     await oneActivity(ns, admin, pwB);
     // The session that logged in with the old password is closed, the new password logged in afresh.
     const after = await eventually(async () => {
-      const pids = await rotatorBackends(ns!, admin);
+      const pids = await rotatorBackends(ns, admin);
       return pids.length === 1 && !first.includes(pids[0]!) && pids;
     }, 10_000);
     expect(after).toHaveLength(1);
@@ -69,32 +78,25 @@ describe('PostgreSQL admin connection pools', () => {
   });
 
   it('closes every pool on shutdown', async () => {
-    ns = await freshPg();
-    const pw = generatePassword();
-    const admin = await ns.createLogin('adm', pw, 'CREATEROLE');
-    await oneActivity(ns, admin, pw);
-    expect(await rotatorBackends(ns, admin)).toHaveLength(1);
+    const { ns, admin, pooled } = await usedAdmin();
+    expect(pooled).toHaveLength(1);
     expect(adminPoolCount()).toBeGreaterThan(0);
 
     await closeSharedConnections();
     expect(adminPoolCount()).toBe(0);
-    await eventually(async () => (await rotatorBackends(ns!, admin)).length === 0, 10_000);
+    await eventually(async () => (await rotatorBackends(ns, admin)).length === 0, 10_000);
   });
 
   it('skips the pooled admin sessions of other engines when listing sessions', async () => {
-    ns = await freshPg();
-    const pw = generatePassword();
-    const admin = await ns.createLogin('adm', pw, 'CREATEROLE');
-    await oneActivity(ns, admin, pw);
-    const pooled = await rotatorBackends(ns, admin);
-    const engine = createPostgresEngine(
-      adminConnection('postgres', { database: ns.database, admin: { username: admin, password: pw } }),
+    const { ns, admin, password } = await usedAdmin();
+    const nobody = `${ns.prefix}nobody`;
+    // Two at once: the pool holds two sessions, one of them idle while the next engine lists.
+    await oneActivity(ns, admin, password, (e) =>
+      Promise.all([e.listSessions(nobody), e.listSessions(nobody)]),
     );
-    try {
-      const listed = (await engine.listSessions(admin)).map((s) => Number(s.id));
-      for (const pid of pooled) expect(listed).not.toContain(pid);
-    } finally {
-      await engine.close();
-    }
+    const pooled = await rotatorBackends(ns, admin);
+    expect(pooled).toHaveLength(2);
+    const listed = await oneActivity(ns, admin, password, (e) => e.listSessions(admin));
+    expect(listed.filter((s) => pooled.includes(Number(s.id)))).toEqual([]);
   });
 });
