@@ -211,6 +211,7 @@ export class PgConnector {
     } catch (err) {
       throw mapPgError(err, `${context}: connecting to database ${database}`);
     }
+    let failed = false;
     try {
       await client.query('BEGIN');
       // Concurrent GRANT/REVOKE on one object fail with "tuple concurrently
@@ -220,10 +221,13 @@ export class PgConnector {
       await client.query('COMMIT');
       return result;
     } catch (err) {
+      failed = true;
       await client.query('ROLLBACK').catch(() => undefined);
       throw mapPgError(err, context);
     } finally {
-      client.release();
+      // The pool is shared by later activities: a connection that failed mid-transaction
+      // (possibly broken, or left in an aborted transaction) is closed, not handed on.
+      client.release(failed);
     }
   }
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeSharedConnections } from '../../../src/engines';
 import { createPostgresEngine, type PostgresEngine } from '../../../src/engines/postgres';
 import { adminPoolCount } from '../../../src/engines/postgres/admin-pools';
+import { PgConnector } from '../../../src/engines/postgres/sql';
 import { ConfigError } from '../../../src/errors';
 import { generatePassword } from '../../../src/engines/password';
 import { adminConnection } from '../../helpers/engines';
@@ -98,5 +99,30 @@ describe('PostgreSQL admin connection pools', () => {
     expect(pooled).toHaveLength(2);
     const listed = await oneActivity(ns, admin, password, (e) => e.listSessions(admin));
     expect(listed.filter((s) => pooled.includes(Number(s.id)))).toEqual([]);
+  });
+
+  it('closes a connection whose transaction failed instead of handing it to the next engine', async () => {
+    const { ns, admin, password } = await usedAdmin();
+    const conn = adminConnection('postgres', { database: ns.database, admin: { username: admin, password } });
+    const db = new PgConnector(conn);
+    try {
+      const pidOf = async (run: (sql: string) => Promise<Array<Record<string, unknown>>>) =>
+        Number((await run('SELECT pg_backend_pid() AS pid'))[0]!.pid);
+      const ok = await db.transaction(ns.database, 'ok', async (c) =>
+        pidOf(async (q) => (await c.query(q)).rows),
+      );
+      expect(await pidOf((q) => db.query(ns.database, q))).toBe(ok); // a good one is reused
+      let failedPid = 0;
+      await expect(
+        db.transaction(ns.database, 'failing', async (c) => {
+          failedPid = await pidOf(async (q) => (await c.query(q)).rows);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await pidOf((q) => db.query(ns.database, q))).not.toBe(failedPid);
+      await eventually(async () => !(await rotatorBackends(ns, admin)).includes(failedPid), 10_000);
+    } finally {
+      await db.close();
+    }
   });
 });
