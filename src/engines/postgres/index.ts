@@ -45,6 +45,7 @@ import { drainSessions, endSessions, listSessions } from './sessions';
 import { hasSqlState, mapPgError, PgConnector, quoteName, scopeDatabases, type ServerVersion } from './sql';
 import { scramSha256Verifier } from './scram';
 
+export { closeAdminPools } from './admin-pools';
 export const POSTGRES_MIN_VERSION_NUM = 110000;
 
 export function createPostgresEngine(conn: EngineConnection): PostgresEngine {
