@@ -8,6 +8,7 @@ import { CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import type { ReplicateProgress } from './activities/topology';
+import { consumersAsOfNow } from './rotation-consumers';
 import { rotationWorkflowId } from './shared/constants';
 import { describeRootCause } from './shared/error-cause';
 import type { Phase, RotationResult, RotationStatus } from './shared/types';
@@ -46,6 +47,8 @@ export async function readRotation(client: Client, credentialId: string): Promis
   const handle = client.workflow.getHandle(rotationWorkflowId(credentialId));
   const d = await handle.describe();
   const view = viewOf(d, await closeOf(client, d));
+  // Best effort: a history this client cannot read leaves the status as published.
+  if (view.status) view.status = await consumersAsOfNow(client, d, view.status).catch(() => view.status);
   const replicate = await replicateProgressOf(client, d);
   if (replicate) view.replicate = replicate;
   return view;
