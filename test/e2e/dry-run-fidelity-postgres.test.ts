@@ -11,8 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { EXIT, type DryRunReport } from '../../src/client';
 import { runCli } from '../helpers/cli';
-import { addPgAdmin } from '../helpers/pg-rig';
-import { uniqueCredentialId } from '../helpers/rotation';
+import { addPgAppWithAdmin } from '../helpers/pg-app';
 import { services, uniqueSuffix } from '../helpers/services';
 import { withPgRig } from '../helpers/with-pg-rig';
 
@@ -70,24 +69,16 @@ describe('dry run vs real rotation on PostgreSQL', () => {
     );
     await t.pg.admin.query(`ALTER ROLE ${escapeIdentifier(adminRole)} SET log_statement = 'all'`);
     try {
-      const app = await t.pg.createLogin('app', 'initial-Pw-1');
+      const admin = { login: { username: adminRole, password: adminPw } };
+      const { id, login: app } = await addPgAppWithAdmin(
+        t.rig,
+        t.pg,
+        'dry-fidelity',
+        { strategy: 'dual-user' },
+        admin,
+      );
       await t.pg.admin.query(`CREATE TABLE items (id int)`);
       await t.pg.admin.query(`GRANT SELECT, INSERT ON items TO ${escapeIdentifier(app)}`);
-      const adminId = await addPgAdmin(t.rig, t.pg, undefined, { username: adminRole, password: adminPw });
-      const id = uniqueCredentialId('dry-fidelity');
-      await t.rig.addCredential(
-        {
-          id,
-          engine: 'postgres',
-          host: services.postgres.host,
-          port: services.postgres.port,
-          database: t.pg.database,
-          adminCredentialId: adminId,
-          baseUsername: app,
-          strategy: 'dual-user',
-        },
-        { username: app, password: 'initial-Pw-1' },
-      );
       const beforeDry = (await fs.stat(PG_LOG)).size;
       const dry = await runCli(['rotate', id, '--dry-run', '--json'], t.rig.env);
       expect(dry.code, dry.err).toBe(EXIT.ok);

@@ -1,5 +1,4 @@
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { escapeIdentifier } from 'pg';
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -12,8 +11,9 @@ import { productionActivities } from '../../src/runtime';
 import { generateKeyBase64, parseKeyring } from '../../src/store/crypto';
 import type { RotationResult } from '../../src/shared/types';
 import { freshPg, type PgNamespace } from '../helpers/pg';
-import { createRotationRig, startRotation, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services, uniqueSuffix } from '../helpers/services';
+import { addPgAppWithAdmin } from '../helpers/pg-app';
+import { createRotationRig, startRotation, type RotationRig } from '../helpers/rotation';
+import { uniqueSuffix } from '../helpers/services';
 import { createTestWorker, devServerEnv, encryptedClient, uniqueTaskQueue } from '../helpers/temporal';
 import { recordCodecKey } from '../helpers/leak-ledger';
 
@@ -49,26 +49,9 @@ describe('heartbeat rate of consumers that cannot read the memo', () => {
     closers.push(() => pg.cleanup());
     rig = await createRotationRig(env);
     closers.push(() => rig.close());
-    const app = await pg.createLogin('app', 'initial-Pw-1');
-    await pg.admin.query(
-      `GRANT CONNECT ON DATABASE ${escapeIdentifier(pg.database)} TO ${escapeIdentifier(app)}`,
-    );
-    const adminId = uniqueCredentialId('admin');
-    const credentialId = uniqueCredentialId('hb-rate');
-    const where = {
-      engine: 'postgres' as const,
-      host: services.postgres.host,
-      port: services.postgres.port,
-      database: pg.database,
-    };
-    await rig.addCredential(
-      { id: adminId, ...where },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await rig.addCredential(
-      { id: credentialId, ...where, adminCredentialId: adminId, verifyChecks: ['SELECT pg_sleep(0.5)'] },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    const { id: credentialId } = await addPgAppWithAdmin(rig, pg, 'hb-rate', {
+      verifyChecks: ['SELECT pg_sleep(0.5)'],
+    });
 
     // Our own worker: codec keyring "new" (active) + "old"; a consumer still configured with "old" only.
     const oldKey = `old:${generateKeyBase64()}`;

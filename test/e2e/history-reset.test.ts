@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { escapeIdentifier } from 'pg';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { RotationResult, RotationStatus } from '../../src/shared/types';
 import { cliAsOperator } from '../helpers/cli';
-import { uniqueCredentialId } from '../helpers/rotation';
-import { services } from '../helpers/services';
+import { addPgAppWithAdmin } from '../helpers/pg-app';
 import { withPgRig } from '../helpers/with-pg-rig';
 
 // Reviewer finding left from #11: `history` keyed its entries on the run id,
@@ -28,26 +26,7 @@ describe('history of a rotation that was reset', () => {
   const cli = cliAsOperator(() => t.rig.env, 'reviewer');
 
   it('shows one rotation with both runs, outcome of the last run', async () => {
-    const app = await t.pg.createLogin('app', 'initial-Pw-1');
-    await t.pg.admin.query(
-      `GRANT CONNECT ON DATABASE ${escapeIdentifier(t.pg.database)} TO ${escapeIdentifier(app)}`,
-    );
-    const adminId = uniqueCredentialId('admin');
-    const credentialId = uniqueCredentialId('reset');
-    const where = {
-      engine: 'postgres' as const,
-      host: services.postgres.host,
-      port: services.postgres.port,
-      database: t.pg.database,
-    };
-    await t.rig.addCredential(
-      { id: adminId, ...where },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await t.rig.addCredential(
-      { id: credentialId, ...where, adminCredentialId: adminId },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    const { id: credentialId } = await addPgAppWithAdmin(t.rig, t.pg, 'reset');
     const first = await t.rig.start({
       credentialId,
       graceMs: 600_000,

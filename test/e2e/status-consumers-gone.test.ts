@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { escapeIdentifier } from 'pg';
 import type { WorkflowHandle } from '@temporalio/client';
 import { HeartbeatReporter } from '../../src/consumer/heartbeat';
 import { readRotation } from '../../src/rotation-view';
 import type { RotationStatus } from '../../src/shared/types';
-import { uniqueCredentialId } from '../helpers/rotation';
-import { services, uniqueSuffix } from '../helpers/services';
+import { addPgAppWithAdmin } from '../helpers/pg-app';
+import { uniqueSuffix } from '../helpers/services';
 import { withPgRig } from '../helpers/with-pg-rig';
 
 // Reviewer finding left from #11: the memo's "gone" flags (a consumer silent
@@ -31,26 +30,10 @@ describe('status shows consumers gone when they are, not when the workflow last 
   const t = withPgRig();
 
   it('a silent consumer shows gone after the expiry; one still reporting does not', async () => {
-    const app = await t.pg.createLogin('app', 'initial-Pw-1');
-    await t.pg.admin.query(
-      `GRANT CONNECT ON DATABASE ${escapeIdentifier(t.pg.database)} TO ${escapeIdentifier(app)}`,
-    );
-    const adminId = uniqueCredentialId('admin');
-    const credentialId = uniqueCredentialId('gone');
-    const where = {
-      engine: 'postgres' as const,
-      host: services.postgres.host,
-      port: services.postgres.port,
-      database: t.pg.database,
-    };
-    await t.rig.addCredential(
-      { id: adminId, ...where },
-      { username: services.postgres.user, password: services.postgres.password },
-    );
-    await t.rig.addCredential(
-      { id: credentialId, ...where, adminCredentialId: adminId, verifyChecks: ['SELECT pg_sleep(0.5)'] },
-      { username: app, password: 'initial-Pw-1' },
-    );
+    // The slow check gives consumers time to announce themselves before promote.
+    const { id: credentialId } = await addPgAppWithAdmin(t.rig, t.pg, 'gone', {
+      verifyChecks: ['SELECT pg_sleep(0.5)'],
+    });
     const prefix = `gone-${uniqueSuffix()}`;
     const reporter = (name: string) =>
       new HeartbeatReporter({

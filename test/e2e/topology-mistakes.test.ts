@@ -9,8 +9,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EXIT, type DryRunReport } from '../../src/client';
 import { runCli } from '../helpers/cli';
 import { freshPg, type PgNamespace } from '../helpers/pg';
-import { addPgAdmin } from '../helpers/pg-rig';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
+import { addPgAppWithAdmin } from '../helpers/pg-app';
+import { createRotationRig, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
 import { devServerEnv } from '../helpers/temporal';
 
@@ -38,24 +38,11 @@ describe('nodes: definition mistakes', () => {
     node: { host: string; port: number },
     adminAllows: Array<{ host: string; port: number }>,
   ) {
-    const adminId = await addPgAdmin(rig, pg, adminAllows);
-    const app = await pg.createLogin('app', 'init-app-Pw1');
-    const id = uniqueCredentialId('pg-nodes');
-    await rig.addCredential(
-      {
-        id,
-        engine: 'postgres',
-        host: services.postgres.host,
-        port: services.postgres.port,
-        database: pg.database,
-        adminCredentialId: adminId,
-        baseUsername: app,
-        nodes: [node],
-        nodeSyncTimeoutMs: 2_000,
-      },
-      { username: app, password: 'init-app-Pw1' },
-    );
-    return { id, app };
+    const extra = { nodes: [node], nodeSyncTimeoutMs: 2_000 };
+    const { id, login } = await addPgAppWithAdmin(rig, pg, 'pg-nodes', extra, {
+      allowedServers: adminAllows,
+    });
+    return { id, app: login };
   }
 
   const rolesLike = async (app: string) =>
