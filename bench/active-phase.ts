@@ -6,6 +6,7 @@
  * Writes reports/bench-active-phase.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createRotationActivities } from '../src/activities/rotation';
 import { createEngine } from '../src/engines';
@@ -13,6 +14,7 @@ import { statusQuery } from '../src/shared/messages';
 import type { RotationInput, RotationResult } from '../src/shared/types';
 import { createBenchRig } from './lib/rotation-rig';
 import { createPgFixture, pgAdminFromEnv } from './lib/pg-fixture';
+import { activePhaseSegments, medianSegments, type Segment } from './lib/history-breakdown';
 
 const N = Number(process.env.BENCH_ROTATIONS ?? 20);
 const env = process.env;
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
     await (await rig.start(input)).result();
 
     const temporalMs: number[] = [];
+    const recordedMs: number[] = [];
+    const breakdowns: Segment[][] = [];
     const totalMs: number[] = [];
     const events: number[] = [];
     const bytes: number[] = [];
@@ -62,6 +66,9 @@ async function main(): Promise<void> {
       const promote = status.phases.find((p) => p.phase === 'promote');
       temporalMs.push(Date.parse(promote!.endedAt!) - t0);
       const history = await h.fetchHistory();
+      const { segments, endMs } = activePhaseSegments(history, t0, 'promote');
+      breakdowns.push(segments);
+      recordedMs.push(endMs - t0);
       events.push(history.events?.length ?? 0);
       bytes.push(JSON.stringify(history).length);
     }
@@ -69,23 +76,45 @@ async function main(): Promise<void> {
     // The same activities, called directly: preflight → create pending → apply → verify → promote.
     const acts = createRotationActivities({ store: rig.store, createEngine, actor: 'bench-direct' });
     const directMs: number[] = [];
+    const directSteps: Segment[][] = [];
     for (let i = 0; i < N; i++) {
       const t0 = Date.now();
-      const plan = await acts.preflight(input);
-      await acts.createPending(plan);
-      await acts.applyPending(plan);
-      await acts.verifyPending(plan);
-      await acts.promote(plan);
+      const steps: Segment[] = [];
+      const timed = async <R>(label: string, call: () => Promise<R>): Promise<R> => {
+        const s = Date.now();
+        const r = await call();
+        steps.push({ label, ms: Date.now() - s });
+        return r;
+      };
+      const plan = await timed('preflight', () => acts.preflight(input));
+      await timed('createPending', () => acts.createPending(plan));
+      await timed('applyPending', () => acts.applyPending(plan));
+      await timed('verifyPending', () => acts.verifyPending(plan));
+      await timed('promote', () => acts.promote(plan));
       directMs.push(Date.now() - t0);
+      directSteps.push(steps);
       await acts.revokeOld(plan); // not timed: brings the credential back to one login
     }
 
     const temporal = stats(temporalMs);
+    const recorded = stats(recordedMs);
     const direct = stats(directMs);
+    const breakdown = medianSegments(breakdowns);
+    const directBreakdown = medianSegments(directSteps);
     const report = {
       engine: 'postgres',
       rotations: N,
-      activePhaseMs: { temporal, direct, ratioMedian: +(temporal.median / direct.median).toFixed(2) },
+      loadAverage: loadavg().map((x) => +x.toFixed(2)),
+      activePhaseMs: {
+        temporal,
+        direct,
+        ratioMedian: +(temporal.median / direct.median).toFixed(2),
+        // Until the workflow task that ran promote completed: includes promote's own run.
+        promoteRecorded: recorded,
+        ratioRecordedMedian: +(recorded.median / direct.median).toFixed(2),
+      },
+      breakdownMedianMs: breakdown,
+      directBreakdownMedianMs: directBreakdown,
       wholeRotationMs: stats(totalMs),
       historyPerRotation: { events: stats(events), bytes: stats(bytes) },
     };
@@ -99,6 +128,14 @@ async function main(): Promise<void> {
       `  direct calls      min ${direct.min}  median ${direct.median}  p95 ${direct.p95}  max ${direct.max} ms`,
     );
     console.log(`  ratio (median)    ${report.activePhaseMs.ratioMedian}×`);
+    console.log(
+      `  promote recorded  min ${recorded.min}  median ${recorded.median}  p95 ${recorded.p95}  max ${recorded.max} ms (${report.activePhaseMs.ratioRecordedMedian}×)`,
+    );
+    console.log(`  load average      ${report.loadAverage.join(' ')}`);
+    console.log('  where the time goes (median per segment, from history event times):');
+    for (const s of breakdown) console.log(`    ${String(s.ms).padStart(5)} ms  ${s.label}`);
+    console.log('  direct calls (median per call):');
+    for (const s of directBreakdown) console.log(`    ${String(s.ms).padStart(5)} ms  ${s.label}`);
     console.log(`  whole rotation    median ${report.wholeRotationMs.median} ms`);
     console.log(
       `  history           ${report.historyPerRotation.events.median} events, ${report.historyPerRotation.bytes.median} bytes (JSON) per rotation`,
