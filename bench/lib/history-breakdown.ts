@@ -39,7 +39,10 @@ function taskOutcome(events: Event[], completedAt: number): string {
   const parts: string[] = [];
   for (let i = completedAt + 1; i < events.length; i++) {
     const e = events[i]!;
-    if (e.eventType === T.EVENT_TYPE_MARKER_RECORDED) parts.push(`LA ${markerActivity(e) ?? 'marker'}`);
+    if (e.eventType === T.EVENT_TYPE_MARKER_RECORDED)
+      parts.push(
+        markerActivity(e) ? `LA ${markerActivity(e)}` : (e.markerRecordedEventAttributes?.markerName ?? '?'),
+      );
     else if (e.eventType === T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) parts.push(`→ ${activityType(e)}`);
     else if (e.eventType === T.EVENT_TYPE_TIMER_STARTED) parts.push('→ timer');
     else if (e.eventType === T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) break;
