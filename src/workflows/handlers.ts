@@ -1,4 +1,6 @@
+import type { UpdateDefinition } from '@temporalio/common';
 import { setHandler } from '@temporalio/workflow';
+import type { z } from 'zod';
 import {
   abortUpdate,
   consumerHeartbeatSignal,
@@ -32,6 +34,18 @@ const STOPPABLE: ReadonlySet<Phase> = new Set([
 /** Phases in which the grace period exists or is still to come. */
 const GRACE_AHEAD: ReadonlySet<Phase> = new Set([...STOPPABLE]);
 const IN_GRACE: ReadonlySet<Phase> = new Set(['migrate', 'grace']);
+
+/** When the grace period may be extended, or finished now, and what a refusal says otherwise. */
+const EXTEND_GRACE = {
+  schema: extendGraceRequestSchema,
+  phases: GRACE_AHEAD,
+  refusal: 'there is no grace period ahead',
+};
+const FINISH_GRACE = {
+  schema: operatorRequestSchema,
+  phases: IN_GRACE,
+  refusal: 'only during migrate or grace',
+};
 
 function refuse(what: string, t: RotationTracker, why: string): never {
   throw new Error(`${what}: refused in phase ${t.currentPhase()}: ${why}`);
@@ -77,35 +91,28 @@ export function registerHandlers(t: RotationTracker): void {
   setStopHandler(abortUpdate, 'abort', (reason, by) => t.requestAbort(reason, by));
   setStopHandler(rollbackUpdate, 'rollback', (reason, by) => t.requestRollback(reason, by));
 
-  setHandler(
-    extendGraceUpdate,
-    (req) => {
-      t.extendGrace(req.byMs);
-      return reply(`grace extended by ${req.byMs} ms`);
-    },
-    {
+  // extendGrace and finishGrace act on the grace period: refused while the run waits for
+  // `resolve`, outside `phases`, or once a rollback is wanted.
+  const setGraceHandler = <Req>(
+    update: UpdateDefinition<OperatorReply, [Req]>,
+    rule: { schema: z.ZodType<Req>; phases: ReadonlySet<Phase>; refusal: string },
+    act: (req: Req) => string,
+  ): void =>
+    setHandler(update, (req) => reply(act(req)), {
       validator: (req) => {
-        parseOperatorRequest(extendGraceRequestSchema, 'extendGrace', req);
-        if (t.isParked() || !GRACE_AHEAD.has(t.currentPhase()) || t.rollbackWanted())
-          refuse('extendGrace', t, 'there is no grace period ahead');
+        parseOperatorRequest(rule.schema, update.name, req);
+        if (t.isParked() || !rule.phases.has(t.currentPhase()) || t.rollbackWanted())
+          refuse(update.name, t, rule.refusal);
       },
-    },
-  );
-
-  setHandler(
-    finishGraceUpdate,
-    () => {
-      t.finishGrace();
-      return reply('grace ends now');
-    },
-    {
-      validator: (req) => {
-        parseOperatorRequest(operatorRequestSchema, 'finishGrace', req);
-        if (t.isParked() || !IN_GRACE.has(t.currentPhase()) || t.rollbackWanted())
-          refuse('finishGrace', t, 'only during migrate or grace');
-      },
-    },
-  );
+    });
+  setGraceHandler(extendGraceUpdate, EXTEND_GRACE, (req) => {
+    t.extendGrace(req.byMs);
+    return `grace extended by ${req.byMs} ms`;
+  });
+  setGraceHandler(finishGraceUpdate, FINISH_GRACE, () => {
+    t.finishGrace();
+    return 'grace ends now';
+  });
 
   setHandler(
     resolveUpdate,

@@ -5,23 +5,14 @@
  * (SHOW BINLOG EVENTS: account statements are logged as statements; read
  * only, no setting changed), filtered to the test's own logins.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { escape, escapeId, type RowDataPacket } from 'mysql2/promise';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EXIT, type DryRunReport } from '../../src/client';
 import { runCli } from '../helpers/cli';
 import { freshMysql, type MysqlNamespace } from '../helpers/mysql';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
-
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+import { addMysqlAdmin } from '../helpers/mysql-app';
+import { uniqueCredentialId } from '../helpers/rotation';
+import { withRotationRig } from '../helpers/with-pg-rig';
 
 /** One statement, hashes and passwords redacted, whitespace collapsed, no `use db;` prefix. */
 function normal(s: string): string {
@@ -33,10 +24,9 @@ function normal(s: string): string {
 }
 
 describe('dry run vs real rotation on MariaDB (binary log)', () => {
+  const t = withRotationRig();
   let ns: MysqlNamespace | undefined;
-  let rig: RotationRig | undefined;
   afterEach(async () => {
-    await rig?.close();
     await ns?.cleanup();
   });
 
@@ -65,18 +55,8 @@ describe('dry run vs real rotation on MariaDB (binary log)', () => {
     '%s: the dry run writes nothing and lists what the rotation runs',
     async (strategy) => {
       ns = await freshMysql();
-      rig = await createRotationRig(env);
-      const where = {
-        engine: 'mysql' as const,
-        host: services.mysql.host,
-        port: services.mysql.port,
-        database: ns.database,
-      };
-      const adminId = uniqueCredentialId('mysql-admin');
-      await rig.addCredential(
-        { id: adminId, ...where },
-        { username: services.mysql.user, password: services.mysql.password },
-      );
+      const { rig } = t;
+      const { adminId, where } = await addMysqlAdmin(rig, ns);
       await ns.admin.query(`CREATE TABLE ${escapeId(ns.database)}.orders (id int)`);
       const password = 'Init-app-Pw-123';
       const login = await ns.createLogin('app', password);

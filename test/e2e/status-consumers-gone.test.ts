@@ -16,6 +16,14 @@ import { withPgRig } from '../helpers/with-pg-rig';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const EXPIRY_MS = 2_000;
 const PERIOD_MS = 250;
+/** A long grace (the silent consumer must show gone during it); consumers found within a second. */
+const TIMING = {
+  graceMs: 600_000,
+  drainTimeoutMs: 0,
+  migrationTimeoutMs: 60_000,
+  consumerDiscoveryMs: 1_000,
+  consumerExpiryMs: EXPIRY_MS,
+};
 
 async function waitFor(h: WorkflowHandle, ok: (s: RotationStatus) => boolean): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -50,14 +58,7 @@ describe('status shows consumers gone when they are, not when the workflow last 
     quiet.start();
     chatty.start();
     try {
-      const h = await t.rig.start({
-        credentialId,
-        graceMs: 600_000,
-        drainTimeoutMs: 0,
-        migrationTimeoutMs: 60_000,
-        consumerDiscoveryMs: 1_000,
-        consumerExpiryMs: EXPIRY_MS,
-      });
+      const h = await t.rig.start({ credentialId, ...TIMING });
       await waitFor(h, (s) => s.phase === 'migrate' && s.consumers.length === 2);
       quiet.setVersion(2);
       chatty.setVersion(2);

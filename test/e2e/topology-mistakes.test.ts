@@ -4,42 +4,25 @@
  * name of the same server, and a node the admin may not be used against.
  * Neither may leave anything behind.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import { EXIT, type DryRunReport } from '../../src/client';
 import { runCli } from '../helpers/cli';
-import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAppWithAdmin } from '../helpers/pg-app';
-import { createRotationRig, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { devServerEnv } from '../helpers/temporal';
+import { withPgRig } from '../helpers/with-pg-rig';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+/** A short rotation: one second of grace, no drain. */
+const QUICKLY = { graceMs: 1000, drainTimeoutMs: 0, requestedBy: 'test' };
 
 describe('nodes: definition mistakes', () => {
-  let pg: PgNamespace;
-  let rig: RotationRig;
-  beforeEach(async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
-  });
-  afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
-  });
+  const t = withPgRig();
 
   async function addApp(
     node: { host: string; port: number },
     adminAllows: Array<{ host: string; port: number }>,
   ) {
     const extra = { nodes: [node], nodeSyncTimeoutMs: 2_000 };
-    const { id, login } = await addPgAppWithAdmin(rig, pg, 'pg-nodes', extra, {
+    const { id, login } = await addPgAppWithAdmin(t.rig, t.pg, 'pg-nodes', extra, {
       allowedServers: adminAllows,
     });
     return { id, app: login };
@@ -47,7 +30,7 @@ describe('nodes: definition mistakes', () => {
 
   const rolesLike = async (app: string) =>
     (
-      await pg.admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname LIKE $1', [
+      await t.pg.admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname LIKE $1', [
         `${app}%`,
       ])
     ).rows
@@ -58,30 +41,25 @@ describe('nodes: definition mistakes', () => {
     const alias = { host: 'localhost', port: services.postgres.port };
     expect(services.postgres.host).not.toBe('localhost');
     const { id, app } = await addApp(alias, [alias]);
-    const result = await rig.rotate({
-      credentialId: id,
-      graceMs: 1000,
-      drainTimeoutMs: 0,
-      requestedBy: 'test',
-    });
+    const result = await t.rig.rotate({ credentialId: id, ...QUICKLY });
     expect(result.outcome).toBe('failed');
     expect(result.error).toMatch(/localhost:\d+ is not a standby/);
-    expect((await rig.store.getVersion(id, 'CURRENT'))?.version).toBe(1);
-    expect(await rig.store.getVersion(id, 'PENDING')).toBeUndefined();
+    expect((await t.rig.store.getVersion(id, 'CURRENT'))?.version).toBe(1);
+    expect(await t.rig.store.getVersion(id, 'PENDING')).toBeUndefined();
     expect(await rolesLike(app)).toEqual([app]);
   });
 
   it('a node the admin may not be used against: blocked before any connection, in the dry run and the rotation', async () => {
     const { id, app } = await addApp({ host: '127.0.0.2', port: services.postgres.port }, []);
-    const dry = await runCli(['rotate', id, '--dry-run', '--json'], rig.env);
+    const dry = await runCli(['rotate', id, '--dry-run', '--json'], t.rig.env);
     expect(dry.code).toBe(EXIT.blocked);
     expect((JSON.parse(dry.out) as DryRunReport).blockers.join('\n')).toMatch(/127\.0\.0\.2/);
-    const failure = await rig.rotate({ credentialId: id, requestedBy: 'test' }).then(
+    const failure = await t.rig.rotate({ credentialId: id, requestedBy: 'test' }).then(
       (r) => `completed: ${r.outcome}`,
       (err: { cause?: { cause?: { message?: string } } }) => err.cause?.cause?.message ?? 'failed',
     );
     expect(failure).toMatch(/127\.0\.0\.2/);
-    expect(await rig.store.listVersions(id)).toHaveLength(1);
+    expect(await t.rig.store.listVersions(id)).toHaveLength(1);
     expect(await rolesLike(app)).toEqual([app]);
   });
 });

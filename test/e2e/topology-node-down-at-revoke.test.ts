@@ -6,42 +6,27 @@
  * primary while a node cannot end its sessions, must say which node, and
  * must finish once the node is back: old login gone on primary and replica.
  */
-import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from 'pg';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RotationResult, RotationStatus } from '../../src/shared/types';
 import { readRotation } from '../../src/rotation-view';
-import { freshPg, type PgNamespace } from '../helpers/pg';
 import { addPgAppWithAdmin } from '../helpers/pg-app';
 import { eventually } from '../helpers/pg-rig';
-import { createRotationRig, type RotationRig } from '../helpers/rotation';
 import { services, testTls } from '../helpers/services';
 import { TcpProxy } from '../helpers/tcp-proxy';
-import { devServerEnv } from '../helpers/temporal';
+import { withPgRig } from '../helpers/with-pg-rig';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
-
 describe('a node down at revoke', () => {
-  let pg: PgNamespace | undefined;
-  let rig: RotationRig | undefined;
+  const t = withPgRig();
   let proxy: TcpProxy | undefined;
   afterEach(async () => {
-    await rig?.close();
-    await pg?.cleanup();
     await proxy?.close();
   });
 
   it('keeps the old login until the node is back, then revokes it everywhere', async () => {
-    pg = await freshPg();
-    rig = await createRotationRig(env);
+    const { pg, rig } = t;
     proxy = await TcpProxy.start(services.postgres.host, services.postgresReplicaPort);
     const node = { host: services.postgres.host, port: proxy.port };
     const extra = { nodes: [node], nodeSyncTimeoutMs: 20_000 };
@@ -68,7 +53,7 @@ describe('a node down at revoke', () => {
     const view = await readRotation(rig.client, id);
     expect(view.retrying).toMatch(new RegExp(`^\\w+, attempt \\d+: .*node ${node.host}:${node.port}: `));
     const onPrimary = async () =>
-      (await pg!.admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [app])).rowCount ?? 0;
+      (await pg.admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [app])).rowCount ?? 0;
     expect(await onPrimary()).toBe(1);
     expect((await rig.store.getVersion(id, 1))?.state).not.toBe('revoked');
 
