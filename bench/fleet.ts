@@ -3,24 +3,35 @@
  * through the rotateFleet workflow with one in-process worker, each size in a
  * fresh store and a fresh worker, for each embedded store backend. Reports
  * wall time, rotations/s, per-rotation p50/p95 (rotation-started →
- * rotation-rotated in the audit) and the process's peak RSS (the worker runs
- * in it: its Rust core and the workflow V8 isolates included; the workflow
- * code is a prebuilt bundle, as in production), and the
- * worker's CPU time per rotation (on a shared machine wall time mostly
- * measures the neighbours; CPU time much less so).
+ * rotation-rotated in the audit), the process's peak RSS (the worker runs
+ * in it: its Rust core and the workflow V8 isolate included; the workflow
+ * code is a prebuilt bundle, as in production), and CPU per rotation of
+ * each part: this process's main thread and other threads, the Temporal dev
+ * server and PostgreSQL (on a shared machine wall time mostly measures the
+ * neighbours; CPU time much less so), plus history events per rotation and
+ * the load average.
  *
- *   npx tsx bench/fleet.ts --sizes 100,500 --backends dir,single-file --concurrency 10
+ *   npx tsx bench/fleet.ts --sizes 100,500 --backends dir,single-file --concurrency 20 \
+ *     [--max-cached N] [--max-workflow-tasks N] [--max-activities N] [--sticky-timeout-ms N]
  *
- * or env BENCH_FLEET_SIZES / BENCH_FLEET_BACKENDS / BENCH_FLEET_CONCURRENCY (for `npm run bench -- fleet`).
- * Default: sizes 100,500,2000, both backends. Writes reports/bench-fleet.json.
+ * or env BENCH_FLEET_SIZES / BENCH_FLEET_BACKENDS / BENCH_FLEET_CONCURRENCY /
+ * BENCH_FLEET_MAX_CACHED / … (for `npm run bench -- fleet`). Default: sizes
+ * 100,500,2000, both backends, concurrency 20 (README Scaling: 10, 20 and 50
+ * measured). Writes reports/bench-fleet.json. The logins are dropped at the
+ * end (all sizes); a killed run leaves roles named bench_fleet_* behind.
+ * Profile a run: node --cpu-prof --import tsx bench/fleet.ts …, and keep
+ * only the samples inside each result's profileWindowUs.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
-import type { FleetSummary } from '../src/shared/types';
+import { rotateFleet } from '../src/workflows/rotate-fleet';
+import { rotationWorkflowId } from '../src/shared/constants';
+import { closeSharedConnections } from '../src/engines';
+import { workerTuning } from '../src/worker';
 import { createBenchRig, type BenchRigOptions } from './lib/rotation-rig';
 import { createPgFixture, pgAdminFromEnv, type PgFixture } from './lib/pg-fixture';
 
@@ -29,20 +40,97 @@ const { values: flags } = parseArgs({
   options: {
     sizes: { type: 'string', default: env.BENCH_FLEET_SIZES ?? '100,500,2000' },
     backends: { type: 'string', default: env.BENCH_FLEET_BACKENDS ?? 'dir,single-file' },
-    concurrency: { type: 'string', default: env.BENCH_FLEET_CONCURRENCY ?? '10' },
-    // Worker tuning to compare (README Scaling): workflow cache size; SDK default if absent.
+    concurrency: { type: 'string', default: env.BENCH_FLEET_CONCURRENCY ?? '20' },
+    // Worker tuning to compare (README Scaling → Worker tuning); SDK default where absent.
     'max-cached': { type: 'string', default: env.BENCH_FLEET_MAX_CACHED },
+    'max-workflow-tasks': { type: 'string', default: env.BENCH_FLEET_MAX_WORKFLOW_TASKS },
+    'max-activities': { type: 'string', default: env.BENCH_FLEET_MAX_ACTIVITIES },
+    'sticky-timeout-ms': { type: 'string', default: env.BENCH_FLEET_STICKY_TIMEOUT_MS },
   },
 });
 const SIZES = flags.sizes.split(',').map(Number);
 const BACKENDS = flags.backends.split(',') as Array<NonNullable<BenchRigOptions['store']>>;
 const CONCURRENCY = Number(flags.concurrency);
-const WORKER: BenchRigOptions['worker'] = flags['max-cached']
-  ? { maxCachedWorkflows: Number(flags['max-cached']) }
-  : {};
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+// The same mapping as the production worker's config (src/worker.ts).
+const WORKER = workerTuning({
+  maxCachedWorkflows: num(flags['max-cached']),
+  maxConcurrentWorkflowTaskExecutions: num(flags['max-workflow-tasks']),
+  maxConcurrentActivityTaskExecutions: num(flags['max-activities']),
+  stickyQueueScheduleToStartTimeoutMs: num(flags['sticky-timeout-ms']),
+});
 const admin = pgAdminFromEnv(env);
 
 const at = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+
+/** CPU ms (user + system) of a /proc stat file, or NaN if unreadable. */
+function statCpuMs(path: string): number {
+  try {
+    // Fields after "(comm)": state is 3rd, utime 14th, stime 15th (1-based in proc(5)).
+    const fields = readFileSync(path, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+/** Pids whose command line matches: the Temporal dev server, the PostgreSQL backends (shared, so neighbours count too). */
+function pidsOf(match: (cmdline: string, comm: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (match(cmd, comm)) pids.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/**
+ * CPU of the parts of one run: this process's main thread (activities,
+ * client, bench), its other threads (workflow sandbox thread, the SDK's Rust
+ * core, libuv pool, GC helpers), the Temporal dev server, and PostgreSQL
+ * (its processes alive at the end; backends that exit within the run are
+ * missed, so a lower bound). Both servers are shared: neighbours count too.
+ */
+function cpuSnapshot() {
+  const tasks = readdirSync('/proc/self/task');
+  const main = statCpuMs(`/proc/self/task/${process.pid}/stat`);
+  const perPid = (pids: number[]) => new Map(pids.map((p) => [p, statCpuMs(`/proc/${p}/stat`) || 0]));
+  return {
+    main,
+    others: statCpuMs('/proc/self/stat') - main,
+    tasks: new Map(tasks.map((t) => [Number(t), statCpuMs(`/proc/self/task/${t}/stat`) || 0])),
+    temporal: perPid(pidsOf((cmd) => /temporal/.test(cmd) && /start-dev/.test(cmd))),
+    postgres: perPid(pidsOf((_, comm) => comm === 'postgres')),
+  };
+}
+
+type CpuSnapshot = ReturnType<typeof cpuSnapshot>;
+
+function cpuPerRotation(a: CpuSnapshot, b: CpuSnapshot, n: number) {
+  const grew = (x: Map<number, number>, y: Map<number, number>) =>
+    [...y].reduce((s, [pid, ms]) => s + ms - (x.get(pid) ?? 0), 0);
+  const per = (ms: number) => Math.round(ms / n);
+  // The busiest threads (by id): the workflow thread and the SDK core's show up here.
+  const busiest = [...b.tasks]
+    .map(([tid, ms]) => [tid, per(ms - (a.tasks.get(tid) ?? 0))] as const)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 6);
+  return {
+    busiestThreadsCpuMsPerRotation: Object.fromEntries(busiest.map(([tid, ms]) => [String(tid), ms])),
+    workerMainThreadCpuMsPerRotation: per(b.main - a.main),
+    workerOtherThreadsCpuMsPerRotation: per(b.others - a.others),
+    temporalServerCpuMsPerRotation: per(grew(a.temporal, b.temporal)),
+    postgresCpuMsPerRotation: per(grew(a.postgres, b.postgres)),
+  };
+}
 
 /** Peak RSS while fn runs, sampled every 200 ms. */
 async function withPeakRss<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -85,8 +173,13 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
     }
     const t0 = Date.now();
     const cpu0 = process.cpuUsage();
+    const snap0 = cpuSnapshot();
+    const rssBefore = process.memoryUsage().rss;
+    const load0 = loadavg()[0] ?? NaN;
+    // For --cpu-prof runs: the window to keep (µs, the profiler's monotonic clock).
+    const windowUs = [Number(process.hrtime.bigint() / 1000n)];
     const [summary, peakRss] = await withPeakRss(async () => {
-      const handle = await rig.client.workflow.start('rotateFleet', {
+      const handle = await rig.client.workflow.start(rotateFleet, {
         args: [
           {
             selector: { labels: { fleet: label } },
@@ -97,10 +190,13 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
         taskQueue: rig.taskQueue,
         workflowId: `bench-fleet-${label}-${Date.now()}`,
       });
-      return (await handle.result()) as FleetSummary;
+      return await handle.result();
     });
     const seconds = (Date.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const parts = cpuPerRotation(snap0, cpuSnapshot(), size);
+    windowUs.push(Number(process.hrtime.bigint() / 1000n));
+    const historyEvents = await historyLength(rig, ids[0]!);
     const per: number[] = [];
     for (const id of ids) {
       const audit = await rig.store.listAudit(id);
@@ -126,11 +222,29 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
       aborted: summary.counts.aborted,
       skipped: summary.counts.skipped,
       peakRssMb: Math.round(peakRss / 1024 / 1024),
+      // Worker started, store filled, no rotation yet: what the rotations add is peak - this.
+      rssBeforeMb: Math.round(rssBefore / 1024 / 1024),
+      mainHeapUsedMb: Math.round(process.memoryUsage().heapUsed / 1024 / 1024),
       // CPU of this process (worker + client) per rotation: what a loaded, shared machine distorts least.
       workerCpuMsPerRotation: Math.round((cpu.user + cpu.system) / 1000 / size),
+      ...parts,
+      historyEventsPerRotation: historyEvents,
+      loadAverage: [+load0.toFixed(1), +(loadavg()[0] ?? NaN).toFixed(1)],
+      profileWindowUs: windowUs,
     };
   } finally {
     await rig.close();
+    await closeSharedConnections();
+  }
+}
+
+/** History events of one child rotation (the fleet names it after its credential). */
+async function historyLength(rig: Awaited<ReturnType<typeof createBenchRig>>, credentialId: string) {
+  try {
+    const history = await rig.client.workflow.getHandle(rotationWorkflowId(credentialId)).fetchHistory();
+    return history.events?.length ?? NaN;
+  } catch {
+    return NaN;
   }
 }
 
@@ -138,17 +252,19 @@ async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store
  * The worker loads a prebuilt workflow bundle as in production (`npm run
  * build`); built here in a child process so webpack's memory is not counted.
  */
-function ensureWorkflowBundle(): void {
-  if (env.ROTATOR_WORKFLOW_BUNDLE) return;
-  const out = join(mkdtempSync(join(tmpdir(), 'rotator-bench-bundle-')), 'workflow-bundle.js');
+function ensureWorkflowBundle(): () => void {
+  if (env.ROTATOR_WORKFLOW_BUNDLE) return () => undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'rotator-bench-bundle-'));
+  const out = join(dir, 'workflow-bundle.js');
   execFileSync(join('node_modules', '.bin', 'tsx'), [join('src', 'build', 'bundle-workflows.ts'), out], {
     stdio: 'inherit',
   });
   env.ROTATOR_WORKFLOW_BUNDLE = out;
+  return () => rmSync(dir, { recursive: true, force: true });
 }
 
 async function main(): Promise<void> {
-  ensureWorkflowBundle();
+  const removeBundle = ensureWorkflowBundle();
   const fx = await createPgFixture('bench_fleet');
   const results = [];
   try {
@@ -158,7 +274,10 @@ async function main(): Promise<void> {
         results.push(r);
         console.log(
           `  ${backend.padEnd(11)} ${String(size).padStart(5)} credentials: ${r.seconds} s (${r.perSecond}/s), ` +
-            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, rolled back ${r.rolledBack}, aborted ${r.aborted}, skipped ${r.skipped}, peak RSS ${r.peakRssMb} MB, worker CPU ${r.workerCpuMsPerRotation} ms/rotation`,
+            `rotation p50 ${r.rotationMsP50} ms p95 ${r.rotationMsP95} ms, rotated ${r.rotated}, failed ${r.failed}, rolled back ${r.rolledBack}, aborted ${r.aborted}, skipped ${r.skipped}, peak RSS ${r.peakRssMb} MB (${r.rssBeforeMb} MB before), worker CPU ${r.workerCpuMsPerRotation} ms/rotation ` +
+            `(main thread ${r.workerMainThreadCpuMsPerRotation}, other threads ${r.workerOtherThreadsCpuMsPerRotation}), ` +
+            `Temporal server ${r.temporalServerCpuMsPerRotation} ms/rotation, PostgreSQL ≥ ${r.postgresCpuMsPerRotation} ms/rotation, ` +
+            `${r.historyEventsPerRotation} history events/rotation, load ${r.loadAverage.join(' → ')}`,
         );
       }
     }
@@ -169,6 +288,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await fx.cleanup();
+    removeBundle();
   }
 }
 

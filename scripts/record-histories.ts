@@ -29,7 +29,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { escapeIdentifier } from 'pg';
+import { Client as PgClient, escapeIdentifier } from 'pg';
 import * as prettier from 'prettier';
 import { AesGcmPayloadCodec, encryptedDataConverter, failureConverterPath } from '../src/codec';
 import { productionActivities } from '../src/runtime';
@@ -51,10 +51,9 @@ import { freshMysql, type MysqlNamespace } from '../test/helpers/mysql';
 import { freshRedis, type RedisNamespace } from '../test/helpers/redis';
 import { freshMongo, type MongoNamespace } from '../test/helpers/mongo';
 import { importCredential, recordingGeneratedPasswords, type RotationRig } from '../test/helpers/rotation';
-// Type only: workflow modules load only in the workflow sandbox.
-import type { rotateCredential } from '../src/workflows/rotate-credential';
-import type { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
-import { REPO_ROOT, services, uniqueSuffix } from '../test/helpers/services';
+import { rotateCredential } from '../src/workflows/rotate-credential';
+import { rotateFleet, scheduledRotation } from '../src/workflows/rotate-fleet';
+import { REPO_ROOT, services, testTls, uniqueSuffix } from '../test/helpers/services';
 import { devServerEnv, encryptedClient, testKeyring, uniqueTaskQueue } from '../test/helpers/temporal';
 
 const HISTORIES_DIR = join(REPO_ROOT, 'test', 'replay', 'histories');
@@ -446,17 +445,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'fleet',
     async run(c) {
-      const team = `replay-${uniqueSuffix()}`;
-      const apps = [
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_a', { labels: { team } }),
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fleet_b', { labels: { team } }),
-      ];
-      const input: FleetInput = { selector: { labels: { team } }, concurrency: 2, rotation: NO_GRACE };
-      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
-        args: [input],
-        taskQueue: c.taskQueue,
-        workflowId: `fleet/replay-${uniqueSuffix()}`,
-      });
+      const { apps, h } = await startFleetOfTwo(c, 'fleet', { concurrency: 2, rotation: NO_GRACE });
       const summary = await h.result();
       if (summary.rotated.length !== 2) throw new Error(`fleet: ${JSON.stringify(summary)}`);
       const out: Recorded[] = [{ name: 'fleet', workflowId: h.workflowId, runId: await runIdOf(h) }];
@@ -471,17 +460,7 @@ const SCENARIOS: Scenario[] = [
     // Cancelling a fleet stops launching; the running rotation is abandoned, not cancelled.
     name: 'fleet-cancelled',
     async run(c) {
-      const team = `replay-${uniqueSuffix()}`;
-      const apps = [
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_a', { labels: { team } }),
-        await addPgApp(c.rig, c.pg, c.pgAdminId, 'fcancel_b', { labels: { team } }),
-      ];
-      const input: FleetInput = { selector: { labels: { team } }, concurrency: 1, rotation: LONG_GRACE };
-      const h = await c.client.workflow.start<typeof rotateFleet>('rotateFleet', {
-        args: [input],
-        taskQueue: c.taskQueue,
-        workflowId: `fleet/replay-cancel-${uniqueSuffix()}`,
-      });
+      const { apps, h } = await startFleetOfTwo(c, 'fcancel', { concurrency: 1, rotation: LONG_GRACE });
       const children = apps.map((a) => c.client.workflow.getHandle(rotationWorkflowId(a.id)));
       const first = await firstInGrace(children);
       await h.cancel();
@@ -499,7 +478,7 @@ const SCENARIOS: Scenario[] = [
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'sched');
       const input: RotationInput = { credentialId: app.id, ...NO_GRACE };
-      const h = await c.client.workflow.start<typeof scheduledRotation>('scheduledRotation', {
+      const h = await c.client.workflow.start(scheduledRotation, {
         args: [input],
         taskQueue: c.taskQueue,
         workflowId: `schedule-launcher/replay-${uniqueSuffix()}`,
@@ -514,10 +493,22 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Issue 13: the replica on 5433 is a node, so the rotation passes the `replicate` step
+    // (patched 'replicate-to-nodes') between verify and promote, and revoke ends old sessions there.
+    name: 'postgres-replicated',
+    async run(c) {
+      const replica = { host: services.postgres.host, port: services.postgresReplicaPort };
+      const adminId = await addPgAdmin(c.rig, c.pg, [replica]);
+      const app = await addPgApp(c.rig, c.pg, adminId, 'replicated', { definition: { nodes: [replica] } });
+      await untilOnReplica(replica, app.login);
+      return [await rotateThroughGrace(c, 'postgres-replicated', app.id, 'dual-user')];
+    },
+  },
+  {
     name: 'dry-run',
     async run(c) {
       const app = await addPgApp(c.rig, c.pg, c.pgAdminId, 'plan');
-      const h = await c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
+      const h = await c.client.workflow.start(rotateCredential, {
         args: [{ credentialId: app.id, dryRun: true } satisfies RotationInput],
         taskQueue: c.taskQueue,
         workflowId: planWorkflowId(app.id),
@@ -538,10 +529,25 @@ async function rotateThroughGrace(c: Ctx, name: string, id: string, strategy: st
 }
 
 /** A rotation's handle, typed by the workflow's signature. */
+/** Two PostgreSQL apps `<prefix>_a`, `<prefix>_b` under a fresh label, and a fleet run over that label. */
+async function startFleetOfTwo(c: Ctx, prefix: string, opts: Omit<FleetInput, 'selector'>) {
+  const team = `replay-${uniqueSuffix()}`;
+  const apps = [
+    await addPgApp(c.rig, c.pg, c.pgAdminId, `${prefix}_a`, { labels: { team } }),
+    await addPgApp(c.rig, c.pg, c.pgAdminId, `${prefix}_b`, { labels: { team } }),
+  ];
+  const h = await c.client.workflow.start(rotateFleet, {
+    args: [{ selector: { labels: { team } }, ...opts }],
+    taskQueue: c.taskQueue,
+    workflowId: `fleet/replay-${prefix}-${uniqueSuffix()}`,
+  });
+  return { apps, h };
+}
+
 type RotationHandle = WorkflowHandle<typeof rotateCredential>;
 
 function start(c: Ctx, input: RotationInput): Promise<RotationHandle> {
-  return c.client.workflow.start<typeof rotateCredential>('rotateCredential', {
+  return c.client.workflow.start(rotateCredential, {
     args: [input],
     taskQueue: c.taskQueue,
     workflowId: rotationWorkflowId(input.credentialId),
@@ -596,6 +602,22 @@ async function waitForPhase(h: WorkflowHandle, phases: string[], timeoutMs = 60_
   throw new Error(`${h.workflowId}: phase ${phases.join('/')} not reached (last seen: ${last})`);
 }
 
+/** Until the standby has replayed the creation of `role` (preflight refuses a node that lacks the login). */
+async function untilOnReplica(replica: { host: string; port: number }, role: string): Promise<void> {
+  const { user, password } = services.postgres;
+  const db = new PgClient({ ...replica, database: 'postgres', user, password, ssl: testTls(replica.host) });
+  await db.connect();
+  try {
+    for (const until = Date.now() + 30_000; Date.now() < until; await sleep(100)) {
+      const { rowCount } = await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+      if (rowCount) return;
+    }
+    throw new Error(`replica ${replica.host}:${replica.port} has not replayed role ${role} in 30 s`);
+  } finally {
+    await db.end();
+  }
+}
+
 /** The engine's admin (from scripts/services.env) as a credential of the recording store. */
 async function addAdmin(
   rig: RotationRig,
@@ -619,21 +641,7 @@ async function addMysqlApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Pro
     `CREATE TABLE IF NOT EXISTS ${ns.database}.orders (id int auto_increment primary key, item text)`,
   );
   await ns.admin.query(`GRANT SELECT, INSERT ON ${ns.database}.orders TO ?@'%'`, [login]);
-  const id = `replay-mysql-${strategy}/${uniqueSuffix()}`;
-  await c.rig.addCredential(
-    {
-      id,
-      engine: 'mysql',
-      host: services.mysql.host,
-      port: services.mysql.port,
-      database: ns.database,
-      adminCredentialId: c.mysqlAdminId,
-      baseUsername: login,
-      strategy,
-    },
-    { username: login, password },
-  );
-  return id;
+  return addApp(c, 'mysql', strategy, c.mysqlAdminId, { login, password }, { database: ns.database });
 }
 
 async function addRedisApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Promise<string> {
@@ -649,20 +657,7 @@ async function addRedisApp(c: Ctx, strategy: 'dual-password' | 'dual-user'): Pro
     '+set',
     '+ping',
   );
-  const id = `replay-redis-${strategy}/${uniqueSuffix()}`;
-  await c.rig.addCredential(
-    {
-      id,
-      engine: 'redis',
-      host: services.redis.host,
-      port: services.redis.port,
-      adminCredentialId: c.redisAdminId,
-      baseUsername: login,
-      strategy,
-    },
-    { username: login, password },
-  );
-  return id;
+  return addApp(c, 'redis', strategy, c.redisAdminId, { login, password }, {});
 }
 
 async function addMongoApp(c: Ctx): Promise<string> {
@@ -670,19 +665,23 @@ async function addMongoApp(c: Ctx): Promise<string> {
   const password = `Init-${uniqueSuffix()}-Pw1`;
   // FerretDB rejects roles in createUser (docs/engine-notes-mongodb.md).
   const login = await ns.createUser('app', password);
-  const id = `replay-mongodb-dual-user/${uniqueSuffix()}`;
+  return addApp(c, 'mongodb', 'dual-user', c.mongoAdminId, { login, password }, { database: ns.database });
+}
+
+/** An application login of the engine's shared server as a credential the engine's admin rotates. */
+async function addApp(
+  c: Ctx,
+  engine: 'mysql' | 'redis' | 'mongodb',
+  strategy: 'dual-password' | 'dual-user',
+  adminCredentialId: string,
+  app: { login: string; password: string },
+  extra: { database?: string },
+): Promise<string> {
+  const { host, port } = engine === 'mongodb' ? services.mongo : services[engine];
+  const id = `replay-${engine}-${strategy}/${uniqueSuffix()}`;
   await c.rig.addCredential(
-    {
-      id,
-      engine: 'mongodb',
-      host: services.mongo.host,
-      port: services.mongo.port,
-      database: ns.database,
-      adminCredentialId: c.mongoAdminId,
-      baseUsername: login,
-      strategy: 'dual-user',
-    },
-    { username: login, password },
+    { id, engine, host, port, ...extra, adminCredentialId, baseUsername: app.login, strategy },
+    { username: app.login, password: app.password },
   );
   return id;
 }

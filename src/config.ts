@@ -60,6 +60,20 @@ const configSchema = z
     metricsHost: z.string().min(1).default('127.0.0.1'),
     /** /healthz and /readyz of the worker (on metricsHost); 0 disables them. */
     healthPort: z.coerce.number().int().min(0).max(65535).default(9465),
+    /**
+     * Worker tuning (README Scaling → Worker tuning); each absent one keeps
+     * the SDK's default (cache sized from the heap, 40 workflow task slots,
+     * 100 activity slots, sticky queue 10 s).
+     */
+    worker: z
+      .object({
+        maxCachedWorkflows: z.coerce.number().int().min(0).optional(),
+        maxConcurrentWorkflowTaskExecutions: z.coerce.number().int().min(2).optional(),
+        maxConcurrentActivityTaskExecutions: z.coerce.number().int().min(1).optional(),
+        stickyQueueScheduleToStartTimeoutMs: z.coerce.number().int().min(1000).optional(),
+      })
+      .strict()
+      .default({}),
     /** On SIGTERM: how long running activities may finish before they are cancelled. */
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     /** Bearer token operators present to the codec server; without it the server refuses to start. */
@@ -127,6 +141,10 @@ const ENV_KEYS: Array<[string, string[]]> = [
   ['ROTATOR_CODEC_SERVER_JWKS_URL', ['codecServerJwksUrl']],
   ['ROTATOR_CODEC_SERVER_JWT_AUDIENCE', ['codecServerJwtAudience']],
   ['ROTATOR_REVOKED_RETENTION_MS', ['revokedRetentionMs']],
+  ['ROTATOR_WORKER_MAX_CACHED_WORKFLOWS', ['worker', 'maxCachedWorkflows']],
+  ['ROTATOR_WORKER_MAX_WORKFLOW_TASKS', ['worker', 'maxConcurrentWorkflowTaskExecutions']],
+  ['ROTATOR_WORKER_MAX_ACTIVITIES', ['worker', 'maxConcurrentActivityTaskExecutions']],
+  ['ROTATOR_WORKER_STICKY_TIMEOUT_MS', ['worker', 'stickyQueueScheduleToStartTimeoutMs']],
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RotatorConfig {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
+import { describeRunningRun, waitsOnConsumers } from './consumer/rotation-run';
 import { rotationWorkflowId } from './shared/constants';
 import { consumerHeartbeatSignal } from './shared/messages';
 import { CREDENTIAL_ID_RE } from './store/schema';
@@ -79,9 +80,17 @@ async function handle(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return reply(res, 401, 'token not valid for this credential');
   }
+  const workflowId = rotationWorkflowId(report.credentialId);
+  // Applications post every period; the rotation needs one report per version per run (and every
+  // period only while it waits on consumers). The rest would be history for nothing.
+  const run = await describeRunningRun(opts.client, workflowId, report.consumerId, report.version).catch(
+    () => undefined,
+  );
+  if (run === 'no-rotation') return reply(res, 404, 'no rotation running');
+  if (run?.listsUs && !waitsOnConsumers(run)) return reply(res, 204);
   try {
     await opts.client.workflow
-      .getHandle(rotationWorkflowId(report.credentialId))
+      .getHandle(workflowId)
       .signal(consumerHeartbeatSignal, { consumerId: report.consumerId, version: report.version });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return reply(res, 404, 'no rotation running');

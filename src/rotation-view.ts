@@ -5,9 +5,13 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import {
+  decodeArrayFromPayloads,
+  decodeOptionalFailureToOptionalError,
+} from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import type { ReplicateProgress } from './activities/topology';
+import { consumersAsOfNow } from './rotation-consumers';
 import { rotationWorkflowId } from './shared/constants';
 import { describeRootCause } from './shared/error-cause';
 import type { Phase, RotationResult, RotationStatus } from './shared/types';
@@ -40,15 +44,38 @@ export interface RotationView {
    * far, from the running activity's last heartbeat (`at`).
    */
   replicate?: ReplicateProgress & { at?: string };
+  /**
+   * A step that failed and is being retried (its activity's attempt > 1):
+   * "<step>, attempt N: <its last error>". The workflow learns of the
+   * failure only when the retries run out, so without this a step retrying
+   * for minutes (a node down at revoke) shows a phase and no cause.
+   */
+  retrying?: string;
 }
 
 export async function readRotation(client: Client, credentialId: string): Promise<RotationView> {
   const handle = client.workflow.getHandle(rotationWorkflowId(credentialId));
   const d = await handle.describe();
   const view = viewOf(d, await closeOf(client, d));
+  // Best effort: a history this client cannot read leaves the status as published.
+  if (view.status) view.status = await consumersAsOfNow(client, d, view.status).catch(() => view.status);
   const replicate = await replicateProgressOf(client, d);
   if (replicate) view.replicate = replicate;
+  const retrying = await retryingStepOf(client, d);
+  if (retrying) view.retrying = retrying;
   return view;
+}
+
+/** The first pending step on a retry, with its last failure (decoded by the client's codec). */
+async function retryingStepOf(client: Client, d: WorkflowExecutionDescription): Promise<string | undefined> {
+  const pending = d.raw.pendingActivities?.find((a) => (a.attempt ?? 1) > 1 && a.lastFailure);
+  if (!pending) return undefined;
+  const err = await decodeOptionalFailureToOptionalError(
+    client.options.loadedDataConverter,
+    pending.lastFailure,
+  ).catch(() => undefined);
+  const cause = err ? describeRootCause(err) : 'its last error could not be decoded';
+  return `${pending.activityType?.name ?? 'a step'}, attempt ${pending.attempt}: ${cause}`;
 }
 
 /**

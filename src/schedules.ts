@@ -3,9 +3,8 @@ import type { RotatorConfig } from './config';
 import { ConfigError } from './errors';
 import type { FleetInput, RotationInput } from './shared/types';
 import type { CredentialStore } from './store/types';
-// Type only: the workflow module loads only in the workflow sandbox (its metrics are created at
-// module load), so schedules name the workflow type and the compiler checks the arguments.
-import type { rotateFleet, scheduledRotation } from './workflows/rotate-fleet';
+// By function reference: the compiler checks each schedule's arguments against the workflow.
+import { rotateFleet, scheduledRotation } from './workflows/rotate-fleet';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -44,7 +43,7 @@ export async function createRotationSchedule(
   const everyMs = everyDays * DAY_MS;
   const offset = opts.firstRunAt ? intervalOffsetMs(opts.firstRunAt, everyMs) : 0;
   const first = opts.firstRunAt ? `, first run ${opts.firstRunAt.toISOString()}` : '';
-  return client.schedule.create<typeof scheduledRotation>({
+  return client.schedule.create({
     scheduleId: rotationScheduleId(credentialId),
     // startAt too: the phase also lands one period earlier (the last rotation itself).
     spec: {
@@ -54,7 +53,7 @@ export async function createRotationSchedule(
     },
     action: {
       type: 'startWorkflow',
-      workflowType: 'scheduledRotation',
+      workflowType: scheduledRotation,
       args: [{ ...opts.rotation, credentialId, requestedBy: 'schedule' }],
       taskQueue: cfg.temporal.taskQueue,
       workflowId: `scheduled-rotation/${credentialId}`,
@@ -93,12 +92,12 @@ export async function lastRotatedAt(store: CredentialStore, credentialId: string
 /** Daily sweep that rotates every credential whose expiry date is near. */
 export async function createExpirySweepSchedule(client: Client, cfg: RotatorConfig, withinDays = 14) {
   const input: FleetInput = { selector: { expiringWithinDays: withinDays }, concurrency: 5 };
-  return client.schedule.create<typeof rotateFleet>({
+  return client.schedule.create({
     scheduleId: 'rotation-schedule/expiry-sweep',
     spec: { intervals: [{ every: DAY_MS }] },
     action: {
       type: 'startWorkflow',
-      workflowType: 'rotateFleet',
+      workflowType: rotateFleet,
       args: [input],
       taskQueue: cfg.temporal.taskQueue,
       workflowId: 'fleet/expiry-sweep',

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { encryptedDataConverter } from './codec';
-import { loadConfig } from './config';
+import { loadConfig, type RotatorConfig } from './config';
 import { createHealthServer } from './health';
+import { closeSharedConnections } from './engines';
 import { createLogger } from './logger';
 import { gatewayFromEnv } from './heartbeat-gateway';
 import { startRevokedPurge } from './revoked-purge';
@@ -46,6 +47,7 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     ...source,
     activities: (options.wrapActivities ?? ((a) => a))(productionActivities(store)),
     dataConverter: encryptedDataConverter(cfg.codecKeyring),
+    ...workerTuning(cfg.worker),
     shutdownGraceTime: cfg.shutdownGraceMs,
     // A stuck activity must not keep the process forever: give up 5 s after the grace
     // (run() then rejects and the process exits 1; the step is retried by another worker).
@@ -96,9 +98,26 @@ export async function runWorker(options: RunWorkerOptions = {}): Promise<void> {
     await gateway?.close();
     await gatewayClient?.connection.close();
     await store.close();
+    await closeSharedConnections();
     await connection.close();
     log.info('worker stopped');
   }
+}
+
+/** The tuning options that are set (config `worker`, ROTATOR_WORKER_*); absent ones keep the SDK's defaults. */
+export function workerTuning(t: RotatorConfig['worker']): Partial<WorkerOptions> {
+  return {
+    ...(t.maxCachedWorkflows !== undefined && { maxCachedWorkflows: t.maxCachedWorkflows }),
+    ...(t.maxConcurrentWorkflowTaskExecutions !== undefined && {
+      maxConcurrentWorkflowTaskExecutions: t.maxConcurrentWorkflowTaskExecutions,
+    }),
+    ...(t.maxConcurrentActivityTaskExecutions !== undefined && {
+      maxConcurrentActivityTaskExecutions: t.maxConcurrentActivityTaskExecutions,
+    }),
+    ...(t.stickyQueueScheduleToStartTimeoutMs !== undefined && {
+      stickyQueueScheduleToStartTimeout: t.stickyQueueScheduleToStartTimeoutMs,
+    }),
+  };
 }
 
 /**

@@ -90,15 +90,8 @@ ferretdb_addr() { echo "$HOST:$MONGO_PORT"; }
 ferretdb_died() { died_by_pidfile ferretdb; }
 
 ferretdb_start() {
-  local pid
-  pid="$(read_pid "$RUN/ferretdb.pid")"
-  if ferretdb_ready; then return 0; fi
+  daemon_needs_start ferretdb "$BIN/ferretdb" "$MONGO_PORT" || return 0
   local logf="$LOG/ferretdb.log"
-  if pid_runs "$pid" "$BIN/ferretdb"; then return 0; fi # still booting; wait
-  if port_open "$MONGO_PORT"; then
-    die "ferretdb: $HOST:$MONGO_PORT is taken by another process; see $logf"
-  fi
-  [[ -x "$BIN/ferretdb" ]] || die "ferretdb: $BIN/ferretdb missing (run install)"
   mkdir -p "$DATA/ferretdb" "$RUN/ferretdb"
   have_mongo_driver || log "ferretdb: note: no 'mongodb' driver in $REPO_ROOT/node_modules; readiness is a TCP check only"
   log "ferretdb: starting"

@@ -136,6 +136,21 @@ wait_ready() {
   exit 1
 }
 
+# daemon_needs_start SVC PROGRAM PORT: for a daemon SVC started in the
+# background with its pid in $RUN/SVC.pid. Status 1 (nothing to do) when it is
+# ready or its pid still runs PROGRAM (booting; wait_ready waits); dies when
+# PORT is taken by another process or $BIN/SVC is not installed; status 0: start it.
+daemon_needs_start() {
+  local svc="$1" prog="$2" port="$3" pid
+  pid="$(read_pid "$RUN/$svc.pid")"
+  if svc_call "$svc" ready; then return 1; fi
+  if pid_runs "$pid" "$prog"; then return 1; fi
+  if port_open "$port"; then
+    die "$svc: $HOST:$port is taken by another process; see $LOG/$svc.log"
+  fi
+  [[ -x "$BIN/$svc" ]] || die "$svc: $BIN/$svc missing (run install)"
+}
+
 # died_by_pidfile SVC: the pid in $RUN/SVC.pid (written by its start) is gone
 died_by_pidfile() { [[ -f "$RUN/$1.pid" ]] && ! pid_alive "$(read_pid "$RUN/$1.pid")"; }
 

@@ -91,15 +91,8 @@ temporal_addr() { echo "$HOST:$TEMPORAL_PORT"; }
 temporal_died() { died_by_pidfile temporal; }
 
 temporal_start() {
-  local pid
-  pid="$(read_pid "$RUN/temporal.pid")"
-  if temporal_ready; then return 0; fi
+  daemon_needs_start temporal "$DATA/temporal" "$TEMPORAL_PORT" || return 0
   local logf="$LOG/temporal.log"
-  if pid_runs "$pid" "$DATA/temporal"; then return 0; fi # still booting; wait
-  if port_open "$TEMPORAL_PORT"; then
-    die "temporal: $HOST:$TEMPORAL_PORT is taken by another process; see $logf"
-  fi
-  [[ -x "$BIN/temporal" ]] || die "temporal: $BIN/temporal missing (run install)"
   local args=() a
   for a in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$a"); done
   log "temporal: starting"

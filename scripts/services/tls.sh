@@ -31,21 +31,21 @@ tls_certs() {
     log "tls: creating the local CA and the server certificate in $d"
     (
       umask 077
+      # issue NAME CN EXTENSIONS: $d/NAME.key and $d/NAME.crt signed by the local CA
+      issue() {
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" \
+          -keyout "$d/$1.key" -out "$d/$1.csr" 2>/dev/null
+        printf '%s\n' "${@:3}" >"$d/$1.ext"
+        openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+          -days 3650 -extfile "$d/$1.ext" -out "$d/$1.crt" 2>/dev/null
+      }
       openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=db-rotator dev CA" \
         -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
-      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
-        -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
-      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
-      openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-        -days 3650 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+      issue server localhost subjectAltName=DNS:localhost,IP:127.0.0.1 extendedKeyUsage=serverAuth
       openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=some other CA" \
         -keyout "$d/other-ca.key" -out "$d/other-ca.crt" 2>/dev/null
       # a client certificate for mTLS tests (Temporal)
-      openssl req -newkey rsa:2048 -nodes -subj "/CN=db-rotator worker" \
-        -keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
-      printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
-      openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-        -days 3650 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+      issue client "db-rotator worker" extendedKeyUsage=clientAuth
     ) || die "tls: openssl failed"
     chmod 644 "$d/ca.crt" "$d/other-ca.crt" "$d/server.crt" "$d/client.crt"
   fi

@@ -149,6 +149,12 @@ export class NodeEngines {
       const engine = this.createEngine(this.def.engine, conn);
       try {
         out.push({ node, result: await fn(engine, node, conn), ms: Date.now() - started });
+      } catch (err) {
+        // A driver's error ("Connection terminated unexpectedly") does not say which server; the
+        // operator must see that it is this node, not the primary. Same error, same class.
+        const name = `node ${nodeName(node)}`;
+        if (err instanceof Error && !err.message.includes(name)) err.message = `${name}: ${err.message}`;
+        throw err;
       } finally {
         await engine.close();
       }

@@ -6,44 +6,29 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type RotatorConfig } from '../config';
 import { connectClient, openConfiguredStore } from '../runtime';
 import { rotationWorkflowId } from '../shared/constants';
-import type { ManagedCredentialStore } from '../store';
 
 /** Runs `fn` with the configured store open; `cfg` defaults to the configuration now. */
-export function withStore<T>(
-  fn: (store: ManagedCredentialStore, cfg: RotatorConfig) => Promise<T>,
-  cfg: RotatorConfig = loadConfig(),
-): Promise<T> {
-  return using(
-    () => openConfiguredStore(cfg),
-    (store) => store.close(),
-    (store) => fn(store, cfg),
-  );
-}
+export const withStore = resource(openConfiguredStore, (store) => store.close());
 
 /** Runs `fn` with a connected Temporal client; `cfg` defaults to the configuration now. */
-export function withClient<T>(
-  fn: (client: Client, cfg: RotatorConfig) => Promise<T>,
-  cfg: RotatorConfig = loadConfig(),
-): Promise<T> {
-  return using(
-    () => connectClient(cfg),
-    (client) => client.connection.close(),
-    (client) => fn(client, cfg),
-  );
-}
+export const withClient = resource(connectClient, (client) => client.connection.close());
 
-/** Opens a resource, runs `fn` with it and closes it whatever happens. */
-async function using<R, T>(
-  open: () => Promise<R>,
-  close: (resource: R) => Promise<void>,
-  fn: (resource: R) => Promise<T>,
-): Promise<T> {
-  const resource = await open();
-  try {
-    return await fn(resource);
-  } finally {
-    await close(resource);
-  }
+/**
+ * A `with…` helper for one resource: opens it from the configuration, runs
+ * `fn` with it and closes it whatever happens.
+ */
+function resource<R>(open: (cfg: RotatorConfig) => Promise<R>, close: (resource: R) => Promise<void>) {
+  return async <T>(
+    fn: (resource: R, cfg: RotatorConfig) => Promise<T>,
+    cfg: RotatorConfig = loadConfig(),
+  ): Promise<T> => {
+    const opened = await open(cfg);
+    try {
+      return await fn(opened, cfg);
+    } finally {
+      await close(opened);
+    }
+  };
 }
 
 /** The (fixed-id) rotation workflow of a credential. */

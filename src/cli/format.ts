@@ -65,6 +65,7 @@ export function formatView(v: RotationView): string {
   if (v.outcome) lines.push(`outcome      ${v.outcome}`);
   if (v.cause) lines.push(`cause        ${v.cause}`);
   if (v.stuck) lines.push(`STUCK        ${v.stuck}`);
+  if (v.retrying) lines.push(`retrying     ${v.retrying}`);
   if (v.status) lines.push(formatStatus(v.status));
   else lines.push(`phase        ${v.phase}`);
   if (v.replicate) lines.push(...replicateLines(v.replicate));

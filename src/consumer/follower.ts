@@ -8,6 +8,12 @@ import type { Rotating, SwapEvent } from './rotating';
 export abstract class CredentialFollower<T> {
   protected constructor(readonly core: Rotating<T>) {}
 
+  /** What every `create` does: start the core (first read, first client) and hand the follower out. */
+  protected static async started<F extends CredentialFollower<unknown>>(follower: F): Promise<F> {
+    await follower.core.start();
+    return follower;
+  }
+
   /** The credential version that new work runs with. */
   get version(): number {
     return this.core.version;

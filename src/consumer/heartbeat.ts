@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { rotationWorkflowId } from '../shared/constants';
 import { consumerHeartbeatSignal } from '../shared/messages';
-import type { RotationStatus } from '../shared/types';
+import { describeRunningRun, waitsOnConsumers, type RunningRun } from './rotation-run';
 import { errorMessage } from './source-base';
 import type { ConsumerLogger } from './types';
 import { silentLogger } from './types';
@@ -153,7 +153,7 @@ export class HeartbeatReporter {
     if (run !== 'unknown') {
       // While the rotation waits on consumers (migrate, rollback), silence for a few periods
       // counts as gone: keep reporting every period then. Otherwise one report per version is enough.
-      const waitingOnUs = run.phase === 'migrate' || run.phase === 'rollback';
+      const waitingOnUs = waitsOnConsumers(run);
       if (!waitingOnUs && run.listsUs) {
         this.reported = { runId: run.runId, version };
         this.stats.skippedRecorded++;
@@ -169,30 +169,13 @@ export class HeartbeatReporter {
     await this.send('period', run === 'unknown' ? undefined : run.runId);
   }
 
-  /**
-   * The running rotation: run id, phase (search attribute) and whether its
-   * published status lists this consumer at `version` (memo). describe() adds
-   * nothing to history and, unlike a query, never reaches a worker.
-   */
-  private async runningRun(
-    version: number,
-  ): Promise<{ runId: string; phase?: string; listsUs: boolean } | 'no-rotation' | 'unknown'> {
+  /** The running rotation (see describeRunningRun); 'unknown' when Temporal cannot tell. */
+  private async runningRun(version: number): Promise<RunningRun | 'no-rotation' | 'unknown'> {
     try {
-      const d = await withTimeout(this.opts.queryTimeoutMs ?? 5_000, () =>
-        this.opts.client.workflow.getHandle(this.workflowId).describe(),
+      return await withTimeout(this.opts.queryTimeoutMs ?? 5_000, () =>
+        describeRunningRun(this.opts.client, this.workflowId, this.consumerId, version),
       );
-      if (d.status.name !== 'RUNNING') return 'no-rotation';
-      const status = d.memo?.status as RotationStatus | undefined;
-      const phaseAttr = d.searchAttributes?.RotationPhase;
-      return {
-        runId: d.runId,
-        phase: status?.phase ?? (Array.isArray(phaseAttr) ? String(phaseAttr[0]) : undefined),
-        listsUs: (status?.consumers ?? []).some(
-          (c) => c.consumerId === this.consumerId && c.version === version,
-        ),
-      };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'no-rotation';
       this.logger.debug?.(
         { consumerId: this.consumerId, err: errorMessage(err) },
         'heartbeat: describe failed',

@@ -67,10 +67,8 @@ export class RotatingMongoClient extends CredentialFollower<MongoClient> {
     super(new Rotating(opts.source, driver, opts));
   }
 
-  static async create(opts: RotatingMongoClientOptions): Promise<RotatingMongoClient> {
-    const c = new RotatingMongoClient(opts);
-    await c.core.start();
-    return c;
+  static create(opts: RotatingMongoClientOptions): Promise<RotatingMongoClient> {
+    return CredentialFollower.started(new RotatingMongoClient(opts));
   }
 
   /** Runs `op` with the current client; the client stays open until `op` settles. */

@@ -65,10 +65,8 @@ export class RotatingMysqlPool extends CredentialFollower<Pool> {
     super(new Rotating(opts.source, driver, opts));
   }
 
-  static async create(opts: RotatingMysqlPoolOptions): Promise<RotatingMysqlPool> {
-    const p = new RotatingMysqlPool(opts);
-    await p.core.start();
-    return p;
+  static create(opts: RotatingMysqlPoolOptions): Promise<RotatingMysqlPool> {
+    return CredentialFollower.started(new RotatingMysqlPool(opts));
   }
 
   query<T extends QueryResult>(sql: string, values?: unknown): Promise<[T, FieldPacket[]]> {

@@ -54,10 +54,8 @@ export class RotatingPgPool extends CredentialFollower<Pool> {
   }
 
   /** Builds, checks and returns the pool (rejects if the first credential does not work). */
-  static async create(opts: RotatingPgPoolOptions): Promise<RotatingPgPool> {
-    const p = new RotatingPgPool(opts);
-    await p.core.start();
-    return p;
+  static create(opts: RotatingPgPoolOptions): Promise<RotatingPgPool> {
+    return CredentialFollower.started(new RotatingPgPool(opts));
   }
 
   query<R extends QueryResultRow = QueryResultRow>(

@@ -94,10 +94,8 @@ export class RotatingRedis extends CredentialFollower<Redis> {
     super(new Rotating(opts.source, driver, opts));
   }
 
-  static async create(opts: RotatingRedisOptions): Promise<RotatingRedis> {
-    const r = new RotatingRedis(opts);
-    await r.core.start();
-    return r;
+  static create(opts: RotatingRedisOptions): Promise<RotatingRedis> {
+    return CredentialFollower.started(new RotatingRedis(opts));
   }
 
   /** Runs `op` with the current connection (use it for pipelines and several commands). */

@@ -48,6 +48,11 @@ export function createEngine(kind: EngineKind, connection: EngineConnection): En
   return moduleOf(kind).create(connection);
 }
 
+/** Closes the connections engines share between activities (postgres admin pools); on worker shutdown. */
+export async function closeSharedConnections(): Promise<void> {
+  await postgres.closeAdminPools();
+}
+
 /** Every form in which `password` can appear in statements `kind` records (itself, hashes). */
 export function secretFormsOf(kind: EngineKind, password: string): string[] {
   return moduleOf(kind).secretForms(password);

@@ -1,25 +1,9 @@
-import {
-  ActivityCancellationType,
-  log,
-  patched,
-  proxyActivities,
-  type RetryPolicy,
-} from '@temporalio/workflow';
+import { log, patched, proxyActivities } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../shared/activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { RotationPlan } from '../shared/types';
+import { cancellationType, heartbeatTimeout, retry } from './activity-options';
 
-const retry: RetryPolicy = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
-const common = {
-  startToCloseTimeout: '2m',
-  heartbeatTimeout: '10s',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-} as const;
+const common = { startToCloseTimeout: '2m', heartbeatTimeout, cancellationType } as const;
 
 // Before promote: a target that keeps failing fails the step, and the rotation compensates.
 const beforePromote = proxyActivities<DeliveryActivities>({

@@ -1,4 +1,6 @@
+import type { UpdateDefinition } from '@temporalio/common';
 import { setHandler } from '@temporalio/workflow';
+import type { z } from 'zod';
 import {
   abortUpdate,
   consumerHeartbeatSignal,
@@ -33,6 +35,18 @@ const STOPPABLE: ReadonlySet<Phase> = new Set([
 const GRACE_AHEAD: ReadonlySet<Phase> = new Set([...STOPPABLE]);
 const IN_GRACE: ReadonlySet<Phase> = new Set(['migrate', 'grace']);
 
+/** When the grace period may be extended, or finished now, and what a refusal says otherwise. */
+const EXTEND_GRACE = {
+  schema: extendGraceRequestSchema,
+  phases: GRACE_AHEAD,
+  refusal: 'there is no grace period ahead',
+};
+const FINISH_GRACE = {
+  schema: operatorRequestSchema,
+  phases: IN_GRACE,
+  refusal: 'only during migrate or grace',
+};
+
 function refuse(what: string, t: RotationTracker, why: string): never {
   throw new Error(`${what}: refused in phase ${t.currentPhase()}: ${why}`);
 }
@@ -52,67 +66,53 @@ export function registerHandlers(t: RotationTracker): void {
   setHandler(statusQuery, () => t.status());
   setHandler(consumerHeartbeatSignal, (hb) => t.heartbeat(hb));
 
-  setHandler(
-    abortUpdate,
-    (req) => {
-      t.requestAbort(req?.reason ?? 'no reason given', req?.by);
-      return reply(t.isPromoted ? 'rollback' : 'abort');
-    },
-    {
-      validator: (req) => {
-        parseOperatorRequest(operatorRequestSchema, 'abort', req);
-        if (t.isParked()) refuse('abort', t, 'the run waits for `resolve` (retry or abandon)');
-        if (!STOPPABLE.has(t.currentPhase()))
-          refuse('abort', t, 'the rotation is past the point of no return');
+  // abort and rollback take the same request in the same phases; the tracker tells them apart
+  // (before promote a rollback is an abort).
+  const setStopHandler = (
+    update: typeof abortUpdate,
+    what: string,
+    request: (reason: string, by?: string) => void,
+  ): void =>
+    setHandler(
+      update,
+      (req) => {
+        request(req?.reason ?? 'no reason given', req?.by);
+        return reply(t.isPromoted ? 'rollback' : 'abort');
       },
-    },
-  );
+      {
+        validator: (req) => {
+          parseOperatorRequest(operatorRequestSchema, what, req);
+          if (t.isParked()) refuse(what, t, 'the run waits for `resolve` (retry or abandon)');
+          if (!STOPPABLE.has(t.currentPhase()))
+            refuse(what, t, 'the rotation is past the point of no return');
+        },
+      },
+    );
+  setStopHandler(abortUpdate, 'abort', (reason, by) => t.requestAbort(reason, by));
+  setStopHandler(rollbackUpdate, 'rollback', (reason, by) => t.requestRollback(reason, by));
 
-  setHandler(
-    rollbackUpdate,
-    (req) => {
-      t.requestRollback(req?.reason ?? 'no reason given', req?.by);
-      return reply(t.isPromoted ? 'rollback' : 'abort');
-    },
-    {
+  // extendGrace and finishGrace act on the grace period: refused while the run waits for
+  // `resolve`, outside `phases`, or once a rollback is wanted.
+  const setGraceHandler = <Req>(
+    update: UpdateDefinition<OperatorReply, [Req]>,
+    rule: { schema: z.ZodType<Req>; phases: ReadonlySet<Phase>; refusal: string },
+    act: (req: Req) => string,
+  ): void =>
+    setHandler(update, (req) => reply(act(req)), {
       validator: (req) => {
-        parseOperatorRequest(operatorRequestSchema, 'rollback', req);
-        if (t.isParked()) refuse('rollback', t, 'the run waits for `resolve` (retry or abandon)');
-        if (!STOPPABLE.has(t.currentPhase()))
-          refuse('rollback', t, 'the rotation is past the point of no return');
+        parseOperatorRequest(rule.schema, update.name, req);
+        if (t.isParked() || !rule.phases.has(t.currentPhase()) || t.rollbackWanted())
+          refuse(update.name, t, rule.refusal);
       },
-    },
-  );
-
-  setHandler(
-    extendGraceUpdate,
-    (req) => {
-      t.extendGrace(req.byMs);
-      return reply(`grace extended by ${req.byMs} ms`);
-    },
-    {
-      validator: (req) => {
-        parseOperatorRequest(extendGraceRequestSchema, 'extendGrace', req);
-        if (t.isParked() || !GRACE_AHEAD.has(t.currentPhase()) || t.rollbackWanted())
-          refuse('extendGrace', t, 'there is no grace period ahead');
-      },
-    },
-  );
-
-  setHandler(
-    finishGraceUpdate,
-    () => {
-      t.finishGrace();
-      return reply('grace ends now');
-    },
-    {
-      validator: (req) => {
-        parseOperatorRequest(operatorRequestSchema, 'finishGrace', req);
-        if (t.isParked() || !IN_GRACE.has(t.currentPhase()) || t.rollbackWanted())
-          refuse('finishGrace', t, 'only during migrate or grace');
-      },
-    },
-  );
+    });
+  setGraceHandler(extendGraceUpdate, EXTEND_GRACE, (req) => {
+    t.extendGrace(req.byMs);
+    return `grace extended by ${req.byMs} ms`;
+  });
+  setGraceHandler(finishGraceUpdate, FINISH_GRACE, () => {
+    t.finishGrace();
+    return 'grace ends now';
+  });
 
   setHandler(
     resolveUpdate,

@@ -11,35 +11,49 @@ import type { Outcome, Phase, RotationPlan } from '../shared/types';
 // since the worker started (a fleet of 50,000 credentials means 150,000
 // gauge series; scrape with a relabel rule that drops `credential` if that is
 // too many).
-const rotations = metricMeter.createCounter(
-  'rotator_rotations',
-  '1',
-  'finished rotations by outcome and engine',
-);
-const phaseDuration = metricMeter.createHistogram(
-  'rotator_phase_duration',
-  'int',
-  'ms',
-  'duration of each phase',
-);
-const consumersBehind = metricMeter.createGauge(
-  'rotator_consumers_behind',
-  'int',
-  '1',
-  'consumers not on the wanted version',
-);
-const graceDeadline = metricMeter.createGauge(
-  'rotator_grace_deadline_seconds',
-  'int',
-  's',
-  'unix time at which the grace period of a rotation ends (0 when none)',
-);
-const needsOperator = metricMeter.createGauge(
-  'rotator_needs_operator',
-  'int',
-  '1',
-  '1 while a rotation waits for an operator (a step after promote or an undo keeps failing)',
-);
+//
+// The instruments are created on first use, inside a workflow: the SDK's
+// meter refuses to work outside workflow context, and creating them at module
+// load would make this module (and every workflow importing it) impossible to
+// import in the client, which starts workflows by function reference.
+function createInstruments() {
+  return {
+    rotations: metricMeter.createCounter(
+      'rotator_rotations',
+      '1',
+      'finished rotations by outcome and engine',
+    ),
+    phaseDuration: metricMeter.createHistogram(
+      'rotator_phase_duration',
+      'int',
+      'ms',
+      'duration of each phase',
+    ),
+    consumersBehind: metricMeter.createGauge(
+      'rotator_consumers_behind',
+      'int',
+      '1',
+      'consumers not on the wanted version',
+    ),
+    graceDeadline: metricMeter.createGauge(
+      'rotator_grace_deadline_seconds',
+      'int',
+      's',
+      'unix time at which the grace period of a rotation ends (0 when none)',
+    ),
+    needsOperator: metricMeter.createGauge(
+      'rotator_needs_operator',
+      'int',
+      '1',
+      '1 while a rotation waits for an operator (a step after promote or an undo keeps failing)',
+    ),
+  };
+}
+
+// Instruments hold only name, unit and description (tags are resolved per
+// recording), so one set serves every workflow of the bundle.
+let instruments: ReturnType<typeof createInstruments> | undefined;
+const metrics = () => (instruments ??= createInstruments());
 
 function kind(plan: RotationPlan | undefined) {
   return { engine: plan?.engine ?? 'unknown', strategy: plan?.strategy ?? 'unknown' };
@@ -66,22 +80,25 @@ const nonNegative = (n: number) => (Number.isFinite(n) && n > 0 ? Math.floor(n) 
 
 export const rotationMetrics = {
   phaseEnded(plan: RotationPlan | undefined, phase: Phase, ms: number): void {
-    safely(() => phaseDuration.record(nonNegative(ms), { ...kind(plan), phase }));
+    safely(() => metrics().phaseDuration.record(nonNegative(ms), { ...kind(plan), phase }));
   },
   finished(plan: RotationPlan | undefined, credentialId: string, outcome: Outcome): void {
     safely(() => {
-      rotations.add(1, { ...kind(plan), outcome });
-      graceDeadline.set(0, perCredential(plan, credentialId));
-      consumersBehind.set(0, perCredential(plan, credentialId));
+      const m = metrics();
+      m.rotations.add(1, { ...kind(plan), outcome });
+      m.graceDeadline.set(0, perCredential(plan, credentialId));
+      m.consumersBehind.set(0, perCredential(plan, credentialId));
     });
   },
   consumersBehind(plan: RotationPlan | undefined, credentialId: string, n: number): void {
-    safely(() => consumersBehind.set(nonNegative(n), perCredential(plan, credentialId)));
+    safely(() => metrics().consumersBehind.set(nonNegative(n), perCredential(plan, credentialId)));
   },
   graceDeadline(plan: RotationPlan | undefined, credentialId: string, deadlineMs: number): void {
-    safely(() => graceDeadline.set(nonNegative(deadlineMs / 1000), perCredential(plan, credentialId)));
+    safely(() =>
+      metrics().graceDeadline.set(nonNegative(deadlineMs / 1000), perCredential(plan, credentialId)),
+    );
   },
   needsOperator(plan: RotationPlan | undefined, credentialId: string, parked: boolean): void {
-    safely(() => needsOperator.set(parked ? 1 : 0, perCredential(plan, credentialId)));
+    safely(() => metrics().needsOperator.set(parked ? 1 : 0, perCredential(plan, credentialId)));
   },
 };

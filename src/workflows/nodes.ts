@@ -1,7 +1,7 @@
-import { ActivityCancellationType, patched, proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { RotationActivities } from '../shared/activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { RotationPlan } from '../shared/types';
+import { cancellationType, heartbeatTimeout, retry } from './activity-options';
 import type { RotationTracker } from './tracker';
 
 /**
@@ -17,15 +17,9 @@ export async function replicateToNodes(t: RotationTracker, plan: RotationPlan): 
   // The activity itself waits up to the bound (heartbeating), then verifies on each node.
   const steps = proxyActivities<RotationActivities>({
     startToCloseTimeout: (plan.nodeSyncTimeoutMs ?? 60_000) + 120_000,
-    heartbeatTimeout: '10s',
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '30s',
-      maximumAttempts: 3,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-    },
+    heartbeatTimeout,
+    cancellationType,
+    retry: { ...retry, maximumAttempts: 3 },
   });
   await t.phase('replicate', () => steps.replicateToNodes(plan));
 }

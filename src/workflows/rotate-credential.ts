@@ -1,5 +1,4 @@
 import {
-  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -11,10 +10,8 @@ import {
   sleep,
   upsertSearchAttributes,
   workflowInfo,
-  type RetryPolicy,
 } from '@temporalio/workflow';
 import type { PlanningActivities, RotationActivities } from '../shared/activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../shared/constants';
 import type { Outcome, RotationInput, RotationPlan, RotationResult } from '../shared/types';
 import { AbortRequested, RotationTracker } from './tracker';
 import { registerHandlers } from './handlers';
@@ -22,20 +19,7 @@ import { rotationInputProblems } from '../shared/rotation-input';
 import { waitForRevokeWindow } from './windows';
 import { deliveryFor, type Delivery } from './delivery';
 import { replicateToNodes } from './nodes';
-
-const retry: RetryPolicy = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-};
-
-// A cancelled step is allowed to finish first, so its undo never races it.
-const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
-
-// Activities heartbeat while they run (activities/rotation.ts), so a worker that dies mid-step
-// is noticed after heartbeatTimeout and the step retried elsewhere, not after startToCloseTimeout.
-const heartbeatTimeout = '10s';
+import { cancellationType, heartbeatTimeout, retry } from './activity-options';
 
 // Short, bounded steps: a failing database gives up after a few minutes instead of retrying forever.
 const act = proxyActivities<RotationActivities>({

@@ -9,10 +9,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
 import { freshMysql, mysqlConnect, type MysqlNamespace } from '../helpers/mysql';
+import { addMysqlAdmin } from '../helpers/mysql-app';
 import { eventually } from '../helpers/pg-rig';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { services } from '../helpers/services';
-import { devServerForFile } from '../helpers/dev-server';
+import { uniqueCredentialId } from '../helpers/rotation';
+import { withRotationRig } from '../helpers/with-pg-rig';
 import {
   HOSTS,
   createHostVariants,
@@ -21,11 +21,9 @@ import {
   hashOf as passwordHash,
 } from '../helpers/mysql-hosts';
 
-const env = devServerForFile();
-
 describe('rotation of a MySQL/MariaDB login with host variants (options.accountHosts)', () => {
+  const t = withRotationRig();
   let my: MysqlNamespace;
-  let rig: RotationRig;
   let app: string;
 
   const hashes = (host: string) => accountHashes(my.admin, app, host);
@@ -39,18 +37,12 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
     );
 
   async function addApp(options: Record<string, unknown>): Promise<string> {
-    const where = { engine: 'mysql' as const, host: services.mysql.host, port: services.mysql.port };
-    const adminId = uniqueCredentialId('mysql-admin');
-    await rig.addCredential(
-      { id: adminId, ...where, database: my.database },
-      { username: services.mysql.user, password: services.mysql.password },
-    );
+    const { adminId, where } = await addMysqlAdmin(t.rig, my);
     const id = uniqueCredentialId('mysql-hosts');
-    await rig.addCredential(
+    await t.rig.addCredential(
       {
         id,
         ...where,
-        database: my.database,
         adminCredentialId: adminId,
         baseUsername: app,
         strategy: 'dual-password',
@@ -63,11 +55,9 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
 
   beforeEach(async () => {
     my = await freshMysql();
-    rig = await createRotationRig(env());
     app = await createHostVariants(my, 'init-Pw-1');
   });
   afterEach(async () => {
-    await rig?.close();
     await my?.cleanup();
   });
 
@@ -76,9 +66,14 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
     const grantsBefore = { '%': await grants('%'), localhost: await grants('localhost') };
     const oldHash = await hashOf('init-Pw-1');
     const t0 = Date.now();
-    const h = await rig.start({ credentialId: id, graceMs: 6000, drainTimeoutMs: 1000, requestedBy: 'test' });
+    const h = await t.rig.start({
+      credentialId: id,
+      graceMs: 6000,
+      drainTimeoutMs: 1000,
+      requestedBy: 'test',
+    });
     await eventually(async () => (await h.query(statusQuery)).phase === 'grace');
-    const next = await rig.store.getSecret(id, 'CURRENT');
+    const next = await t.rig.store.getSecret(id, 'CURRENT');
     expect(next.username).toBe(app);
     const newHash = await hashOf(next.password);
     for (const host of HOSTS) expect(await hashes(host), host).toEqual([oldHash, newHash].sort());
@@ -101,12 +96,12 @@ describe('rotation of a MySQL/MariaDB login with host variants (options.accountH
 
   it('without accountHosts the rotation is refused in preflight ("exists for several hosts"); nothing changes', async () => {
     const id = await addApp({});
-    const failure = await rig.rotate({ credentialId: id, requestedBy: 'test' }).then(
+    const failure = await t.rig.rotate({ credentialId: id, requestedBy: 'test' }).then(
       (r) => r.error,
       (err: { cause?: { cause?: { message?: string } } }) => err.cause?.cause?.message,
     );
     expect(failure).toMatch(/exists for several hosts/);
-    expect(await rig.store.listVersions(id)).toHaveLength(1);
+    expect(await t.rig.store.listVersions(id)).toHaveLength(1);
     const oldHash = await hashOf('init-Pw-1');
     for (const host of HOSTS) expect(await hashes(host), host).toEqual([oldHash]);
   });

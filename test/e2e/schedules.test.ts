@@ -4,45 +4,34 @@
  * most the jitter), not wherever the epoch-aligned interval happens to fall,
  * and `schedule list` shows it.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/client';
 import { rotationScheduleId } from '../../src/schedules';
-import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
-import { devServerEnv } from '../helpers/temporal';
+import { uniqueCredentialId } from '../helpers/rotation';
+import { withRotationRig } from '../helpers/with-pg-rig';
 import { runCli } from '../helpers/cli';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await devServerEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
-
 describe('rotation schedules (dev server)', () => {
-  let rig: RotationRig;
+  const t = withRotationRig();
   const created: string[] = [];
   const savedEnv = { ...process.env };
 
-  beforeEach(async () => {
-    rig = await createRotationRig(env);
-    Object.assign(process.env, rig.env);
+  beforeEach(() => {
+    Object.assign(process.env, t.rig.env);
   });
   afterEach(async () => {
     for (const id of created.splice(0))
-      await rig.client.schedule
+      await t.rig.client.schedule
         .getHandle(id)
         .delete()
         .catch(() => undefined);
     process.env = { ...savedEnv };
-    await rig?.close();
   });
 
-  const cli = (...args: string[]) => runCli(args, rig.env);
+  const cli = (...args: string[]) => runCli(args, t.rig.env);
 
   /**
    * A credential whose policy rotates it every `days` days, imported now, and its schedule
@@ -50,14 +39,14 @@ describe('rotation schedules (dev server)', () => {
    */
   async function scheduled(days: number, jitter: string) {
     const id = uniqueCredentialId('sched');
-    await rig.addCredential(
+    await t.rig.addCredential(
       { id, engine: 'postgres', host: '127.0.0.1', port: 5432, policy: { rotateEveryDays: days } },
       { username: 'app', password: 'not-used-Pw1' },
     );
-    const importedAt = Date.parse((await rig.store.getVersion(id, 'CURRENT'))!.updatedAt);
+    const importedAt = Date.parse((await t.rig.store.getVersion(id, 'CURRENT'))!.updatedAt);
     expect((await cli('schedule', 'create', id, '--jitter', jitter)).code).toBe(EXIT.ok);
     created.push(rotationScheduleId(id));
-    const d = await rig.client.schedule.getHandle(rotationScheduleId(id)).describe();
+    const d = await t.rig.client.schedule.getHandle(rotationScheduleId(id)).describe();
     return { id, importedAt, d };
   }
 

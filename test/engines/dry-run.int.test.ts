@@ -14,9 +14,11 @@ import { freshPg, pgConnect, type PgNamespace } from '../helpers/pg';
 import { addPgAdmin, addPgApp, eventually } from '../helpers/pg-rig';
 import { createRotationRig, uniqueCredentialId, type RotationRig } from '../helpers/rotation';
 import { services } from '../helpers/services';
-import { devServerForFile } from '../helpers/dev-server';
+import { withDevServer } from '../helpers/with-pg-rig';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 
-const env = devServerForFile();
+/** The dev server for the whole file. */
+const server = withDevServer({} as { env: TestWorkflowEnvironment });
 
 const cli = (...args: string[]) => runCli(args);
 
@@ -74,7 +76,7 @@ function perTest() {
   return async <N extends { cleanup(): Promise<void> }>(fresh: () => Promise<N>) => {
     const ns = await fresh();
     namespaces.push(ns);
-    rig = await createRotationRig(env());
+    rig = await createRotationRig(server.env);
     restoreEnv = withEnv(rig);
     return { ns, rig };
   };

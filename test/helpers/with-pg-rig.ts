@@ -27,13 +27,7 @@ export interface PgRig {
  * a rotation rig, closed after the test (after the test's own afterEach hooks).
  */
 export function withPgRig(): PgRig {
-  const f = {} as PgRig;
-  beforeAll(async () => {
-    f.env = await devServerEnv();
-  });
-  afterAll(async () => {
-    await f.env?.teardown();
-  });
+  const f = withDevServer({} as PgRig);
   beforeEach(async () => {
     f.pg = await freshPg();
     f.rig = await createRotationRig(f.env);
@@ -45,6 +39,38 @@ export function withPgRig(): PgRig {
     f.pg = undefined as never;
     await rig?.close();
     await pg?.cleanup();
+  });
+  return f;
+}
+
+/** What {@link withRotationRig} provides; `rig` is replaced for every test, so read it inside hooks and tests. */
+export type RotationRigFixture = Omit<PgRig, 'pg'>;
+
+/**
+ * {@link withPgRig} without the PostgreSQL database, for tests that bring their own server or none:
+ * the dev server for the enclosing describe block (or file) and a rotation rig for each test, closed
+ * after the test (after the test's own afterEach hooks).
+ */
+export function withRotationRig(): RotationRigFixture {
+  const f = withDevServer({} as RotationRigFixture);
+  beforeEach(async () => {
+    f.rig = await createRotationRig(f.env);
+  });
+  afterEach(async () => {
+    const { rig } = f;
+    f.rig = undefined as never;
+    await rig?.close();
+  });
+  return f;
+}
+
+/** Registers the dev server connection of `f` for the enclosing describe block (or file). */
+export function withDevServer<F extends { env: TestWorkflowEnvironment }>(f: F): F {
+  beforeAll(async () => {
+    f.env = await devServerEnv();
+  });
+  afterAll(async () => {
+    await f.env?.teardown();
   });
   return f;
 }

@@ -1,8 +1,7 @@
 /** `fleet rotate`: many credentials, bounded concurrency, one fleet workflow. */
 import type { Command } from 'commander';
 import type { FleetInput } from '../../shared/types';
-// Type only: see commands/rotate.ts.
-import type { rotateFleet } from '../../workflows/rotate-fleet';
+import { rotateFleet } from '../../workflows/rotate-fleet';
 import { withClient } from '../context';
 import { CliError, EXIT } from '../exit-codes';
 import { duration, positiveInt } from '../options';
@@ -32,7 +31,7 @@ export function registerFleetCommands(program: Command): void {
     .action(async (opts: FleetRotateOptions) => {
       const input = fleetInput(opts);
       await withClient(async (client, cfg) => {
-        const handle = await client.workflow.start<typeof rotateFleet>('rotateFleet', {
+        const handle = await client.workflow.start(rotateFleet, {
           args: [input],
           taskQueue: cfg.temporal.taskQueue,
           workflowId: `fleet/${new Date().toISOString()}`,

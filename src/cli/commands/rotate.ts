@@ -7,9 +7,8 @@ import { planWorkflowId, rotationWorkflowId } from '../../shared/constants';
 import { rootCause } from '../../shared/error-cause';
 import { rotationInputProblems } from '../../shared/rotation-input';
 import type { ConsumerStatus, RotationInput } from '../../shared/types';
-// Type only: the workflow module cannot load outside the workflow sandbox (its
-// metrics are created at module load), so starts name the type and check it.
-import type { rotateCredential } from '../../workflows/rotate-credential';
+// Started by function reference: input and result are typed by the workflow itself.
+import { rotateCredential } from '../../workflows/rotate-credential';
 import { withClient, withStore } from '../context';
 import { CliError, EXIT, exitCodeFor } from '../exit-codes';
 import { formatDryRun, formatView, type DryRunReport } from '../format';
@@ -104,7 +103,7 @@ export async function startRotation(client: Client, cfg: RotatorConfig, input: R
   if (problems) throw new CliError(`invalid rotation input: ${problems}`, EXIT.usage);
   await assertRotatable(cfg, input.credentialId);
   try {
-    return await client.workflow.start<typeof rotateCredential>('rotateCredential', {
+    return await client.workflow.start(rotateCredential, {
       args: [input],
       taskQueue: cfg.temporal.taskQueue,
       workflowId: rotationWorkflowId(input.credentialId),
@@ -141,7 +140,7 @@ export async function dryRunRotation(
   cfg: RotatorConfig,
   input: RotationInput,
 ): Promise<DryRunReport> {
-  const handle = await client.workflow.start<typeof rotateCredential>('rotateCredential', {
+  const handle = await client.workflow.start(rotateCredential, {
     args: [{ ...input, dryRun: true }],
     taskQueue: cfg.temporal.taskQueue,
     workflowId: planWorkflowId(input.credentialId),

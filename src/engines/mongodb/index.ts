@@ -29,9 +29,9 @@
  * EngineConnection.tls (../tls.ts): verified by default.
  */
 import { type Document } from 'mongodb';
-import { AdminPrivilegeError, ConfigError, RotatorError, UnsupportedStrategyError } from '../../errors';
+import { AdminPrivilegeError, ConfigError, UnsupportedStrategyError } from '../../errors';
 import type { ResolvedStrategy } from '../../shared/types';
-import { collectBlockers } from '../checks';
+import { EngineAdapter } from '../adapter';
 import type {
   Engine,
   PasswordChange,
@@ -75,13 +75,12 @@ export function createMongoEngine(conn: EngineConnection): MongoEngine {
 /** A password appears in our statements only as itself (updateUser/createUser pwd). */
 export { passwordItself as secretForms } from '../redaction';
 /** The MongoDB engine (contract in ../types.ts); the admin connection is ./connection.ts. */
-export class MongoEngine implements Engine {
+export class MongoEngine extends EngineAdapter<MongoConnector> implements Engine {
   readonly kind = 'mongodb' as const;
-  private readonly db: MongoConnector;
   private mongos?: boolean;
 
   constructor(conn: EngineConnection) {
-    this.db = new MongoConnector(conn);
+    super(new MongoConnector(conn));
   }
 
   private get authDb(): string {
@@ -110,12 +109,8 @@ export class MongoEngine implements Engine {
     };
   }
 
-  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
-    return collectBlockers(() => this.preflight(login, strategy));
-  }
-
   /** The checks, in order; throws the first problem. */
-  private async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
+  protected async findBlockers(login: string, strategy: ResolvedStrategy): Promise<void> {
     checkMongoUser(login);
     this.db.checkAuthDb();
     await this.db.supportedServer();
@@ -316,8 +311,5 @@ export class MongoEngine implements Engine {
       }
     }
     return ops.length;
-  }
-  async close(): Promise<void> {
-    await this.db.close();
   }
 }

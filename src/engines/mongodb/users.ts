@@ -142,15 +142,30 @@ export function specOf(doc: MongoUserDoc): UserSpec {
   };
 }
 
-/** The createUser command for `login` like `spec` (passwordDigestor server: the server computes SCRAM). */
-export function createUserCommand(login: string, password: string, spec: UserSpec): Record<string, unknown> {
+/**
+ * The start both commands share: the command name first (MongoDB reads the
+ * first key as the command), the password, the roles (replaced wholesale by
+ * updateUser) and the template's mechanisms.
+ */
+function userCommand(
+  command: 'createUser' | 'updateUser',
+  login: string,
+  password: string,
+  spec: UserSpec,
+): Record<string, unknown> {
   const cmd: Record<string, unknown> = {
-    createUser: login,
+    [command]: login,
     pwd: password,
     roles: spec.roles,
     digestPassword: true,
   };
   if (spec.mechanisms) cmd.mechanisms = spec.mechanisms;
+  return cmd;
+}
+
+/** The createUser command for `login` like `spec` (passwordDigestor server: the server computes SCRAM). */
+export function createUserCommand(login: string, password: string, spec: UserSpec): Record<string, unknown> {
+  const cmd = userCommand('createUser', login, password, spec);
   // Omitted when empty: FerretDB implements only default values of these fields.
   if (spec.authenticationRestrictions.length > 0)
     cmd.authenticationRestrictions = spec.authenticationRestrictions;
@@ -170,13 +185,7 @@ export function updateUserCommand(
   spec: UserSpec,
   existing: MongoUserDoc,
 ): Record<string, unknown> {
-  const cmd: Record<string, unknown> = {
-    updateUser: login,
-    pwd: password,
-    roles: spec.roles,
-    digestPassword: true,
-  };
-  if (spec.mechanisms) cmd.mechanisms = spec.mechanisms;
+  const cmd = userCommand('updateUser', login, password, spec);
   const existingRestrictions = flattenRestrictions(existing.authenticationRestrictions);
   if (spec.authenticationRestrictions.length > 0 || existingRestrictions.length > 0) {
     cmd.authenticationRestrictions = spec.authenticationRestrictions;

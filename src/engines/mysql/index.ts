@@ -34,7 +34,7 @@
  */
 import { escape } from 'mysql2/promise';
 import { AdminPrivilegeError, ConfigError, RotatorError, UnsupportedStrategyError } from '../../errors';
-import { collectBlockers } from '../checks';
+import { EngineAdapter } from '../adapter';
 import { NOT_EXECUTED } from '../recording';
 import type { ResolvedStrategy } from '../../shared/types';
 import type {
@@ -97,14 +97,13 @@ export function secretForms(password: string): string[] {
 /** Longest user name any supported server stores; verifyLogin checks names without asking the server. */
 const MAX_ANY_USER_CHARS = 128;
 
-export class MysqlEngine implements Engine {
+export class MysqlEngine extends EngineAdapter<MysqlConnector> implements Engine {
   readonly kind = 'mysql' as const;
-  private readonly db: MysqlConnector;
   private readonly accountHost?: string;
   private server?: ServerVersion;
 
   constructor(conn: EngineConnection) {
-    this.db = new MysqlConnector(conn);
+    super(new MysqlConnector(conn));
     const host = conn.options?.accountHost;
     if (host !== undefined) {
       if (typeof host !== 'string') throw new ConfigError('option accountHost must be a string');
@@ -212,12 +211,7 @@ export class MysqlEngine implements Engine {
 
   // ------------------------------------------------------------ checks
 
-  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
-    return collectBlockers((found) => this.findBlockers(login, strategy, found));
-  }
-
-  /** The checks, in order (see BlockerSearch). */
-  private async findBlockers(
+  protected async findBlockers(
     login: string,
     strategy: ResolvedStrategy,
     found: RotatorError[],
@@ -382,9 +376,5 @@ export class MysqlEngine implements Engine {
   async endSessions(login: string): Promise<number> {
     const v = await this.version();
     return endUserSessions(this.db, parseLogin(login, v.maxUserChars).user);
-  }
-
-  async close(): Promise<void> {
-    await this.db.close();
   }
 }

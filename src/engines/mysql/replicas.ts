@@ -10,8 +10,9 @@ import { createConnection, type Connection, type RowDataPacket } from 'mysql2/pr
 import type { EngineConnection } from '../types';
 import type { NodeProgress, ReplicationTopology } from '../topology';
 import { connectionTls, mysqlTlsOptions } from '../tls';
+import { ownConnections } from '../own-connection';
 
-async function withAdmin<T>(conn: EngineConnection, fn: (c: Connection) => Promise<T>): Promise<T> {
+async function connectAdmin(conn: EngineConnection): Promise<Connection> {
   const ssl = mysqlTlsOptions(connectionTls(conn), conn.host);
   const c = await createConnection({
     host: conn.host,
@@ -22,12 +23,11 @@ async function withAdmin<T>(conn: EngineConnection, fn: (c: Connection) => Promi
     ...(ssl ? { ssl: ssl as never } : {}),
   });
   c.on('error', () => undefined);
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
+  return c;
 }
+
+/** Runs `fn` on an admin connection of its own to `conn` (a primary or a replica). */
+const withAdmin = ownConnections(connectAdmin, (c) => c.end());
 
 export const mysqlReplicas: ReplicationTopology = {
   waitsFor: "it has applied the primary's @@gtid_binlog_pos after the change (MASTER_GTID_WAIT)",

@@ -38,13 +38,14 @@ import { readObjectPrivileges, readSharedPrivileges, type Query } from './privil
 import { emptyRole, readRole, type RoleInfo } from './roles';
 import { cloneLogin, compareLogins } from './clone';
 import { leftoverRevokeStatements } from './grants';
-import { collectBlockers } from '../checks';
+import { EngineAdapter } from '../adapter';
 import { NOT_EXECUTED } from '../recording';
 import { holdingsByDatabase, preflightGaps, unreachableHoldings } from './preflight';
 import { drainSessions, endSessions, listSessions } from './sessions';
 import { hasSqlState, mapPgError, PgConnector, quoteName, scopeDatabases, type ServerVersion } from './sql';
 import { scramSha256Verifier } from './scram';
 
+export { closeAdminPools } from './admin-pools';
 export const POSTGRES_MIN_VERSION_NUM = 110000;
 
 export function createPostgresEngine(conn: EngineConnection): PostgresEngine {
@@ -54,13 +55,12 @@ export function createPostgresEngine(conn: EngineConnection): PostgresEngine {
 /** A password appears in our statements only as itself (SCRAM verifiers are salted; ./sql.ts redacts them). */
 export { passwordItself as secretForms } from '../redaction';
 
-export class PostgresEngine implements Engine {
+export class PostgresEngine extends EngineAdapter<PgConnector> implements Engine {
   readonly kind = 'postgres' as const;
-  private readonly db: PgConnector;
   private version?: ServerVersion;
 
   constructor(private readonly conn: EngineConnection) {
-    this.db = new PgConnector(conn);
+    super(new PgConnector(conn));
   }
 
   private get home(): string {
@@ -135,12 +135,7 @@ export class PostgresEngine implements Engine {
 
   // ------------------------------------------------------------ checks
 
-  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
-    return collectBlockers((found) => this.findBlockers(login, strategy, found));
-  }
-
-  /** The checks, in order (see BlockerSearch). */
-  private async findBlockers(
+  protected async findBlockers(
     login: string,
     strategy: ResolvedStrategy,
     found: RotatorError[],
@@ -360,9 +355,5 @@ export class PostgresEngine implements Engine {
   async endSessions(login: string): Promise<number> {
     quoteName(login);
     return endSessions(this.db, login);
-  }
-
-  async close(): Promise<void> {
-    await this.db.close();
   }
 }

@@ -229,12 +229,7 @@ export async function readObjectPrivileges(
   roles: [string, string?],
   adminOid: string | null,
 ): Promise<PairFacts<ObjectPrivilege>> {
-  const oids = roles.filter((r): r is string => r !== undefined);
-  const rows = await query(explodeQuery(DATABASE_OBJECTS, false), [oids, adminOid]);
-  return {
-    reference: toObjectPrivileges(rows, database, roles[0]),
-    other: roles[1] ? toObjectPrivileges(rows, database, roles[1]) : [],
-  };
+  return readRolePair(query, explodeQuery(DATABASE_OBJECTS, false), database, roles, adminOid);
 }
 
 /** Privileges on databases, tablespaces and (PostgreSQL 15+) configuration parameters. */
@@ -244,13 +239,24 @@ export async function readSharedPrivileges(
   roles: [string, string?],
   adminOid: string | null,
 ): Promise<PairFacts<ObjectPrivilege>> {
-  const oids = roles.filter((r): r is string => r !== undefined);
   const withParameters = serverVersionNum >= 150000;
   const objects = SHARED_OBJECTS + (withParameters ? PARAMETER_OBJECTS : '');
-  const rows = await query(explodeQuery(objects, withParameters), [oids, adminOid]);
+  return readRolePair(query, explodeQuery(objects, withParameters), '', roles, adminOid);
+}
+
+/** Runs one exploded privilege query for both roles at once and splits its rows per role. */
+async function readRolePair(
+  query: Query,
+  sql: string,
+  database: string,
+  roles: [string, string?],
+  adminOid: string | null,
+): Promise<PairFacts<ObjectPrivilege>> {
+  const oids = roles.filter((r): r is string => r !== undefined);
+  const rows = await query(sql, [oids, adminOid]);
   return {
-    reference: toObjectPrivileges(rows, '', roles[0]),
-    other: roles[1] ? toObjectPrivileges(rows, '', roles[1]) : [],
+    reference: toObjectPrivileges(rows, database, roles[0]),
+    other: roles[1] ? toObjectPrivileges(rows, database, roles[1]) : [],
   };
 }
 

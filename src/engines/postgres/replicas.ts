@@ -8,8 +8,9 @@ import { Client } from 'pg';
 import type { EngineConnection } from '../types';
 import type { NodeProgress, ReplicationTopology } from '../topology';
 import { connectionTls, nodeTlsOptions } from '../tls';
+import { ownConnections } from '../own-connection';
 
-async function withAdmin<T>(conn: EngineConnection, fn: (c: Client) => Promise<T>): Promise<T> {
+async function connectAdmin(conn: EngineConnection): Promise<Client> {
   const client = new Client({
     host: conn.host,
     port: conn.port,
@@ -22,12 +23,11 @@ async function withAdmin<T>(conn: EngineConnection, fn: (c: Client) => Promise<T
   });
   client.on('error', () => undefined);
   await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+  return client;
 }
+
+/** Runs `fn` on an admin connection of its own to `conn` (a primary or a replica). */
+const withAdmin = ownConnections(connectAdmin, (c) => c.end());
 
 export const postgresReplicas: ReplicationTopology = {
   waitsFor: "its replay LSN ≥ the primary's insert LSN after the change",

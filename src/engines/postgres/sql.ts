@@ -1,6 +1,7 @@
 import { Pool, escapeIdentifier, type PoolClient } from 'pg';
 import { connectionTls, nodeTlsOptions } from '../tls';
 import { TRANSIENT_NETWORK_CODES } from '../transient';
+import { adminBackendPids, leaseAdminPool, withSharedContext, type AdminPoolLease } from './admin-pools';
 import {
   AdminPrivilegeError,
   ConfigError,
@@ -88,10 +89,6 @@ export function hasSqlState(err: unknown, ...codes: string[]): boolean {
 }
 
 /**
- * Admin connections: one small pool per database, opened on demand. Tracks
- * the backend pids of our own connections so session listings skip them.
- */
-/**
  * Statements that change the server, as recorded; run on `client` when given,
  * else one by one on `database`, or by `send` when the real statement differs
  * from the recorded one (ending sessions: parameterised, counted).
@@ -103,12 +100,17 @@ export interface PgChange {
   send?: () => Promise<unknown>;
 }
 
+/**
+ * Admin connections: a pool per database, opened on demand and shared with
+ * the process's other engines of the same admin login (admin-pools.ts).
+ */
 export class PgConnector {
   readonly homeDatabase: string;
-  readonly ownPids = new Set<number>();
+  /** Backend pids of our own admin connections (every pooled one of the process). */
+  readonly ownPids: ReadonlySet<number> = adminBackendPids;
   /** Where changes go: the server, or (dry run) the recorder. The engine's one dry-run seam. */
   readonly writer: ChangeWriter<PgChange, unknown>;
-  private readonly pools = new Map<string, Pool>();
+  private readonly leases = new Map<string, AdminPoolLease>();
   private closed = false;
   private recordedDatabase: string;
 
@@ -157,7 +159,7 @@ export class PgConnector {
 
   /** Connection options shared by admin and verification clients. */
   clientOptions(database: string, user: string, password: string) {
-    const ssl = nodeTlsOptions(connectionTls(this.conn)) ?? false;
+    const ssl = withSharedContext(nodeTlsOptions(connectionTls(this.conn)) ?? false);
     return {
       host: this.conn.host,
       port: this.conn.port,
@@ -170,27 +172,17 @@ export class PgConnector {
     };
   }
 
+  /** The shared admin pool of `database` (src/engines/postgres/admin-pools.ts), leased until close(). */
   private pool(database: string): Pool {
     if (this.closed) throw new Error('postgres engine is closed');
-    let pool = this.pools.get(database);
-    if (!pool) {
-      pool = new Pool({
-        ...this.clientOptions(database, this.conn.admin.username, this.conn.admin.password),
-        max: 2,
-        idleTimeoutMillis: 10_000,
-      });
-      // An idle client that dies must not crash the process; the next query reconnects.
-      pool.on('error', () => undefined);
-      pool.on('connect', (client) => {
-        const pid = (client as unknown as { processID?: number }).processID;
-        if (typeof pid === 'number') this.ownPids.add(pid);
-        client.on('end', () => {
-          if (typeof pid === 'number') this.ownPids.delete(pid);
-        });
-      });
-      this.pools.set(database, pool);
+    let lease = this.leases.get(database);
+    if (!lease) {
+      lease = leaseAdminPool(
+        this.clientOptions(database, this.conn.admin.username, this.conn.admin.password),
+      );
+      this.leases.set(database, lease);
     }
-    return pool;
+    return lease.pool;
   }
 
   async query<R extends Record<string, unknown>>(
@@ -219,6 +211,7 @@ export class PgConnector {
     } catch (err) {
       throw mapPgError(err, `${context}: connecting to database ${database}`);
     }
+    let failed = false;
     try {
       await client.query('BEGIN');
       // Concurrent GRANT/REVOKE on one object fail with "tuple concurrently
@@ -228,18 +221,22 @@ export class PgConnector {
       await client.query('COMMIT');
       return result;
     } catch (err) {
+      failed = true;
       await client.query('ROLLBACK').catch(() => undefined);
       throw mapPgError(err, context);
     } finally {
-      client.release();
+      // The pool is shared by later activities: a connection that failed mid-transaction
+      // (possibly broken, or left in an aborted transaction) is closed, not handed on.
+      client.release(failed);
     }
   }
 
+  /** Gives the pools back (they stay open for the next engine of the same admin login). */
   async close(): Promise<void> {
     this.closed = true;
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+    const leases = [...this.leases.values()];
+    this.leases.clear();
+    await Promise.all(leases.map((l) => l.release()));
   }
 }
 

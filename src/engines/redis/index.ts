@@ -24,15 +24,9 @@
  * 'none'), `nodeLocalAcl` (boolean). `database` is the db index the
  * application uses (verifyLogin SELECTs it).
  */
-import {
-  AdminPrivilegeError,
-  ConfigError,
-  RotatorError,
-  TransientError,
-  UnsupportedServerError,
-} from '../../errors';
+import { AdminPrivilegeError, ConfigError, TransientError, UnsupportedServerError } from '../../errors';
 import type { ResolvedStrategy } from '../../shared/types';
-import { collectBlockers } from '../checks';
+import { EngineAdapter } from '../adapter';
 import { NOT_EXECUTED } from '../recording';
 import type {
   Engine,
@@ -72,13 +66,12 @@ export function secretForms(password: string): string[] {
   return password ? [password, sha256Hex(password)] : [];
 }
 /** The Redis engine (contract in ../types.ts); the admin connection is ./connection.ts. */
-export class RedisEngine implements Engine {
+export class RedisEngine extends EngineAdapter<RedisConnector> implements Engine {
   readonly kind = 'redis' as const;
-  private readonly db: RedisConnector;
   private commandTable?: CommandSpec[];
 
   constructor(private readonly conn: EngineConnection) {
-    this.db = new RedisConnector(conn);
+    super(new RedisConnector(conn));
   }
 
   // ------------------------------------------------------------ capabilities
@@ -116,12 +109,8 @@ export class RedisEngine implements Engine {
     return { engine: 'redis', version: s.version, variant: s.variant, strategies };
   }
 
-  async check(login: string, strategy: ResolvedStrategy): Promise<RotatorError[]> {
-    return collectBlockers(() => this.preflight(login, strategy));
-  }
-
   /** The checks, in order; throws the first problem. */
-  private async preflight(login: string, strategy: ResolvedStrategy): Promise<void> {
+  protected async findBlockers(login: string, strategy: ResolvedStrategy): Promise<void> {
     checkRedisLogin(login);
     const s = await this.db.facts();
     const problem = this.db.topologyProblem(s);
@@ -359,9 +348,5 @@ export class RedisEngine implements Engine {
     if (open > 0)
       this.db.writer.note(`${open} client(s) of "${login}" are connected now; they would be ended`);
     return open;
-  }
-
-  async close(): Promise<void> {
-    await this.db.close();
   }
 }
