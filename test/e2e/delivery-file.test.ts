@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { statusQuery } from '../../src/shared/messages';
 import { runCli } from '../helpers/cli';
-import { addDualUserApp, pgLogsIn } from '../helpers/pg-rig';
-import { withPgRig } from '../helpers/with-pg-rig';
+import { pgLogsIn } from '../helpers/pg-rig';
+import { withFileDeliveredApp } from '../helpers/with-pg-rig';
 import { services } from '../helpers/services';
-import { withTempDir } from '../helpers/temp-dir';
 
 interface Shown {
   version: number;
@@ -20,22 +19,18 @@ const versionDirs = (dir: string) => readdirSync(dir).filter((e) => /^\.\.\d/.te
 const logsIn = (c: Shown) => pgLogsIn(c.database, c.username, c.password);
 
 describe('rotation delivers to a file target (dev server, PostgreSQL, real file system)', () => {
-  const t = withPgRig();
-  const root = withTempDir('delivery-e2e-');
+  const { t, app: fx } = withFileDeliveredApp(
+    'delivery-e2e-',
+    'pg-app',
+    (pg, login) => pg.admin.query(`GRANT ALL ON SCHEMA public TO "${login}"`).then(() => undefined),
+    { renderings: ['uri', 'pgpass'] },
+  );
+  // Read for each test (the fixture makes a new login, credential and directory every time).
   let credentialId: string;
   let app: string;
   let dir: string;
-
-  beforeEach(async () => {
-    dir = join(root.path, 'app');
-    app = await t.pg.createLogin('app', 'initial-Pw-1');
-    await t.pg.admin.query(`GRANT ALL ON SCHEMA public TO "${app}"`);
-    credentialId = await addDualUserApp(t.rig, t.pg, {
-      login: app,
-      password: 'initial-Pw-1',
-      idPrefix: 'pg-app',
-      targets: [{ type: 'file', dir, renderings: ['uri', 'pgpass'] }],
-    });
+  beforeEach(() => {
+    ({ credentialId, login: app, dir } = fx);
   });
 
   it('publishes each new version, which logs in; old versions are pruned after revoke', async () => {

@@ -10,6 +10,7 @@ import { addDualUserApp } from './pg-rig';
 import { createRotationRig, type RotationRig } from './rotation';
 import { devServerEnv } from './temporal';
 import { withTempDir } from './temp-dir';
+import type { FILE_RENDERINGS } from '../../src/targets/schema';
 
 /** What {@link withPgRig} provides; the fields are replaced for every test, so read them inside hooks and tests. */
 export interface PgRig {
@@ -84,19 +85,21 @@ export function withFileDeliveredApp(
   tempPrefix: string,
   idPrefix: string,
   prepare: (pg: PgNamespace, login: string) => Promise<void> = async () => undefined,
+  /** More of the file target's settings (e.g. renderings). */
+  target: { renderings?: Array<(typeof FILE_RENDERINGS)[number]> } = {},
 ) {
   const t = withPgRig();
   const root = withTempDir(tempPrefix);
-  const app = { credentialId: '', dir: '' };
+  const app = { credentialId: '', login: '', dir: '' };
   beforeEach(async () => {
-    const login = await t.pg.createLogin('app', 'initial-Pw-1');
-    await prepare(t.pg, login);
+    app.login = await t.pg.createLogin('app', 'initial-Pw-1');
+    await prepare(t.pg, app.login);
     app.dir = join(root.path, 'app');
     app.credentialId = await addDualUserApp(t.rig, t.pg, {
-      login,
+      login: app.login,
       password: 'initial-Pw-1',
       idPrefix,
-      targets: [{ type: 'file', dir: app.dir }],
+      targets: [{ type: 'file', dir: app.dir, ...target }],
     });
   });
   return { t, root, app };
