@@ -11,9 +11,10 @@ import {
   rollbackUpdate,
   statusQuery,
 } from '../../src/shared/messages';
-import type { Phase, RotationInput, RotationResult } from '../../src/shared/types';
+import type { RotationInput, RotationResult } from '../../src/shared/types';
 import { createTestWorker, timeSkippingEnv, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
+import { rotateOn, waitForPhase } from './time-skipping-run';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -26,38 +27,12 @@ afterAll(async () => {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Runs one rotation with fake activities; `drive` may signal/query while it runs. */
-async function rotate(
+const rotate = (
   world: FakeWorld,
   opts: FakeOptions,
   input: Partial<RotationInput> = {},
   drive?: (h: WorkflowHandle) => Promise<void>,
-): Promise<RotationResult> {
-  const taskQueue = uniqueTaskQueue('rot');
-  const worker = await createTestWorker(env, {
-    taskQueue,
-    activities: fakeActivities(world, opts),
-  });
-  const credentialId = `cred-${taskQueue}`;
-  return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('rotateCredential', {
-      args: [{ credentialId, ...input }],
-      taskQueue,
-      workflowId: rotationWorkflowId(credentialId),
-    });
-    if (drive) await drive(handle);
-    return (await handle.result()) as RotationResult;
-  });
-}
-
-/** Polls the status query until the workflow is in `phase` (time does not skip while we query). */
-async function waitForPhase(h: WorkflowHandle, phase: Phase): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const s = await h.query(statusQuery);
-    if (s.phase === phase) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`workflow never reached phase ${phase}`);
-}
+): Promise<RotationResult> => rotateOn(env, world, opts, input, drive);
 
 describe('rotateCredential (workflow logic, time-skipping server)', () => {
   it('happy path: the default 24 h grace elapses durably, then the old login is revoked', async () => {
