@@ -18,7 +18,7 @@ import {
 } from '../../src/shared/messages';
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { timeSkippingEnv } from '../helpers/temporal';
-import { newWorld, type FakeOptions } from './fake-world';
+import { newWorld, snapshot, type FakeOptions } from './fake-world';
 import { rotateOn, waitForPhase } from './time-skipping-run';
 
 let env: TestWorkflowEnvironment;
@@ -90,6 +90,9 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       async (h) => {
         await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
         await waitForPhase(h, 'migrate');
+        const s = await h.query(statusQuery);
+        const migrate = s.phases.find((p) => p.phase === 'migrate')!;
+        expect(Date.parse(s.migrationDeadline!) - Date.parse(migrate.startedAt)).toBe(DAY_MS);
         await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
         await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: HOUR_MS / 2 }] });
         expect((await h.query(statusQuery)).graceDeadline).toBeUndefined();
@@ -146,6 +149,26 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(status.lastError).toBe(result.error);
     expect(status.rollbackRequested).toBeUndefined();
     expect(status.phases.map((p) => p.phase)).toEqual(['preflight', 'create-pending', 'apply', 'compensate']);
+  });
+
+  it('a rollback before promote is an abort: the run ends aborted and nothing of the new version is left', async () => {
+    let release!: () => void;
+    const unblock = new Promise<void>((r) => (release = r));
+    const world = newWorld();
+    const before = snapshot(world);
+    let status!: RotationStatus;
+    const result = await rotateOn(env, world, { blockAt: 'verifyPending', unblock }, {}, async (h) => {
+      await waitForPhase(h, 'verify');
+      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
+      release();
+      await h.result();
+      status = await h.query(statusQuery);
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(result.error).toBe('aborted by operator: not yet (by dave)');
+    expect(status.rollbackRequested).toBeUndefined();
+    expect(snapshot(world)).toEqual(before);
+    expect(world.calls).not.toContain('promote');
   });
 
   it('after promote, rollback and abort both roll back; status says who asked for which', async () => {
