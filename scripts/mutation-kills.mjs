@@ -20,7 +20,9 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
     const key = how === 'by a test timeout' ? 'Killed (timeout)' : m.status;
     counts[key] = (counts[key] ?? 0) + 1;
     const at = `${file}:${m.location.start.line}:${m.location.start.column}`;
-    console.log(`${m.id}\t${m.status}\t${at}\t${m.mutatorName} ${JSON.stringify(m.replacement ?? '')}\t${how}`);
+    console.log(
+      `${m.id}\t${m.status}\t${at}\t${m.mutatorName} ${JSON.stringify(m.replacement ?? '')}\t${how}`,
+    );
   }
 }
 console.log(JSON.stringify(counts));
