@@ -1,10 +1,23 @@
+import { afterAll, beforeAll } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
 import type { Phase, RotationInput, RotationResult } from '../../src/shared/types';
-import { createTestWorker, uniqueTaskQueue } from '../helpers/temporal';
+import { createTestWorker, timeSkippingEnv, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, type FakeOptions, type FakeWorld } from './fake-world';
+
+/** One time-skipping server for the calling test file: started before its tests, torn down after. */
+export function useTimeSkippingEnv(): { env: TestWorkflowEnvironment } {
+  const holder = {} as { env: TestWorkflowEnvironment };
+  beforeAll(async () => {
+    holder.env = await timeSkippingEnv();
+  });
+  afterAll(async () => {
+    await holder.env?.teardown();
+  });
+  return holder;
+}
 
 /** Runs one rotation with fake activities; `drive` may signal/query while it runs (the worker runs until it returns). */
 export async function rotateOn(

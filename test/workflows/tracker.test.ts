@@ -4,30 +4,14 @@
  * change (grace deadline, early finish, abort/rollback, resolve). Each test uses inputs that tell
  * right from wrong: a grace that would also end on its own is checked to end when it should.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
-import {
-  abortUpdate,
-  consumerHeartbeatSignal,
-  extendGraceUpdate,
-  finishGraceUpdate,
-  resolveUpdate,
-  rollbackUpdate,
-  statusQuery,
-} from '../../src/shared/messages';
+import * as msg from '../../src/shared/messages';
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
-import { timeSkippingEnv } from '../helpers/temporal';
 import { newWorld, snapshot, type FakeOptions } from './fake-world';
-import { rotateOn, waitForPhase } from './time-skipping-run';
+import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const ts = useTimeSkippingEnv();
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -39,10 +23,10 @@ async function rotateAndStatus(
   drive: (h: WorkflowHandle) => Promise<void>,
 ): Promise<{ result: RotationResult; status: RotationStatus }> {
   let status!: RotationStatus;
-  const result = await rotateOn(env, newWorld(), opts, input, async (h) => {
+  const result = await rotateOn(ts.env, newWorld(), opts, input, async (h) => {
     await drive(h);
     await h.result();
-    status = await h.query(statusQuery);
+    status = await h.query(msg.statusQuery);
   });
   return { result, status };
 }
@@ -63,7 +47,7 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   it('finish-grace ends a one-day grace at once, and the run still rotates', async () => {
     const { result, status } = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
+      await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
     });
     expect(result.outcome).toBe('rotated');
     expect(result.error).toBeUndefined();
@@ -75,7 +59,7 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   it('an extension during grace re-arms the timer: the grace lasts its length plus the extension', async () => {
     const { result, status } = await rotateAndStatus({}, { graceMs: HOUR_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
+      await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
     });
     expect(result.outcome).toBe('rotated');
     const grace = status.phases.find((p) => p.phase === 'grace')!;
@@ -88,15 +72,15 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       {},
       { graceMs: HOUR_MS, migrationTimeoutMs: DAY_MS },
       async (h) => {
-        await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
         await waitForPhase(h, 'migrate');
-        const s = await h.query(statusQuery);
+        const s = await h.query(msg.statusQuery);
         const migrate = s.phases.find((p) => p.phase === 'migrate')!;
         expect(Date.parse(s.migrationDeadline!) - Date.parse(migrate.startedAt)).toBe(DAY_MS);
-        await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
-        await h.executeUpdate(extendGraceUpdate, { args: [{ byMs: HOUR_MS / 2 }] });
-        expect((await h.query(statusQuery)).graceDeadline).toBeUndefined();
-        await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 2 });
+        await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
+        await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: HOUR_MS / 2 }] });
+        expect((await h.query(msg.statusQuery)).graceDeadline).toBeUndefined();
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 2 });
       },
     );
     expect(result.outcome).toBe('rotated');
@@ -104,11 +88,11 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   });
 
   it('status lists each consumer with its version and last report; one silent past the expiry is gone', async () => {
-    await rotateOn(env, newWorld(), {}, { graceMs: DAY_MS, consumerExpiryMs: 60_000 }, async (h) => {
+    await rotateOn(ts.env, newWorld(), {}, { graceMs: DAY_MS, consumerExpiryMs: 60_000 }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-new', version: 2 });
-      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-old', version: 1 });
-      let s = await h.query(statusQuery);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-new', version: 2 });
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-old', version: 1 });
+      let s = await h.query(msg.statusQuery);
       expect(s.consumers).toEqual([
         { consumerId: 'api-new', version: 2, lastSeen: expect.any(String) },
         { consumerId: 'api-old', version: 1, lastSeen: expect.any(String) },
@@ -116,22 +100,22 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       const heard = Date.parse(s.consumers[1]!.lastSeen);
       expect(heard).toBeGreaterThanOrEqual(Date.parse(s.phases.at(-1)!.startedAt));
       expect(s.consumersBehind).toEqual(['api-old']);
-      await env.sleep(2 * 60_000); // past the 1-minute expiry, well inside the grace
+      await ts.env.sleep(2 * 60_000); // past the 1-minute expiry, well inside the grace
       // Status is computed at the workflow's time, which moves with its next task: a third report.
-      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-probe', version: 2 });
-      s = await h.query(statusQuery);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-probe', version: 2 });
+      s = await h.query(msg.statusQuery);
       expect(s.consumers).toEqual([
         { consumerId: 'api-new', version: 2, lastSeen: expect.any(String), gone: true },
         { consumerId: 'api-old', version: 1, lastSeen: new Date(heard).toISOString(), gone: true },
         { consumerId: 'api-probe', version: 2, lastSeen: expect.any(String) },
       ]);
       expect(s.consumersBehind).toEqual([]);
-      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-old', version: 1 });
-      s = await h.query(statusQuery);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-old', version: 1 });
+      s = await h.query(msg.statusQuery);
       expect(s.consumers[1]!.gone).toBeUndefined();
       expect(Date.parse(s.consumers[1]!.lastSeen)).toBeGreaterThan(heard);
       expect(s.consumersBehind).toEqual(['api-old']);
-      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
+      await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
     });
   });
 
@@ -140,8 +124,8 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     const unblock = new Promise<void>((r) => (release = r));
     const { result, status } = await rotateAndStatus({ blockAt: 'applyPending', unblock }, {}, async (h) => {
       await waitForPhase(h, 'apply');
-      await h.executeUpdate(abortUpdate, { args: [{ reason: 'wrong target', by: 'alice' }] });
-      expect((await h.query(statusQuery)).abortRequested).toBe('wrong target (by alice)');
+      await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target', by: 'alice' }] });
+      expect((await h.query(msg.statusQuery)).abortRequested).toBe('wrong target (by alice)');
       release();
     });
     expect(result.outcome).toBe('aborted');
@@ -157,12 +141,12 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     const world = newWorld();
     const before = snapshot(world);
     let status!: RotationStatus;
-    const result = await rotateOn(env, world, { blockAt: 'verifyPending', unblock }, {}, async (h) => {
+    const result = await rotateOn(ts.env, world, { blockAt: 'verifyPending', unblock }, {}, async (h) => {
       await waitForPhase(h, 'verify');
-      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
+      await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
       release();
       await h.result();
-      status = await h.query(statusQuery);
+      status = await h.query(msg.statusQuery);
     });
     expect(result.outcome).toBe('aborted');
     expect(result.error).toBe('aborted by operator: not yet (by dave)');
@@ -174,7 +158,7 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   it('after promote, rollback and abort both roll back; status says who asked for which', async () => {
     const rollback = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy', by: 'bob' }] });
+      await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'bad deploy', by: 'bob' }] });
     });
     expect(rollback.result.outcome).toBe('rolled-back');
     expect(rollback.result.error).toBeUndefined();
@@ -182,7 +166,7 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(rollback.status.abortRequested).toBeUndefined();
     const abort = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(abortUpdate, { args: [{ reason: 'bad deploy' }] });
+      await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'bad deploy' }] });
     });
     expect(abort.result.outcome).toBe('rolled-back');
     expect(abort.status.abortRequested).toBe('bad deploy');
@@ -195,12 +179,12 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       { failTimes: { revokeOld: 1000 } },
       { graceMs: HOUR_MS },
       async (h) => {
-        await env.sleep(2 * HOUR_MS); // past the grace (time skips only while the test waits on it)
+        await ts.env.sleep(2 * HOUR_MS); // past the grace (time skips only while the test waits on it)
         await waitForPhase(h, 'needs-operator');
-        const s = await h.query(statusQuery);
+        const s = await h.query(msg.statusQuery);
         expect(s.needsOperator).toEqual({ step: 'revoke', since: expect.any(String), error });
         expect(s.lastError).toBe(error);
-        await h.executeUpdate(resolveUpdate, {
+        await h.executeUpdate(msg.resolveUpdate, {
           args: [{ action: 'abandon', reason: 'db retired', by: 'carol' }],
         });
       },
@@ -215,9 +199,9 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       { failTimes: { revokeOld: 1 } },
       { graceMs: HOUR_MS },
       async (h) => {
-        await env.sleep(2 * HOUR_MS);
+        await ts.env.sleep(2 * HOUR_MS);
         await waitForPhase(h, 'needs-operator');
-        await h.executeUpdate(resolveUpdate, { args: [{ action: 'retry' }] });
+        await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
       },
     );
     expect(result.outcome).toBe('rotated');
