@@ -123,10 +123,15 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     let release!: () => void;
     const unblock = new Promise<void>((r) => (release = r));
     const { result, status } = await rotateAndStatus({ blockAt: 'applyPending', unblock }, {}, async (h) => {
-      await waitForPhase(h, 'apply');
-      await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target', by: 'alice' }] });
-      expect((await h.query(msg.statusQuery)).abortRequested).toBe('wrong target (by alice)');
-      release();
+      // Released whatever happens: a blocked activity would hold the worker's shutdown, and a
+      // failed expectation here would show as a test timeout instead of itself.
+      try {
+        await waitForPhase(h, 'apply');
+        await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target', by: 'alice' }] });
+        expect((await h.query(msg.statusQuery)).abortRequested).toBe('wrong target (by alice)');
+      } finally {
+        release();
+      }
     });
     expect(result.outcome).toBe('aborted');
     expect(result.error).toBe('aborted by operator: wrong target (by alice)');
@@ -142,9 +147,12 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     const before = snapshot(world);
     let status!: RotationStatus;
     const result = await rotateOn(ts.env, world, { blockAt: 'verifyPending', unblock }, {}, async (h) => {
-      await waitForPhase(h, 'verify');
-      await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
-      release();
+      try {
+        await waitForPhase(h, 'verify');
+        await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
+      } finally {
+        release(); // see above
+      }
       await h.result();
       status = await h.query(msg.statusQuery);
     });
