@@ -1,17 +1,28 @@
 // Mutation testing of the rotation workflow and its tracker on the time-skipping server (issue 17).
 // `npm run mutation:workflow`; slow (each mutant runs the workflow tests), not in CI.
-// The workflow sandbox gets the active mutant from test/helpers/temporal.ts (a bundle prelude);
-// coverage cannot be collected inside the sandbox, so every mutant runs every workflow test.
+//
+// StrykerJS's command runner, not its vitest runner: under the vitest runner only the first mutant
+// of a runner got a working time-skipping run (later ones hung until the test timeout, counted
+// "killed"), so those scores were not measurements. Here every mutant is a fresh `vitest run`
+// (fresh process, fresh time-skipping server); the active mutant reaches it as the environment
+// variable __STRYKER_ACTIVE_MUTANT__, and createTestWorker (test/helpers/temporal.ts) puts it
+// into the workflow sandbox with a bundle prelude. The bundle of the instrumented sources is built
+// once (test/helpers/mutation-global-setup.ts). No coverage: every mutant runs every selected test,
+// so pick the tests with MUTATION_TESTS (see vitest.mutation-workflow.config.mts and the README).
 import base from './stryker.config.mjs';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   ...base,
-  // The workflow tests start workflows by name: vitest cannot relate them to the sources.
-  vitest: { configFile: 'vitest.mutation-workflow.config.mts', related: false },
+  testRunner: 'command',
+  commandRunner: {
+    command: 'node node_modules/vitest/vitest.mjs run -c vitest.mutation-workflow.config.mts',
+  },
+  vitest: undefined,
   coverageAnalysis: 'off',
   mutate: ['src/workflows/tracker.ts', 'src/workflows/rotate-credential.ts'],
-  concurrency: 2,
+  // Shared 2-core machine; each mutant also runs a time-skipping server.
+  concurrency: 1,
   timeoutMS: 60000,
   htmlReporter: { fileName: 'reports/mutation-workflow/index.html' },
   jsonReporter: { fileName: 'reports/mutation-workflow/mutation.json' },

@@ -1,13 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
-// The workflow tests on the time-skipping server, for StrykerJS (stryker.workflow.config.mjs).
+// The workflow tests on the time-skipping server, for StrykerJS (stryker.workflow.config.mjs): one
+// `vitest run` per mutant (command runner); the bundle is built once (mutation-global-setup.ts).
 export default defineConfig({
   test: {
-    include: ['test/workflows/rotate-credential.test.ts'],
+    include: ['test/workflows/rotate-credential.test.ts', 'test/workflows/tracker.test.ts'],
     // MUTATION_TESTS=<regex>: only the tests aimed at the mutated region (every mutant runs every
     // selected test, about a minute each for all of them); the score is then a lower bound.
     testNamePattern: process.env.MUTATION_TESTS || undefined,
-    globalSetup: ['test/helpers/global-setup.ts'],
+    globalSetup: ['test/helpers/mutation-global-setup.ts'],
     pool: 'forks',
     // A rotation with fake activities takes seconds; a mutant that hangs one should not cost minutes.
     testTimeout: 30_000,

@@ -102,15 +102,30 @@ export function uniqueTaskQueue(prefix = 'test'): string {
 }
 
 /**
- * Mutation testing (StrykerJS, stryker.workflow.config.mjs): the bundle is built from the
- * instrumented sources, but the workflow sandbox does not share this process's globals, so the
- * active mutant would never be seen there. A one-line prelude puts it into the sandbox's own
- * `__stryker__` namespace, read at each Worker's creation (inside a test, after Stryker set it).
+ * Mutation testing (stryker.workflow.config.mjs): the bundle is built from the instrumented
+ * sources, but the workflow sandbox has no `process` and does not share this process's globals,
+ * so it would never see the active mutant. A one-line prelude gives the sandbox its own
+ * `__stryker__` namespace holding it, read at each Worker's creation. StrykerJS's command runner passes the
+ * mutant as `__STRYKER_ACTIVE_MUTANT__` (one `vitest run` per mutant); its vitest runner sets
+ * `__stryker__.activeMutant` in this process.
  */
+function activeMutant(): string | undefined {
+  const ns = (globalThis as { __stryker__?: { activeMutant?: string | number } }).__stryker__;
+  if (ns?.activeMutant !== undefined) return String(ns.activeMutant);
+  return process.env.__STRYKER_ACTIVE_MUTANT__ || undefined;
+}
+
 function workflowBundle(): { codePath: string } | { code: string } {
-  const ns = (globalThis as { __stryker__?: { activeMutant?: string } }).__stryker__;
-  if (ns?.activeMutant === undefined) return { codePath: WORKFLOW_BUNDLE_PATH };
-  const prelude = `globalThis.__stryker__ = { activeMutant: ${JSON.stringify(String(ns.activeMutant))} };\n`;
+  const mutant = activeMutant();
+  if (mutant === undefined) return { codePath: WORKFLOW_BUNDLE_PATH };
+  // A proxy over an empty target, not a plain object: the sandbox deep-freezes every global that
+  // exists once the bundle is loaded, and the instrumented code writes into the namespace
+  // (coverage counters); writes to a frozen one threw in every workflow task, so every mutant's
+  // run hung (counted "killed"). Freezing the proxy freezes only its empty target; the values
+  // live in `ns`, out of the freeze's reach.
+  const prelude =
+    `(() => { const ns = { activeMutant: ${JSON.stringify(mutant)} };` +
+    ` globalThis.__stryker__ = new Proxy({}, { get: (_t, k) => ns[k], set: (_t, k, v) => { ns[k] = v; return true; } }); })();\n`;
   return { code: prelude + readFileSync(WORKFLOW_BUNDLE_PATH, 'utf8') };
 }
 

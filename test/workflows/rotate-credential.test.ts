@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
@@ -11,53 +10,22 @@ import {
   rollbackUpdate,
   statusQuery,
 } from '../../src/shared/messages';
-import type { Phase, RotationInput, RotationResult } from '../../src/shared/types';
-import { createTestWorker, timeSkippingEnv, uniqueTaskQueue } from '../helpers/temporal';
+import type { RotationInput, RotationResult } from '../../src/shared/types';
+import { createTestWorker, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
+import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
-let env: TestWorkflowEnvironment;
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const ts = useTimeSkippingEnv();
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Runs one rotation with fake activities; `drive` may signal/query while it runs. */
-async function rotate(
+const rotate = (
   world: FakeWorld,
   opts: FakeOptions,
   input: Partial<RotationInput> = {},
   drive?: (h: WorkflowHandle) => Promise<void>,
-): Promise<RotationResult> {
-  const taskQueue = uniqueTaskQueue('rot');
-  const worker = await createTestWorker(env, {
-    taskQueue,
-    activities: fakeActivities(world, opts),
-  });
-  const credentialId = `cred-${taskQueue}`;
-  return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('rotateCredential', {
-      args: [{ credentialId, ...input }],
-      taskQueue,
-      workflowId: rotationWorkflowId(credentialId),
-    });
-    if (drive) await drive(handle);
-    return (await handle.result()) as RotationResult;
-  });
-}
-
-/** Polls the status query until the workflow is in `phase` (time does not skip while we query). */
-async function waitForPhase(h: WorkflowHandle, phase: Phase): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const s = await h.query(statusQuery);
-    if (s.phase === phase) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`workflow never reached phase ${phase}`);
-}
+): Promise<RotationResult> => rotateOn(ts.env, world, opts, input, drive);
 
 describe('rotateCredential (workflow logic, time-skipping server)', () => {
   it('happy path: the default 24 h grace elapses durably, then the old login is revoked', async () => {
@@ -240,16 +208,16 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
   it('a second rotation of the same credential cannot start while one runs', async () => {
     const world = newWorld();
     const taskQueue = uniqueTaskQueue('dup');
-    const worker = await createTestWorker(env, { taskQueue, activities: fakeActivities(world) });
+    const worker = await createTestWorker(ts.env, { taskQueue, activities: fakeActivities(world) });
     const workflowId = rotationWorkflowId('dup-cred');
     await worker.runUntil(async () => {
-      const h = await env.client.workflow.start('rotateCredential', {
+      const h = await ts.env.client.workflow.start('rotateCredential', {
         args: [{ credentialId: 'dup-cred' }],
         taskQueue,
         workflowId,
       });
       await expect(
-        env.client.workflow.start('rotateCredential', {
+        ts.env.client.workflow.start('rotateCredential', {
           args: [{ credentialId: 'dup-cred' }],
           taskQueue,
           workflowId,
@@ -267,7 +235,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       await waitForPhase(h, 'grace');
       // Migrated; during grace the reporter stays quiet (it reports only on a change).
       await h.signal(consumerHeartbeatSignal, { consumerId: 'pod-1', version: 2 });
-      await env.sleep(10 * 60_000);
+      await ts.env.sleep(10 * 60_000);
       await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
       await waitForPhase(h, 'rollback');
       const s = await h.query(statusQuery);

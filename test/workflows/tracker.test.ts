@@ -1,0 +1,222 @@
+/**
+ * The rotation tracker (src/workflows/tracker.ts) seen through the workflow on the time-skipping
+ * server: what operators and dashboards read (status, result errors) and what operator requests
+ * change (grace deadline, early finish, abort/rollback, resolve). Each test uses inputs that tell
+ * right from wrong: a grace that would also end on its own is checked to end when it should.
+ */
+import { describe, expect, it } from 'vitest';
+import type { WorkflowHandle } from '@temporalio/client';
+import * as msg from '../../src/shared/messages';
+import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
+import { newWorld, snapshot, type FakeOptions } from './fake-world';
+import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
+
+const ts = useTimeSkippingEnv();
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Runs a rotation; `drive` acts while it runs; returns the result and the status after it ended. */
+async function rotateAndStatus(
+  opts: FakeOptions,
+  input: Partial<RotationInput>,
+  drive: (h: WorkflowHandle) => Promise<void>,
+): Promise<{ result: RotationResult; status: RotationStatus }> {
+  let status!: RotationStatus;
+  const result = await rotateOn(ts.env, newWorld(), opts, input, async (h) => {
+    await drive(h);
+    await h.result();
+    status = await h.query(msg.statusQuery);
+  });
+  return { result, status };
+}
+
+/** `ms` is `expected` give or take the few ms a timer fires late (a minute is far from any mutant's result). */
+function expectAbout(ms: number, expected: number): void {
+  expect(ms).toBeGreaterThanOrEqual(expected);
+  expect(ms).toBeLessThan(expected + 60_000);
+}
+
+/** How long the grace phase lasted (workflow time). */
+function graceLength(status: RotationStatus): number {
+  const grace = status.phases.find((p) => p.phase === 'grace')!;
+  return Date.parse(grace.endedAt!) - Date.parse(grace.startedAt);
+}
+
+describe('rotation tracker (through the workflow, time-skipping server)', () => {
+  it('finish-grace ends a one-day grace at once, and the run still rotates', async () => {
+    const { result, status } = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
+    });
+    expect(result.outcome).toBe('rotated');
+    expect(result.error).toBeUndefined();
+    expect(graceLength(status)).toBeLessThan(60_000);
+    expect(status.phase).toBe('done');
+    expect(status.outcome).toBe('rotated');
+  });
+
+  it('an extension during grace re-arms the timer: the grace lasts its length plus the extension', async () => {
+    const { result, status } = await rotateAndStatus({}, { graceMs: HOUR_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
+    });
+    expect(result.outcome).toBe('rotated');
+    const grace = status.phases.find((p) => p.phase === 'grace')!;
+    expect(Date.parse(status.graceDeadline!) - Date.parse(grace.startedAt)).toBe(3 * HOUR_MS);
+    expectAbout(graceLength(status), 3 * HOUR_MS);
+  });
+
+  it('extensions asked for before grace add up and lengthen the grace to come', async () => {
+    const { result, status } = await rotateAndStatus(
+      {},
+      { graceMs: HOUR_MS, migrationTimeoutMs: DAY_MS },
+      async (h) => {
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+        await waitForPhase(h, 'migrate');
+        const s = await h.query(msg.statusQuery);
+        const migrate = s.phases.find((p) => p.phase === 'migrate')!;
+        expect(Date.parse(s.migrationDeadline!) - Date.parse(migrate.startedAt)).toBe(DAY_MS);
+        await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
+        await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: HOUR_MS / 2 }] });
+        expect((await h.query(msg.statusQuery)).graceDeadline).toBeUndefined();
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 2 });
+      },
+    );
+    expect(result.outcome).toBe('rotated');
+    expectAbout(graceLength(status), 3.5 * HOUR_MS);
+  });
+
+  it('status lists each consumer with its version and last report; one silent past the expiry is gone', async () => {
+    await rotateOn(ts.env, newWorld(), {}, { graceMs: DAY_MS, consumerExpiryMs: 60_000 }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-new', version: 2 });
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-old', version: 1 });
+      let s = await h.query(msg.statusQuery);
+      expect(s.consumers).toEqual([
+        { consumerId: 'api-new', version: 2, lastSeen: expect.any(String) },
+        { consumerId: 'api-old', version: 1, lastSeen: expect.any(String) },
+      ]);
+      const heard = Date.parse(s.consumers[1]!.lastSeen);
+      expect(heard).toBeGreaterThanOrEqual(Date.parse(s.phases.at(-1)!.startedAt));
+      expect(s.consumersBehind).toEqual(['api-old']);
+      await ts.env.sleep(2 * 60_000); // past the 1-minute expiry, well inside the grace
+      // Status is computed at the workflow's time, which moves with its next task: a third report.
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-probe', version: 2 });
+      s = await h.query(msg.statusQuery);
+      expect(s.consumers).toEqual([
+        { consumerId: 'api-new', version: 2, lastSeen: expect.any(String), gone: true },
+        { consumerId: 'api-old', version: 1, lastSeen: new Date(heard).toISOString(), gone: true },
+        { consumerId: 'api-probe', version: 2, lastSeen: expect.any(String) },
+      ]);
+      expect(s.consumersBehind).toEqual([]);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-old', version: 1 });
+      s = await h.query(msg.statusQuery);
+      expect(s.consumers[1]!.gone).toBeUndefined();
+      expect(Date.parse(s.consumers[1]!.lastSeen)).toBeGreaterThan(heard);
+      expect(s.consumersBehind).toEqual(['api-old']);
+      await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
+    });
+  });
+
+  it('an abort before promote ends the run aborted, the error naming the operator and reason', async () => {
+    let release!: () => void;
+    const unblock = new Promise<void>((r) => (release = r));
+    const { result, status } = await rotateAndStatus({ blockAt: 'applyPending', unblock }, {}, async (h) => {
+      // Released whatever happens: a blocked activity would hold the worker's shutdown, and a
+      // failed expectation here would show as a test timeout instead of itself.
+      try {
+        await waitForPhase(h, 'apply');
+        await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target', by: 'alice' }] });
+        expect((await h.query(msg.statusQuery)).abortRequested).toBe('wrong target (by alice)');
+      } finally {
+        release();
+      }
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(result.error).toBe('aborted by operator: wrong target (by alice)');
+    expect(status.lastError).toBe(result.error);
+    expect(status.rollbackRequested).toBeUndefined();
+    expect(status.phases.map((p) => p.phase)).toEqual(['preflight', 'create-pending', 'apply', 'compensate']);
+  });
+
+  it('a rollback before promote is an abort: the run ends aborted and nothing of the new version is left', async () => {
+    let release!: () => void;
+    const unblock = new Promise<void>((r) => (release = r));
+    const world = newWorld();
+    const before = snapshot(world);
+    let status!: RotationStatus;
+    const result = await rotateOn(ts.env, world, { blockAt: 'verifyPending', unblock }, {}, async (h) => {
+      try {
+        await waitForPhase(h, 'verify');
+        await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
+      } finally {
+        release(); // see above
+      }
+      await h.result();
+      status = await h.query(msg.statusQuery);
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(result.error).toBe('aborted by operator: not yet (by dave)');
+    expect(status.rollbackRequested).toBeUndefined();
+    expect(snapshot(world)).toEqual(before);
+    expect(world.calls).not.toContain('promote');
+  });
+
+  it('after promote, rollback and abort both roll back; status says who asked for which', async () => {
+    const rollback = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'bad deploy', by: 'bob' }] });
+    });
+    expect(rollback.result.outcome).toBe('rolled-back');
+    expect(rollback.result.error).toBeUndefined();
+    expect(rollback.status.rollbackRequested).toBe('bad deploy (by bob)');
+    expect(rollback.status.abortRequested).toBeUndefined();
+    const abort = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'bad deploy' }] });
+    });
+    expect(abort.result.outcome).toBe('rolled-back');
+    expect(abort.status.abortRequested).toBe('bad deploy');
+    expect(abort.status.rollbackRequested).toBeUndefined();
+  });
+
+  it('a revoke that keeps failing parks the run; abandon ends it failed with step, reason, who and last error', async () => {
+    const error = 'TransientError: injected failure in revokeOld';
+    const { result, status } = await rotateAndStatus(
+      { failTimes: { revokeOld: 1000 } },
+      { graceMs: HOUR_MS },
+      async (h) => {
+        await ts.env.sleep(2 * HOUR_MS); // past the grace (time skips only while the test waits on it)
+        await waitForPhase(h, 'needs-operator');
+        const s = await h.query(msg.statusQuery);
+        expect(s.needsOperator).toEqual({ step: 'revoke', since: expect.any(String), error });
+        expect(s.lastError).toBe(error);
+        await h.executeUpdate(msg.resolveUpdate, {
+          args: [{ action: 'abandon', reason: 'db retired', by: 'carol' }],
+        });
+      },
+    );
+    expect(result.outcome).toBe('failed');
+    expect(result.error).toBe(`abandoned by operator at revoke: db retired (by carol); last error: ${error}`);
+    expect(status.needsOperator).toBeUndefined();
+  });
+
+  it('resolve retry after a parked revoke finishes the run, and the old error is no longer reported', async () => {
+    const { result, status } = await rotateAndStatus(
+      { failTimes: { revokeOld: 1 } },
+      { graceMs: HOUR_MS },
+      async (h) => {
+        await ts.env.sleep(2 * HOUR_MS);
+        await waitForPhase(h, 'needs-operator');
+        await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
+      },
+    );
+    expect(result.outcome).toBe('rotated');
+    expect(result.error).toBeUndefined();
+    expect(status.phase).toBe('done');
+    expect(status.lastError).toBeUndefined();
+    expect(status.needsOperator).toBeUndefined();
+    expect(status.phases.map((p) => p.phase).slice(-1)).toEqual(['revoke']);
+  });
+});
