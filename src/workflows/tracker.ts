@@ -141,10 +141,6 @@ export class RotationTracker {
     return this.rollbackReason !== undefined || (this.promoted && this.abortReason !== undefined);
   }
 
-  abortWanted(): boolean {
-    return this.abortReason !== undefined;
-  }
-
   /** Validated by the Update's validator (positive, bounded); before grace it lengthens the grace to come. */
   extendGrace(byMs: number): void {
     if (this.graceDeadline !== undefined) this.setGraceDeadline(this.graceDeadline + byMs);
