@@ -23,6 +23,8 @@ import {
   markRevoked,
   nextVersion,
   promote,
+  purgeRevoked,
+  PURGED_SECRET,
   putDefinition,
   reencrypt,
   sameDefinition,
@@ -728,5 +730,82 @@ describe('store transitions: what is persisted, exactly', () => {
     }
     expect(cur).toBe('[omitted]');
     expect(depth).toBe(9);
+  });
+});
+
+describe('store transitions: purge and re-signing', () => {
+  const CUTOFF = '2026-06-01T00:00:00.000Z';
+  const at = (r: VersionRecord, updatedAt: string): VersionRecord => ({ ...r, updatedAt });
+
+  it('purgeRevoked deletes the secrets of versions revoked at or before the cutoff, and only those', () => {
+    const s: CredentialSnapshot = {
+      id: ID,
+      definition: definition(),
+      versions: [
+        at(rec(7, 'current', 'CURRENT'), '2026-01-01T00:00:00.000Z'), // old, but not revoked
+        at(rec(6, 'previous', 'PREVIOUS'), '2026-01-01T00:00:00.000Z'),
+        at(rec(5, 'revoked'), '2026-06-01T00:00:00.001Z'), // revoked just after the cutoff
+        at(rec(4, 'revoked'), CUTOFF), // exactly at the cutoff
+        { ...at(rec(3, 'revoked'), '2026-01-01T00:00:00.000Z'), secret: PURGED_SECRET }, // purged before
+        at(rec(2, 'revoked'), '2026-02-01T00:00:00.000Z'),
+      ],
+    };
+    const m = purgeRevoked(s, CUTOFF, 86_400_000, ctx());
+    expect(m.result).toBe(2);
+    const byVersion = new Map(m.next!.versions.map((v) => [v.version, v]));
+    for (const v of [2, 4]) {
+      expect(byVersion.get(v)!.secret).toBe(PURGED_SECRET);
+      expect(byVersion.get(v)!.updatedAt).toBe(ctx().now);
+    }
+    for (const v of [3, 5, 6, 7]) expect(byVersion.get(v)).toEqual(s.versions.find((r) => r.version === v)); // untouched
+    expect(m.audit).toEqual(
+      auditOf('purge-revoked-secrets', undefined, { versions: [4, 2], retentionMs: 86_400_000 }),
+    );
+    expect(purgeRevoked(m.next!, CUTOFF, 86_400_000, ctx())).toEqual({ result: 0, audit: [] });
+  });
+
+  it('reencrypt re-signs (and says so) when only a tag was made with an old key; skips purged secrets', () => {
+    const oldTag = cipher1.sign('record'); // mac1:k1:…
+    const newTag = cipher12.sign('record'); // mac1:k2:…
+    const under2 = (v: number, state: VersionState, label?: VersionLabel): VersionRecord => ({
+      ...rec(v, state, label),
+      secret: cipher12.encrypt(`pw-${v}`, { credentialId: ID, version: v }),
+      tag: newTag,
+    });
+    const fresh: CredentialSnapshot = {
+      id: ID,
+      definition: definition(),
+      definitionTag: newTag,
+      versions: [
+        { ...rec(1, 'revoked'), secret: PURGED_SECRET, tag: newTag },
+        under2(3, 'current', 'CURRENT'),
+        under2(2, 'previous', 'PREVIOUS'),
+      ],
+    };
+    expect(reencrypt(fresh, ctx({ cipher: cipher12 }))).toEqual({ result: 0, audit: [] });
+    const resignedOnly = auditOf('reencrypt-secrets', undefined, {
+      versions: [],
+      fromKeyIds: [],
+      toKeyId: 'k2',
+      resigned: true,
+    });
+    const staleDefinition = { ...fresh, definitionTag: oldTag };
+    const m = reencrypt(staleDefinition, ctx({ cipher: cipher12 }));
+    expect(m).toMatchObject({ result: 0, audit: resignedOnly });
+    expect(m.next!.definitionTag).toBe(oldTag); // re-signed by the store when it persists `next`
+    const staleVersion = {
+      ...fresh,
+      versions: fresh.versions.map((v) => (v.version === 2 ? { ...v, tag: oldTag } : v)),
+    };
+    expect(reencrypt(staleVersion, ctx({ cipher: cipher12 }))).toMatchObject({
+      result: 0,
+      audit: resignedOnly,
+    });
+    expect(m.next!.versions.find((v) => v.version === 1)!.secret).toBe(PURGED_SECRET);
+  });
+
+  it('diffVersions counts a changed tag as an update (the record was re-signed)', () => {
+    const v2 = rec(2, 'previous');
+    expect(diffVersions([v2], [{ ...v2, tag: 'mac1:k2:x' }]).updated).toEqual([{ ...v2, tag: 'mac1:k2:x' }]);
   });
 });
