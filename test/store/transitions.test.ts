@@ -804,6 +804,15 @@ describe('store transitions: purge and re-signing', () => {
     expect(m.next!.versions.find((v) => v.version === 1)!.secret).toBe(PURGED_SECRET);
   });
 
+  it('versions left without a definition: purge and re-encryption add no empty definition or tag members', () => {
+    const bare: CredentialSnapshot = {
+      id: ID,
+      versions: [at(rec(2, 'revoked'), '2026-01-01T00:00:00.000Z')],
+    };
+    expect(Object.keys(purgeRevoked(bare, CUTOFF, 0, ctx()).next!)).toEqual(['id', 'versions']);
+    expect(Object.keys(reencrypt(bare, ctx({ cipher: cipher12 })).next!)).toEqual(['id', 'versions']);
+  });
+
   it('diffVersions counts a changed tag as an update (the record was re-signed)', () => {
     const v2 = rec(2, 'previous');
     expect(diffVersions([v2], [{ ...v2, tag: 'mac1:k2:x' }]).updated).toEqual([{ ...v2, tag: 'mac1:k2:x' }]);
