@@ -3,13 +3,18 @@ import { mkdtempSync, rmSync, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileSource, type FileSourceOptions } from '../../src/consumer/file-source';
 import type { ConsumerCredential } from '../../src/consumer/types';
 import { recordingLogger } from '../helpers/recording-logger';
 import { strykerMutantEnv } from '../helpers/stryker';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const realSetTimeout = setTimeout; // kept for the test that fakes the timers
+const sleep = (ms: number) => new Promise((r) => realSetTimeout(r, ms));
+/** Waits until `done()` (at most ~3 s): a loaded machine may deliver a watch event or a poll late. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 60 && !done(); i++) await sleep(50);
+}
 
 let dir: string;
 beforeEach(() => {
@@ -45,9 +50,20 @@ describe('FileSource (debounce and content hash)', () => {
       write(file, { version: 2, username: 'b', password: `p2` });
       await sleep(5);
     }
-    await sleep(200);
+    await until(() => seen.length >= 2);
+    await sleep(100); // a second emit would come within this
     expect(seen).toEqual([1, 2]);
     expect(src.reads - readsAfterFirst).toBeLessThanOrEqual(2);
+    await src.close();
+  });
+
+  it('a change is read once the debounce window has passed, not before', async () => {
+    const { file, src } = await readingSource({ debounceMs: 800, pollMs: 0 });
+    write(file, { version: 2, username: 'b', password: 'p2' });
+    await sleep(300);
+    expect(src.reads).toBe(1);
+    await until(() => src.cached()?.version === 2);
+    expect(src.cached()?.version).toBe(2);
     await src.close();
   });
 
@@ -60,7 +76,7 @@ describe('FileSource (debounce and content hash)', () => {
     await sleep(80);
     expect(src.reads).toBe(1);
     write(file, { version: 4, username: 'a', password: 'p' }); // same bytes
-    await sleep(80);
+    await until(() => src.reads >= 2);
     expect(src.reads).toBe(2);
     expect(src.unchangedReads).toBe(1);
     await src.close();
@@ -69,7 +85,8 @@ describe('FileSource (debounce and content hash)', () => {
   it('polls when no watch event arrives', async () => {
     const { file, src } = await readingSource({ debounceMs: 10_000, pollMs: 50 });
     write(file, { version: 2, username: 'a', password: 'q' });
-    await sleep(150);
+    // Several polls' time, not one: a loaded machine may delay a poll's read.
+    await until(() => src.cached()?.version === 2);
     expect(src.cached()?.version).toBe(2);
     await src.close();
   });
@@ -92,10 +109,10 @@ describe('FileSource: watch filter and close', () => {
     await sleep(100);
     expect(src.reads).toBe(1);
     writeFileSync(join(dir, '..data_tmp'), 'x');
-    await sleep(100);
+    await until(() => src.reads >= 2);
     expect(src.reads).toBe(2);
     write(file, { version: 2, username: 'a', password: 'q' });
-    await sleep(100);
+    await until(() => src.cached()?.version === 2);
     expect(src.cached()?.version).toBe(2);
     await src.close();
   });
@@ -110,6 +127,23 @@ describe('FileSource: watch filter and close', () => {
     await sleep(150);
     expect(src.reads).toBe(reads);
     expect(src.cached()?.version).toBe(1);
+  });
+
+  it('close leaves no timer behind: neither the poll nor a pending debounce', async () => {
+    // A timer left running after close keeps the closed source (and its cached password) reachable,
+    // the poll for good. Fake timers count what is still scheduled; the watch and the reads are real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const { file, src } = await readingSource({ debounceMs: 60_000, pollMs: 60_000 });
+      expect(vi.getTimerCount()).toBe(1); // the poll
+      write(file, { version: 2, username: 'a', password: 'q' });
+      for (let i = 0; i < 50 && vi.getTimerCount() < 2; i++) await sleep(10);
+      expect(vi.getTimerCount()).toBe(2); // the poll and the debounce of the watch event
+      await src.close();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a directory that cannot be watched falls back to polling, and says so', async () => {
@@ -129,7 +163,7 @@ describe('FileSource: watch filter and close', () => {
 describe('FileSource: a watch that fails, and the process', () => {
   it('a watch that fails later (e.g. EMFILE) is dropped, said so, and polling carries on', async () => {
     const { logger, lines } = recordingLogger();
-    const { file, src } = await readingSource({ debounceMs: 10, pollMs: 60, logger });
+    const { file, src } = await readingSource({ debounceMs: 10, pollMs: 1_000, logger });
     // Linux's inotify gives no way to make a live watch fail on demand (a removed directory is a
     // 'rename' event), so the failure fs.watch reports as an 'error' event is injected there.
     const watcher = (src as unknown as { watcher: FSWatcher }).watcher;
@@ -143,9 +177,11 @@ describe('FileSource: a watch that fails, and the process', () => {
     ]);
     const reads = src.reads;
     write(file, { version: 2, username: 'a', password: 'q' });
-    await sleep(30); // past the debounce, before the poll: no watch event is handled any more
+    // Far past the debounce, well before the poll (which a loaded machine must not reach early):
+    // no watch event is handled any more.
+    await sleep(150);
     expect(src.reads).toBe(reads);
-    await sleep(100);
+    await until(() => src.cached()?.version === 2);
     expect(src.cached()?.version).toBe(2); // the poll read it
     await src.close();
   });
@@ -188,13 +224,13 @@ describe('FileSource: a watch that fails, and the process', () => {
 
 describe('sources say why they read', () => {
   it.each([
-    { reason: 'watch', opts: { debounceMs: 10, pollMs: 0 }, waitMs: 100 },
-    { reason: 'poll', opts: { debounceMs: 60_000, pollMs: 40 }, waitMs: 120 },
-  ])('a change read on a $reason logs reason "$reason"', async ({ reason, opts, waitMs }) => {
+    { reason: 'watch', opts: { debounceMs: 10, pollMs: 0 } },
+    { reason: 'poll', opts: { debounceMs: 60_000, pollMs: 40 } },
+  ])('a change read on a $reason logs reason "$reason"', async ({ reason, opts }) => {
     const { logger, lines } = recordingLogger();
     const { file, src } = await readingSource({ ...opts, logger });
     write(file, { version: 2, username: 'a', password: 'q' });
-    await sleep(waitMs);
+    await until(() => src.cached()?.version === 2);
     expect(lines.at(-1)).toMatchObject({ obj: { reason, version: 2 } });
     await src.close();
   });

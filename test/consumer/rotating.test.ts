@@ -74,6 +74,19 @@ function fakeDriver(
   return { driver, events, clients };
 }
 
+/** A failCheck that refuses the first `times` checks of `version` (with `message`), then passes. */
+function failsFirst(version: number, times = 1, message = 'refused') {
+  let left = times;
+  return (c: ConsumerCredential) => (c.version === version && left-- > 0 ? new Error(message) : undefined);
+}
+
+/** The swaps of `r` from now on, as "<version> <reason>". */
+function swapsOf(r: Rotating<FakeClient>): string[] {
+  const reasons: string[] = [];
+  r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+  return reasons;
+}
+
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
@@ -157,10 +170,7 @@ describe('Rotating core (fake clients)', () => {
 
   it('keeps the old client if the new one fails its check, and retries the swap later', async () => {
     const source = new TestSource(1);
-    let failures = 1;
-    const { driver, events } = fakeDriver({
-      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('connect ECONNREFUSED') : undefined),
-    });
+    const { driver, events } = fakeDriver({ failCheck: failsFirst(2, 1, 'connect ECONNREFUSED') });
     const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 30 }).start();
     await source.publish(2);
     await tick();
@@ -474,10 +484,7 @@ describe('Rotating core: options, errors and logs', () => {
   it('a failed swap is logged without the password, counted, and retried with growing delays', async () => {
     const source = new TestSource(1);
     const { logger, lines } = recordingLogger();
-    let failures = 2;
-    const { driver, events } = fakeDriver({
-      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('connect ECONNREFUSED') : undefined),
-    });
+    const { driver, events } = fakeDriver({ failCheck: failsFirst(2, 2, 'connect ECONNREFUSED') });
     const r = await new Rotating(source, driver, {
       registry: false,
       logger,
@@ -642,8 +649,7 @@ describe('Rotating core: lifecycle edges and metrics', () => {
     const source = new ReasonSource(1);
     const { driver } = fakeDriver();
     const r = await new Rotating(source, driver, { registry: false }).start();
-    const reasons: string[] = [];
-    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    const reasons = swapsOf(r);
     const op = (c: FakeClient) =>
       c.version === source.value.version ? Promise.resolve(c.version) : Promise.reject(authError());
     source.value = cred(2);
@@ -658,13 +664,9 @@ describe('Rotating core: lifecycle edges and metrics', () => {
 
   it('an auth failure swaps to a version the source already knew (an earlier swap to it failed)', async () => {
     const source = new TestSource(1);
-    let failures = 1;
-    const { driver } = fakeDriver({
-      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
-    });
+    const { driver } = fakeDriver({ failCheck: failsFirst(2) });
     const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 60_000 }).start();
-    const reasons: string[] = [];
-    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    const reasons = swapsOf(r);
     await source.publish(2);
     await tick();
     expect(r.version).toBe(1);
@@ -694,13 +696,9 @@ describe('Rotating core: lifecycle edges and metrics', () => {
 
   it('a swap retry re-reads with its own reason, falls back to the wanted credential, and stops at close', async () => {
     const source = new ReasonSource(1);
-    let failures = 1;
-    const { driver } = fakeDriver({
-      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
-    });
+    const { driver } = fakeDriver({ failCheck: failsFirst(2) });
     const r = await new Rotating(source, driver, { registry: false, swapRetryMs: 50 }).start();
-    const reasons: string[] = [];
-    r.onSwap((e) => reasons.push(`${e.version} ${e.reason}`));
+    const reasons = swapsOf(r);
     await source.publish(2);
     source.failReads = true; // the retry's re-read fails: it swaps to what it wanted anyway
     await new Promise((res) => setTimeout(res, 150));
@@ -709,10 +707,7 @@ describe('Rotating core: lifecycle edges and metrics', () => {
 
     // A retry pending at close() never runs.
     source.failReads = false;
-    failures = 1;
-    const { driver: d2 } = fakeDriver({
-      failCheck: (c) => (c.version === 3 && failures-- > 0 ? new Error('refused') : undefined),
-    });
+    const { driver: d2 } = fakeDriver({ failCheck: failsFirst(3) });
     const s2 = new ReasonSource(2);
     const r2 = await new Rotating(s2, d2, { registry: false, swapRetryMs: 40 }).start();
     await s2.publish(3);
@@ -744,10 +739,7 @@ describe('Rotating core: lifecycle edges and metrics', () => {
   it('metrics: failed swaps, failed and same-version refreshes, acquire latency, live clients only', async () => {
     const registry = new Registry();
     const source = new TestSource(1);
-    let failures = 1;
-    const { driver } = fakeDriver({
-      failCheck: (c) => (c.version === 2 && failures-- > 0 ? new Error('refused') : undefined),
-    });
+    const { driver } = fakeDriver({ failCheck: failsFirst(2) });
     const r = await new Rotating(source, driver, { registry, name: 'm-1', swapRetryMs: 60_000 }).start();
     await source.publish(2);
     await tick();

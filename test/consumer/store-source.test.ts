@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StoreSource } from '../../src/consumer/store-source';
+import { StoreSource, type StoreSourceOptions } from '../../src/consumer/store-source';
 import type { StoredSecret } from '../../src/store/types';
 import { recordingLogger } from '../helpers/recording-logger';
 
@@ -30,6 +30,12 @@ const v = (version: number): StoredSecret => ({
   username: `app_v${version}`,
   password: `pw-${version}`,
 });
+
+/** A source on `store` that polls at once (credential 'c' unless `opts` says otherwise). */
+const pollingSource = (
+  store: StoreSourceOptions['store'],
+  opts: Omit<StoreSourceOptions, 'store' | 'credentialId'> & { credentialId?: string },
+) => new StoreSource({ store, credentialId: 'c', initialDelayMs: 0, ...opts });
 
 describe('StoreSource', () => {
   it('polls with a random initial phase within the TTL, then every TTL, and emits only on version change', async () => {
@@ -140,14 +146,7 @@ describe('StoreSource: options and poll failures', () => {
     const { store, state } = fakeStore(v(1));
     state.delayMs = 40;
     const { logger, lines } = recordingLogger();
-    const src = new StoreSource({
-      store,
-      credentialId: 'c',
-      ttlMs: 20,
-      initialDelayMs: 0,
-      minReadIntervalMs: 0,
-      logger,
-    });
+    const src = pollingSource(store, { ttlMs: 20, minReadIntervalMs: 0, logger });
     await sleep(10); // the first poll is reading
     await src.close();
     await sleep(150);
@@ -169,11 +168,9 @@ describe('StoreSource: options and poll failures', () => {
     const { store, state } = fakeStore(v(1));
     const { logger, lines } = recordingLogger();
     state.fail = 1000;
-    const src = new StoreSource({
-      store,
+    const src = pollingSource(store, {
       credentialId: 'orders/app',
       ttlMs: 20,
-      initialDelayMs: 0,
       maxBackoffMs: 80,
       readAttempts: 1,
       minReadIntervalMs: 0,
@@ -205,14 +202,7 @@ describe('StoreSource: options and poll failures', () => {
     state.fail = 1000;
     const { logger, lines } = recordingLogger();
     // maxBackoffMs defaults to max(ttl, 60 s): with a TTL of 30 ms the delays double from 60 ms on.
-    const src = new StoreSource({
-      store,
-      credentialId: 'c',
-      ttlMs: 30,
-      initialDelayMs: 0,
-      readAttempts: 1,
-      logger,
-    });
+    const src = pollingSource(store, { ttlMs: 30, readAttempts: 1, logger });
     await sleep(260);
     const polls = lines.filter((l) => l.msg === 'store source: poll failed; backing off').length;
     // 0, 60, 180 (doubling) => 3; a capped-at-TTL schedule would give about 9.
@@ -226,14 +216,7 @@ describe('the store source says why it reads', () => {
   it('the store source polls with reason "poll"', async () => {
     const { store, state } = fakeStore(v(1));
     const { logger, lines } = recordingLogger();
-    const src = new StoreSource({
-      store,
-      credentialId: 'c',
-      ttlMs: 30,
-      initialDelayMs: 0,
-      minReadIntervalMs: 0,
-      logger,
-    });
+    const src = pollingSource(store, { ttlMs: 30, minReadIntervalMs: 0, logger });
     await sleep(50);
     state.secret = v(2);
     await sleep(80);

@@ -5,6 +5,14 @@ import { parseCredentialDefinition } from '../../src/store/schema';
 const at = (iso: string) => new Date(iso);
 const next = (p: WindowPolicy, iso: string) => nextAllowedStart(p, at(iso))?.toISOString();
 
+/** A policy of one window: `days`, start to end, local time in `timeZone`. */
+const oneWindow = (
+  days: NonNullable<WindowPolicy['windows']>[number]['days'],
+  start: string,
+  end: string,
+  timeZone: string,
+): WindowPolicy => ({ windows: [{ days, start, end, timeZone }] });
+
 const weekdaysBerlin: WindowPolicy = {
   windows: [
     { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '16:00', timeZone: 'Europe/Berlin' },
@@ -31,15 +39,11 @@ describe('rotation windows (pure)', () => {
   });
 
   it('Europe/Berlin spring forward (2027-03-28 02:00 CET → 03:00 CEST)', () => {
-    const daily: WindowPolicy = {
-      windows: [{ days: ['sat', 'sun'], start: '09:00', end: '10:00', timeZone: 'Europe/Berlin' }],
-    };
+    const daily = oneWindow(['sat', 'sun'], '09:00', '10:00', 'Europe/Berlin');
     expect(next(daily, '2027-03-27T00:00:00Z')).toBe('2027-03-27T08:00:00.000Z'); // Sat 09:00 CET
     expect(next(daily, '2027-03-27T10:00:00Z')).toBe('2027-03-28T07:00:00.000Z'); // Sun 09:00 CEST
     // A start time in the gap begins right after it: 02:30 does not exist, 03:30 CEST does.
-    const inGap: WindowPolicy = {
-      windows: [{ days: ['sun'], start: '02:30', end: '04:00', timeZone: 'Europe/Berlin' }],
-    };
+    const inGap = oneWindow(['sun'], '02:30', '04:00', 'Europe/Berlin');
     expect(next(inGap, '2027-03-27T12:00:00Z')).toBe('2027-03-28T01:30:00.000Z');
     expect(windowState(inGap, at('2027-03-28T01:59:00Z')).inside).toBe(true); // 03:59 CEST
     expect(windowState(inGap, at('2027-03-28T02:00:00Z')).inside).toBe(false); // 04:00 CEST
@@ -47,19 +51,13 @@ describe('rotation windows (pure)', () => {
 
   it('Europe/Berlin fall back (2027-10-31 03:00 CEST → 02:00 CET)', () => {
     // 02:30 happens twice; the window starts at the first one (CEST).
-    const twice: WindowPolicy = {
-      windows: [{ days: ['sun'], start: '02:30', end: '02:45', timeZone: 'Europe/Berlin' }],
-    };
+    const twice = oneWindow(['sun'], '02:30', '02:45', 'Europe/Berlin');
     expect(next(twice, '2027-10-30T12:00:00Z')).toBe('2027-10-31T00:30:00.000Z');
     // 09:00 on the day of the change is already CET (UTC+1).
-    const nine: WindowPolicy = {
-      windows: [{ days: ['sun'], start: '09:00', end: '17:00', timeZone: 'Europe/Berlin' }],
-    };
+    const nine = oneWindow(['sun'], '09:00', '17:00', 'Europe/Berlin');
     expect(next(nine, '2027-10-30T12:00:00Z')).toBe('2027-10-31T08:00:00.000Z');
     // A window spanning the change is 9 hours long, not 8: 01:00-09:00 local.
-    const span: WindowPolicy = {
-      windows: [{ days: ['sun'], start: '01:00', end: '09:00', timeZone: 'Europe/Berlin' }],
-    };
+    const span = oneWindow(['sun'], '01:00', '09:00', 'Europe/Berlin');
     expect(next(span, '2027-10-30T12:00:00Z')).toBe('2027-10-30T23:00:00.000Z');
     expect(windowState(span, at('2027-10-31T07:59:00Z')).inside).toBe(true);
     expect(windowState(span, at('2027-10-31T08:00:00Z')).inside).toBe(false);
@@ -81,27 +79,19 @@ describe('rotation windows (pure)', () => {
     // Fri 18:00 EDT → Mon 09:00 EST (UTC-5)
     expect(next(ny, '2027-11-05T22:00:00Z')).toBe('2027-11-08T14:00:00.000Z');
     // 02:30 on 2027-03-14 does not exist in New York: 03:30 EDT.
-    const gap: WindowPolicy = {
-      windows: [{ days: ['sun'], start: '02:30', end: '05:00', timeZone: 'America/New_York' }],
-    };
+    const gap = oneWindow(['sun'], '02:30', '05:00', 'America/New_York');
     expect(next(gap, '2027-03-13T12:00:00Z')).toBe('2027-03-14T07:30:00.000Z');
     // 01:30 on 2027-11-07 happens twice: the first is EDT (05:30Z).
-    const dup: WindowPolicy = {
-      windows: [{ days: ['sun'], start: '01:30', end: '01:45', timeZone: 'America/New_York' }],
-    };
+    const dup = oneWindow(['sun'], '01:30', '01:45', 'America/New_York');
     expect(next(dup, '2027-11-06T12:00:00Z')).toBe('2027-11-07T05:30:00.000Z');
   });
 
   it('windows that cross midnight or end at 24:00', () => {
-    const night: WindowPolicy = {
-      windows: [{ days: ['fri'], start: '22:00', end: '02:00', timeZone: 'UTC' }],
-    };
+    const night = oneWindow(['fri'], '22:00', '02:00', 'UTC');
     expect(windowState(night, at('2026-12-05T01:00:00Z')).inside).toBe(true); // Sat 01:00, started Fri
     expect(windowState(night, at('2026-12-05T02:00:00Z')).inside).toBe(false);
     expect(next(night, '2026-12-05T02:00:00Z')).toBe('2026-12-11T22:00:00.000Z');
-    const allDay: WindowPolicy = {
-      windows: [{ days: ['sat'], start: '00:00', end: '24:00', timeZone: 'UTC' }],
-    };
+    const allDay = oneWindow(['sat'], '00:00', '24:00', 'UTC');
     expect(windowState(allDay, at('2026-12-05T23:59:59Z')).inside).toBe(true);
     expect(next(allDay, '2026-12-06T00:00:00Z')).toBe('2026-12-12T00:00:00.000Z');
   });

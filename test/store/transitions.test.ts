@@ -23,6 +23,8 @@ import {
   markRevoked,
   nextVersion,
   promote,
+  purgeRevoked,
+  PURGED_SECRET,
   putDefinition,
   reencrypt,
   sameDefinition,
@@ -96,10 +98,18 @@ const snapshot = (extra: VersionRecord[] = []): CredentialSnapshot => ({
   ],
 });
 
+/** stateOf(snapshot()): what a transition that leaves the extra version out must give back. */
+const SNAPSHOT_STATES = { 1: 'revoked', 2: 'previous', 3: 'previous/PREVIOUS', 4: 'current/CURRENT' };
+
 const stateOf = (s: CredentialSnapshot | null | undefined) =>
   Object.fromEntries(
     sortVersions(s!.versions).map((v) => [v.version, v.label ? `${v.state}/${v.label}` : v.state]),
   );
+
+/** The one audit record a transition by alice on ID writes (no `version` member when there is none). */
+const auditOf = (action: string, version: number | undefined, details: object, at = ctx().now) => [
+  { at, actor: 'alice', credentialId: ID, action, ...(version === undefined ? {} : { version }), details },
+];
 
 function storeError(f: () => unknown): StoreStateError {
   try {
@@ -282,15 +292,7 @@ describe('store transitions: definitions', () => {
   it('delete removes definition and versions; deleting nothing is a no-op', () => {
     const m = deleteDefinition(snapshot(), ctx());
     expect(m.next).toBeNull();
-    expect(m.audit).toEqual([
-      {
-        at: ctx().now,
-        actor: 'alice',
-        credentialId: ID,
-        action: 'delete-definition',
-        details: { versionsDeleted: [3, 1, 4, 2] },
-      },
-    ]);
+    expect(m.audit).toEqual(auditOf('delete-definition', undefined, { versionsDeleted: [3, 1, 4, 2] }));
     expect(deleteDefinition({ id: ID, versions: [] }, ctx())).toEqual({ result: undefined, audit: [] });
     // Versions left without a definition are deleted too.
     expect(deleteDefinition({ id: ID, versions: [rec(1, 'revoked')] }, ctx()).next).toBeNull();
@@ -308,16 +310,7 @@ describe('store transitions: versions', () => {
     const m = importCurrent(s, { username: 'app', password: 'secret-1' }, ctx());
     expect(m.result).toMatchObject({ version: 3, state: 'current', label: 'CURRENT', username: 'app' });
     expect(stateOf(m.next)).toEqual({ 1: 'revoked', 2: 'revoked', 3: 'current/CURRENT' });
-    expect(m.audit).toEqual([
-      {
-        at: ctx().now,
-        actor: 'alice',
-        credentialId: ID,
-        action: 'import-current',
-        version: 3,
-        details: { username: 'app', keyId: 'k1' },
-      },
-    ]);
+    expect(m.audit).toEqual(auditOf('import-current', 3, { username: 'app', keyId: 'k1' }));
     expect(getSecretFrom(m.next!, 3, cipher1).password).toBe('secret-1');
     const again = importCurrent(m.next!, { username: 'app', password: 'secret-1' }, ctx());
     expect(again).toEqual({ result: m.result, audit: [] });
@@ -369,16 +362,7 @@ describe('store transitions: versions', () => {
       username: 'app_b',
       password: 'generated-1',
     });
-    expect(m.audit).toEqual([
-      {
-        at: ctx().now,
-        actor: 'alice',
-        credentialId: ID,
-        action: 'create-pending',
-        version: 6,
-        details: { username: 'app_b', keyId: 'k1' },
-      },
-    ]);
+    expect(m.audit).toEqual(auditOf('create-pending', 6, { username: 'app_b', keyId: 'k1' }));
     expect(s.versions).toHaveLength(4); // input untouched
     const again = createPending(m.next!, 6, 'app_b', gen, ctx());
     expect(again).toEqual({ result: m.result, audit: [] });
@@ -421,22 +405,8 @@ describe('store transitions: versions', () => {
   it('discardPending removes the pending version only; absent is a no-op; others are refused', () => {
     const s = snapshot([rec(5, 'pending', 'PENDING', 'app_b')]);
     const m = discardPending(s, 5, ctx());
-    expect(stateOf(m.next)).toEqual({
-      1: 'revoked',
-      2: 'previous',
-      3: 'previous/PREVIOUS',
-      4: 'current/CURRENT',
-    });
-    expect(m.audit).toEqual([
-      {
-        at: ctx().now,
-        actor: 'alice',
-        credentialId: ID,
-        action: 'discard-pending',
-        version: 5,
-        details: { username: 'app_b' },
-      },
-    ]);
+    expect(stateOf(m.next)).toEqual(SNAPSHOT_STATES);
+    expect(m.audit).toEqual(auditOf('discard-pending', 5, { username: 'app_b' }));
     expect(discardPending(s, 9, ctx())).toEqual({ result: undefined, audit: [] });
     expect(storeError(() => discardPending(s, 4, ctx())).message).toBe(
       `credential "${ID}" version 4 is current, not pending; refusing to discard it`,
@@ -456,16 +426,9 @@ describe('store transitions: versions', () => {
     const byVersion = new Map(m.next!.versions.map((v) => [v.version, v]));
     for (const v of [3, 4, 5]) expect(byVersion.get(v)!.updatedAt).toBe('2026-12-02T00:00:00.000Z');
     for (const v of [1, 2]) expect(byVersion.get(v)!.updatedAt).toBe('2026-01-01T00:00:00.000Z');
-    expect(m.audit).toEqual([
-      {
-        at: '2026-12-02T00:00:00.000Z',
-        actor: 'alice',
-        credentialId: ID,
-        action: 'promote',
-        version: 5,
-        details: { unlabelled: 3, previous: 4 },
-      },
-    ]);
+    expect(m.audit).toEqual(
+      auditOf('promote', 5, { unlabelled: 3, previous: 4 }, '2026-12-02T00:00:00.000Z'),
+    );
     expect(promote(m.next!, 5, ctx())).toEqual({ result: undefined, audit: [] });
     expect(storeError(() => promote(s, 2, ctx())).message).toBe(
       `credential "${ID}": cannot promote version 2: it is previous, not pending`,
@@ -495,16 +458,7 @@ describe('store transitions: versions', () => {
       3: 'current/CURRENT',
       4: 'pending/PENDING',
     });
-    expect(m.audit).toEqual([
-      {
-        at: ctx().now,
-        actor: 'alice',
-        credentialId: ID,
-        action: 'demote',
-        version: 3,
-        details: { demoted: 4 },
-      },
-    ]);
+    expect(m.audit).toEqual(auditOf('demote', 3, { demoted: 4 }));
     expect(m.next!.versions.find((v) => v.version === 2)!.updatedAt).toBe('2026-01-01T00:00:00.000Z');
     expect(demote(m.next!, 3, ctx())).toEqual({ result: undefined, audit: [] });
     expect(storeError(() => demote(s, 2, ctx())).message).toBe(
@@ -566,15 +520,14 @@ describe('store transitions: versions', () => {
     s.versions.push({ ...rec(5, 'pending', 'PENDING'), secret: fresh });
     const m = reencrypt(s, ctx({ cipher: cipher12 }));
     expect(m.result).toBe(4);
-    expect(m.audit).toEqual([
-      {
-        at: ctx().now,
-        actor: 'alice',
-        credentialId: ID,
-        action: 'reencrypt-secrets',
-        details: { versions: [3, 1, 4, 2], fromKeyIds: ['k1'], toKeyId: 'k2', resigned: true },
-      },
-    ]);
+    expect(m.audit).toEqual(
+      auditOf('reencrypt-secrets', undefined, {
+        versions: [3, 1, 4, 2],
+        fromKeyIds: ['k1'],
+        toKeyId: 'k2',
+        resigned: true,
+      }),
+    );
     for (const v of m.next!.versions) {
       expect(cipher12.keyIdOf(v.secret)).toBe('k2');
       expect(cipher12.decrypt(v.secret, { credentialId: ID, version: v.version })).toBe(`pw-${v.version}`);
@@ -777,5 +730,91 @@ describe('store transitions: what is persisted, exactly', () => {
     }
     expect(cur).toBe('[omitted]');
     expect(depth).toBe(9);
+  });
+});
+
+describe('store transitions: purge and re-signing', () => {
+  const CUTOFF = '2026-06-01T00:00:00.000Z';
+  const at = (r: VersionRecord, updatedAt: string): VersionRecord => ({ ...r, updatedAt });
+
+  it('purgeRevoked deletes the secrets of versions revoked at or before the cutoff, and only those', () => {
+    const s: CredentialSnapshot = {
+      id: ID,
+      definition: definition(),
+      versions: [
+        at(rec(7, 'current', 'CURRENT'), '2026-01-01T00:00:00.000Z'), // old, but not revoked
+        at(rec(6, 'previous', 'PREVIOUS'), '2026-01-01T00:00:00.000Z'),
+        at(rec(5, 'revoked'), '2026-06-01T00:00:00.001Z'), // revoked just after the cutoff
+        at(rec(4, 'revoked'), CUTOFF), // exactly at the cutoff
+        { ...at(rec(3, 'revoked'), '2026-01-01T00:00:00.000Z'), secret: PURGED_SECRET }, // purged before
+        at(rec(2, 'revoked'), '2026-02-01T00:00:00.000Z'),
+      ],
+    };
+    const m = purgeRevoked(s, CUTOFF, 86_400_000, ctx());
+    expect(m.result).toBe(2);
+    const byVersion = new Map(m.next!.versions.map((v) => [v.version, v]));
+    for (const v of [2, 4]) {
+      expect(byVersion.get(v)!.secret).toBe(PURGED_SECRET);
+      expect(byVersion.get(v)!.updatedAt).toBe(ctx().now);
+    }
+    for (const v of [3, 5, 6, 7]) expect(byVersion.get(v)).toEqual(s.versions.find((r) => r.version === v)); // untouched
+    expect(m.audit).toEqual(
+      auditOf('purge-revoked-secrets', undefined, { versions: [4, 2], retentionMs: 86_400_000 }),
+    );
+    expect(purgeRevoked(m.next!, CUTOFF, 86_400_000, ctx())).toEqual({ result: 0, audit: [] });
+  });
+
+  it('reencrypt re-signs (and says so) when only a tag was made with an old key; skips purged secrets', () => {
+    const oldTag = cipher1.sign('record'); // mac1:k1:…
+    const newTag = cipher12.sign('record'); // mac1:k2:…
+    const under2 = (v: number, state: VersionState, label?: VersionLabel): VersionRecord => ({
+      ...rec(v, state, label),
+      secret: cipher12.encrypt(`pw-${v}`, { credentialId: ID, version: v }),
+      tag: newTag,
+    });
+    const fresh: CredentialSnapshot = {
+      id: ID,
+      definition: definition(),
+      definitionTag: newTag,
+      versions: [
+        { ...rec(1, 'revoked'), secret: PURGED_SECRET, tag: newTag },
+        under2(3, 'current', 'CURRENT'),
+        under2(2, 'previous', 'PREVIOUS'),
+      ],
+    };
+    expect(reencrypt(fresh, ctx({ cipher: cipher12 }))).toEqual({ result: 0, audit: [] });
+    const resignedOnly = auditOf('reencrypt-secrets', undefined, {
+      versions: [],
+      fromKeyIds: [],
+      toKeyId: 'k2',
+      resigned: true,
+    });
+    const staleDefinition = { ...fresh, definitionTag: oldTag };
+    const m = reencrypt(staleDefinition, ctx({ cipher: cipher12 }));
+    expect(m).toMatchObject({ result: 0, audit: resignedOnly });
+    expect(m.next!.definitionTag).toBe(oldTag); // re-signed by the store when it persists `next`
+    const staleVersion = {
+      ...fresh,
+      versions: fresh.versions.map((v) => (v.version === 2 ? { ...v, tag: oldTag } : v)),
+    };
+    expect(reencrypt(staleVersion, ctx({ cipher: cipher12 }))).toMatchObject({
+      result: 0,
+      audit: resignedOnly,
+    });
+    expect(m.next!.versions.find((v) => v.version === 1)!.secret).toBe(PURGED_SECRET);
+  });
+
+  it('versions left without a definition: purge and re-encryption add no empty definition or tag members', () => {
+    const bare: CredentialSnapshot = {
+      id: ID,
+      versions: [at(rec(2, 'revoked'), '2026-01-01T00:00:00.000Z')],
+    };
+    expect(Object.keys(purgeRevoked(bare, CUTOFF, 0, ctx()).next!)).toEqual(['id', 'versions']);
+    expect(Object.keys(reencrypt(bare, ctx({ cipher: cipher12 })).next!)).toEqual(['id', 'versions']);
+  });
+
+  it('diffVersions counts a changed tag as an update (the record was re-signed)', () => {
+    const v2 = rec(2, 'previous');
+    expect(diffVersions([v2], [{ ...v2, tag: 'mac1:k2:x' }]).updated).toEqual([{ ...v2, tag: 'mac1:k2:x' }]);
   });
 });

@@ -66,10 +66,7 @@ describe('mongodb-users: clone commands', () => {
     expect(createUserCommand('app_b', 'pw', specOf(template))).toEqual({
       createUser: 'app_b',
       pwd: 'pw',
-      roles: [
-        { role: 'readWrite', db: 'shop' },
-        { role: 'read', db: 'reports' },
-      ],
+      roles: template.roles,
       digestPassword: true,
       mechanisms: ['SCRAM-SHA-256'],
       authenticationRestrictions: [{ clientSource: ['10.0.0.0/8'], serverAddress: ['10.1.0.1'] }],
@@ -138,10 +135,7 @@ describe('mongodb-users: comparison', () => {
     const other: MongoUserDoc = {
       user: 'b',
       db: 'shop',
-      roles: [
-        { role: 'read', db: 'reports' },
-        { role: 'dbAdmin', db: 'shop' },
-      ],
+      roles: [template.roles![1]!, { role: 'dbAdmin', db: 'shop' }], // read@reports, dbAdmin@shop
       mechanisms: ['SCRAM-SHA-1', 'SCRAM-SHA-256'],
       authenticationRestrictions: template.authenticationRestrictions,
       inheritedPrivileges: [{ resource: { db: 'shop', collection: '' }, actions: ['find'] }],
@@ -361,18 +355,12 @@ describe('mongodb-users: edges that tell right from wrong', () => {
   });
 
   it('comparison: privileges reported by one side only, inherited restrictions, duplicates once', () => {
-    const a: MongoUserDoc = {
-      user: 'a',
-      db: 'd',
-      roles: [
-        { role: 'read', db: 'd' },
-        { role: 'read', db: 'd' },
-      ],
-    };
+    const readD = { role: 'read', db: 'd' };
+    const a: MongoUserDoc = { user: 'a', db: 'd', roles: [readD, { ...readD }] }; // the same role twice
     const b: MongoUserDoc = {
       user: 'b',
       db: 'd',
-      roles: [{ role: 'read', db: 'd' }],
+      roles: [{ ...readD }],
       inheritedPrivileges: [{ resource: { db: 'd', collection: '' }, actions: ['find'] }],
       inheritedAuthenticationRestrictions: [[{ clientSource: ['1.1.1.1'] }]],
     };

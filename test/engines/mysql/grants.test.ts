@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { parseLogin, quoteAccount } from '../../../src/engines/mysql/accounts';
 import { adminGaps } from '../../../src/engines/mysql/admin';
 import {
+  type GrantFact,
   describeGrant,
   diffGrants,
   grantStatements,
   parseGrants,
   revokeStatements,
-  type GrantFact,
 } from '../../../src/engines/mysql/grants';
 import { renderTokens, SqlParseError, tokenize } from '../../../src/engines/mysql/tokens';
 import {
@@ -196,12 +196,10 @@ describe('SHOW GRANTS rewriting', () => {
       ],
       owner,
     );
+    const revoke = (what: string) => `REVOKE ${what} FROM 'a_b'@'%'`;
     expect(revokeStatements(extra, { user: 'a_b', host: '%' }, 'mariadb')).toEqual([
-      "REVOKE DELETE ON `x`.`t` FROM 'a_b'@'%'",
-      "REVOKE UPDATE (`c`) ON `x`.`t` FROM 'a_b'@'%'",
-      "REVOKE GRANT OPTION ON `x`.`t` FROM 'a_b'@'%'",
-      "REVOKE `r` FROM 'a_b'@'%'",
-      "REVOKE ADMIN OPTION FOR `r` FROM 'a_b'@'%'",
+      ...['DELETE ON `x`.`t`', 'UPDATE (`c`) ON `x`.`t`', 'GRANT OPTION ON `x`.`t`'].map(revoke),
+      ...['`r`', 'ADMIN OPTION FOR `r`'].map(revoke),
       "SET DEFAULT ROLE NONE FOR 'a_b'@'%'",
     ]);
   });

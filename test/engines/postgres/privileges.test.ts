@@ -107,31 +107,19 @@ describe('postgres privileges: catalog rows to facts', () => {
     const facts = await readObjectPrivileges(query, 'shop', ['100', '200'], '10');
     expect(calls).toHaveLength(1);
     expect(calls[0]!.params).toEqual([['100', '200'], '10']);
+    // obj()'s fields are those of row({}), each under its fact name.
     expect(facts.reference).toEqual([
+      { ...obj(), grantedByOwner: true },
       {
-        database: 'shop',
-        objectClass: 'TABLE',
-        kindLabel: 'table',
-        target: 'app.orders',
-        privilege: 'SELECT',
-        grantable: false,
-        owned: false,
-        adminCanGrant: true,
-        grantor: 'owner',
-        adminCanRevoke: true,
-        grantedByOwner: true,
-      },
-      {
-        database: 'shop',
-        objectClass: 'SEQUENCE',
-        kindLabel: 'sequence',
-        target: 'app.s',
-        privilege: 'SELECT',
-        grantable: false,
-        owned: true,
-        adminCanGrant: false,
-        grantor: 'app',
-        adminCanRevoke: false,
+        ...obj({
+          objectClass: 'SEQUENCE',
+          kindLabel: 'sequence',
+          target: 'app.s',
+          owned: true,
+          adminCanGrant: false,
+          grantor: 'app',
+          adminCanRevoke: false,
+        }),
         grantedByOwner: false,
       },
     ]);
@@ -213,67 +201,17 @@ describe('postgres privileges: catalog rows to facts', () => {
     ]);
     const facts = await readDefaultPrivileges(query, 'shop', ['100', '200']);
     expect(calls[0]!.params).toEqual([['100', '200']]);
+    // dflt()'s fields are those of d({}), each under its fact name.
     expect(facts.reference).toEqual([
-      {
-        database: 'shop',
-        creator: SELF,
-        objectType: 'TABLES',
-        grantee: 'reporting',
-        privilege: 'SELECT',
-        grantable: false,
-      },
-      {
-        database: 'shop',
-        creator: SELF,
-        schema: 'app',
-        objectType: 'SEQUENCES',
-        grantee: PEER,
-        privilege: 'SELECT',
-        grantable: true,
-      },
-      {
-        database: 'shop',
-        creator: 'owner',
-        objectType: 'FUNCTIONS',
-        grantee: SELF,
-        privilege: 'SELECT',
-        grantable: false,
-      },
-      {
-        database: 'shop',
-        creator: PEER,
-        objectType: 'TYPES',
-        grantee: SELF,
-        privilege: 'SELECT',
-        grantable: false,
-      },
+      dflt(),
+      dflt({ schema: 'app', objectType: 'SEQUENCES', grantee: PEER, grantable: true }),
+      dflt({ creator: 'owner', objectType: 'FUNCTIONS', grantee: SELF }),
+      dflt({ creator: PEER, objectType: 'TYPES', grantee: SELF }),
     ]);
     expect(facts.other).toEqual([
-      {
-        database: 'shop',
-        creator: PEER,
-        schema: 'app',
-        objectType: 'SEQUENCES',
-        grantee: SELF,
-        privilege: 'SELECT',
-        grantable: true,
-      },
-      {
-        database: 'shop',
-        creator: SELF,
-        objectType: 'TYPES',
-        grantee: PEER,
-        privilege: 'SELECT',
-        grantable: false,
-      },
-      {
-        database: 'shop',
-        creator: SELF,
-        objectType: 'SCHEMAS',
-        grantee: 'PUBLIC',
-        privilege: 'USAGE',
-        grantable: false,
-      },
+      dflt({ creator: PEER, schema: 'app', objectType: 'SEQUENCES', grantee: SELF, grantable: true }),
+      dflt({ objectType: 'TYPES', grantee: PEER }),
+      dflt({ objectType: 'SCHEMAS', grantee: 'PUBLIC', privilege: 'USAGE' }),
     ]);
     const one = fakeQuery([d({ objtype: 'x' }), d({ grantee_oid: '100', grantee: 'app' })]);
     const single = await readDefaultPrivileges(one.query, 'shop', ['100', undefined]);
