@@ -159,10 +159,7 @@ async function grantFleetLogin(fx: PgFixture, login: string, tableKey: string): 
     await fx.admin.query(`CREATE TABLE IF NOT EXISTS ${table} (LIKE zd.items INCLUDING ALL)`);
     fleetTables.add(table);
   }
-  const role = escapeIdentifier(login);
-  await fx.admin.query(`GRANT CONNECT ON DATABASE ${escapeIdentifier(fx.database)} TO ${role}`);
-  await fx.admin.query(`GRANT USAGE ON SCHEMA zd TO ${role}`);
-  await fx.admin.query(`GRANT SELECT ON ${table} TO ${role}`);
+  await fx.grantApp(login, table);
 }
 
 async function runOne(fx: PgFixture, backend: NonNullable<BenchRigOptions['store']>, size: number) {

@@ -33,8 +33,11 @@ export interface PgFixture {
   table: string;
   /** Admin client connected to `database`. */
   admin: Client;
-  /** Grants `login` what the application login has (the "same grants" a naive rotation gives a new user). */
-  grantApp(login: string): Promise<void>;
+  /**
+   * Grants `login` what the application login has (the "same grants" a naive rotation gives a new user);
+   * `table` (quoted, in schema zd) instead of zd.items for fleets: one table holds ~500 direct grantees at most.
+   */
+  grantApp(login: string, table?: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -48,11 +51,11 @@ export async function createPgFixture(name = 'zd'): Promise<PgFixture> {
     await db.query(`CREATE SCHEMA zd`);
     await db.query(`CREATE TABLE zd.items (id int PRIMARY KEY, payload text NOT NULL)`);
     await db.query(`INSERT INTO zd.items SELECT g, md5(g::text) FROM generate_series(1, 100) g`);
-    const grantApp = async (role: string) => {
+    const grantApp = async (role: string, table = 'zd.items') => {
       const r = escapeIdentifier(role);
       await db.query(`GRANT CONNECT ON DATABASE ${escapeIdentifier(ns.database)} TO ${r}`);
       await db.query(`GRANT USAGE ON SCHEMA zd TO ${r}`);
-      await db.query(`GRANT SELECT ON zd.items TO ${r}`);
+      await db.query(`GRANT SELECT ON ${table} TO ${r}`);
     };
     await grantApp(login);
     return {
