@@ -6,14 +6,16 @@
  */
 import { escapeIdentifier as id } from 'pg';
 import { escapeId } from 'mysql2/promise';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, VerificationError } from '../../src/errors';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, TransientError, VerificationError } from '../../src/errors';
 import { createEngine } from '../../src/engines';
 import type { Engine } from '../../src/engines/types';
 import { parseCredentialDefinition } from '../../src/store/schema';
 import { freshMysql } from '../helpers/mysql';
 import { freshPg } from '../helpers/pg';
 import { adminConnection } from '../helpers/engines';
+import { TcpProxy } from '../helpers/tcp-proxy';
+import { services } from '../helpers/services';
 
 async function outcome(p: Promise<unknown>): Promise<unknown> {
   return p.then(
@@ -143,4 +145,99 @@ describe('MySQL/MariaDB verification checks', () => {
     await fx.engine.verifyLogin(fx.app, { checks: [`SELECT count(*) FROM ${t}`, `SELECT x FROM ${t}`] });
     expect(await rows()).toBe(1);
   });
+});
+
+/**
+ * A connection lost while a check runs says nothing about the new password:
+ * the error is transient (verify tries again), never VerificationError (which
+ * would compensate a good rotation at once). The check sleeps; once the server
+ * shows it running as the login, the proxy in front of the server cuts it.
+ */
+describe('a connection cut during a check', () => {
+  const password = 'app-password-Ab1';
+  /** A login, an engine that reaches the server through `port`, and whether the login's check runs. */
+  interface Case {
+    engine: Engine;
+    username: string;
+    checkRunning(): Promise<boolean>;
+    cleanup(): Promise<void>;
+  }
+  const cases: Array<{
+    name: string;
+    check: string;
+    target: { host: string; port: number };
+    setup(port: number): Promise<Case>;
+  }> = [
+    {
+      name: 'PostgreSQL',
+      check: 'SELECT pg_sleep(5)',
+      target: services.postgres,
+      async setup(port) {
+        const pg = await freshPg();
+        const username = await pg.createLogin('app', password);
+        return {
+          engine: createEngine('postgres', adminConnection('postgres', { database: pg.database, port })),
+          username,
+          checkRunning: async () =>
+            (
+              await pg.admin.query(
+                `SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%'`,
+                [username],
+              )
+            ).rowCount === 1,
+          cleanup: () => pg.cleanup(),
+        };
+      },
+    },
+    {
+      name: 'MySQL/MariaDB',
+      check: 'SELECT SLEEP(5)',
+      target: services.mysql,
+      async setup(port) {
+        const my = await freshMysql();
+        const username = await my.createLogin('app', password);
+        return {
+          engine: createEngine('mysql', adminConnection('mysql', { port })),
+          username,
+          checkRunning: async () => {
+            const [r] = await my.admin.query(
+              `SELECT 1 FROM information_schema.processlist WHERE user = ? AND info LIKE 'SELECT SLEEP%'`,
+              [username],
+            );
+            return (r as unknown[]).length === 1;
+          },
+          cleanup: () => my.cleanup(),
+        };
+      },
+    },
+  ];
+
+  it.each(cases)(
+    '$name: TransientError, not VerificationError',
+    async ({ check, target, setup }) => {
+      const proxy = await TcpProxy.start(target.host, target.port);
+      const c = await setup(proxy.port);
+      try {
+        const app = { username: c.username, password };
+        const verifying = outcome(c.engine.verifyLogin(app, { checks: [check] }));
+        await vi.waitFor(async () => expect(await c.checkRunning()).toBe(true), {
+          timeout: 10_000,
+          interval: 50,
+        });
+        proxy.refuse();
+        const e = await verifying;
+        expect(e).toBeInstanceOf(TransientError);
+        expect((e as Error).message).toMatch(/^check 1 as /);
+        expect((e as Error).message).not.toContain(password);
+        // The same check answered by the server passes: the cut alone made the error.
+        proxy.pass();
+        expect(await outcome(c.engine.verifyLogin(app, { checks: [check.replace('5', '0')] }))).toBe('ok');
+      } finally {
+        await c.engine.close();
+        await proxy.close();
+        await c.cleanup();
+      }
+    },
+    30_000,
+  );
 });

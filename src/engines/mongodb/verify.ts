@@ -40,6 +40,10 @@ export async function verifyMongoLogin(
       try {
         await client.db(db).command(command);
       } catch (err) {
+        // A connection lost mid-check says nothing about the new password (see lostConnection).
+        if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) {
+          throw new TransientError(`check ${i + 1} as ${user}: ${err.message}`);
+        }
         const e = err as { message?: string; codeName?: string };
         throw new VerificationError(
           `check ${i + 1} (${check}) failed for ${user}: ${e.message ?? String(err)}${e.codeName ? ` (${e.codeName})` : ''}`,

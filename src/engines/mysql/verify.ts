@@ -7,6 +7,7 @@
 import { createConnection, escape } from 'mysql2/promise';
 import { ConfigError, TransientError, VerificationError } from '../../errors';
 import type { Secret, VerifyOptions } from '../types';
+import { lostConnection } from '../transient';
 import { assertVerifyCheck } from '../verify-checks';
 import { errorCode, hasErrno, mapMysqlError, type MysqlConnector } from './connection';
 
@@ -30,16 +31,23 @@ export async function verifyMysqlLogin(
   client.on('error', () => undefined);
   try {
     await client.query('SELECT 1').catch((err: unknown) => {
-      throw new VerificationError(`SELECT 1 failed for ${who}: ${errorCode(err)}`);
+      throw (
+        lostConnection(mapMysqlError(err, `SELECT 1 as ${who}`, { secret: true, admin: false })) ??
+        new VerificationError(`SELECT 1 failed for ${who}: ${errorCode(err)}`)
+      );
     });
     const checks = options.checks ?? [];
     checks.forEach((check, i) => assertVerifyCheck('mysql', check, i));
     // One statement each (no multipleStatements), each in its own read-only transaction.
     for (const [i, check] of checks.entries()) {
-      await client.query('START TRANSACTION READ ONLY');
       try {
+        await client.query('START TRANSACTION READ ONLY');
         await client.query(check);
       } catch (err) {
+        const lost = lostConnection(
+          mapMysqlError(err, `check ${i + 1} as ${who}`, { secret: true, admin: false }),
+        );
+        if (lost) throw lost;
         const e = err as { sqlMessage?: string; message?: string };
         throw new VerificationError(
           `check ${i + 1} (${check}) failed for ${who}: ${e.sqlMessage ?? e.message ?? ''} [${errorCode(err)}]`,

@@ -23,6 +23,7 @@ import {
   VerificationError,
 } from '../../errors';
 import { assertVerifyCheck } from '../verify-checks';
+import { lostConnection } from '../transient';
 import type { ResolvedStrategy } from '../../shared/types';
 import type {
   Engine,
@@ -327,10 +328,12 @@ export class PostgresEngine extends EngineAdapter<PgConnector> implements Engine
       // One statement each (extended protocol refuses a second one), each in its own
       // read-only transaction, rolled back.
       for (const [i, check] of checks.entries()) {
-        await client.query('BEGIN TRANSACTION READ ONLY');
         try {
+          await client.query('BEGIN TRANSACTION READ ONLY');
           await client.query({ text: check, queryMode: 'extended' } as never);
         } catch (err) {
+          const lost = lostConnection(mapPgError(err, `check ${i + 1} as ${user}`, false));
+          if (lost) throw lost;
           const e = err as { code?: string; message?: string };
           throw new VerificationError(
             `check ${i + 1} (${check}) failed for ${user}: ${e.message ?? String(err)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`,

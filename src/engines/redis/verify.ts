@@ -1,9 +1,10 @@
 /** verifyLogin of the Redis engine: log in as the application would, PING, SELECT, the checks. */
 import { ConfigError, TransientError, VerificationError } from '../../errors';
 import type { Secret, VerifyOptions } from '../types';
+import { lostConnection } from '../transient';
 import { assertVerifyCheck } from '../verify-checks';
 import { checkRedisLogin, hasAcl, splitCommandLine } from './acl';
-import { AUTH_FAILURE, type RedisConnector } from './connection';
+import { AUTH_FAILURE, mapRedisError, type RedisConnector } from './connection';
 
 export async function verifyRedisLogin(
   db: RedisConnector,
@@ -31,13 +32,21 @@ export async function verifyRedisLogin(
     } catch (err) {
       // NOPERM proves the login worked; the user may just not be allowed PING.
       const message = (err as Error).message ?? String(err);
-      if (!/^NOPERM/.test(message)) throw new VerificationError(`PING failed for ${user}: ${message}`);
+      if (!/^NOPERM/.test(message)) {
+        throw (
+          lostConnection(mapRedisError(err, `PING as ${user}`, '')) ??
+          new VerificationError(`PING failed for ${user}: ${message}`)
+        );
+      }
     }
     if (db.db !== 0) {
       try {
         await client.call('SELECT', db.db);
       } catch (err) {
-        throw new VerificationError(`SELECT ${db.db} failed for ${user}: ${(err as Error).message}`);
+        throw (
+          lostConnection(mapRedisError(err, `SELECT ${db.db} as ${user}`, '')) ??
+          new VerificationError(`SELECT ${db.db} failed for ${user}: ${(err as Error).message}`)
+        );
       }
     }
     for (const [i, check] of (options.checks ?? []).entries()) {
@@ -52,8 +61,9 @@ export async function verifyRedisLogin(
       try {
         await client.call(args[0]!, ...args.slice(1));
       } catch (err) {
-        throw new VerificationError(
-          `check ${i + 1} (${check}) failed for ${user}: ${(err as Error).message}`,
+        throw (
+          lostConnection(mapRedisError(err, `check ${i + 1} as ${user}`, '')) ??
+          new VerificationError(`check ${i + 1} (${check}) failed for ${user}: ${(err as Error).message}`)
         );
       }
     }
