@@ -16,7 +16,8 @@ export default {
   ...base,
   testRunner: 'command',
   commandRunner: {
-    command: 'node node_modules/vitest/vitest.mjs run -c vitest.mutation-workflow.config.mts',
+    // --bail 1: a killed mutant stops at its first failing test; only survivors run every test.
+    command: 'node node_modules/vitest/vitest.mjs run -c vitest.mutation-workflow.config.mts --bail 1',
   },
   vitest: undefined,
   coverageAnalysis: 'off',
@@ -24,6 +25,10 @@ export default {
   // Shared 2-core machine; each mutant also runs a time-skipping server.
   concurrency: 1,
   timeoutMS: 60000,
+  // event-recorder: one file per tested mutant as it ends (reports/mutation-workflow/events), to
+  // read survivors during an hour-long run.
+  reporters: [...base.reporters, 'event-recorder'],
+  eventReporter: { baseDir: 'reports/mutation-workflow/events' },
   htmlReporter: { fileName: 'reports/mutation-workflow/index.html' },
   jsonReporter: { fileName: 'reports/mutation-workflow/mutation.json' },
 };

@@ -10,8 +10,9 @@ export default defineConfig({
     testNamePattern: process.env.MUTATION_TESTS || undefined,
     globalSetup: ['test/helpers/mutation-global-setup.ts'],
     pool: 'forks',
-    // A rotation with fake activities takes seconds; a mutant that hangs one should not cost minutes.
-    testTimeout: 30_000,
+    // A rotation with fake activities takes under a second (two at once on a loaded 2-core machine:
+    // a few); a mutant that hangs one should not cost minutes.
+    testTimeout: 15_000,
     hookTimeout: 180_000,
   },
 });

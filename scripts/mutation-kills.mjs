@@ -3,11 +3,14 @@
 // For the workflow run a "killed" is only a measurement when a test failed on an assertion or an
 // error of the workflow; a kill by "Test timed out" is a hang and is worth a look (a broken run
 // hangs too). Prints one line per mutant, then the counts.
-import { readFileSync } from 'node:fs';
+// A directory instead of the report reads the event-recorder's files of a run still going
+// (`node scripts/mutation-kills.mjs reports/mutation-workflow/events`): the mutants tested so far.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
-const report = JSON.parse(readFileSync(process.argv[2] ?? 'reports/mutation-workflow/mutation.json', 'utf8'));
+const source = process.argv[2] ?? 'reports/mutation-workflow/mutation.json';
 const counts = {};
-for (const [file, { mutants }] of Object.entries(report.files)) {
+for (const [file, { mutants }] of Object.entries(readReport(source))) {
   for (const m of mutants) {
     // eslint-disable-next-line no-control-regex
     const reason = (m.statusReason ?? '').replace(/\x1b\[[0-9;]*m/g, '');
@@ -26,3 +29,15 @@ for (const [file, { mutants }] of Object.entries(report.files)) {
   }
 }
 console.log(JSON.stringify(counts));
+
+/** `{ file: { mutants } }` from a JSON report, or from the onMutantTested events in a directory. */
+function readReport(path) {
+  if (!statSync(path).isDirectory()) return JSON.parse(readFileSync(path, 'utf8')).files;
+  const files = {};
+  for (const name of readdirSync(path).filter((n) => n.endsWith('onMutantTested.json')).sort()) {
+    const m = JSON.parse(readFileSync(join(path, name), 'utf8'));
+    const file = relative(process.cwd(), m.fileName);
+    (files[file] ??= { mutants: [] }).mutants.push(m);
+  }
+  return files;
+}

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { RotationActivities } from '../../src/shared/activities';
-import type { RotationInput, RotationPlan } from '../../src/shared/types';
+import type { PlanningActivities, RotationActivities } from '../../src/shared/activities';
+import type { RotationDryRun, RotationInput, RotationPlan } from '../../src/shared/types';
 
 /**
  * An in-memory database + store for workflow-logic tests on the
@@ -32,6 +32,9 @@ export function snapshot(w: FakeWorld) {
   ) as unknown;
 }
 
+/** An activity of the fakes: the rotation's, and the dry run's planRotation. */
+export type FakeActivity = keyof RotationActivities | keyof PlanningActivities;
+
 export interface FakeOptions {
   /** Activity that fails permanently (after its side effect if `failAfterEffect`). */
   failAt?: keyof RotationActivities;
@@ -40,19 +43,37 @@ export interface FakeOptions {
   blockAt?: keyof RotationActivities;
   unblock?: Promise<void>;
   /** Activities that wait for their promise before doing anything (to hold the run in a phase). */
-  gates?: Partial<Record<keyof RotationActivities, Promise<void>>>;
+  gates?: Partial<Record<FakeActivity, Promise<void>>>;
   /** Activities that fail permanently this many times, then work (to park the run for an operator). */
-  failTimes?: Partial<Record<keyof RotationActivities, number>>;
+  failTimes?: Partial<Record<FakeActivity, number>>;
+  /**
+   * Activities that fail this many times with a retryable error, then work: the workflow's retry
+   * policy decides. Each failure asks for a 10 ms retry delay, so local activities (whose backoff
+   * is real time in the worker) do not make the test wait seconds.
+   */
+  retryableFailures?: Partial<Record<FakeActivity, number>>;
   strategy?: RotationPlan['strategy'];
 }
 
-export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationActivities {
+export function fakeActivities(
+  w: FakeWorld,
+  opts: FakeOptions = {},
+): RotationActivities & PlanningActivities {
   const strategy = opts.strategy ?? 'dual-user';
   const version = (n: number) => w.versions.find((v) => v.version === n);
 
-  async function step(name: keyof RotationActivities, effect: () => void): Promise<void> {
+  async function step(name: FakeActivity, effect: () => void): Promise<void> {
     w.calls.push(name);
     await opts.gates?.[name];
+    const retryableLeft = opts.retryableFailures?.[name];
+    if (retryableLeft) {
+      opts.retryableFailures![name] = retryableLeft - 1;
+      throw ApplicationFailure.create({
+        message: `injected retryable failure in ${name}`,
+        type: 'TransientError',
+        nextRetryDelay: 10,
+      });
+    }
     const failuresLeft = opts.failTimes?.[name];
     if (failuresLeft) {
       opts.failTimes![name] = failuresLeft - 1;
@@ -68,28 +89,51 @@ export function fakeActivities(w: FakeWorld, opts: FakeOptions = {}): RotationAc
     }
   }
 
+  function planOf(input: RotationInput): RotationPlan {
+    const cur = w.versions.find((v) => v.label === 'CURRENT')!;
+    return {
+      credentialId: input.credentialId,
+      engine: 'postgres',
+      serverVersion: 'fake 1',
+      strategy,
+      strategyReason: 'test',
+      fromVersion: cur.version,
+      fromUsername: cur.username,
+      toVersion: cur.version + 1,
+      toUsername: strategy === 'dual-user' ? (cur.username === 'app' ? 'app_b' : 'app') : cur.username,
+      graceMs: input.graceMs ?? 24 * 3600 * 1000,
+      migrationTimeoutMs: input.migrationTimeoutMs ?? 3600 * 1000,
+      drainTimeoutMs: input.drainTimeoutMs ?? 60_000,
+      consumerDiscoveryMs: input.consumerDiscoveryMs ?? 0,
+      warnings: [],
+    };
+  }
+
   return {
     async preflight(input: RotationInput): Promise<RotationPlan> {
       w.calls.push('preflight');
       await opts.gates?.preflight;
       if (opts.failAt === 'preflight')
         throw ApplicationFailure.nonRetryable('unknown credential', 'UnknownCredentialError');
-      const cur = w.versions.find((v) => v.label === 'CURRENT')!;
+      return planOf(input);
+    },
+    // A dry run plans like preflight and changes nothing.
+    async planRotation(input: RotationInput): Promise<RotationDryRun> {
+      await step('planRotation', () => undefined);
+      const plan = planOf(input);
       return {
         credentialId: input.credentialId,
-        engine: 'postgres',
-        serverVersion: 'fake 1',
-        strategy,
-        strategyReason: 'test',
-        fromVersion: cur.version,
-        fromUsername: cur.username,
-        toVersion: cur.version + 1,
-        toUsername: strategy === 'dual-user' ? (cur.username === 'app' ? 'app_b' : 'app') : cur.username,
-        graceMs: input.graceMs ?? 24 * 3600 * 1000,
-        migrationTimeoutMs: input.migrationTimeoutMs ?? 3600 * 1000,
-        drainTimeoutMs: input.drainTimeoutMs ?? 60_000,
-        consumerDiscoveryMs: input.consumerDiscoveryMs ?? 0,
-        warnings: [],
+        engine: plan.engine,
+        plan,
+        serverVersion: plan.serverVersion,
+        strategy: plan.strategy,
+        strategyReason: plan.strategyReason,
+        statements: { apply: [`CREATE ROLE ${plan.toUsername}`], revoke: [`DROP ROLE ${plan.fromUsername}`] },
+        privilegesToClone: [],
+        openSessions: [],
+        blockers: [],
+        notes: [],
+        plannedAt: new Date(0).toISOString(),
       };
     },
     createPending: (plan) =>

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
@@ -7,10 +7,11 @@ import {
   consumerHeartbeatSignal,
   extendGraceUpdate,
   finishGraceUpdate,
+  resolveUpdate,
   rollbackUpdate,
   statusQuery,
 } from '../../src/shared/messages';
-import type { RotationInput, RotationResult } from '../../src/shared/types';
+import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { createTestWorker, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
 import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
@@ -26,6 +27,43 @@ const rotate = (
   input: Partial<RotationInput> = {},
   drive?: (h: WorkflowHandle) => Promise<void>,
 ): Promise<RotationResult> => rotateOn(ts.env, world, opts, input, drive);
+
+/**
+ * Runs one rotation to its end, successful or not, and returns what an operator would see then:
+ * the result or the error, the status query's answer (undefined if the run never answered it),
+ * and the search attributes.
+ */
+async function endedRun(
+  world: FakeWorld,
+  opts: FakeOptions,
+  input: Partial<RotationInput> = {},
+  drive?: (h: WorkflowHandle) => Promise<void>,
+): Promise<{
+  credentialId: string;
+  result?: RotationResult;
+  error?: string;
+  status?: RotationStatus;
+  searchAttributes: Record<string, unknown>;
+}> {
+  let seen!: Awaited<ReturnType<typeof endedRun>>;
+  await rotate(world, opts, input, async (h) => {
+    await drive?.(h);
+    const ended = await h.result().then(
+      (result: RotationResult) => ({ result }),
+      (err: Error) => ({ error: rootCause(err).message }),
+    );
+    const status = await h.query(statusQuery).catch(() => undefined);
+    const { searchAttributes } = await h.describe();
+    seen = { credentialId: h.workflowId.replace(/^rotate\//, ''), ...ended, status, searchAttributes };
+  }).catch(() => undefined);
+  return seen;
+}
+
+function rootCause(err: Error): Error {
+  let e = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e;
+}
 
 describe('rotateCredential (workflow logic, time-skipping server)', () => {
   it('happy path: the default 24 h grace elapses durably, then the old login is revoked', async () => {
@@ -68,12 +106,79 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     }
   }
 
-  it('a failing preflight fails the run without touching anything', async () => {
+  it('a failing preflight fails the run without touching anything; status and audit say failed', async () => {
     const world = newWorld();
     const before = snapshot(world);
-    await expect(rotate(world, { failAt: 'preflight' })).rejects.toThrow();
+    const seen = await endedRun(world, { failAt: 'preflight' });
+    expect(seen.error).toMatch(/unknown credential/);
+    expect(seen.status).toMatchObject({
+      phase: 'done',
+      outcome: 'failed',
+      lastError: 'UnknownCredentialError: unknown credential',
+    });
+    expect(seen.searchAttributes).toMatchObject({
+      RotationCredentialId: [seen.credentialId],
+      RotationPhase: ['done'],
+    });
     expect(snapshot(world)).toEqual(before);
     expect(world.calls).toEqual(['preflight']);
+    expect(world.audit).toEqual(['rotation-failed']);
+  });
+
+  it('cancelled before preflight ran: the run ends aborted, audited as aborted, nothing touched', async () => {
+    // The cancel is in the run's first task, so the preflight call itself is cancelled.
+    const world = newWorld();
+    const before = snapshot(world);
+    const taskQueue = uniqueTaskQueue('rot');
+    const credentialId = `cred-${taskQueue}`;
+    const h = await ts.env.client.workflow.start('rotateCredential', {
+      args: [{ credentialId }],
+      taskQueue,
+      workflowId: rotationWorkflowId(credentialId),
+    });
+    await h.cancel();
+    const worker = await createTestWorker(ts.env, { taskQueue, activities: fakeActivities(world, {}) });
+    const status = await worker.runUntil(async () => {
+      await expect(h.result()).rejects.toThrow(/cancel/i);
+      return h.query(statusQuery);
+    });
+    expect(status).toMatchObject({ phase: 'done', outcome: 'aborted' });
+    expect(snapshot(world)).toEqual(before);
+    expect(world.calls).toEqual([]);
+    expect(world.audit).toEqual(['rotation-aborted']);
+  });
+
+  it('an input that does not parse fails at once with every problem named; nothing runs', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, {}, { graceMs: -1, drainTimeoutMs: 'soon' as never });
+    expect(seen.error).toMatch(/^invalid rotation input: .*graceMs.*drainTimeoutMs/);
+    expect(seen.status).toBeUndefined(); // refused before any handler was registered
+    expect(world.calls).toEqual([]);
+    expect(world.audit).toEqual(['rotation-failed']);
+  });
+
+  it('a dry run only plans: the plan comes back, nothing changes, no search attribute but the id', async () => {
+    const world = newWorld();
+    const before = snapshot(world);
+    const seen = await endedRun(world, {}, { dryRun: true });
+    expect(seen.result).toMatchObject({
+      credentialId: seen.credentialId,
+      outcome: 'planned',
+      strategy: 'dual-user',
+      fromVersion: 1,
+      toVersion: 2,
+      dryRun: { statements: { apply: ['CREATE ROLE app_b'], revoke: ['DROP ROLE app'] } },
+    });
+    expect(seen.searchAttributes).toEqual({ RotationCredentialId: [seen.credentialId] });
+    expect(world.calls).toEqual(['planRotation']);
+    expect(snapshot(world)).toEqual(before);
+  });
+
+  it('a dry run gives up after 5 retryable failures of its planning step', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { retryableFailures: { planRotation: 5 } }, { dryRun: true });
+    expect(seen.error).toBe('injected retryable failure in planRotation');
+    expect(world.calls).toEqual(Array(5).fill('planRotation'));
   });
 
   it('abort before promote compensates at the next step boundary', async () => {
@@ -248,4 +353,62 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(world.calls.slice(-1)).toEqual(['restore']);
     expect(world.logins).toEqual({ app: 'pw1' });
   });
+
+  // The fakes' failures above are non-retryable; these are retryable, so the workflow's retry
+  // policies decide: a step before promote gives up after 5 attempts (the rotation fails and is
+  // undone), an undo step after 20 (the run parks for an operator). One attempt more would pass.
+  it.each([
+    ['applyPending', 'an activity'],
+    ['createPending', 'a local activity'],
+  ] as const)(
+    '%s (%s) gives up after 5 retryable failures and the rotation is undone',
+    async (step, _kind) => {
+      const world = newWorld();
+      const before = snapshot(world);
+      const result = await rotate(world, { retryableFailures: { [step]: 5 } }, { graceMs: 0 });
+      expect(result.outcome).toBe('failed');
+      expect(result.error).toBe(`TransientError: injected retryable failure in ${step}`);
+      expect(world.calls.filter((c) => c === step)).toHaveLength(5);
+      expect(snapshot(world)).toEqual(before);
+    },
+  );
+
+  it.each([
+    ['restore', 'an activity', 'compensate'],
+    ['demote', 'a local activity', 'rollback'],
+  ] as const)(
+    '%s (%s) parks the run after 20 retryable failures; resolve retry finishes it',
+    async (step, _kind, phase) => {
+      const world = newWorld();
+      const before = snapshot(world);
+      const opts: FakeOptions = { retryableFailures: { [step]: 20 } };
+      if (step === 'restore') opts.failAt = 'verifyPending';
+      const result = await rotate(world, opts, { graceMs: DAY_MS }, async (h) => {
+        if (step === 'demote') {
+          await waitForPhase(h, 'grace');
+          await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+        }
+        // Parked, or (one attempt more allowed) already done: an assertion, not a test timeout.
+        const s = await vi.waitFor(
+          async () => {
+            const st = await h.query(statusQuery);
+            if (st.phase !== 'needs-operator' && st.phase !== 'done') throw new Error(`phase ${st.phase}`);
+            return st;
+          },
+          { timeout: 10_000, interval: 50 },
+        );
+        expect(s.phase).toBe('needs-operator');
+        expect(s.needsOperator).toMatchObject({
+          step,
+          error: `TransientError: injected retryable failure in ${step}`,
+        });
+        expect(s.phases.at(-1)!.phase).toBe(phase);
+        expect(world.calls.filter((c) => c === step)).toHaveLength(20);
+        await h.executeUpdate(resolveUpdate, { args: [{ action: 'retry' }] });
+      });
+      expect(result.outcome).toBe(step === 'restore' ? 'failed' : 'rolled-back');
+      expect(world.calls.filter((c) => c === step)).toHaveLength(21);
+      expect(snapshot(world)).toEqual(before);
+    },
+  );
 });
