@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { PlanningActivities, RotationActivities } from '../../src/shared/activities';
+import type { DeliveryActivities, PlanningActivities, RotationActivities } from '../../src/shared/activities';
 import type { RotationDryRun, RotationInput, RotationPlan } from '../../src/shared/types';
 
 /**
@@ -12,6 +12,8 @@ export interface FakeWorld {
   versions: Array<{ version: number; username: string; state: string; label?: string }>;
   sessions: Record<string, number>;
   audit: string[];
+  /** Every audit record whole: action and details (who, versions, run, error, ...). */
+  auditRecords: Array<{ action: string; details: Record<string, unknown> }>;
   calls: string[];
 }
 
@@ -21,6 +23,7 @@ export function newWorld(): FakeWorld {
     versions: [{ version: 1, username: 'app', state: 'current', label: 'CURRENT' }],
     sessions: {},
     audit: [],
+    auditRecords: [],
     calls: [],
   };
 }
@@ -32,12 +35,12 @@ export function snapshot(w: FakeWorld) {
   ) as unknown;
 }
 
-/** An activity of the fakes: the rotation's, and the dry run's planRotation. */
-export type FakeActivity = keyof RotationActivities | keyof PlanningActivities;
+/** An activity of the fakes: the rotation's, the dry run's planRotation, the delivery ones. */
+export type FakeActivity = keyof RotationActivities | keyof PlanningActivities | keyof DeliveryActivities;
 
 export interface FakeOptions {
   /** Activity that fails permanently (after its side effect if `failAfterEffect`). */
-  failAt?: keyof RotationActivities;
+  failAt?: FakeActivity;
   failAfterEffect?: boolean;
   /** Resolved by the test to let a blocked activity continue. */
   blockAt?: keyof RotationActivities;
@@ -53,12 +56,16 @@ export interface FakeOptions {
    */
   retryableFailures?: Partial<Record<FakeActivity, number>>;
   strategy?: RotationPlan['strategy'];
+  /** Delivery targets in the plan: the workflow then calls the delivery activities (recorded in calls). */
+  targets?: string[];
+  /** Other nodes in the plan: the workflow then runs the replicate step. */
+  nodes?: string[];
 }
 
 export function fakeActivities(
   w: FakeWorld,
   opts: FakeOptions = {},
-): RotationActivities & PlanningActivities {
+): RotationActivities & PlanningActivities & DeliveryActivities {
   const strategy = opts.strategy ?? 'dual-user';
   const version = (n: number) => w.versions.find((v) => v.version === n);
 
@@ -106,6 +113,8 @@ export function fakeActivities(
       drainTimeoutMs: input.drainTimeoutMs ?? 60_000,
       consumerDiscoveryMs: input.consumerDiscoveryMs ?? 0,
       warnings: [],
+      ...(opts.targets ? { targets: opts.targets } : {}),
+      ...(opts.nodes ? { nodes: opts.nodes } : {}),
     };
   }
 
@@ -203,8 +212,16 @@ export function fakeActivities(
         from.state = 'revoked';
         delete from.label;
       }),
-    async recordAudit(_id, action) {
+    async recordAudit(_id, action, details) {
       w.audit.push(action);
+      w.auditRecords.push({ action, details: { ...details } });
+    },
+    deliverPending: () => step('deliverPending', () => undefined),
+    deliverCurrent: () => step('deliverCurrent', () => undefined),
+    deliverRestore: () => step('deliverRestore', () => undefined),
+    deliverRemoveOld: () => step('deliverRemoveOld', () => undefined),
+    async deliverEvent(_plan, event, detail) {
+      w.calls.push(`deliverEvent:${event}:${detail ?? '-'}`);
     },
   };
 }

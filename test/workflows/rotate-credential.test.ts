@@ -40,6 +40,7 @@ async function endedRun(
   drive?: (h: WorkflowHandle) => Promise<void>,
 ): Promise<{
   credentialId: string;
+  runId: string;
   result?: RotationResult;
   error?: string;
   status?: RotationStatus;
@@ -53,8 +54,8 @@ async function endedRun(
       (err: Error) => ({ error: rootCause(err).message }),
     );
     const status = await h.query(statusQuery).catch(() => undefined);
-    const { searchAttributes } = await h.describe();
-    seen = { credentialId: h.workflowId.replace(/^rotate\//, ''), ...ended, status, searchAttributes };
+    const { searchAttributes, runId } = await h.describe();
+    seen = { credentialId: h.workflowId.replace(/^rotate\//, ''), runId, ...ended, status, searchAttributes };
   }).catch(() => undefined);
   return seen;
 }
@@ -109,7 +110,11 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
   it('a failing preflight fails the run without touching anything; status and audit say failed', async () => {
     const world = newWorld();
     const before = snapshot(world);
-    const seen = await endedRun(world, { failAt: 'preflight' });
+    const seen = await endedRun(
+      world,
+      { failAt: 'preflight' },
+      { requestedBy: 'alice', reason: 'quarterly' },
+    );
     expect(seen.error).toMatch(/unknown credential/);
     expect(seen.status).toMatchObject({
       phase: 'done',
@@ -123,6 +128,17 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(snapshot(world)).toEqual(before);
     expect(world.calls).toEqual(['preflight']);
     expect(world.audit).toEqual(['rotation-failed']);
+    const workflowId = `rotate/${seen.credentialId}`;
+    expect(world.auditRecords[0]!.details).toEqual({
+      by: 'alice',
+      reason: 'quarterly',
+      emergency: false,
+      runId: seen.runId,
+      workflowId,
+      eventId: `${workflowId}/${seen.runId}/1`,
+      phase: 'preflight',
+      error: 'UnknownCredentialError: unknown credential',
+    });
   });
 
   it('cancelled before preflight ran: the run ends aborted, audited as aborted, nothing touched', async () => {
@@ -411,4 +427,115 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       expect(snapshot(world)).toEqual(before);
     },
   );
+
+  it('with delivery targets: pending after verify, current with promote, the old version removed after revoke', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { targets: ['file /run/app'] }, { graceMs: 0, requestedBy: 'bob' });
+    expect(seen.result?.outcome).toBe('rotated');
+    expect(world.calls).toEqual([
+      'preflight',
+      'createPending',
+      'applyPending',
+      'verifyPending',
+      'deliverPending',
+      'promote',
+      'deliverCurrent',
+      'countSessions:from',
+      'revokeOld',
+      'deliverRemoveOld',
+    ]);
+    expect(seen.searchAttributes).toMatchObject({
+      RotationCredentialId: [seen.credentialId],
+      RotationEngine: ['postgres'],
+      RotationStrategy: ['dual-user'],
+      RotationPhase: ['done'],
+    });
+    const workflowId = `rotate/${seen.credentialId}`;
+    expect(world.auditRecords).toEqual([
+      {
+        action: 'rotation-started',
+        details: {
+          by: 'bob',
+          emergency: false,
+          strategy: 'dual-user',
+          fromVersion: 1,
+          toVersion: 2,
+          runId: seen.runId,
+          workflowId,
+          eventId: `${workflowId}/${seen.runId}/1`,
+        },
+      },
+      {
+        action: 'rotation-rotated',
+        details: expect.objectContaining({ eventId: `${workflowId}/${seen.runId}/2`, toVersion: 2 }),
+      },
+    ]);
+  });
+
+  it('a promote that failed after its effect is undone like a rollback: the store and targets go back before the server', async () => {
+    const world = newWorld();
+    const before = snapshot(world);
+    const seen = await endedRun(
+      world,
+      { targets: ['t'], failAt: 'promote', failAfterEffect: true },
+      { graceMs: 0 },
+    );
+    expect(seen.result?.outcome).toBe('failed');
+    expect(seen.result?.error).toBe('VerificationError: injected failure after promote');
+    expect(world.calls.slice(world.calls.indexOf('promote'))).toEqual([
+      'promote',
+      'isPromoted',
+      'demote',
+      'deliverRestore',
+      'countSessions:to',
+      'restore',
+      'deliverRestore',
+      'deliverEvent:failed:VerificationError: injected failure after promote',
+    ]);
+    expect(snapshot(world)).toEqual(before);
+  });
+
+  it('a failure before promote with targets: the targets are restored after the server, and the failure announced', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { targets: ['t'], failAt: 'deliverPending' }, { graceMs: 0 });
+    expect(seen.result?.outcome).toBe('failed');
+    expect(world.calls.slice(world.calls.indexOf('deliverPending'))).toEqual([
+      'deliverPending',
+      'isPromoted',
+      'restore',
+      'deliverRestore',
+      'deliverEvent:failed:VerificationError: injected failure in deliverPending',
+    ]);
+  });
+
+  it('a parked step is announced and audited; abandon is audited with who and why, and announced as failed', async () => {
+    const world = newWorld();
+    const error = 'TransientError: injected failure in revokeOld';
+    const seen = await endedRun(
+      world,
+      { targets: ['t'], failTimes: { revokeOld: 1000 } },
+      { graceMs: 0 },
+      async (h) => {
+        await waitForPhase(h, 'needs-operator');
+        await h.executeUpdate(resolveUpdate, {
+          args: [{ action: 'abandon', reason: 'db retired', by: 'carol' }],
+        });
+      },
+    );
+    expect(seen.result?.outcome).toBe('failed');
+    const abandoned = `abandoned by operator at revoke: db retired (by carol); last error: ${error}`;
+    expect(world.calls.filter((c) => c.startsWith('deliverEvent'))).toEqual([
+      `deliverEvent:needs-operator:${error}`,
+      `deliverEvent:failed:${abandoned}`,
+    ]);
+    expect(
+      world.auditRecords
+        .slice(1)
+        .map((r) => [r.action, r.details.step, r.details.error, r.details.reason, r.details.by]),
+    ).toEqual([
+      ['rotation-needs-operator', 'revoke', error, undefined, 'unknown'],
+      ['rotation-operator-abandon', 'revoke', undefined, 'db retired', 'carol'],
+      ['rotation-failed', undefined, abandoned, undefined, 'unknown'],
+    ]);
+  });
 });
