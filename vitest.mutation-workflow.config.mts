@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 // `vitest run` per mutant (command runner); the bundle is built once (mutation-global-setup.ts).
 export default defineConfig({
   test: {
-    include: ['test/workflows/rotate-credential.test.ts', 'test/workflows/tracker.test.ts'],
+    // The replay corpus too: a mutant that changes which commands a recorded run issues (a
+    // patched() branch, an activity call) fails to replay.
+    include: [
+      'test/workflows/rotate-credential.test.ts',
+      'test/workflows/tracker.test.ts',
+      'test/workflows/replay.test.ts',
+    ],
     // MUTATION_TESTS=<regex>: only the tests aimed at the mutated region (every mutant runs every
     // selected test, about a minute each for all of them); the score is then a lower bound.
     testNamePattern: process.env.MUTATION_TESTS || undefined,

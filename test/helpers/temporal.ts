@@ -115,7 +115,8 @@ function activeMutant(): string | undefined {
   return process.env.__STRYKER_ACTIVE_MUTANT__ || undefined;
 }
 
-function workflowBundle(): { codePath: string } | { code: string } {
+/** The prebuilt workflow bundle, with the active mutant's prelude under mutation testing. */
+export function workflowBundle(): { codePath: string } | { code: string } {
   const mutant = activeMutant();
   if (mutant === undefined) return { codePath: WORKFLOW_BUNDLE_PATH };
   // A proxy over an empty target, not a plain object: the sandbox deep-freezes every global that

@@ -5,7 +5,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { encryptedDataConverter } from '../../src/codec';
 import { REPO_ROOT } from '../helpers/services';
-import { testKeyring, WORKFLOW_BUNDLE_PATH } from '../helpers/temporal';
+import { testKeyring, workflowBundle } from '../helpers/temporal';
 
 /**
  * The replay corpus: histories of representative runs, recorded on the dev
@@ -70,7 +70,7 @@ describe('replay corpus (test/replay/histories)', () => {
     const replayed: string[] = [];
     for await (const r of Worker.runReplayHistories(
       {
-        workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH },
+        workflowBundle: workflowBundle(), // the active mutant's, under mutation testing
         dataConverter: encryptedDataConverter(testKeyring()),
       },
       histories,
