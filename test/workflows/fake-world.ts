@@ -162,7 +162,7 @@ export function fakeActivities(
       }),
     replicateToNodes: () => step('replicateToNodes', () => undefined),
     async isPromoted(plan) {
-      w.calls.push('isPromoted');
+      await step('isPromoted', () => undefined);
       return version(plan.toVersion)?.state === 'current';
     },
     // State-driven like the real one: demote if promoted, undo the server, discard the pending version.

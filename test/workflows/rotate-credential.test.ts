@@ -538,4 +538,51 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       ['rotation-failed', undefined, abandoned, undefined, 'unknown'],
     ]);
   });
+
+  // An undo step abandoned by the operator: the run ends failed (not aborted: the state before
+  // the rotation was not restored), the error names the step, and no later undo step runs.
+  it.each([
+    { step: 'inspect', activity: 'isPromoted', after: ['restore', 'deliverRestore'] },
+    { step: 'restore', activity: 'restore', after: ['deliverRestore'] },
+  ] as const)(
+    'an abort whose $step step is abandoned ends failed, and nothing after it runs',
+    async ({ step, activity, after }) => {
+      const world = newWorld();
+      let release!: () => void;
+      const unblock = new Promise<void>((r) => (release = r));
+      const opts: FakeOptions = {
+        targets: ['t'],
+        blockAt: 'applyPending',
+        unblock,
+        failTimes: { [activity]: 1000 },
+      };
+      const seen = await endedRun(world, opts, {}, async (h) => {
+        try {
+          await waitForPhase(h, 'apply');
+          await h.executeUpdate(abortUpdate, { args: [{ reason: 'wrong target' }] });
+        } finally {
+          release();
+        }
+        await waitForPhase(h, 'needs-operator');
+        expect((await h.query(statusQuery)).needsOperator?.step).toBe(step);
+        await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
+      });
+      expect(seen.result?.outcome).toBe('failed');
+      expect(seen.result?.error).toMatch(
+        new RegExp(`^abandoned by operator at ${step}: by hand; last error: `),
+      );
+      for (const later of after) expect(world.calls).not.toContain(later);
+    },
+  );
+
+  it('a target restore that keeps failing parks the run as deliver-restore', async () => {
+    const world = newWorld();
+    const opts: FakeOptions = { targets: ['t'], failAt: 'promote', failTimes: { deliverRestore: 1000 } };
+    const seen = await endedRun(world, opts, {}, async (h) => {
+      await waitForPhase(h, 'needs-operator');
+      expect((await h.query(statusQuery)).needsOperator?.step).toBe('deliver-restore');
+      await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
+    });
+    expect(seen.result?.error).toMatch(/^abandoned by operator at deliver-restore: by hand; last error: /);
+  });
 });
