@@ -69,8 +69,8 @@ export function fakeActivities(
   const strategy = opts.strategy ?? 'dual-user';
   const version = (n: number) => w.versions.find((v) => v.version === n);
 
-  async function step(name: FakeActivity, effect: () => void): Promise<void> {
-    w.calls.push(name);
+  async function step(name: FakeActivity, effect: () => void, call: string = name): Promise<void> {
+    w.calls.push(call);
     await opts.gates?.[name];
     const retryableLeft = opts.retryableFailures?.[name];
     if (retryableLeft) {
@@ -113,6 +113,7 @@ export function fakeActivities(
       drainTimeoutMs: input.drainTimeoutMs ?? 60_000,
       consumerDiscoveryMs: input.consumerDiscoveryMs ?? 0,
       warnings: [],
+      ...(input.emergency ? { emergency: { reason: input.reason ?? '' } } : {}),
       ...(opts.targets ? { targets: opts.targets } : {}),
       ...(opts.nodes ? { nodes: opts.nodes } : {}),
     };
@@ -197,12 +198,17 @@ export function fakeActivities(
         if (to.state === 'current') Object.assign(to, { state: 'pending', label: 'PENDING' });
       }),
     async countSessions(plan, which) {
-      w.calls.push(`countSessions:${which}`);
-      await opts.gates?.countSessions;
-      const login = which === 'from' ? plan.fromUsername : plan.toUsername;
-      const n = w.sessions[login] ?? 0;
-      // Sessions end by themselves one poll later: models a draining pool.
-      if (n > 0) w.sessions[login] = n - 1;
+      let n = 0;
+      await step(
+        'countSessions',
+        () => {
+          const login = which === 'from' ? plan.fromUsername : plan.toUsername;
+          n = w.sessions[login] ?? 0;
+          // Sessions end by themselves one poll later: models a draining pool.
+          if (n > 0) w.sessions[login] = n - 1;
+        },
+        `countSessions:${which}`,
+      );
       return n;
     },
     revokeOld: (plan) =>

@@ -585,4 +585,129 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     });
     expect(seen.result?.error).toMatch(/^abandoned by operator at deliver-restore: by hand; last error: /);
   });
+
+  it('an emergency rotation is audited as one, from the plan and, when preflight fails, from the input', async () => {
+    const world = newWorld();
+    await endedRun(world, {}, { graceMs: 0, emergency: true, reason: 'leaked' });
+    await endedRun(world, { failAt: 'preflight' }, { emergency: true, reason: 'leaked' });
+    expect(world.auditRecords.map((r) => [r.action, r.details.emergency])).toEqual([
+      ['rotation-started', true],
+      ['rotation-rotated', true],
+      ['rotation-failed', true],
+    ]);
+  });
+
+  it('an input without a usable credential id is refused with no audit record (there is nothing to file it under)', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, {}, { credentialId: 42 as never });
+    expect(seen.error).toMatch(/^invalid rotation input: credentialId/);
+    expect(world.audit).toEqual([]);
+  });
+
+  it('cancelled during grace: the run rolls back, as "workflow cancelled"', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, {}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.cancel();
+    });
+    expect(seen.result?.outcome).toBe('rolled-back');
+    expect(seen.status?.rollbackRequested).toBe('workflow cancelled');
+    expect(world.logins).toEqual({ app: 'pw1' });
+  });
+
+  it('a rollback during migrate goes straight to rollback: no grace phase', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, {}, { graceMs: DAY_MS, migrationTimeoutMs: DAY_MS }, async (h) => {
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+      await waitForPhase(h, 'migrate');
+      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+    });
+    expect(seen.result?.outcome).toBe('rolled-back');
+    expect(seen.status?.phases.map((p) => p.phase).slice(-2)).toEqual(['migrate', 'rollback']);
+  });
+
+  it('a rollback of a single-password rotation restores the old password at once, without waiting for consumers', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { strategy: 'single' }, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.signal(consumerHeartbeatSignal, { consumerId: 'pod-1', version: 2 });
+      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+    });
+    expect(seen.result?.outcome).toBe('rolled-back');
+    expect(world.calls.slice(world.calls.indexOf('demote'))).toEqual(['demote', 'restore']);
+    const rollback = seen.status!.phases.find((p) => p.phase === 'rollback')!;
+    expect(Date.parse(rollback.endedAt!) - Date.parse(rollback.startedAt)).toBeLessThan(60_000);
+    expect(world.logins).toEqual({ app: 'pw1' });
+  });
+
+  it('a rollback whose demote is abandoned ends failed; nothing is restored', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { failTimes: { demote: 1000 } }, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+      await waitForPhase(h, 'needs-operator');
+      await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
+    });
+    expect(seen.result?.outcome).toBe('failed');
+    expect(seen.result?.error).toMatch(/^abandoned by operator at demote: by hand/);
+    expect(world.calls).not.toContain('restore');
+  });
+
+  it.each([
+    { step: 'drain', activity: 'countSessions', after: 'revokeOld' },
+    { step: 'deliver-remove-old', activity: 'deliverRemoveOld', after: undefined },
+  ] as const)('a revoke whose $step step is abandoned ends failed', async ({ step, activity, after }) => {
+    const world = newWorld();
+    const opts: FakeOptions = { targets: ['t'], failTimes: { [activity]: 1000 } };
+    const seen = await endedRun(world, opts, { graceMs: 0 }, async (h) => {
+      await waitForPhase(h, 'needs-operator');
+      expect((await h.query(statusQuery)).needsOperator?.step).toBe(step);
+      await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
+    });
+    expect(seen.result?.outcome).toBe('failed');
+    expect(seen.result?.error).toMatch(new RegExp(`^abandoned by operator at ${step}: by hand`));
+    if (after) expect(world.calls).not.toContain(after);
+  });
+
+  it('consumer discovery ends early when an operator finishes the grace', async () => {
+    const world = newWorld();
+    const seen = await endedRun(
+      world,
+      {},
+      { graceMs: DAY_MS, consumerDiscoveryMs: DAY_MS / 2 },
+      async (h) => {
+        await waitForPhase(h, 'migrate');
+        await h.executeUpdate(finishGraceUpdate, { args: [{}] });
+      },
+    );
+    expect(seen.result?.outcome).toBe('rotated');
+    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
+    expect(Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt)).toBeLessThan(60_000);
+  });
+
+  it('consumer discovery waits its time for consumers to make themselves known', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, {}, { graceMs: 0, consumerDiscoveryMs: 600_000 });
+    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
+    const ms = Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt);
+    expect(ms).toBeGreaterThanOrEqual(600_000);
+    expect(ms).toBeLessThan(660_000);
+  });
+
+  it('a consumer that never migrates holds migrate until the migration timeout, then the run goes on', async () => {
+    const world = newWorld();
+    const seen = await endedRun(
+      world,
+      {},
+      { graceMs: 0, migrationTimeoutMs: 3_600_000, consumerExpiryMs: DAY_MS },
+      async (h) => {
+        await h.signal(consumerHeartbeatSignal, { consumerId: 'stuck', version: 1 });
+      },
+    );
+    expect(seen.result?.outcome).toBe('rotated');
+    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
+    const ms = Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt);
+    expect(ms).toBeGreaterThanOrEqual(3_600_000);
+    expect(ms).toBeLessThan(3_660_000);
+  });
 });
