@@ -322,8 +322,53 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
         'grace',
       ]);
       expect(Date.parse(s.graceDeadline!)).toBeGreaterThan(Date.now());
+      // What describe() shows without a query: the same status in the memo, the phase as a search attribute.
+      const d = await h.describe();
+      expect(d.memo?.status).toEqual(s);
+      expect(d.searchAttributes.RotationPhase).toEqual(['grace']);
       await h.executeUpdate(finishGraceUpdate, { args: [{}] });
     });
+  });
+
+  it('the memo is rewritten when the status changes, not when a consumer only reports again', async () => {
+    const world = newWorld();
+    await rotate(world, {}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      const memoWrites = async () =>
+        ((await h.fetchHistory()).events ?? []).filter((e) => e.workflowPropertiesModifiedEventAttributes)
+          .length;
+      const report = async (consumerId: string, version: number) => {
+        await h.signal(consumerHeartbeatSignal, { consumerId, version });
+        await h.query(statusQuery); // the signal has been handled
+      };
+      await report('api-1', 2);
+      const afterFirst = await memoWrites();
+      await report('api-1', 2);
+      await report('api-1', 2);
+      expect(await memoWrites()).toBe(afterFirst);
+      await report('api-1', 1); // a change: the memo is rewritten
+      expect(await memoWrites()).toBe(afterFirst + 1);
+      expect((await h.describe()).memo?.status).toMatchObject({ consumersBehind: ['api-1'] });
+      await h.executeUpdate(finishGraceUpdate, { args: [{}] });
+    });
+  });
+
+  it('a consumer that goes silent stops holding migrate once its expiry passes', async () => {
+    const world = newWorld();
+    const seen = await endedRun(
+      world,
+      {},
+      { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 600_000 },
+      async (h) => {
+        await h.signal(consumerHeartbeatSignal, { consumerId: 'quiet', version: 1 });
+      },
+    );
+    expect(seen.result?.outcome).toBe('rotated');
+    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
+    const ms = Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt);
+    expect(ms).toBeGreaterThan(600_000);
+    expect(ms).toBeLessThan(660_000);
+    expect(seen.status!.consumers).toEqual([expect.objectContaining({ consumerId: 'quiet', gone: true })]);
   });
 
   it('a second rotation of the same credential cannot start while one runs', async () => {
