@@ -11,6 +11,9 @@
 // so pick the tests with MUTATION_TESTS (see vitest.mutation-workflow.config.mts and the README).
 import base from './stryker.config.mjs';
 
+// MUTATION_REPORTS=<dir>: reports of a second run (other files) beside the first one's.
+const reports = process.env.MUTATION_REPORTS ?? 'reports/mutation-workflow';
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   ...base,
@@ -28,7 +31,7 @@ export default {
   // event-recorder: one file per tested mutant as it ends (reports/mutation-workflow/events), to
   // read survivors during an hour-long run.
   reporters: [...base.reporters, 'event-recorder'],
-  eventReporter: { baseDir: 'reports/mutation-workflow/events' },
-  htmlReporter: { fileName: 'reports/mutation-workflow/index.html' },
-  jsonReporter: { fileName: 'reports/mutation-workflow/mutation.json' },
+  eventReporter: { baseDir: `${reports}/events` },
+  htmlReporter: { fileName: `${reports}/index.html` },
+  jsonReporter: { fileName: `${reports}/mutation.json` },
 };

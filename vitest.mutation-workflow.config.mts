@@ -6,7 +6,8 @@ export default defineConfig({
   test: {
     // The replay corpus too: a mutant that changes which commands a recorded run issues (a
     // patched() branch, an activity call) fails to replay.
-    include: [
+    // MUTATION_TEST_FILES=<a,b>: other test files (e.g. the operator-message tests for handlers.ts).
+    include: process.env.MUTATION_TEST_FILES?.split(',') ?? [
       'test/workflows/rotate-credential.test.ts',
       'test/workflows/tracker.test.ts',
       'test/workflows/replay.test.ts',

@@ -226,8 +226,7 @@ export function fakeActivities(
     deliverCurrent: () => step('deliverCurrent', () => undefined),
     deliverRestore: () => step('deliverRestore', () => undefined),
     deliverRemoveOld: () => step('deliverRemoveOld', () => undefined),
-    async deliverEvent(_plan, event, detail) {
-      w.calls.push(`deliverEvent:${event}:${detail ?? '-'}`);
-    },
+    deliverEvent: (_plan, event, detail) =>
+      step('deliverEvent', () => undefined, `deliverEvent:${event}:${detail ?? '-'}`),
   };
 }

@@ -755,4 +755,92 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(ms).toBeGreaterThanOrEqual(3_600_000);
     expect(ms).toBeLessThan(3_660_000);
   });
+
+  it.each([
+    ['deliverPending', 5],
+    ['deliverCurrent', 5],
+  ] as const)(
+    'a target that keeps failing %s gives up after %i attempts and the rotation is undone',
+    async (step, attempts) => {
+      const world = newWorld();
+      const before = snapshot(world);
+      const seen = await endedRun(
+        world,
+        { targets: ['t'], retryableFailures: { [step]: attempts } },
+        { graceMs: 0 },
+      );
+      expect(seen.result?.outcome).toBe('failed');
+      expect(world.calls.filter((c) => c === step)).toHaveLength(attempts);
+      expect(world.calls).toContain('deliverRestore');
+      expect(snapshot(world)).toEqual(before);
+    },
+  );
+
+  it('a target restore that keeps failing parks the run after 20 attempts', async () => {
+    const world = newWorld();
+    const opts: FakeOptions = {
+      targets: ['t'],
+      failAt: 'promote',
+      retryableFailures: { deliverRestore: 20 },
+    };
+    const seen = await endedRun(world, opts, { graceMs: 0 }, async (h) => {
+      await vi.waitFor(
+        async () => {
+          const st = await h.query(statusQuery);
+          if (st.phase !== 'needs-operator' && st.phase !== 'done') throw new Error(`phase ${st.phase}`);
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      expect((await h.query(statusQuery)).needsOperator?.step).toBe('deliver-restore');
+      expect(world.calls.filter((c) => c === 'deliverRestore')).toHaveLength(20);
+      await h.executeUpdate(resolveUpdate, { args: [{ action: 'retry' }] });
+    });
+    expect(seen.result?.outcome).toBe('failed');
+  });
+
+  it('an announcement that cannot be sent is tried 3 times and changes nothing', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, {
+      targets: ['t'],
+      failAt: 'applyPending',
+      retryableFailures: { deliverEvent: 1000 },
+    });
+    expect(seen.result?.outcome).toBe('failed');
+    expect(seen.result?.error).toBe('VerificationError: injected failure in applyPending');
+    expect(world.calls.filter((c) => c.startsWith('deliverEvent'))).toEqual(
+      Array(3).fill('deliverEvent:failed:VerificationError: injected failure in applyPending'),
+    );
+  });
+
+  it('without targets no delivery activity runs, even when the rotation fails or parks', async () => {
+    const world = newWorld();
+    await endedRun(world, { failAt: 'promote', failAfterEffect: true }, { graceMs: 0 });
+    await endedRun(world, { failTimes: { revokeOld: 1 } }, { graceMs: 0 }, async (h) => {
+      await waitForPhase(h, 'needs-operator');
+      await h.executeUpdate(resolveUpdate, { args: [{ action: 'retry' }] });
+    });
+    expect(world.calls.filter((c) => c.startsWith('deliver'))).toEqual([]);
+  });
+
+  it('with nodes, the replicate step runs between verify and promote, as its own phase', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { nodes: ['replica:5433'], targets: ['t'] }, { graceMs: 0 });
+    expect(seen.result?.outcome).toBe('rotated');
+    expect(world.calls.slice(3, 6)).toEqual(['verifyPending', 'replicateToNodes', 'deliverPending']);
+    expect(seen.status?.phases.map((p) => p.phase).slice(3, 5)).toEqual(['verify', 'replicate']);
+  });
+
+  it('a replicate step that keeps failing gives up after 3 attempts and the rotation is undone', async () => {
+    const world = newWorld();
+    const before = snapshot(world);
+    const seen = await endedRun(
+      world,
+      { nodes: ['replica:5433'], retryableFailures: { replicateToNodes: 3 } },
+      { graceMs: 0 },
+    );
+    expect(seen.result?.outcome).toBe('failed');
+    expect(world.calls.filter((c) => c === 'replicateToNodes')).toHaveLength(3);
+    expect(world.calls).not.toContain('promote');
+    expect(snapshot(world)).toEqual(before);
+  });
 });
