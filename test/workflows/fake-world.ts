@@ -60,6 +60,8 @@ export interface FakeOptions {
   targets?: string[];
   /** Other nodes in the plan: the workflow then runs the replicate step. */
   nodes?: string[];
+  /** Consumer-table bounds in the plan (preflight's answer), where they win over the input's. */
+  planLimits?: { maxConsumers?: number; consumerExpiryMs?: number };
 }
 
 export function fakeActivities(
@@ -114,6 +116,7 @@ export function fakeActivities(
       consumerDiscoveryMs: input.consumerDiscoveryMs ?? 0,
       warnings: [],
       ...(input.emergency ? { emergency: { reason: input.reason ?? '' } } : {}),
+      ...opts.planLimits,
       ...(opts.targets ? { targets: opts.targets } : {}),
       ...(opts.nodes ? { nodes: opts.nodes } : {}),
     };

@@ -221,6 +221,162 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(status.phases.map((p) => p.phase).slice(-1)).toEqual(['revoke']);
   });
 
+  it.each([
+    { held: 'preflight' as const, opts: {}, notRun: 'createPending' },
+    { held: 'create-pending' as const, opts: {}, notRun: 'applyPending' },
+    { held: 'verify' as const, opts: { nodes: ['replica:5433'] }, notRun: 'replicateToNodes' },
+  ] satisfies Array<{ held: 'preflight' | 'create-pending' | 'verify'; opts: FakeOptions; notRun: string }>)(
+    'an abort during $held is honoured at the next step boundary: $notRun never runs',
+    async ({ held, opts, notRun }) => {
+      let release!: () => void;
+      const unblock = new Promise<void>((r) => (release = r));
+      const activity = {
+        preflight: 'preflight',
+        'create-pending': 'createPending',
+        verify: 'verifyPending',
+      } as const;
+      const fake: FakeOptions =
+        held === 'preflight'
+          ? { ...opts, gates: { preflight: unblock } }
+          : { ...opts, blockAt: activity[held], unblock };
+      const world = newWorld();
+      const before = snapshot(world);
+      const result = await rotateOn(ts.env, world, fake, {}, async (h) => {
+        try {
+          await waitForPhase(h, held);
+          await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'stop' }] });
+        } finally {
+          release();
+        }
+      });
+      expect(result.outcome).toBe('aborted');
+      expect(world.calls).not.toContain(notRun);
+      expect(snapshot(world)).toEqual(before);
+    },
+  );
+
+  it("the plan's consumer bounds win over the input's", async () => {
+    await rotateOn(
+      ts.env,
+      newWorld(),
+      { planLimits: { maxConsumers: 2, consumerExpiryMs: 60_000 } },
+      { graceMs: DAY_MS, maxConsumers: 5, consumerExpiryMs: DAY_MS },
+      async (h) => {
+        await waitForPhase(h, 'grace');
+        for (const id of ['a', 'b', 'c'])
+          await h.signal(msg.consumerHeartbeatSignal, { consumerId: id, version: 1 });
+        let s = await h.query(msg.statusQuery);
+        expect(s.consumers.map((c) => c.consumerId)).toEqual(['a', 'b']);
+        expect(s.consumersOverflow).toBe(1);
+        await ts.env.sleep(2 * 60_000);
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'a', version: 2 });
+        s = await h.query(msg.statusQuery);
+        expect(s.consumers.map((c) => [c.consumerId, c.gone])).toEqual([
+          ['a', undefined],
+          ['b', true],
+        ]);
+        await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
+      },
+    );
+  });
+
+  it('before promote nobody is behind: consumers on the current version are listed, not waited for', async () => {
+    let release!: () => void;
+    const unblock = new Promise<void>((r) => (release = r));
+    await rotateOn(ts.env, newWorld(), { blockAt: 'applyPending', unblock }, { graceMs: 0 }, async (h) => {
+      try {
+        await waitForPhase(h, 'apply');
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+        const s = await h.query(msg.statusQuery);
+        expect(s.consumers.map((c) => c.consumerId)).toEqual(['api-1']);
+        expect(s.consumersBehind).toEqual([]);
+      } finally {
+        release();
+      }
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 2 });
+    });
+  });
+
+  it('a step that fails again after resolve retry parks again and waits for a second decision', async () => {
+    const { result, status } = await rotateAndStatus(
+      { failTimes: { revokeOld: 2 } },
+      { graceMs: 0 },
+      async (h) => {
+        await waitForPhase(h, 'needs-operator');
+        await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
+        // Parked again, or (a stale decision reused) already done: an assertion, not a timeout.
+        const s = await vi.waitFor(
+          async () => {
+            const st = await h.query(msg.statusQuery);
+            if (st.phase !== 'needs-operator' && st.phase !== 'done') throw new Error(`phase ${st.phase}`);
+            return st;
+          },
+          { timeout: 10_000, interval: 50 },
+        );
+        expect(s.phase).toBe('needs-operator');
+        await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
+      },
+    );
+    expect(result.outcome).toBe('rotated');
+    expect(status.needsOperator).toBeUndefined();
+  });
+
+  it('resolve is refused while the run is not waiting for an operator', async () => {
+    await rotateOn(ts.env, newWorld(), {}, { graceMs: DAY_MS }, async (h) => {
+      await waitForPhase(h, 'grace');
+      await expect(h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] })).rejects.toMatchObject(
+        {
+          cause: { message: 'resolve: refused in phase grace: the run is not waiting for an operator' },
+        },
+      );
+      await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
+    });
+  });
+
+  it('after resolve retry the run is back in its phase (status, search attribute) while it still waits', async () => {
+    const { result } = await rotateAndStatus(
+      { failTimes: { demote: 1 } },
+      { graceMs: DAY_MS, consumerExpiryMs: DAY_MS },
+      async (h) => {
+        await waitForPhase(h, 'grace');
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'pod-1', version: 2 });
+        await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+        await waitForPhase(h, 'needs-operator');
+        expect((await h.describe()).searchAttributes.RotationPhase).toEqual(['needs-operator']);
+        await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
+        await waitForPhase(h, 'rollback'); // waiting for pod-1 to come back to version 1
+        const d = await h.describe();
+        expect(d.searchAttributes.RotationPhase).toEqual(['rollback']);
+        expect((d.memo?.status as RotationStatus).needsOperator).toBeUndefined();
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'pod-1', version: 1 });
+      },
+    );
+    expect(result.outcome).toBe('rolled-back');
+  });
+
+  it('the memo shows a consumer gone while migrate still waits for another', async () => {
+    await rotateOn(
+      ts.env,
+      newWorld(),
+      {},
+      { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 10 * 60_000 },
+      async (h) => {
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'quiet', version: 1 });
+        await waitForPhase(h, 'migrate');
+        await ts.env.sleep(5 * 60_000);
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 1 }); // expires at ~15 min
+        await ts.env.sleep(7 * 60_000); // 'quiet' expired at ~10 min; the run woke then
+        const memo = (await h.describe()).memo?.status as RotationStatus;
+        expect(memo.phase).toBe('migrate');
+        expect(memo.consumers.map((c) => [c.consumerId, c.gone])).toEqual([
+          ['quiet', true],
+          ['late', undefined],
+        ]);
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 2 });
+      },
+    );
+  });
+
   it('metrics: grace deadline, consumers behind and needs-operator per credential, zero at the end; phases and outcome counted', async () => {
     const url = runtimeMetricsUrl();
     expect(url, 'the helpers install the runtime with a metrics endpoint').toBeDefined();
