@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
@@ -14,7 +14,7 @@ import {
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { createTestWorker, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
-import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
+import { parkedOrDone, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
 const ts = useTimeSkippingEnv();
 
@@ -449,15 +449,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
           await waitForPhase(h, 'grace');
           await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
         }
-        // Parked, or (one attempt more allowed) already done: an assertion, not a test timeout.
-        const s = await vi.waitFor(
-          async () => {
-            const st = await h.query(statusQuery);
-            if (st.phase !== 'needs-operator' && st.phase !== 'done') throw new Error(`phase ${st.phase}`);
-            return st;
-          },
-          { timeout: 10_000, interval: 50 },
-        );
+        const s = await parkedOrDone(h); // one attempt more allowed: already done
         expect(s.phase).toBe('needs-operator');
         expect(s.needsOperator).toMatchObject({
           step,
@@ -784,14 +776,9 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       retryableFailures: { deliverRestore: 20 },
     };
     const seen = await endedRun(world, opts, { graceMs: 0 }, async (h) => {
-      await vi.waitFor(
-        async () => {
-          const st = await h.query(statusQuery);
-          if (st.phase !== 'needs-operator' && st.phase !== 'done') throw new Error(`phase ${st.phase}`);
-        },
-        { timeout: 10_000, interval: 50 },
-      );
-      expect((await h.query(statusQuery)).needsOperator?.step).toBe('deliver-restore');
+      const s = await parkedOrDone(h);
+      expect(s.phase).toBe('needs-operator');
+      expect(s.needsOperator?.step).toBe('deliver-restore');
       expect(world.calls.filter((c) => c === 'deliverRestore')).toHaveLength(20);
       await h.executeUpdate(resolveUpdate, { args: [{ action: 'retry' }] });
     });

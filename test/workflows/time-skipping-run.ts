@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { statusQuery } from '../../src/shared/messages';
-import type { Phase, RotationInput, RotationResult } from '../../src/shared/types';
+import type { Phase, RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { createTestWorker, timeSkippingEnv, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, type FakeOptions, type FakeWorld } from './fake-world';
 
@@ -52,4 +52,17 @@ export async function waitForPhase(h: WorkflowHandle, phase: Phase): Promise<voi
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`workflow never reached phase ${phase}`);
+}
+
+/**
+ * The status once the run is parked for an operator or done, whichever comes first: a test that
+ * expects a park then fails on an assertion when a mutant lets the run go through, not on its timeout.
+ */
+export async function parkedOrDone(h: WorkflowHandle): Promise<RotationStatus> {
+  for (let i = 0; i < 200; i++) {
+    const s = await h.query(statusQuery);
+    if (s.phase === 'needs-operator' || s.phase === 'done') return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('workflow neither parked nor finished');
 }

@@ -10,7 +10,7 @@ import * as msg from '../../src/shared/messages';
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { newWorld, snapshot, type FakeOptions } from './fake-world';
 import { runtimeMetricsUrl } from '../helpers/temporal';
-import { rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
+import { parkedOrDone, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
 const ts = useTimeSkippingEnv();
 
@@ -304,15 +304,7 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       async (h) => {
         await waitForPhase(h, 'needs-operator');
         await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
-        // Parked again, or (a stale decision reused) already done: an assertion, not a timeout.
-        const s = await vi.waitFor(
-          async () => {
-            const st = await h.query(msg.statusQuery);
-            if (st.phase !== 'needs-operator' && st.phase !== 'done') throw new Error(`phase ${st.phase}`);
-            return st;
-          },
-          { timeout: 10_000, interval: 50 },
-        );
+        const s = await parkedOrDone(h); // a stale decision reused: already done
         expect(s.phase).toBe('needs-operator');
         await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
       },
