@@ -11,7 +11,7 @@ import {
   rollbackUpdate,
   statusQuery,
 } from '../../src/shared/messages';
-import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
+import type { Phase, RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { createTestWorker, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
 import { parkedOrDone, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
@@ -58,6 +58,12 @@ async function endedRun(
     seen = { credentialId: h.workflowId.replace(/^rotate\//, ''), runId, ...ended, status, searchAttributes };
   }).catch(() => undefined);
   return seen;
+}
+
+/** How long `phase` lasted (workflow time). */
+function phaseMs(status: RotationStatus, phase: Phase): number {
+  const p = status.phases.find((x) => x.phase === phase)!;
+  return Date.parse(p.endedAt!) - Date.parse(p.startedAt);
 }
 
 function rootCause(err: Error): Error {
@@ -353,24 +359,6 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     });
   });
 
-  it('a consumer that goes silent stops holding migrate once its expiry passes', async () => {
-    const world = newWorld();
-    const seen = await endedRun(
-      world,
-      {},
-      { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 600_000 },
-      async (h) => {
-        await h.signal(consumerHeartbeatSignal, { consumerId: 'quiet', version: 1 });
-      },
-    );
-    expect(seen.result?.outcome).toBe('rotated');
-    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
-    const ms = Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt);
-    expect(ms).toBeGreaterThan(600_000);
-    expect(ms).toBeLessThan(660_000);
-    expect(seen.status!.consumers).toEqual([expect.objectContaining({ consumerId: 'quiet', gone: true })]);
-  });
-
   it('a second rotation of the same credential cannot start while one runs', async () => {
     const world = newWorld();
     const taskQueue = uniqueTaskQueue('dup');
@@ -509,41 +497,44 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     ]);
   });
 
-  it('a promote that failed after its effect is undone like a rollback: the store and targets go back before the server', async () => {
-    const world = newWorld();
-    const before = snapshot(world);
-    const seen = await endedRun(
-      world,
-      { targets: ['t'], failAt: 'promote', failAfterEffect: true },
-      { graceMs: 0 },
-    );
-    expect(seen.result?.outcome).toBe('failed');
-    expect(seen.result?.error).toBe('VerificationError: injected failure after promote');
-    expect(world.calls.slice(world.calls.indexOf('promote'))).toEqual([
-      'promote',
-      'isPromoted',
-      'demote',
-      'deliverRestore',
-      'countSessions:to',
-      'restore',
-      'deliverRestore',
-      'deliverEvent:failed:VerificationError: injected failure after promote',
-    ]);
-    expect(snapshot(world)).toEqual(before);
-  });
-
-  it('a failure before promote with targets: the targets are restored after the server, and the failure announced', async () => {
-    const world = newWorld();
-    const seen = await endedRun(world, { targets: ['t'], failAt: 'deliverPending' }, { graceMs: 0 });
-    expect(seen.result?.outcome).toBe('failed');
-    expect(world.calls.slice(world.calls.indexOf('deliverPending'))).toEqual([
-      'deliverPending',
-      'isPromoted',
-      'restore',
-      'deliverRestore',
-      'deliverEvent:failed:VerificationError: injected failure in deliverPending',
-    ]);
-  });
+  // With targets, compensation follows the store's state: a promote that happened (its result
+  // lost) is undone like a rollback, store and targets first; otherwise the server, then targets.
+  it.each([
+    {
+      failed: 'a promote after its effect',
+      opts: { failAt: 'promote', failAfterEffect: true },
+      error: 'VerificationError: injected failure after promote',
+      undo: [
+        'promote',
+        'isPromoted',
+        'demote',
+        'deliverRestore',
+        'countSessions:to',
+        'restore',
+        'deliverRestore',
+      ],
+    },
+    {
+      failed: 'the pending delivery',
+      opts: { failAt: 'deliverPending' },
+      error: 'VerificationError: injected failure in deliverPending',
+      undo: ['deliverPending', 'isPromoted', 'restore', 'deliverRestore'],
+    },
+  ] satisfies Array<{ failed: string; opts: FakeOptions; error: string; undo: string[] }>)(
+    'with targets, $failed failed: undone in order, and the failure announced',
+    async ({ opts, error, undo }) => {
+      const world = newWorld();
+      const before = snapshot(world);
+      const seen = await endedRun(world, { targets: ['t'], ...opts }, { graceMs: 0 });
+      expect(seen.result?.outcome).toBe('failed');
+      expect(seen.result?.error).toBe(error);
+      expect(world.calls.slice(world.calls.indexOf(undo[0]!))).toEqual([
+        ...undo,
+        `deliverEvent:failed:${error}`,
+      ]);
+      expect(snapshot(world)).toEqual(before);
+    },
+  );
 
   it('a parked step is announced and audited; abandon is audited with who and why, and announced as failed', async () => {
     const world = newWorld();
@@ -672,8 +663,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     });
     expect(seen.result?.outcome).toBe('rolled-back');
     expect(world.calls.slice(world.calls.indexOf('demote'))).toEqual(['demote', 'restore']);
-    const rollback = seen.status!.phases.find((p) => p.phase === 'rollback')!;
-    expect(Date.parse(rollback.endedAt!) - Date.parse(rollback.startedAt)).toBeLessThan(60_000);
+    expect(phaseMs(seen.status!, 'rollback')).toBeLessThan(60_000);
     expect(world.logins).toEqual({ app: 'pw1' });
   });
 
@@ -718,35 +708,49 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       },
     );
     expect(seen.result?.outcome).toBe('rotated');
-    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
-    expect(Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt)).toBeLessThan(60_000);
+    expect(phaseMs(seen.status!, 'migrate')).toBeLessThan(60_000);
   });
 
   it('consumer discovery waits its time for consumers to make themselves known', async () => {
     const world = newWorld();
     const seen = await endedRun(world, {}, { graceMs: 0, consumerDiscoveryMs: 600_000 });
-    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
-    const ms = Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt);
+    const ms = phaseMs(seen.status!, 'migrate');
     expect(ms).toBeGreaterThanOrEqual(600_000);
     expect(ms).toBeLessThan(660_000);
   });
 
-  it('a consumer that never migrates holds migrate until the migration timeout, then the run goes on', async () => {
-    const world = newWorld();
-    const seen = await endedRun(
-      world,
-      {},
-      { graceMs: 0, migrationTimeoutMs: 3_600_000, consumerExpiryMs: DAY_MS },
-      async (h) => {
-        await h.signal(consumerHeartbeatSignal, { consumerId: 'stuck', version: 1 });
-      },
-    );
-    expect(seen.result?.outcome).toBe('rotated');
-    const migrate = seen.status!.phases.find((p) => p.phase === 'migrate')!;
-    const ms = Date.parse(migrate.endedAt!) - Date.parse(migrate.startedAt);
-    expect(ms).toBeGreaterThanOrEqual(3_600_000);
-    expect(ms).toBeLessThan(3_660_000);
-  });
+  it.each([
+    {
+      holds: 'until its expiry passes, when it goes silent',
+      expiryMs: 600_000,
+      timeoutMs: DAY_MS,
+      heldMs: 600_000,
+    },
+    {
+      holds: 'until the migration timeout, when it stays behind',
+      expiryMs: DAY_MS,
+      timeoutMs: 3_600_000,
+      heldMs: 3_600_000,
+    },
+  ])(
+    'a consumer on the old version holds migrate $holds; then the run goes on',
+    async ({ expiryMs, timeoutMs, heldMs }) => {
+      const world = newWorld();
+      const seen = await endedRun(
+        world,
+        {},
+        { graceMs: 0, migrationTimeoutMs: timeoutMs, consumerExpiryMs: expiryMs },
+        async (h) => {
+          await h.signal(consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
+        },
+      );
+      expect(seen.result?.outcome).toBe('rotated');
+      const ms = phaseMs(seen.status!, 'migrate');
+      expect(ms).toBeGreaterThanOrEqual(heldMs);
+      expect(ms).toBeLessThan(heldMs + 60_000);
+      expect(seen.status!.consumers[0]!.gone).toBe(expiryMs < timeoutMs ? true : undefined);
+    },
+  );
 
   it.each([
     ['deliverPending', 5],
