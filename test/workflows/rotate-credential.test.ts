@@ -603,16 +603,28 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     },
   );
 
-  it('a target restore that keeps failing parks the run as deliver-restore', async () => {
-    const world = newWorld();
-    const opts: FakeOptions = { targets: ['t'], failAt: 'promote', failTimes: { deliverRestore: 1000 } };
-    const seen = await endedRun(world, opts, {}, async (h) => {
-      await waitForPhase(h, 'needs-operator');
-      expect((await h.query(statusQuery)).needsOperator?.step).toBe('deliver-restore');
-      await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
-    });
-    expect(seen.result?.error).toMatch(/^abandoned by operator at deliver-restore: by hand; last error: /);
-  });
+  it.each([
+    { when: 'in compensation', opts: { failAt: 'promote' }, rollBack: false },
+    { when: 'in a rollback', opts: {}, rollBack: true },
+  ] satisfies Array<{ when: string; opts: FakeOptions; rollBack: boolean }>)(
+    'a target restore that keeps failing $when parks the run as deliver-restore; abandon skips the rest',
+    async ({ opts, rollBack }) => {
+      const world = newWorld();
+      const fake: FakeOptions = { targets: ['t'], failTimes: { deliverRestore: 1000 }, ...opts };
+      const seen = await endedRun(world, fake, { graceMs: DAY_MS }, async (h) => {
+        if (rollBack) {
+          await waitForPhase(h, 'grace');
+          await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+        }
+        await waitForPhase(h, 'needs-operator');
+        expect((await h.query(statusQuery)).needsOperator?.step).toBe('deliver-restore');
+        await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
+      });
+      expect(seen.result?.outcome).toBe('failed');
+      expect(seen.result?.error).toMatch(/^abandoned by operator at deliver-restore: by hand; last error: /);
+      if (rollBack) expect(world.calls).not.toContain('restore');
+    },
+  );
 
   it('an emergency rotation is audited as one, from the plan and, when preflight fails, from the input', async () => {
     const world = newWorld();
