@@ -55,6 +55,8 @@ export interface FakeOptions {
    * is real time in the worker) do not make the test wait seconds.
    */
   retryableFailures?: Partial<Record<FakeActivity, number>>;
+  /** Activities that work this many times, then fail permanently (a later call of the same step). */
+  failAfterCalls?: Partial<Record<FakeActivity, number>>;
   strategy?: RotationPlan['strategy'];
   /** Delivery targets in the plan: the workflow then calls the delivery activities (recorded in calls). */
   targets?: string[];
@@ -82,6 +84,12 @@ export function fakeActivities(
         type: 'TransientError',
         nextRetryDelay: 10,
       });
+    }
+    const worksLeft = opts.failAfterCalls?.[name];
+    if (worksLeft !== undefined) {
+      if (worksLeft === 0)
+        throw ApplicationFailure.nonRetryable(`injected failure in ${name}`, 'TransientError');
+      opts.failAfterCalls![name] = worksLeft - 1;
     }
     const failuresLeft = opts.failTimes?.[name];
     if (failuresLeft) {

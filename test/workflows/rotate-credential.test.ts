@@ -12,9 +12,9 @@ import {
   statusQuery,
 } from '../../src/shared/messages';
 import type { Phase, RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
-import { createTestWorker, uniqueTaskQueue } from '../helpers/temporal';
+import { createTestWorker, runtimeMetricsUrl, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
-import { parkedOrDone, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
+import { parkedOrDone, parseMetrics, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
 const ts = useTimeSkippingEnv();
 
@@ -43,6 +43,7 @@ async function endedRun(
   runId: string;
   result?: RotationResult;
   error?: string;
+  errorType?: string;
   status?: RotationStatus;
   searchAttributes: Record<string, unknown>;
 }> {
@@ -51,7 +52,10 @@ async function endedRun(
     await drive?.(h);
     const ended = await h.result().then(
       (result: RotationResult) => ({ result }),
-      (err: Error) => ({ error: rootCause(err).message }),
+      (err: Error) => ({
+        error: rootCause(err).message,
+        errorType: (rootCause(err) as { type?: string }).type,
+      }),
     );
     const status = await h.query(statusQuery).catch(() => undefined);
     const { searchAttributes, runId } = await h.describe();
@@ -174,9 +178,42 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     const world = newWorld();
     const seen = await endedRun(world, {}, { graceMs: -1, drainTimeoutMs: 'soon' as never });
     expect(seen.error).toMatch(/^invalid rotation input: .*graceMs.*drainTimeoutMs/);
+    expect(seen.errorType).toBe('ConfigError'); // non-retryable, and named for what it is
     expect(seen.status).toBeUndefined(); // refused before any handler was registered
     expect(world.calls).toEqual([]);
     expect(world.audit).toEqual(['rotation-failed']);
+    expect(world.auditRecords[0]!.details).toMatchObject({
+      phase: 'preflight',
+      error: `ConfigError: ${seen.error}`,
+    });
+    // Counted as a failed rotation like any other.
+    const taskQueue = seen.credentialId.replace(/^cred-/, '');
+    const counted = parseMetrics(await (await fetch(runtimeMetricsUrl()!)).text()).filter(
+      (m) => /^rotator_rotations/.test(m.name) && m.labels.taskQueue === taskQueue,
+    );
+    expect(counted.map((m) => [m.labels.outcome, m.value])).toEqual([['failed', 1]]);
+  });
+
+  it('a start with no input at all fails at once, not with a workflow task that fails for ever', async () => {
+    const taskQueue = uniqueTaskQueue('rot');
+    const world = newWorld();
+    const worker = await createTestWorker(ts.env, { taskQueue, activities: fakeActivities(world, {}) });
+    await worker.runUntil(async () => {
+      const h = await ts.env.client.workflow.start('rotateCredential', {
+        args: [null],
+        taskQueue,
+        workflowId: `rotate/null-${taskQueue}`,
+      });
+      const ended = await Promise.race([
+        h.result().then(
+          () => 'completed',
+          (err: Error) => rootCause(err).message,
+        ),
+        new Promise((r) => setTimeout(() => r('still running after 5 s'), 5_000)),
+      ]);
+      expect(ended).toMatch(/^invalid rotation input: /);
+    });
+    expect(world.audit).toEqual([]);
   });
 
   it('a dry run only plans: the plan comes back, nothing changes, no search attribute but the id', async () => {
@@ -679,34 +716,35 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(world.logins).toEqual({ app: 'pw1' });
   });
 
-  it('a rollback whose demote is abandoned ends failed; nothing is restored', async () => {
-    const world = newWorld();
-    const seen = await endedRun(world, { failTimes: { demote: 1000 } }, { graceMs: DAY_MS }, async (h) => {
-      await waitForPhase(h, 'grace');
-      await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
-      await waitForPhase(h, 'needs-operator');
-      await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
-    });
-    expect(seen.result?.outcome).toBe('failed');
-    expect(seen.result?.error).toMatch(/^abandoned by operator at demote: by hand/);
-    expect(world.calls).not.toContain('restore');
-  });
-
+  // Each step of a rollback that keeps failing parks under its own name; abandoning it ends the
+  // run failed and runs none of the steps after it.
   it.each([
-    { step: 'drain', activity: 'countSessions', after: 'revokeOld' },
-    { step: 'deliver-remove-old', activity: 'deliverRemoveOld', after: undefined },
-  ] as const)('a revoke whose $step step is abandoned ends failed', async ({ step, activity, after }) => {
-    const world = newWorld();
-    const opts: FakeOptions = { targets: ['t'], failTimes: { [activity]: 1000 } };
-    const seen = await endedRun(world, opts, { graceMs: 0 }, async (h) => {
-      await waitForPhase(h, 'needs-operator');
-      expect((await h.query(statusQuery)).needsOperator?.step).toBe(step);
-      await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
-    });
-    expect(seen.result?.outcome).toBe('failed');
-    expect(seen.result?.error).toMatch(new RegExp(`^abandoned by operator at ${step}: by hand`));
-    if (after) expect(world.calls).not.toContain(after);
-  });
+    { step: 'demote', fake: { failTimes: { demote: 1000 } }, deliverRestores: 0, restores: 0 },
+    { step: 'drain', fake: { failTimes: { countSessions: 1000 } }, deliverRestores: 1, restores: 0 },
+    { step: 'restore', fake: { failTimes: { restore: 1000 } }, deliverRestores: 1, restores: 1 },
+    {
+      step: 'deliver-restore',
+      fake: { failAfterCalls: { deliverRestore: 1 } },
+      deliverRestores: 2,
+      restores: 1,
+    },
+  ] satisfies Array<{ step: string; fake: FakeOptions; deliverRestores: number; restores: number }>)(
+    'a rollback whose $step step is abandoned ends failed; nothing after it runs',
+    async ({ step, fake, deliverRestores, restores }) => {
+      const world = newWorld();
+      const seen = await endedRun(world, { targets: ['t'], ...fake }, { graceMs: DAY_MS }, async (h) => {
+        await waitForPhase(h, 'grace');
+        await h.executeUpdate(rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+        await waitForPhase(h, 'needs-operator');
+        expect((await h.query(statusQuery)).needsOperator?.step).toBe(step);
+        await h.executeUpdate(resolveUpdate, { args: [{ action: 'abandon', reason: 'by hand' }] });
+      });
+      expect(seen.result?.outcome).toBe('failed');
+      expect(seen.result?.error).toMatch(new RegExp(`^abandoned by operator at ${step}: by hand`));
+      expect(world.calls.filter((c) => c === 'deliverRestore')).toHaveLength(deliverRestores);
+      expect(world.calls.filter((c) => c === 'restore')).toHaveLength(restores);
+    },
+  );
 
   it('consumer discovery ends early when an operator finishes the grace', async () => {
     const world = newWorld();

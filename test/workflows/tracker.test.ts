@@ -10,7 +10,7 @@ import * as msg from '../../src/shared/messages';
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { newWorld, snapshot, type FakeOptions } from './fake-world';
 import { runtimeMetricsUrl } from '../helpers/temporal';
-import { parkedOrDone, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
+import { parkedOrDone, parseMetrics, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
 const ts = useTimeSkippingEnv();
 
@@ -418,23 +418,3 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     ]);
   });
 });
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text format, one sample a line (no escaped quotes in our label values). */
-function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels = Object.fromEntries(
-      [...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]),
-    );
-    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return samples;
-}
