@@ -62,6 +62,8 @@ export interface FakeOptions {
   targets?: string[];
   /** Other nodes in the plan: the workflow then runs the replicate step. */
   nodes?: string[];
+  /** A dry run whose planning stops at this blocker (no plan comes back). */
+  dryRunBlocker?: string;
   /** Consumer-table bounds in the plan (preflight's answer), where they win over the input's. */
   planLimits?: { maxConsumers?: number; consumerExpiryMs?: number };
 }
@@ -141,18 +143,21 @@ export function fakeActivities(
     // A dry run plans like preflight and changes nothing.
     async planRotation(input: RotationInput): Promise<RotationDryRun> {
       await step('planRotation', () => undefined);
-      const plan = planOf(input);
+      const plan = opts.dryRunBlocker ? undefined : planOf(input);
+      const planned = planOf(input);
       return {
         credentialId: input.credentialId,
-        engine: plan.engine,
+        engine: planned.engine,
         plan,
-        serverVersion: plan.serverVersion,
-        strategy: plan.strategy,
-        strategyReason: plan.strategyReason,
-        statements: { apply: [`CREATE ROLE ${plan.toUsername}`], revoke: [`DROP ROLE ${plan.fromUsername}`] },
+        serverVersion: planned.serverVersion,
+        strategy: planned.strategy,
+        strategyReason: planned.strategyReason,
+        statements: plan
+          ? { apply: [`CREATE ROLE ${plan.toUsername}`], revoke: [`DROP ROLE ${plan.fromUsername}`] }
+          : { apply: [], revoke: [] },
         privilegesToClone: [],
         openSessions: [],
-        blockers: [],
+        blockers: opts.dryRunBlocker ? [opts.dryRunBlocker] : [],
         notes: [],
         plannedAt: new Date(0).toISOString(),
       };

@@ -233,6 +233,17 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(snapshot(world)).toEqual(before);
   });
 
+  it('a dry run stopped by a blocker comes back planned, with the blocker and no versions', async () => {
+    const world = newWorld();
+    const seen = await endedRun(world, { dryRunBlocker: 'the admin may not create roles' }, { dryRun: true });
+    expect(seen.result).toMatchObject({
+      outcome: 'planned',
+      dryRun: { blockers: ['the admin may not create roles'] },
+    });
+    expect(seen.result?.fromVersion).toBeUndefined();
+    expect(seen.result?.toVersion).toBeUndefined();
+  });
+
   it('a dry run gives up after 5 retryable failures of its planning step', async () => {
     const world = newWorld();
     const seen = await endedRun(world, { retryableFailures: { planRotation: 5 } }, { dryRun: true });
