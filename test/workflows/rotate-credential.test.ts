@@ -12,7 +12,7 @@ import {
   statusQuery,
 } from '../../src/shared/messages';
 import type { Phase, RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
-import { createTestWorker, runtimeMetricsUrl, uniqueTaskQueue } from '../helpers/temporal';
+import { capturedLogs, createTestWorker, runtimeMetricsUrl, uniqueTaskQueue } from '../helpers/temporal';
 import { fakeActivities, newWorld, snapshot, type FakeOptions, type FakeWorld } from './fake-world';
 import { parkedOrDone, parseMetrics, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
@@ -613,6 +613,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       ['rotation-operator-abandon', 'revoke', undefined, 'db retired', 'carol'],
       ['rotation-failed', undefined, abandoned, undefined, 'unknown'],
     ]);
+    expect(capturedLogs.join('\n')).toMatch(/step keeps failing; waiting for an operator .*"step":"revoke"/);
   });
 
   // An undo step abandoned by the operator: the run ends failed (not aborted: the state before
@@ -712,6 +713,7 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     });
     expect(seen.result?.outcome).toBe('rolled-back');
     expect(seen.status?.phases.map((p) => p.phase).slice(-2)).toEqual(['migrate', 'rollback']);
+    expect(phaseMs(seen.status!, 'migrate')).toBeLessThan(60_000); // not held until its timeout
   });
 
   it('a rollback of a single-password rotation restores the old password at once, without waiting for consumers', async () => {
@@ -810,6 +812,11 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       expect(ms).toBeGreaterThanOrEqual(heldMs);
       expect(ms).toBeLessThan(heldMs + 60_000);
       expect(seen.status!.consumers[0]!.gone).toBe(expiryMs < timeoutMs ? true : undefined);
+      if (expiryMs > timeoutMs) {
+        expect(capturedLogs.join('\n')).toMatch(
+          /migration timeout: consumers still behind .*"behind":\["api-1"\]/,
+        );
+      }
     },
   );
 
