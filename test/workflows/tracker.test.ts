@@ -150,7 +150,10 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     const result = await rotateOn(ts.env, world, { blockAt: 'verifyPending', unblock }, {}, async (h) => {
       try {
         await waitForPhase(h, 'verify');
-        await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'not yet', by: 'dave' }] });
+        const reply = await h.executeUpdate(msg.rollbackUpdate, {
+          args: [{ reason: 'not yet', by: 'dave' }],
+        });
+        expect(reply).toMatchObject({ accepted: 'abort', phase: 'verify' }); // what the operator is told
       } finally {
         release(); // see above
       }
@@ -167,7 +170,10 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   it('after promote, rollback and abort both roll back; status says who asked for which', async () => {
     const rollback = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'bad deploy', by: 'bob' }] });
+      const reply = await h.executeUpdate(msg.rollbackUpdate, {
+        args: [{ reason: 'bad deploy', by: 'bob' }],
+      });
+      expect(reply).toMatchObject({ accepted: 'rollback', phase: 'grace' });
     });
     expect(rollback.result.outcome).toBe('rolled-back');
     expect(rollback.result.error).toBeUndefined();
@@ -175,7 +181,9 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(rollback.status.abortRequested).toBeUndefined();
     const abort = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'bad deploy' }] });
+      expect(await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'bad deploy' }] })).toMatchObject({
+        accepted: 'rollback',
+      });
     });
     expect(abort.result.outcome).toBe('rolled-back');
     expect(abort.status.abortRequested).toBe('bad deploy');
