@@ -902,4 +902,16 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(world.calls).not.toContain('promote');
     expect(snapshot(world)).toEqual(before);
   });
+
+  it('sessions that do not end hold revoke only for the drain timeout, polled every 5 s', async () => {
+    const world = newWorld();
+    world.sessions.app = 1000; // would take 1000 polls to end by themselves
+    const seen = await endedRun(world, {}, { graceMs: 0, drainTimeoutMs: 12_000 });
+    expect(seen.result?.outcome).toBe('rotated');
+    // Polls at 0, 5 and 10 s, then at the deadline (12 s): four looks, then revoke.
+    expect(world.calls.filter((c) => c === 'countSessions:from')).toHaveLength(4);
+    const revoke = phaseMs(seen.status!, 'revoke');
+    expect(revoke).toBeGreaterThanOrEqual(12_000);
+    expect(revoke).toBeLessThan(20_000);
+  });
 });
