@@ -34,7 +34,9 @@ console.log(JSON.stringify(counts));
 function readReport(path) {
   if (!statSync(path).isDirectory()) return JSON.parse(readFileSync(path, 'utf8')).files;
   const files = {};
-  for (const name of readdirSync(path).filter((n) => n.endsWith('onMutantTested.json')).sort()) {
+  for (const name of readdirSync(path)
+    .filter((n) => n.endsWith('onMutantTested.json'))
+    .sort()) {
     const m = JSON.parse(readFileSync(join(path, name), 'utf8'));
     const file = relative(process.cwd(), m.fileName);
     (files[file] ??= { mutants: [] }).mutants.push(m);
