@@ -2,9 +2,16 @@
 import { BSON, MongoClient, MongoNetworkError, MongoServerSelectionError, type Document } from 'mongodb';
 import { ConfigError, TransientError, VerificationError } from '../../errors';
 import type { Secret, VerifyOptions } from '../types';
+import { lostConnection } from '../transient';
 import { assertVerifyCheck } from '../verify-checks';
 import { checkMongoDb, checkMongoUser } from './users';
-import { CODE_AUTH_FAILED, codeOf, VERIFY_TIMEOUT_MS, type MongoConnector } from './connection';
+import {
+  CODE_AUTH_FAILED,
+  codeOf,
+  mapMongoError,
+  VERIFY_TIMEOUT_MS,
+  type MongoConnector,
+} from './connection';
 
 export async function verifyMongoLogin(
   db: MongoConnector,
@@ -40,10 +47,8 @@ export async function verifyMongoLogin(
       try {
         await client.db(db).command(command);
       } catch (err) {
-        // A connection lost mid-check says nothing about the new password (see lostConnection).
-        if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError) {
-          throw new TransientError(`check ${i + 1} as ${user}: ${err.message}`);
-        }
+        const lost = lostConnection(mapMongoError(err, `check ${i + 1} as ${user}`, ''));
+        if (lost) throw lost;
         const e = err as { message?: string; codeName?: string };
         throw new VerificationError(
           `check ${i + 1} (${check}) failed for ${user}: ${e.message ?? String(err)}${e.codeName ? ` (${e.codeName})` : ''}`,
