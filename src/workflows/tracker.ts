@@ -65,7 +65,11 @@ export class RotationTracker {
   /** Silence counts from here at the earliest: when a wait on consumers began (see waitingSince). */
   private silenceFrom = 0;
 
-  /** `limits`: the run's own consumer-table bounds, in force before preflight made the plan. */
+  /**
+   * `limits`: the run's own consumer-table bounds, in force before preflight made the plan. They
+   * come from the start input, which the workflow checked (rotationInputSchema) before making a
+   * tracker, so they are positive whole numbers or absent.
+   */
   constructor(
     private readonly credentialId: string,
     private readonly limits: { maxConsumers?: number; consumerExpiryMs?: number } = {},
@@ -185,13 +189,11 @@ export class RotationTracker {
   }
 
   private maxConsumers(): number {
-    return this.plan?.maxConsumers ?? positive(this.limits.maxConsumers) ?? DEFAULT_MAX_CONSUMERS;
+    return this.plan?.maxConsumers ?? this.limits.maxConsumers ?? DEFAULT_MAX_CONSUMERS;
   }
 
   private expiryMs(): number {
-    return (
-      this.plan?.consumerExpiryMs ?? positive(this.limits.consumerExpiryMs) ?? DEFAULT_CONSUMER_EXPIRY_MS
-    );
+    return this.plan?.consumerExpiryMs ?? this.limits.consumerExpiryMs ?? DEFAULT_CONSUMER_EXPIRY_MS;
   }
 
   /**
@@ -227,9 +229,12 @@ export class RotationTracker {
     return times.length ? Math.min(...times) : undefined;
   }
 
-  recordError(err: unknown): void {
-    this.lastError = describeRootCause(err);
+  /** Records `err` as the run's last error; returns how it reads in status. */
+  recordError(err: unknown): string {
+    const error = describeRootCause(err);
+    this.lastError = error;
     this.publish();
+    return error;
   }
 
   /**
@@ -238,9 +243,9 @@ export class RotationTracker {
    * and returns what the operator decided.
    */
   async waitForOperator(step: string, err: unknown): Promise<ResolveRequest> {
-    this.recordError(err);
+    const error = this.recordError(err);
     const before = this.current;
-    this.parked = { step, since: new Date().toISOString(), error: this.lastError ?? 'unknown', before };
+    this.parked = { step, since: new Date().toISOString(), error, before };
     this.decision = undefined;
     this.current = 'needs-operator';
     upsertSearchAttributes({ RotationPhase: ['needs-operator'] });
@@ -338,10 +343,6 @@ export class RotationTracker {
     this.published = signature;
     upsertMemo({ status });
   }
-}
-
-function positive(n: unknown): number | undefined {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
 function iso(ms: number | undefined): string | undefined {

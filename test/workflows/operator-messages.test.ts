@@ -350,6 +350,44 @@ describe('operator messages are Updates with validators (dev server)', () => {
   }
 });
 
+describe('two resolves that reach the run together', () => {
+  it('the first decides; the second is refused, though the run has not woken up yet', async () => {
+    // Both Updates wait while no worker polls; the next worker gets them in one workflow task, where
+    // the first one's decision is taken but the run is still parked.
+    const world = newWorld();
+    const opts: FakeOptions = { failTimes: { revokeOld: 1 } };
+    const taskQueue = uniqueTaskQueue('opresolve');
+    const credentialId = `opresolve-${taskQueue}`;
+    const worker = () => createTestWorker(env, { taskQueue, activities: fakeActivities(world, opts) });
+    const h = await env.client.workflow.start('rotateCredential', {
+      args: [{ credentialId, consumerDiscoveryMs: 0, graceMs: 0 }],
+      taskQueue,
+      workflowId: rotationWorkflowId(credentialId),
+    });
+    await (await worker()).runUntil(() => waitForPhase(h, 'needs-operator'));
+    const retry = h.executeUpdate('resolve', { args: [{ action: 'retry' }] });
+    const abandon = h.executeUpdate('resolve', { args: [{ action: 'abandon', reason: 'late second' }] });
+    await sleep(1000); // both admitted by the server before a worker polls again
+    const { settled, result } = await (
+      await worker()
+    ).runUntil(async () => ({
+      settled: await Promise.allSettled([retry, abandon]),
+      result: (await h.result()) as RotationResult,
+    }));
+    expect(settled.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected')!;
+    expect(refused.reason).toMatchObject({
+      cause: {
+        message: expect.stringMatching(
+          /^resolve: refused in phase \S+: the run is not waiting for an operator$/,
+        ),
+      },
+    });
+    // The run did what the accepted one said.
+    expect(result.outcome).toBe(settled[0]!.status === 'fulfilled' ? 'rotated' : 'failed');
+  }, 90_000);
+});
+
 describe('start input is checked by the workflow itself', () => {
   it('a start around our CLI with bad durations fails at once, naming every problem, touching nothing', async () => {
     const world = newWorld();

@@ -38,6 +38,23 @@ function expectAbout(ms: number, expected: number): void {
   expect(ms).toBeLessThan(expected + 60_000);
 }
 
+/** The samples of the runtime's /metrics that belong to `credential`'s run (its task queue label). */
+async function scrapeFor(credential: string) {
+  const url = runtimeMetricsUrl();
+  expect(url, 'the helpers install the runtime with a metrics endpoint').toBeDefined();
+  const taskQueue = credential.replace(/^cred-/, ''); // the credential id is cred-<task queue>
+  return parseMetrics(await (await fetch(url!)).text()).filter((s) => s.labels.taskQueue === taskQueue);
+}
+
+/** A per-credential gauge's value, undefined while never set. */
+async function gaugeOf(credential: string, name: string): Promise<number | undefined> {
+  return (await scrapeFor(credential)).find((s) => s.name === name && s.labels.credential === credential)
+    ?.value;
+}
+
+/** The credential id of a run (its workflow id is rotate/<credential id>). */
+const credentialOf = (h: WorkflowHandle) => h.workflowId.replace(/^rotate\//, '');
+
 /** How long the grace phase lasted (workflow time). */
 function graceLength(status: RotationStatus): number {
   const grace = status.phases.find((p) => p.phase === 'grace')!;
@@ -293,6 +310,10 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
         const s = await h.query(msg.statusQuery);
         expect(s.consumers.map((c) => c.consumerId)).toEqual(['api-1']);
         expect(s.consumersBehind).toEqual([]);
+        // Nobody is behind on the dashboard either: the gauge is set only once there is a version to
+        // be behind. (Give the exporter the time a wrongly set gauge would take to show.)
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await gaugeOf(credentialOf(h), 'rotator_consumers_behind')).toBeUndefined();
       } finally {
         release();
       }
@@ -350,6 +371,7 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   });
 
   it('the memo shows a consumer gone while migrate still waits for another', async () => {
+    let timers = 0;
     await rotateOn(
       ts.env,
       newWorld(),
@@ -358,36 +380,69 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
       async (h) => {
         await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'quiet', version: 1 });
         await waitForPhase(h, 'migrate');
-        await ts.env.sleep(5 * 60_000);
+        await ts.env.sleep(60_000);
+        // Already on the new version: its silence (from ~1 min, past the expiry at ~11 min) must not wake the run.
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'moved', version: 2 });
+        await ts.env.sleep(4 * 60_000);
         await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 1 }); // expires at ~15 min
         await ts.env.sleep(7 * 60_000); // 'quiet' expired at ~10 min; the run woke then
         const memo = (await h.describe()).memo?.status as RotationStatus;
         expect(memo.phase).toBe('migrate');
-        expect(memo.consumers.map((c) => [c.consumerId, c.gone])).toEqual([
+        expect(
+          memo.consumers.filter((c) => c.consumerId !== 'moved').map((c) => [c.consumerId, c.gone]),
+        ).toEqual([
           ['quiet', true],
           ['late', undefined],
         ]);
         await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 2 });
+        await h.result();
+        timers = ((await h.fetchHistory()).events ?? []).filter((e) => e.timerStartedEventAttributes).length;
+      },
+    );
+    // Two timers: migrate sleeps until 'quiet' expires (~10 min, one ms past its expiry, when it
+    // counts as gone), then until 'late' would (~15 min). Neither a consumer already gone (it would
+    // spin on 1 ms timers until 'late' answers), nor one on the new version, nor waking a ms before
+    // an expiry adds one.
+    expect(timers).toBe(2);
+  });
+
+  it('with two consumers behind, migrate wakes when the first of them expires, not the last', async () => {
+    await rotateOn(
+      ts.env,
+      newWorld(),
+      {},
+      { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 10 * 60_000 },
+      async (h) => {
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'first', version: 1 });
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 1 });
+        await waitForPhase(h, 'migrate');
+        await ts.env.sleep(3 * 60_000);
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'first', version: 1 }); // expires at ~13 min
+        await ts.env.sleep(3 * 60_000);
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 1 }); // at ~16 min
+        // The run re-checks at ~10 min (nobody gone yet), then at ~13 min; at ~14.5 min the memo it
+        // published then shows 'first' gone and 'second' still awaited.
+        await ts.env.sleep(8.5 * 60_000);
+        const memo = (await h.describe()).memo?.status as RotationStatus;
+        expect(memo.consumers.map((c) => [c.consumerId, c.gone])).toEqual([
+          ['first', true],
+          ['second', undefined],
+        ]);
+        expect(memo.consumersBehind).toEqual(['second']);
+        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 2 });
       },
     );
   });
 
   it('metrics: grace deadline, consumers behind and needs-operator per credential, zero at the end; phases and outcome counted', async () => {
-    const url = runtimeMetricsUrl();
-    expect(url, 'the helpers install the runtime with a metrics endpoint').toBeDefined();
     let credential = '';
-    // Every series of this run carries its task queue (the credential id is cred-<task queue>).
-    const scrape = async () => {
-      const taskQueue = credential.replace(/^cred-/, '');
-      return parseMetrics(await (await fetch(url!)).text()).filter((s) => s.labels.taskQueue === taskQueue);
-    };
-    const gauge = async (name: string) =>
-      (await scrape()).find((s) => s.name === name && s.labels.credential === credential)?.value;
+    const scrape = () => scrapeFor(credential);
+    const gauge = (name: string) => gaugeOf(credential, name);
     const { result, status } = await rotateAndStatus(
       { failTimes: { revokeOld: 1 } },
       { graceMs: HOUR_MS, consumerExpiryMs: DAY_MS },
       async (h) => {
-        credential = h.workflowId.replace(/^rotate\//, '');
+        credential = credentialOf(h);
         await waitForPhase(h, 'grace');
         await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'api-1', version: 1 });
         const s = await h.query(msg.statusQuery);
