@@ -8,8 +8,9 @@ import { describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import * as msg from '../../src/shared/messages';
 import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
-import { newWorld, snapshot, type FakeOptions } from './fake-world';
-import { runtimeMetricsUrl } from '../helpers/temporal';
+import { fakeActivities, newWorld, snapshot, type FakeOptions } from './fake-world';
+import { createTestWorker, runtimeMetricsUrl, uniqueTaskQueue } from '../helpers/temporal';
+import { rotationWorkflowId } from '../../src/shared/constants';
 import { parkedOrDone, parseMetrics, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
 
 const ts = useTimeSkippingEnv();
@@ -156,6 +157,37 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(status.lastError).toBe(result.error);
     expect(status.rollbackRequested).toBeUndefined();
     expect(status.phases.map((p) => p.phase)).toEqual(['preflight', 'create-pending', 'apply', 'compensate']);
+  });
+
+  it('an abort that arrives while the store step runs stops the run before apply touches the database', async () => {
+    // create-pending is a local activity: the Update reaches the run when the workflow task
+    // heartbeats (at 80 % of its timeout, here 2 s), while the step is still running.
+    let release!: () => void;
+    const unblock = new Promise<void>((r) => (release = r));
+    const world = newWorld();
+    const taskQueue = uniqueTaskQueue('rot');
+    const credentialId = `cred-${taskQueue}`;
+    const worker = await createTestWorker(ts.env, {
+      taskQueue,
+      activities: fakeActivities(world, { blockAt: 'createPending', unblock }),
+    });
+    const result = await worker.runUntil(async () => {
+      const h = await ts.env.client.workflow.start('rotateCredential', {
+        args: [{ credentialId }],
+        taskQueue,
+        workflowId: rotationWorkflowId(credentialId),
+        workflowTaskTimeout: '2s',
+      });
+      try {
+        await vi.waitFor(() => expect(world.calls).toContain('createPending'), { timeout: 10_000 });
+        await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target' }] });
+      } finally {
+        release();
+      }
+      return (await h.result()) as RotationResult;
+    });
+    expect(result.outcome).toBe('aborted');
+    expect(world.calls).not.toContain('applyPending');
   });
 
   it('a rollback before promote is an abort: the run ends aborted and nothing of the new version is left', async () => {
