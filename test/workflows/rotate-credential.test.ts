@@ -568,6 +568,13 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
       error: 'VerificationError: injected failure in deliverPending',
       undo: ['deliverPending', 'isPromoted', 'restore', 'deliverRestore'],
     },
+    {
+      // Nothing was published yet: the targets still hold the old version, nothing to restore there.
+      failed: 'verify',
+      opts: { failAt: 'verifyPending' },
+      error: 'VerificationError: injected failure in verifyPending',
+      undo: ['verifyPending', 'isPromoted', 'restore'],
+    },
   ] satisfies Array<{ failed: string; opts: FakeOptions; error: string; undo: string[] }>)(
     'with targets, $failed failed: undone in order, and the failure announced',
     async ({ opts, error, undo }) => {
