@@ -1,5 +1,6 @@
 import { log, patched, proxyActivities } from '@temporalio/workflow';
 import type { DeliveryActivities } from '../shared/activities';
+import { describeRootCause } from '../shared/error-cause';
 import type { RotationPlan } from '../shared/types';
 import { cancellationType, heartbeatTimeout, retry } from './activity-options';
 
@@ -62,7 +63,7 @@ export function deliveryFor(plan: RotationPlan) {
       try {
         await announce.deliverEvent(plan, event, typeof detail === 'string' ? detail : undefined);
       } catch (err) {
-        log.warn('delivery: event could not be sent', { event, error: String(err) });
+        log.warn('delivery: event could not be sent', { event, error: describeRootCause(err) });
       }
     },
   };

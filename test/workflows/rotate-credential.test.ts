@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { rotationWorkflowId } from '../../src/shared/constants';
@@ -875,6 +875,11 @@ describe('rotateCredential (workflow logic, time-skipping server)', () => {
     expect(seen.result?.error).toBe('VerificationError: injected failure in applyPending');
     expect(world.calls.filter((c) => c.startsWith('deliverEvent'))).toEqual(
       Array(3).fill('deliverEvent:failed:VerificationError: injected failure in applyPending'),
+    );
+    await vi.waitFor(() =>
+      expect(capturedLogs.join('\n')).toMatch(
+        /delivery: event could not be sent .*"event":"failed","error":"TransientError: injected retryable failure in deliverEvent"/,
+      ),
     );
   });
 

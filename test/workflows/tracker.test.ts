@@ -7,8 +7,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import * as msg from '../../src/shared/messages';
-import type { RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
-import { fakeActivities, newWorld, snapshot, type FakeOptions } from './fake-world';
+import type { Outcome, Phase, RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
+import { fakeActivities, newWorld, snapshot, type FakeActivity, type FakeOptions } from './fake-world';
 import { createTestWorker, runtimeMetricsUrl, uniqueTaskQueue } from '../helpers/temporal';
 import { rotationWorkflowId } from '../../src/shared/constants';
 import { parkedOrDone, parseMetrics, rotateOn, useTimeSkippingEnv, waitForPhase } from './time-skipping-run';
@@ -188,6 +188,63 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     });
     expect(result.outcome).toBe('aborted');
     expect(world.calls).not.toContain('applyPending');
+  });
+
+  // Abort is accepted in the remaining steps up to promote (preflight and verify: below;
+  // create-pending: above). During promote the store may already have promoted: the run goes back.
+  it.each([
+    { phase: 'replicate', step: 'replicateToNodes', opts: { nodes: ['replica:5433'] }, outcome: 'aborted' },
+    { phase: 'promote', step: 'deliverCurrent', opts: { targets: ['t'] }, outcome: 'rolled-back' },
+  ] satisfies Array<{ phase: Phase; step: FakeActivity; opts: FakeOptions; outcome: Outcome }>)(
+    'an abort during $phase is accepted; the run ends $outcome',
+    async ({ phase, step, opts, outcome }) => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const { result } = await rotateAndStatus(
+        { ...opts, gates: { [step]: gate } },
+        { graceMs: 0 },
+        async (h) => {
+          try {
+            await waitForPhase(h, phase);
+            await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target' }] });
+          } finally {
+            release();
+          }
+        },
+      );
+      expect(result.outcome).toBe(outcome);
+    },
+  );
+
+  it('extendGrace and finishGrace refused outside their phases, each saying when they apply', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { result } = await rotateAndStatus(
+      { gates: { applyPending: gate } },
+      { graceMs: DAY_MS },
+      async (h) => {
+        try {
+          await waitForPhase(h, 'apply');
+          await expect(h.executeUpdate(msg.finishGraceUpdate, { args: [{}] })).rejects.toMatchObject({
+            cause: { message: 'finishGrace: refused in phase apply: only during migrate or grace' },
+          });
+        } finally {
+          release();
+        }
+        await waitForPhase(h, 'grace');
+        await h.executeUpdate(msg.rollbackUpdate, { args: [{ reason: 'bad deploy' }] });
+        await expect(
+          h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: HOUR_MS }] }),
+        ).rejects.toMatchObject({
+          cause: {
+            message: expect.stringMatching(
+              /^extendGrace: refused in phase \S+: there is no grace period ahead$/,
+            ),
+          },
+        });
+      },
+    );
+    expect(result.outcome).toBe('rolled-back');
   });
 
   it('a rollback before promote is an abort: the run ends aborted and nothing of the new version is left', async () => {
