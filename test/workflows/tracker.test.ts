@@ -7,6 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import * as msg from '../../src/shared/messages';
+import type { OperatorRequest } from '../../src/shared/operator-requests';
 import type { Outcome, Phase, RotationInput, RotationResult, RotationStatus } from '../../src/shared/types';
 import { fakeActivities, newWorld, snapshot, type FakeActivity, type FakeOptions } from './fake-world';
 import { createTestWorker, runtimeMetricsUrl, uniqueTaskQueue } from '../helpers/temporal';
@@ -192,27 +193,50 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
 
   // Abort is accepted in the remaining steps up to promote (preflight and verify: below;
   // create-pending: above). During promote the store may already have promoted: the run goes back.
+  // A request may come without a body (the CLI's `abort` with no reason).
   it.each([
-    { phase: 'replicate', step: 'replicateToNodes', opts: { nodes: ['replica:5433'] }, outcome: 'aborted' },
-    { phase: 'promote', step: 'deliverCurrent', opts: { targets: ['t'] }, outcome: 'rolled-back' },
-  ] satisfies Array<{ phase: Phase; step: FakeActivity; opts: FakeOptions; outcome: Outcome }>)(
+    {
+      phase: 'replicate',
+      step: 'replicateToNodes',
+      opts: { nodes: ['replica:5433'] },
+      request: undefined,
+      outcome: 'aborted',
+      requested: 'no reason given',
+    },
+    {
+      phase: 'promote',
+      step: 'deliverCurrent',
+      opts: { targets: ['t'] },
+      request: { reason: 'wrong target', by: 'alice' },
+      outcome: 'rolled-back',
+      requested: 'wrong target (by alice)',
+    },
+  ] satisfies Array<{
+    phase: Phase;
+    step: FakeActivity;
+    opts: FakeOptions;
+    request: OperatorRequest;
+    outcome: Outcome;
+    requested: string;
+  }>)(
     'an abort during $phase is accepted; the run ends $outcome',
-    async ({ phase, step, opts, outcome }) => {
+    async ({ phase, step, opts, request, outcome, requested }) => {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const { result } = await rotateAndStatus(
+      const { result, status } = await rotateAndStatus(
         { ...opts, gates: { [step]: gate } },
         { graceMs: 0 },
         async (h) => {
           try {
             await waitForPhase(h, phase);
-            await h.executeUpdate(msg.abortUpdate, { args: [{ reason: 'wrong target' }] });
+            await h.executeUpdate(msg.abortUpdate, { args: [request] });
           } finally {
             release();
           }
         },
       );
       expect(result.outcome).toBe(outcome);
+      expect(status.abortRequested).toBe(requested);
     },
   );
 
