@@ -450,6 +450,23 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(status.needsOperator).toBeUndefined();
   });
 
+  it('while the run waits for resolve, abort and rollback are refused with what it waits for', async () => {
+    const { result } = await rotateAndStatus({ failTimes: { revokeOld: 1 } }, { graceMs: 0 }, async (h) => {
+      await waitForPhase(h, 'needs-operator');
+      for (const [update, name] of [
+        [msg.abortUpdate, 'abort'],
+        [msg.rollbackUpdate, 'rollback'],
+      ] as const)
+        await expect(h.executeUpdate(update, { args: [{ reason: 'stop' }] })).rejects.toMatchObject({
+          cause: {
+            message: `${name}: refused in phase needs-operator: the run waits for \`resolve\` (retry or abandon)`,
+          },
+        });
+      await h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'retry' }] });
+    });
+    expect(result.outcome).toBe('rotated');
+  });
+
   it('resolve is refused while the run is not waiting for an operator', async () => {
     await rotateOn(ts.env, newWorld(), {}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
