@@ -467,6 +467,24 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
     expect(result.outcome).toBe('rotated');
   });
 
+  it('once the old login is being revoked, a rollback is refused: past the point of no return', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { result } = await rotateAndStatus({ gates: { revokeOld: gate } }, { graceMs: 0 }, async (h) => {
+      try {
+        await waitForPhase(h, 'revoke');
+        await expect(h.executeUpdate(msg.rollbackUpdate, { args: [{}] })).rejects.toMatchObject({
+          cause: {
+            message: 'rollback: refused in phase revoke: the rotation is past the point of no return',
+          },
+        });
+      } finally {
+        release();
+      }
+    });
+    expect(result.outcome).toBe('rotated');
+  });
+
   it('resolve is refused while the run is not waiting for an operator', async () => {
     await rotateOn(ts.env, newWorld(), {}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
