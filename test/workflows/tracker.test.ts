@@ -67,7 +67,11 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   it('finish-grace ends a one-day grace at once, and the run still rotates', async () => {
     const { result, status } = await rotateAndStatus({}, { graceMs: DAY_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
+      // The reply tells the operator what happened.
+      expect(await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] })).toMatchObject({
+        phase: 'grace',
+        accepted: 'grace ends now',
+      });
     });
     expect(result.outcome).toBe('rotated');
     expect(result.error).toBeUndefined();
@@ -79,7 +83,9 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   it('an extension during grace re-arms the timer: the grace lasts its length plus the extension', async () => {
     const { result, status } = await rotateAndStatus({}, { graceMs: HOUR_MS }, async (h) => {
       await waitForPhase(h, 'grace');
-      await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
+      const reply = await h.executeUpdate(msg.extendGraceUpdate, { args: [{ byMs: 2 * HOUR_MS }] });
+      expect(reply).toMatchObject({ phase: 'grace', accepted: `grace extended by ${2 * HOUR_MS} ms` });
+      expect(reply.graceDeadline).toBe((await h.query(msg.statusQuery)).graceDeadline);
     });
     expect(result.outcome).toBe('rotated');
     const grace = status.phases.find((p) => p.phase === 'grace')!;
