@@ -499,6 +499,12 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
           cause: { message: 'resolve: refused in phase grace: the run is not waiting for an operator' },
         },
       );
+      // A malformed one is refused for what is wrong with it, named.
+      await expect(
+        h.executeUpdate(msg.resolveUpdate, { args: [{ action: 'later' } as never] }),
+      ).rejects.toMatchObject({
+        cause: { message: 'resolve: invalid request: action: action must be "retry" or "abandon"' },
+      });
       await h.executeUpdate(msg.finishGraceUpdate, { args: [{}] });
     });
   });
