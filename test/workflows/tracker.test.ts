@@ -57,6 +57,16 @@ async function gaugeOf(credential: string, name: string): Promise<number | undef
 /** The credential id of a run (its workflow id is rotate/<credential id>). */
 const credentialOf = (h: WorkflowHandle) => h.workflowId.replace(/^rotate\//, '');
 
+/** A rotation straight into migrate (no grace) whose consumers expire after 10 silent minutes. */
+const migrateWithExpiry = (drive: (h: WorkflowHandle) => Promise<void>) =>
+  rotateOn(
+    ts.env,
+    newWorld(),
+    {},
+    { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 10 * 60_000 },
+    drive,
+  );
+
 /** How long the grace phase lasted (workflow time). */
 function graceLength(status: RotationStatus): number {
   const grace = status.phases.find((p) => p.phase === 'grace')!;
@@ -532,33 +542,27 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
 
   it('the memo shows a consumer gone while migrate still waits for another', async () => {
     let timers = 0;
-    await rotateOn(
-      ts.env,
-      newWorld(),
-      {},
-      { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 10 * 60_000 },
-      async (h) => {
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'quiet', version: 1 });
-        await waitForPhase(h, 'migrate');
-        await ts.env.sleep(60_000);
-        // Already on the new version: its silence (from ~1 min, past the expiry at ~11 min) must not wake the run.
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'moved', version: 2 });
-        await ts.env.sleep(4 * 60_000);
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 1 }); // expires at ~15 min
-        await ts.env.sleep(7 * 60_000); // 'quiet' expired at ~10 min; the run woke then
-        const memo = (await h.describe()).memo?.status as RotationStatus;
-        expect(memo.phase).toBe('migrate');
-        expect(
-          memo.consumers.filter((c) => c.consumerId !== 'moved').map((c) => [c.consumerId, c.gone]),
-        ).toEqual([
-          ['quiet', true],
-          ['late', undefined],
-        ]);
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 2 });
-        await h.result();
-        timers = ((await h.fetchHistory()).events ?? []).filter((e) => e.timerStartedEventAttributes).length;
-      },
-    );
+    await migrateWithExpiry(async (h) => {
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'quiet', version: 1 });
+      await waitForPhase(h, 'migrate');
+      await ts.env.sleep(60_000);
+      // Already on the new version: its silence (from ~1 min, past the expiry at ~11 min) must not wake the run.
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'moved', version: 2 });
+      await ts.env.sleep(4 * 60_000);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 1 }); // expires at ~15 min
+      await ts.env.sleep(7 * 60_000); // 'quiet' expired at ~10 min; the run woke then
+      const memo = (await h.describe()).memo?.status as RotationStatus;
+      expect(memo.phase).toBe('migrate');
+      expect(
+        memo.consumers.filter((c) => c.consumerId !== 'moved').map((c) => [c.consumerId, c.gone]),
+      ).toEqual([
+        ['quiet', true],
+        ['late', undefined],
+      ]);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'late', version: 2 });
+      await h.result();
+      timers = ((await h.fetchHistory()).events ?? []).filter((e) => e.timerStartedEventAttributes).length;
+    });
     // Two timers: migrate sleeps until 'quiet' expires (~10 min, one ms past its expiry, when it
     // counts as gone), then until 'late' would (~15 min). Neither a consumer already gone (it would
     // spin on 1 ms timers until 'late' answers), nor one on the new version, nor waking a ms before
@@ -567,31 +571,25 @@ describe('rotation tracker (through the workflow, time-skipping server)', () => 
   });
 
   it('with two consumers behind, migrate wakes when the first of them expires, not the last', async () => {
-    await rotateOn(
-      ts.env,
-      newWorld(),
-      {},
-      { graceMs: 0, migrationTimeoutMs: DAY_MS, consumerExpiryMs: 10 * 60_000 },
-      async (h) => {
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'first', version: 1 });
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 1 });
-        await waitForPhase(h, 'migrate');
-        await ts.env.sleep(3 * 60_000);
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'first', version: 1 }); // expires at ~13 min
-        await ts.env.sleep(3 * 60_000);
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 1 }); // at ~16 min
-        // The run re-checks at ~10 min (nobody gone yet), then at ~13 min; at ~14.5 min the memo it
-        // published then shows 'first' gone and 'second' still awaited.
-        await ts.env.sleep(8.5 * 60_000);
-        const memo = (await h.describe()).memo?.status as RotationStatus;
-        expect(memo.consumers.map((c) => [c.consumerId, c.gone])).toEqual([
-          ['first', true],
-          ['second', undefined],
-        ]);
-        expect(memo.consumersBehind).toEqual(['second']);
-        await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 2 });
-      },
-    );
+    await migrateWithExpiry(async (h) => {
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'first', version: 1 });
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 1 });
+      await waitForPhase(h, 'migrate');
+      await ts.env.sleep(3 * 60_000);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'first', version: 1 }); // expires at ~13 min
+      await ts.env.sleep(3 * 60_000);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 1 }); // at ~16 min
+      // The run re-checks at ~10 min (nobody gone yet), then at ~13 min; at ~14.5 min the memo it
+      // published then shows 'first' gone and 'second' still awaited.
+      await ts.env.sleep(8.5 * 60_000);
+      const memo = (await h.describe()).memo?.status as RotationStatus;
+      expect(memo.consumers.map((c) => [c.consumerId, c.gone])).toEqual([
+        ['first', true],
+        ['second', undefined],
+      ]);
+      expect(memo.consumersBehind).toEqual(['second']);
+      await h.signal(msg.consumerHeartbeatSignal, { consumerId: 'second', version: 2 });
+    });
   });
 
   it('metrics: grace deadline, consumers behind and needs-operator per credential, zero at the end; phases and outcome counted', async () => {
